@@ -1,0 +1,1 @@
+"""Dagster definitions for tracelake: thin shells over the tracelake library."""

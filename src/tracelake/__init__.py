@@ -1,0 +1,1 @@
+"""tracelake: a traceability lake for small device manufacturers."""
