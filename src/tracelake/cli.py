@@ -1,0 +1,292 @@
+"""The ``tracelake`` command line (see ``cli-contract.md``): thin commands over the library.
+
+Every command takes ``--lake`` (default ``$TRACELAKE_LAKE``, else ``./lake``). With
+``--format json`` the one JSON document goes to stdout and everything else to stderr. Exit codes:
+0 done, 1 the request failed (one line says why), 2 the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tracelake.errors import TracelakeError
+from tracelake.lake import LakePaths
+from tracelake.output import json_dumps, render_frame
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="tracelake: a traceability lake for device manufacturers.")
+mapping_app = typer.Typer(no_args_is_help=True, help="Work with mapping files for plant exports.")
+app.add_typer(mapping_app, name="mapping")
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+LakeOption = Annotated[Path, typer.Option("--lake", envvar="TRACELAKE_LAKE",
+                                          help="The lake folder.", show_default=True)]
+DEFAULT_LAKE = Path("lake")
+
+
+class Fmt(StrEnum):
+    """Output formats for tabular answers."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class IngestFmt(StrEnum):
+    """Output formats of ``ingest``."""
+
+    table = "table"
+    json = "json"
+
+
+@contextmanager
+def _failures(lake: Path | None = None) -> Iterator[None]:
+    """Turn errors into one line on stderr and exit code 1; never a traceback on screen."""
+    try:
+        yield
+    except TracelakeError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        raise typer.Exit(1) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        log = _write_crash_log(lake)
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+                  f"(details in {log})", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _write_crash_log(lake: Path | None) -> Path:
+    folder = lake if lake is not None and lake.is_dir() else Path.cwd()
+    log = folder / "tracelake-error.log"
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"--- {datetime.now(UTC).isoformat()} {' '.join(sys.argv)}\n")
+        fh.write(traceback.format_exc())
+    return log
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+# ------------------------------------------------------------------ ingest
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    lake: LakeOption = DEFAULT_LAKE,
+    mapping: Annotated[Path | None, typer.Option(help="A mapping file (YAML).")] = None,
+    fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
+) -> None:
+    """Load plant exports into the lake: every row loaded or quarantined with its reason."""
+    from tracelake.ingest import ingest as run_ingest
+    from tracelake.mapping import load_mapping
+
+    with _failures(lake):
+        maps = load_mapping(mapping)
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                      transient=True) as bar:
+            task = bar.add_task("ingesting", total=None)
+
+            def progress(done: int, total: int, current: str) -> None:
+                bar.update(task, completed=done, total=total,
+                           description=f"ingesting {Path(current).name}" if current else "done")
+
+            report = run_ingest(paths, LakePaths.of(lake), mapping=maps, progress=progress)
+        if fmt == IngestFmt.json:
+            _print(json_dumps(report.as_dict()))
+            return
+        _print_ingest_table(report)
+
+
+def _print_ingest_table(report) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"run {report.run_id}", title_justify="left")
+    for col in ("file", "table", "status", "read", "loaded", "quarantined", "reason / notes"):
+        table.add_column(col, overflow="fold")
+    style = {"loaded": "green", "duplicate": "dim", "rejected": "red", "unrecognised": "yellow"}
+    for f in report.files:
+        why = f.reason or "; ".join(f.notes + [f"{r}: {n}" for r, n in
+                                               f.quarantined_by_rule.items()])
+        table.add_row(Path(f.path).name, f.table or "-",
+                      f"[{style.get(f.status, '')}]{f.status}[/]", str(f.rows_read),
+                      str(f.rows_loaded), str(f.rows_quarantined), why)
+    t = report.totals
+    out.print(table)
+    out.print(f"{t['files']} files, {t['rows_read']} rows read, {t['rows_loaded']} loaded, "
+              f"{t['rows_quarantined']} quarantined; {report.orphan_references} orphan "
+              f"references", highlight=False)
+
+
+# ------------------------------------------------------------------ sql
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SELECT statement.")],
+    lake: LakeOption = DEFAULT_LAKE,
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+) -> None:
+    """Query the lake's published snapshot, read-only."""
+    from tracelake.query import run_sql
+
+    with _failures(lake):
+        frame = run_sql(LakePaths.of(lake), query)
+        _print(render_frame(frame, fmt.value))
+
+
+# ------------------------------------------------------------------ generate
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the exports to.")],
+    units: Annotated[int, typer.Option(min=1, help="Finished (top-level) units.")],
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 0,
+    lake: LakeOption = DEFAULT_LAKE,
+    fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
+) -> None:
+    """Write a synthetic plant's exports in the import contract, deterministic for a seed."""
+    from tracelake.synthetic import generate_plant
+
+    with _failures():
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("generating", total=None)
+
+            def progress(what: str, rows: int) -> None:
+                bar.update(task, description=f"writing {what} ({rows:,} rows)")
+
+            summary = generate_plant(out_dir, units, seed, progress=progress)
+        rows = dict(summary.rows)
+        if fmt == IngestFmt.json:
+            _print(json_dumps({"out": str(out_dir), "units": units, "seed": seed,
+                               "files": [str(p) for p in summary.files], "rows": rows}))
+            return
+        out.print(f"wrote {len(summary.files)} files, {sum(rows.values()):,} rows to {out_dir}",
+                  highlight=False)
+
+
+# ------------------------------------------------------------------ mapping
+
+@mapping_app.command("check")
+def mapping_check(
+    file: Annotated[Path, typer.Argument(help="An export file to check.")],
+    table: Annotated[str | None, typer.Option(help="The table it should feed.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="A mapping file (YAML).")] = None,
+    fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
+) -> None:
+    """Show which canonical columns a file's headers give, and which its table still needs."""
+    from tracelake.errors import InputError
+    from tracelake.ingest.readers import ROW, read_source
+    from tracelake.mapping import check_headers, load_mapping
+
+    with _failures():
+        maps = load_mapping(mapping)
+        source = maps.source_for(file)
+        target = table or source.table
+        if target is None:
+            raise InputError(f"{file}: the file name matches no table; say which with --table")
+        raw = read_source(file, encoding=source.encoding, header=source.header,
+                          columns=list(source.columns) or None, sheet=source.sheet, table=target)
+        headers = [c for c in raw.frame.columns if c != ROW]
+        report = check_headers(headers, target, source)
+        if fmt == IngestFmt.json:
+            _print(json_dumps({"file": str(file), "table": target, "mapped": report.mapped,
+                               "unmapped": report.unmapped,
+                               "missing_required": report.missing_required,
+                               "missing_optional": report.missing_optional,
+                               "suggestions": report.suggestions}))
+            return
+        out.print(f"[bold]{file}[/] -> table [bold]{target}[/]")
+        for header, column in report.mapped.items():
+            out.print(f"  [green]ok[/]       {header!r} -> {column}", highlight=False)
+        for header in report.unmapped:
+            hint = report.suggestions.get(header)
+            out.print(f"  [yellow]unmapped[/] {header!r}" + (f" (perhaps {hint}?)" if hint
+                                                           else " (kept in _extra)"),
+                      highlight=False)
+        if report.missing_required:
+            out.print("[red]still needed (required):[/] " + ", ".join(report.missing_required),
+                      highlight=False)
+        else:
+            out.print("[green]every required column is there[/]")
+        if report.missing_optional:
+            out.print("optional, not given: " + ", ".join(report.missing_optional),
+                      highlight=False)
+        if report.unmapped:
+            out.print("\nA mapping to start from:\n" + report.as_yaml(file.name),
+                      highlight=False, markup=False)
+
+
+# ------------------------------------------------------------------ summary and demo
+
+@app.command()
+def summary(lake: LakeOption = DEFAULT_LAKE,
+            fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table) -> None:
+    """Rows per table, quarantined rows by rule, rejected files and orphan references."""
+    from tracelake.summary import lake_summary
+
+    with _failures(lake):
+        doc = lake_summary(LakePaths.of(lake))
+        if fmt == IngestFmt.json:
+            _print(json_dumps(doc))
+            return
+        _print_summary(doc)
+
+
+def _print_summary(doc: dict) -> None:  # type: ignore[type-arg]
+    table = Table(title="the lake", title_justify="left")
+    for col in ("table", "rows", "quarantined", "superseded versions"):
+        table.add_column(col, justify="right" if col != "table" else "left")
+    for t in doc["tables"]:
+        table.add_row(t["table"], str(t["rows"]), str(t["rows_quarantined"]),
+                      str(t["superseded_versions"]))
+    out.print(table)
+    if doc["quarantine_rules"]:
+        out.print("[bold]quarantined rows by rule[/]")
+        for r in doc["quarantine_rules"]:
+            out.print(f"  {r['table']}: {r['rule']} x{r['rows']}", highlight=False)
+    for f in doc["rejected_files"]:
+        out.print(f"[red]rejected[/] {f['path']}: {f['reason']}", highlight=False)
+    for o in doc["orphan_references"]:
+        values = ", ".join(o["values"][:5]) + (" …" if len(o["values"]) > 5 else "")
+        out.print(f"[yellow]orphan[/] {o['kind']} in {o['table']} x{o['references']}: {values}",
+                  highlight=False)
+
+
+@app.command()
+def demo(lake: LakeOption = DEFAULT_LAKE,
+         data: Annotated[Path, typer.Option(help="The plant exports to load.")] = Path(
+             "data/sample")) -> None:
+    """Build the lake from the sample plant and show what it holds."""
+    from tracelake.ingest import ingest as run_ingest
+    from tracelake.summary import lake_summary
+
+    with _failures(lake):
+        paths = LakePaths.of(lake)
+        report = run_ingest([data], paths, tables=None)
+        # the bad-input corpus lives under data/sample/bad; the demo shows the good plant only
+        _print_ingest_table(report)
+        _print_summary(lake_summary(paths))
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

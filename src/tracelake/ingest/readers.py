@@ -1,0 +1,404 @@
+"""Readers: one source file in, one frame of text columns out, with the source row of every record.
+
+Every reader returns a :class:`RawFrame`: all columns as text exactly as they came (headers as
+written, before any mapping), a ``_row`` column with the row number a user sees in the file (a
+spreadsheet row, counting the header as row 1; a JSON Lines line number), and the records the
+reader could read only in part (``problems``) so the caller can quarantine them with a reason.
+A file that cannot be read at all raises :class:`~tracelake.errors.FileRejected`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from tracelake.errors import FileRejected
+
+__all__ = ["ROW", "RawFrame", "detect_delimiter", "read_source"]
+
+#: Name of the column holding each record's row number in its source file.
+ROW = "_row"
+PROBLEM_SCHEMA = {ROW: pl.Int64, "column": pl.String, "rule": pl.String, "message": pl.String,
+                  "raw": pl.String}
+BOM = b"\xef\xbb\xbf"
+SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+            ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@dataclass
+class RawFrame:
+    """What a reader got out of one file."""
+
+    frame: pl.DataFrame  # text columns as in the file, plus ROW
+    problems: pl.DataFrame  # records read only in part: ROW, column, rule, message, raw
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        """Records found in the file (read whole or in part)."""
+        return self.frame.height + self.problems.select(pl.col(ROW).n_unique()).item()
+
+
+def no_problems() -> pl.DataFrame:
+    """An empty problem table."""
+    return pl.DataFrame(schema=PROBLEM_SCHEMA)
+
+
+def read_source(path: Path, *, encoding: str | None = None, header: bool = True,
+                columns: list[str] | None = None, sheet: str | None = None,
+                table: str | None = None) -> RawFrame:
+    """Read one CSV, XLSX or JSON Lines file into text columns.
+
+    Args:
+        path: the file.
+        encoding: force an encoding (``utf-8``, ``windows-1252``) instead of detecting it.
+        header: whether the first row names the columns (CSV only).
+        columns: the column names of a header-less CSV, in order.
+        sheet: the XLSX sheet to read; default the sheet named like ``table``, else the first.
+        table: the canonical table the file feeds, used to choose an XLSX sheet.
+    """
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise FileRejected(str(path), f"unsupported file type {path.suffix!r} "
+                           "(expected .csv, .xlsx or .jsonl)")
+    if path.stat().st_size == 0:
+        raise FileRejected(str(path), "file is empty (0 bytes): nothing to load")
+    if kind == "xlsx":
+        return _read_xlsx(path, sheet=sheet, table=table)
+    data, used_encoding = _decode(path, encoding)
+    if kind == "jsonl":
+        return _read_jsonl(path, data, used_encoding)
+    return _read_csv(path, data, used_encoding, header=header, columns=columns)
+
+
+# ---------------------------------------------------------------- encodings
+
+def _decode(path: Path, forced: str | None) -> tuple[bytes, str]:
+    """The file's bytes as UTF-8 without a BOM, and the encoding they were in."""
+    raw = path.read_bytes()
+    if forced:
+        name = forced.lower().replace("_", "-")
+        try:
+            text = raw.decode(name)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise FileRejected(str(path), f"cannot be read as {forced}: {exc}") from None
+        return text.encode("utf-8").removeprefix(BOM), name
+    if raw.startswith(BOM):
+        try:
+            raw[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FileRejected(str(path), f"starts with a UTF-8 byte-order mark but is not "
+                               f"UTF-8 {_where(raw, exc.start + 3)}") from None
+        return raw[3:], "utf-8-sig"
+    if raw.isascii():
+        return raw, "utf-8"
+    try:
+        raw.decode("utf-8")
+        return raw, "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252").encode("utf-8"), "windows-1252"
+    except UnicodeDecodeError as exc:
+        raise FileRejected(str(path), "is neither UTF-8 nor Windows-1252: byte "
+                           f"0x{raw[exc.start]:02x} {_where(raw, exc.start)}; set 'encoding' "
+                           "in the source's mapping") from None
+
+
+def _where(raw: bytes, offset: int) -> str:
+    line = raw.count(b"\n", 0, offset) + 1
+    return f"at line {line}"
+
+
+# ---------------------------------------------------------------- CSV
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter a header line uses: comma, semicolon or tab (the most frequent, outside quotes)."""
+    unquoted = re.sub(r'"[^"]*"', "", header_line)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _header_names(line: str, delimiter: str) -> list[str]:
+    names = next(csv.reader([line], delimiter=delimiter)) if line.strip() else []
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        name = name.strip() or f"column_{i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 1
+        out.append(name)
+    return out
+
+
+def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
+              columns: list[str] | None) -> RawFrame:
+    first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    if not data.strip():
+        raise FileRejected(str(path), "file holds only blank lines: nothing to load")
+    delimiter = detect_delimiter(first_line)
+    if header:
+        names = _header_names(first_line, delimiter)
+        if columns:  # a header row that the mapping renames by position
+            names = [c or n for c, n in zip(columns, names, strict=False)] + names[len(columns):]
+    else:
+        if not columns:
+            raise FileRejected(str(path), "the mapping says this file has no header row but "
+                               "gives no 'columns' list")
+        width = len(_header_names(first_line, delimiter))
+        names = [c or f"column_{i}" for i, c in enumerate(columns, start=1)]
+        names += [f"column_{i}" for i in range(len(names) + 1, width + 1)]
+    if header and data.count(b"\n") == 0 or (header and not data.split(b"\n", 1)[1].strip()):
+        frame = pl.DataFrame(schema={n: pl.String for n in names} | {ROW: pl.Int64})
+        return RawFrame(frame, no_problems(), encoding, delimiter,
+                        notes=["no data rows (header only)"])
+
+    with tempfile.TemporaryDirectory(prefix="tracelake-") as tmp:
+        source = path
+        if encoding not in ("utf-8", "utf-8-sig"):  # DuckDB reads UTF-8: hand it the transcoded bytes
+            source = Path(tmp) / "transcoded.csv"
+            source.write_bytes(data)
+        frame, rejects = _duckdb_read_csv(source, names, delimiter, header)
+
+    first_data_line = 2 if header else 1
+    last_record = first_data_line + frame.height + rejects["line"].n_unique() - 1
+    problems = _reject_problems(rejects, data, names, last_record)
+    frame = frame.with_columns(
+        pl.Series(ROW, _record_lines(frame, rejects, first_data_line), dtype=pl.Int64))
+    return RawFrame(frame, problems, encoding, delimiter)
+
+
+def _duckdb_read_csv(source: Path, names: list[str], delimiter: str,
+                     header: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse with DuckDB's CSV reader: fast, and it reports every ragged or malformed line."""
+    con = duckdb.connect()
+    try:
+        cols = "{" + ", ".join(f"'{_sql_str(n)}': 'VARCHAR'" for n in names) + "}"
+        query = (
+            f"SELECT * FROM read_csv('{_sql_str(str(source))}', columns={cols}, "
+            f"header={str(header).lower()}, delim='{_sql_str(delimiter)}', quote='\"', "
+            "escape='\"', auto_detect=false, strict_mode=true, null_padding=false, "
+            "store_rejects=true, encoding='utf-8', parallel=true)"
+        )
+        frame = con.sql(query).pl()
+        rejects = con.sql(
+            "SELECT line, column_name, error_type, csv_line, error_message "
+            "FROM reject_errors ORDER BY line").pl()
+    except duckdb.Error as exc:
+        raise FileRejected(str(source), f"cannot be parsed as CSV: {_first_line(exc)}") from None
+    finally:
+        con.close()
+    return frame, rejects
+
+
+def _record_lines(frame: pl.DataFrame, rejects: pl.DataFrame, first: int) -> np.ndarray:
+    """The row number of each parsed record, as a spreadsheet shows it (header = row 1).
+
+    DuckDB numbers rejected records the same way, so a record with a quoted line break counts
+    as one row, just as it is one row when the file is opened in a spreadsheet.
+    """
+    n = frame.height
+    rejected = (np.unique(rejects["line"].to_numpy().astype(np.int64)) if rejects.height
+                else np.empty(0, dtype=np.int64))
+    candidates = np.arange(first, first + n + len(rejected), dtype=np.int64)
+    return np.setdiff1d(candidates, rejected, assume_unique=True)[:n]
+
+
+def _reject_problems(rejects: pl.DataFrame, data: bytes, names: list[str],
+                     last_record: int) -> pl.DataFrame:
+    if not rejects.height:
+        return no_problems()
+    cut_off = not data.endswith(b"\n")
+    rows = []
+    for line, column, error_type, csv_line, message in rejects.iter_rows():
+        if error_type == "MISSING COLUMNS":
+            rule = "truncated_row" if cut_off and line == last_record else "missing_fields"
+            found = message.rsplit(":", 1)[-1].strip()
+            text = (f"has {found} of {len(names)} fields"
+                    + (": the file looks cut off (its last line has no line end)"
+                       if rule == "truncated_row" else ""))
+        elif error_type == "TOO MANY COLUMNS":
+            rule, text = "extra_fields", f"has more fields than the {len(names)} in the header"
+        elif error_type == "UNQUOTED VALUE" or "quote" in error_type.lower():
+            rule, text = "bad_quoting", f"a quote is not closed or is misplaced ({message})"
+        else:
+            rule, text = error_type.lower().replace(" ", "_"), message
+        rows.append({ROW: int(line), "column": column, "rule": rule, "message": text,
+                     "raw": json.dumps({"line": csv_line}, ensure_ascii=False)})
+    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA).unique(ROW, keep="first", maintain_order=True)
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# ---------------------------------------------------------------- JSON Lines
+
+def _read_jsonl(path: Path, data: bytes, encoding: str) -> RawFrame:
+    records: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    problems = []
+    for number, line in enumerate(io.StringIO(data.decode("utf-8")), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problems.append({ROW: number, "column": None, "rule": "bad_json",
+                             "message": f"is not valid JSON ({exc.msg} at character {exc.pos})",
+                             "raw": json.dumps({"line": text}, ensure_ascii=False)})
+            continue
+        if not isinstance(obj, dict):
+            problems.append({ROW: number, "column": None, "rule": "bad_json",
+                             "message": "is not a JSON object",
+                             "raw": json.dumps({"line": text}, ensure_ascii=False)})
+            continue
+        records.append({str(k): _json_text(v) for k, v in obj.items()})
+        lines.append(number)
+    names: dict[str, None] = {}
+    for rec in records:
+        names.update(dict.fromkeys(rec))
+    frame = pl.DataFrame(records, schema={n: pl.String for n in names}) if records else \
+        pl.DataFrame(schema={n: pl.String for n in names})
+    frame = frame.with_columns(pl.Series(ROW, lines, dtype=pl.Int64))
+    probs = pl.DataFrame(problems, schema=PROBLEM_SCHEMA) if problems else no_problems()
+    notes = [] if records or problems else ["no data rows"]
+    return RawFrame(frame, probs, encoding, None, notes=notes)
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- XLSX
+
+_CELL = re.compile(rb"<c\b([^>]*)>(.*?)</c>", re.S)
+_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+_ERR = re.compile(rb'\bt="e"')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_DIM = re.compile(rb'<dimension ref="[A-Z]+(\d+)')
+
+
+def _read_xlsx(path: Path, *, sheet: str | None, table: str | None) -> RawFrame:
+    import fastexcel
+
+    try:
+        workbook = fastexcel.read_excel(str(path))
+    except Exception as exc:  # fastexcel raises its own error types for broken workbooks
+        raise FileRejected(str(path), f"cannot be opened as a spreadsheet: {_first_line(exc)}") \
+            from None
+    names = list(workbook.sheet_names)
+    if sheet is not None:
+        if sheet not in names:
+            raise FileRejected(str(path), f"has no sheet {sheet!r} (sheets: {', '.join(names)})")
+        chosen = sheet
+    else:
+        by_table = [n for n in names if table and n.strip().lower() == table]
+        chosen = by_table[0] if by_table else names[0]
+    notes = []
+    if len(names) > 1:
+        others = ", ".join(n for n in names if n != chosen)
+        notes.append(f"read sheet {chosen!r}; other sheets not read: {others}")
+    try:
+        loaded = workbook.load_sheet(chosen, dtypes="string")
+        frame = loaded.to_polars()
+    except Exception as exc:
+        raise FileRejected(str(path), f"sheet {chosen!r} cannot be read: {_first_line(exc)}") \
+            from None
+    header_row, errors = _xlsx_error_cells(path, names.index(chosen))
+    frame = frame.rename({c: (c.strip() or f"column_{i}") for i, c in
+                          enumerate(frame.columns, start=1)})
+    rows = np.arange(header_row + 1, header_row + 1 + frame.height, dtype=np.int64)
+    frame = frame.with_columns(pl.Series(ROW, rows))
+    problems = []
+    if errors:
+        letters = {i: name for i, name in enumerate(frame.columns)}
+        for col_letters, row, value in errors:
+            if row <= header_row:
+                continue
+            col_idx = _column_index(col_letters)
+            col = letters.get(col_idx, col_letters)
+            problems.append({ROW: row, "column": col, "rule": "formula_error",
+                             "message": f"cell {col_letters}{row} holds the formula error {value}",
+                             "raw": None})
+    probs = pl.DataFrame(problems, schema=PROBLEM_SCHEMA) if problems else no_problems()
+    if probs.height:  # a row with an error cell is quarantined whole: keep its values as raw
+        bad = frame.filter(pl.col(ROW).is_in(probs[ROW].implode()))
+        raw = bad.select(ROW, pl.struct(pl.exclude(ROW)).struct.json_encode().alias("raw"))
+        probs = probs.drop("raw").join(raw, on=ROW, how="left").select(list(PROBLEM_SCHEMA))
+        frame = frame.filter(~pl.col(ROW).is_in(probs[ROW].implode()))
+    return RawFrame(frame, probs, None, None, sheet=chosen, notes=notes)
+
+
+def _xlsx_error_cells(path: Path, sheet_index: int) -> tuple[int, list[tuple[str, int, str]]]:
+    """The header's row number and every cell holding a formula error (calamine reads them as empty).
+
+    Reads the sheet's XML directly: error cells carry ``t="e"`` in OOXML.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            target = _sheet_target(zf, sheet_index)
+            xml = zf.read(target)
+    except (KeyError, zipfile.BadZipFile, IndexError):
+        return 1, []
+    dim = _DIM.search(xml)
+    header_row = int(dim.group(1)) if dim else 1
+    errors = []
+    for attrs, body in _CELL.findall(xml):
+        if not _ERR.search(attrs):
+            continue
+        ref = _REF.search(attrs)
+        value = _VALUE.search(body)
+        if ref:
+            errors.append((ref.group(1).decode(), int(ref.group(2)),
+                           value.group(1).decode() if value else "#ERROR"))
+    return header_row, errors
+
+
+def _sheet_target(zf: zipfile.ZipFile, index: int) -> str:
+    workbook = zf.read("xl/workbook.xml")
+    rels = zf.read("xl/_rels/workbook.xml.rels")
+    rids = re.findall(rb'<sheet\b[^>]*\br:id="([^"]+)"', workbook)
+    rid = rids[index].decode()
+    for rel in re.findall(rb"<Relationship\b[^>]*>", rels):
+        if f'Id="{rid}"'.encode() in rel:
+            target = re.search(rb'Target="([^"]+)"', rel).group(1).decode()  # type: ignore[union-attr]
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    raise KeyError(rid)
+
+
+def _column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1

@@ -1,0 +1,76 @@
+"""What an ingest run reports, file by file: the JSON document of ``tracelake ingest --format json``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["FileReport", "IngestReport"]
+
+
+@dataclass
+class FileReport:
+    """The outcome of one file: loaded, duplicate, rejected or unrecognised."""
+
+    path: str
+    table: str | None
+    sha256: str
+    status: str  # loaded | duplicate | rejected | unrecognised
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reason: str | None = None
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    source: str | None = None
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The file's entry in the JSON report (contract keys first)."""
+        return asdict(self)
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one run over many files."""
+
+    run_id: str
+    files: list[FileReport]
+    orphan_references: int = 0
+    published: bool = False
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Files and rows over the whole run."""
+        return {
+            "files": len(self.files),
+            "rows_read": sum(f.rows_read for f in self.files),
+            "rows_loaded": sum(f.rows_loaded for f in self.files),
+            "rows_quarantined": sum(f.rows_quarantined for f in self.files),
+        }
+
+    def by_table(self) -> dict[str, dict[str, int]]:
+        """Rows loaded and quarantined, and files rejected, per table."""
+        out: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            if f.table is None:
+                continue
+            t = out.setdefault(f.table, {"files": 0, "rows_loaded": 0, "rows_quarantined": 0,
+                                         "files_rejected": 0})
+            t["files"] += 1
+            t["rows_loaded"] += f.rows_loaded
+            t["rows_quarantined"] += f.rows_quarantined
+            t["files_rejected"] += f.status == "rejected"
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document the CLI contract specifies (plus added keys)."""
+        return {"run_id": self.run_id, "files": [f.as_dict() for f in self.files],
+                "totals": self.totals, "orphan_references": self.orphan_references,
+                "published": self.published}

@@ -1,0 +1,269 @@
+"""One ingest run: files in, every row loaded or quarantined, the lake changed in one transaction.
+
+The run reads each file (readers), maps its headers (mapping), types it (coerce), checks it against
+its contract (quality), upserts the valid rows and quarantines the rest with their reasons (lake,
+ledger), refreshes the orphan list, commits, and publishes a new read-only snapshot. If anything
+fails part-way the transaction is rolled back and the lake is as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from tracelake import ledger, orphans, snapshot
+from tracelake.contracts import CONTRACTS, TableContract
+from tracelake.errors import FileRejected, LakeError
+from tracelake.ingest.coerce import coerce_frame
+from tracelake.ingest.readers import ROW, SUFFIXES, RawFrame, read_source
+from tracelake.ingest.report import FileReport, IngestReport
+from tracelake.lake import LakePaths, connect_writer, upsert
+from tracelake.mapping import Mapping, Source, resolve_headers
+from tracelake.quality import check_frame, missing_required_columns
+
+__all__ = ["discover_files", "ingest"]
+
+#: Files in a landing folder that are documentation or configuration, never data.
+SKIPPED_SUFFIXES = {".md", ".yaml", ".yml", ".txt", ".rst", ".py"}
+Progress = Callable[[int, int, str], None]
+
+
+def discover_files(paths: Iterable[Path]) -> list[Path]:
+    """Every data file under the given files and folders (folders searched recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if child.is_file() and not any(p.startswith(".") for p in rel.parts) \
+                        and child.suffix.lower() not in SKIPPED_SUFFIXES:
+                    found.append(child)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise FileRejected(str(path), "no such file or folder")
+    return found
+
+
+def _order(files: list[Path], mapping: Mapping) -> list[tuple[Path, Source]]:
+    """Files in load order: by table in contract order (master records first), then by name."""
+    rank = {t: i for i, t in enumerate(CONTRACTS)}
+    pairs = [(f, mapping.source_for(f)) for f in files]
+    return sorted(pairs, key=lambda p: (rank.get(p[1].table or "", len(rank)), p[0].name,
+                                        str(p[0])))
+
+
+def new_run_id() -> str:
+    """A run id that sorts by time: ``20261125T214512Z-3f2a1c``."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
+           mapping: Mapping | None = None, tables: set[str] | None = None,
+           publish: bool = True, progress: Progress | None = None) -> IngestReport:
+    """Ingest files and folders into the lake, in one transaction, and publish a snapshot.
+
+    Args:
+        paths: files and folders (searched recursively).
+        lake: the lake folder.
+        mapping: how to read the plant's exports; default: names and canonical headers.
+        tables: only ingest files feeding these tables (the others are not reported).
+        publish: publish a new read-only snapshot after a run that changed the lake.
+        progress: called with (files done, files in all, current file) as the run goes.
+    """
+    mapping = mapping or Mapping()
+    lake_paths = lake if isinstance(lake, LakePaths) else LakePaths.of(lake)
+    files = _order(discover_files([Path(p) for p in paths]), mapping)
+    if tables is not None:
+        files = [(f, s) for f, s in files if s.table in tables]
+    run_id = new_run_id()
+    started = datetime.now(UTC)
+    reports: list[FileReport] = []
+    with connect_writer(lake_paths) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            seen = ledger.loaded_sha256s(con)
+            for done, (path, source) in enumerate(files):
+                if progress:
+                    progress(done, len(files), str(path))
+                report = _ingest_file(con, path, source, run_id, seen)
+                if report.status == "loaded" and report.table:
+                    seen[report.sha256] = report.table
+                reports.append(report)
+            n_orphans = orphans.refresh(con)
+            result = IngestReport(run_id, reports, orphan_references=n_orphans)
+            totals = result.totals
+            ledger.record_run(con, {
+                "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
+                "status": "committed", "files": totals["files"], "rows_read": totals["rows_read"],
+                "rows_loaded": totals["rows_loaded"],
+                "rows_quarantined": totals["rows_quarantined"], "mapping": mapping.path,
+                "timezone": mapping.timezone, "tracelake_version": _version()})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if progress:
+            progress(len(files), len(files), "")
+        changed = any(r.status == "loaded" for r in reports)
+        if publish and (changed or not lake_paths.serving.exists()):
+            try:
+                snapshot.publish(con, lake_paths)
+            except Exception as exc:  # the run is committed; only the reader copy failed
+                raise LakeError(f"{lake_paths.serving}: the run was committed but the snapshot "
+                                f"for readers could not be published ({exc})") from exc
+            result.published = True
+    return result
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tracelake")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
+                 seen: dict[str, str]) -> FileReport:
+    report = _examine_file(con, path, source, run_id, seen)
+    _record(con, report, run_id, path)
+    return report
+
+
+def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
+                  seen: dict[str, str]) -> FileReport:
+    sha = sha256_of(path)
+    table = source.table
+    report = FileReport(path=str(path), table=table, sha256=sha, status="loaded",
+                        source=None if source.name == "default" else source.name)
+    if table is None:
+        report.status = "unrecognised"
+        supported = path.suffix.lower() in SUFFIXES
+        report.reason = ("the file name matches no table of the import contract; name it after "
+                         "its table (e.g. material_issues_2026-11.csv) or map it in a mapping file"
+                         if supported else
+                         f"{path.suffix or 'this'} files are not read (expected .csv, .xlsx, "
+                         ".jsonl) and the name matches no table")
+        return report
+    if sha in seen:
+        report.status = "duplicate"
+        report.reason = "the same bytes were loaded before: nothing to do"
+        return report
+    contract = CONTRACTS[table]
+    try:
+        raw = read_source(path, encoding=source.encoding, header=source.header,
+                          columns=list(source.columns) or None, sheet=source.sheet, table=table)
+        _load(con, raw, contract, source, report, run_id)
+    except FileRejected as exc:
+        report.status = "rejected"
+        report.reason = exc.reason
+        report.rows_read = report.rows_loaded = report.rows_quarantined = 0
+    return report
+
+
+def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
+          source: Source, report: FileReport, run_id: str) -> None:
+    path = report.path
+    report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
+    report.notes = list(raw.notes)
+    headers = [c for c in raw.frame.columns if c != ROW]
+    renames = resolve_headers(headers, contract.name, source)
+    clashes = _clashes(renames)
+    if clashes:
+        raise FileRejected(path, f"headers {clashes[1]} all map to column {clashes[0]!r}; "
+                           "keep one or map the others elsewhere")
+    frame = raw.frame.rename(renames)
+    if source.constants:
+        frame = frame.with_columns(
+            (pl.col(c).fill_null(pl.lit(v)) if c in frame.columns else pl.lit(v).alias(c))
+            for c, v in source.constants.items())
+    missing = missing_required_columns(frame.columns, contract)
+    if missing:
+        rows = raw.rows_read
+        raise FileRejected(path, f"missing required column(s): {', '.join(missing)} "
+                           f"(the file has: {', '.join(headers) or 'no header'}); nothing of "
+                           f"its {rows} row(s) is loaded", column=missing[0])
+    report.extra_columns = [h for h in headers if h not in renames]
+    if report.extra_columns:
+        report.notes.append("extra columns kept in _extra: " + ", ".join(report.extra_columns))
+    typed = coerce_frame(frame, contract, dayfirst=source.dayfirst, timezone=source.timezone,
+                         decimal_comma=raw.delimiter == ";")
+    failures = pl.concat([typed.failures, check_frame(typed.frame, contract, typed.failures),
+                          raw.problems.select(ROW, "column", "rule", "message")])
+    bad_rows = failures[ROW].unique()
+    valid = typed.frame.filter(~pl.col(ROW).is_in(bad_rows.implode()))
+    report.rows_read = raw.rows_read
+    report.rows_quarantined = bad_rows.len()
+    report.rows_loaded = valid.height
+    if report.rows_read != report.rows_loaded + report.rows_quarantined:  # never expected
+        raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
+                           f"loaded and {report.rows_quarantined} quarantined")
+    now = datetime.now(UTC)
+    counts = upsert(con, contract, valid.with_columns(
+        _source_file=pl.lit(path), _sha256=pl.lit(report.sha256), _run_id=pl.lit(run_id),
+        _loaded_at=pl.lit(now, dtype=pl.Datetime("us", "UTC"))), run_id=run_id,
+        source_file=path)
+    report.rows_inserted, report.rows_updated, report.rows_unchanged = \
+        counts.inserted, counts.updated, counts.unchanged
+    if failures.height:
+        report.quarantined_by_rule = dict(
+            failures.group_by("rule").agg(pl.col(ROW).n_unique()).sort("rule").iter_rows())
+        _quarantine(con, raw, frame, failures, report, run_id, now)
+
+
+def _clashes(renames: dict[str, str]) -> tuple[str, list[str]] | None:
+    by_target: dict[str, list[str]] = {}
+    for header, column in renames.items():
+        by_target.setdefault(column, []).append(header)
+    for column, headers in by_target.items():
+        if len(headers) > 1:
+            return column, headers
+    return None
+
+
+def _quarantine(con, raw: RawFrame, frame: pl.DataFrame,  # type: ignore[no-untyped-def]
+                failures: pl.DataFrame, report: FileReport, run_id: str, now: datetime) -> None:
+    """Write one quarantine row per failure, with the source row's raw values as JSON."""
+    text_cols = [c for c in raw.frame.columns if c != ROW]
+    raw_rows = raw.frame.filter(pl.col(ROW).is_in(failures[ROW].unique().implode())).select(
+        ROW, pl.struct(text_cols).struct.json_encode().alias("raw") if text_cols
+        else pl.lit("{}").alias("raw"))
+    problem_raw = raw.problems.select(ROW, pl.col("raw").alias("problem_raw"))
+    rows = (failures.join(raw_rows, on=ROW, how="left")
+            .join(problem_raw.unique(ROW), on=ROW, how="left")
+            .with_columns(pl.coalesce("raw", "problem_raw").alias("raw"))
+            .sort(ROW))
+    ledger.record_quarantine(con, rows.select(
+        pl.lit(run_id).alias("run_id"), pl.lit(report.path).alias("source_file"),
+        pl.lit(report.sha256).alias("sha256"), pl.lit(report.table).alias("table_name"),
+        pl.col(ROW).alias("row_number"), pl.col("column").alias("column_name"), "rule",
+        "message", "raw", pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("quarantined_at")))
+
+
+def _record(con, report: FileReport, run_id: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    ledger.record_file(con, {
+        "run_id": run_id, "path": report.path, "file_name": path.name,
+        "table_name": report.table, "sha256": report.sha256,
+        "size_bytes": path.stat().st_size, "status": report.status,
+        "rows_read": report.rows_read, "rows_loaded": report.rows_loaded,
+        "rows_quarantined": report.rows_quarantined, "rows_inserted": report.rows_inserted,
+        "rows_updated": report.rows_updated, "rows_unchanged": report.rows_unchanged,
+        "reason": report.reason, "extra_columns": report.extra_columns, "notes": report.notes,
+        "encoding": report.encoding, "delimiter": report.delimiter, "sheet": report.sheet,
+        "mapping_source": report.source, "ingested_at": datetime.now(UTC)})

@@ -1,0 +1,78 @@
+"""The ingest ledger: every run, every file it saw, and every row it quarantined, with the reason.
+
+Tables (queryable with ``tracelake sql``):
+
+* ``ingest_runs``  one row per run: when, how many files and rows, how it ended.
+* ``ingest_files`` one row per file per run: path, sha256, table, status (loaded, duplicate,
+  rejected, unrecognised), rows read / loaded / quarantined, the reason, extra columns.
+* ``quarantine``   one row per failure of a quarantined source row: file, row number, column,
+  rule, message and the raw values of the row as JSON.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+__all__ = ["FILE_COLUMNS", "QUARANTINE_COLUMNS", "create_tables", "loaded_sha256s"]
+
+FILE_COLUMNS = {
+    "run_id": "VARCHAR", "path": "VARCHAR", "file_name": "VARCHAR", "table_name": "VARCHAR",
+    "sha256": "VARCHAR", "size_bytes": "BIGINT", "status": "VARCHAR", "rows_read": "BIGINT",
+    "rows_loaded": "BIGINT", "rows_quarantined": "BIGINT", "rows_inserted": "BIGINT",
+    "rows_updated": "BIGINT", "rows_unchanged": "BIGINT", "reason": "VARCHAR",
+    "extra_columns": "VARCHAR[]", "notes": "VARCHAR[]", "encoding": "VARCHAR",
+    "delimiter": "VARCHAR", "sheet": "VARCHAR", "mapping_source": "VARCHAR",
+    "ingested_at": "TIMESTAMPTZ",
+}
+QUARANTINE_COLUMNS = {
+    "run_id": "VARCHAR", "source_file": "VARCHAR", "sha256": "VARCHAR", "table_name": "VARCHAR",
+    "row_number": "BIGINT", "column_name": "VARCHAR", "rule": "VARCHAR", "message": "VARCHAR",
+    "raw": "VARCHAR", "quarantined_at": "TIMESTAMPTZ",
+}
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ledger tables (idempotent)."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS ingest_runs (
+            run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+            status VARCHAR, files BIGINT, rows_read BIGINT, rows_loaded BIGINT,
+            rows_quarantined BIGINT, mapping VARCHAR, timezone VARCHAR, tracelake_version VARCHAR)
+    """)
+    cols = ", ".join(f"{n} {t}" for n, t in FILE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS ingest_files ({cols})")
+    cols = ", ".join(f"{n} {t}" for n, t in QUARANTINE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS quarantine ({cols})")
+
+
+def loaded_sha256s(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """sha256 -> table of every file already loaded into the lake (for duplicate detection)."""
+    rows = con.execute("SELECT sha256, any_value(table_name) FROM ingest_files "
+                       "WHERE status = 'loaded' GROUP BY sha256").fetchall()
+    return {sha: table for sha, table in rows}
+
+
+def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, object]) -> None:
+    """Write the run's ledger row."""
+    cols = ", ".join(run)
+    marks = ", ".join("?" for _ in run)
+    con.execute(f"INSERT INTO ingest_runs ({cols}) VALUES ({marks})", list(run.values()))
+
+
+def record_file(con: duckdb.DuckDBPyConnection, row: dict[str, object]) -> None:
+    """Write one file's ledger row."""
+    cols = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    con.execute(f"INSERT INTO ingest_files ({cols}) VALUES ({marks})", list(row.values()))
+
+
+def record_quarantine(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
+    """Append quarantine rows (columns as QUARANTINE_COLUMNS)."""
+    if not rows.height:
+        return
+    con.register("_quarantine_frame", rows.select(list(QUARANTINE_COLUMNS)).to_arrow())
+    try:
+        con.execute("INSERT INTO quarantine SELECT * FROM _quarantine_frame")
+    finally:
+        con.unregister("_quarantine_frame")

@@ -1,0 +1,51 @@
+"""Orphan references: loaded rows that name a job, serial, lot or equipment the lake does not know.
+
+Promise 5 of the import contract: such rows are loaded, not dropped, and listed here. The list
+is rebuilt after every run, so an orphan disappears once the record it names arrives.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from tracelake.contracts import CONTRACTS
+
+__all__ = ["create_table", "refresh"]
+
+
+def create_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``orphan_references`` (idempotent)."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS orphan_references (
+            table_name VARCHAR, column_names VARCHAR, value VARCHAR, kind VARCHAR,
+            referenced_table VARCHAR, job_id VARCHAR, serial_number VARCHAR,
+            source_file VARCHAR, row_number BIGINT, run_id VARCHAR)
+    """)
+
+
+def _queries() -> list[str]:
+    out = []
+    for contract in CONTRACTS.values():
+        for ref in contract.references:
+            src = contract.name
+            cols = ref.columns
+            present = " AND ".join(f'r."{c}" IS NOT NULL' for c in cols)
+            match = " AND ".join(f't."{tc}" = r."{c}"' for c, tc in
+                                 zip(cols, ref.target_columns, strict=True))
+            value = " || '/' || ".join(f'CAST(r."{c}" AS VARCHAR)' for c in cols)
+            job = 'r."job_id"' if "job_id" in contract.dtypes else "NULL"
+            serial = 'r."serial_number"' if "serial_number" in contract.dtypes else "NULL"
+            out.append(f"""
+                SELECT '{src}', '{",".join(cols)}', {value}, '{ref.kind}', '{ref.table}',
+                       {job}, {serial}, r._source_file, r._row, r._run_id
+                FROM main."{src}" r
+                WHERE {present}
+                  AND NOT EXISTS (SELECT 1 FROM main."{ref.table}" t WHERE {match})""")
+    return out
+
+
+def refresh(con: duckdb.DuckDBPyConnection) -> int:
+    """Rebuild the orphan list from the lake as it now stands; returns how many there are."""
+    con.execute("DELETE FROM orphan_references")
+    con.execute("INSERT INTO orphan_references " + " UNION ALL ".join(_queries()))
+    return int(con.execute("SELECT count(*) FROM orphan_references").fetchone()[0])  # type: ignore[index]

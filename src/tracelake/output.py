@@ -1,0 +1,75 @@
+"""Rendering command results as JSON, CSV or a Rich table, the same way for every command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["frame_records", "json_dumps", "render_frame"]
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+            return value.isoformat().replace("+00:00", "Z")
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def json_dumps(doc: Any) -> str:
+    """Stable JSON: UTC timestamps as ISO 8601 with Z, NaN as null, keys in insertion order."""
+    return json.dumps(_clean(doc), default=_default, ensure_ascii=False, indent=2)
+
+
+def frame_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """A frame as a list of JSON-ready rows."""
+    return frame.to_dicts()
+
+
+def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> str:
+    """A frame as ``json`` (columns and rows), ``csv``, or a ``table`` for people."""
+    if fmt == "json":
+        return json_dumps({"columns": frame.columns, "rows": frame_records(frame),
+                           "row_count": frame.height})
+    if fmt == "csv":
+        flat = frame.with_columns(
+            pl.col(c).cast(pl.String) for c, t in frame.schema.items()
+            if isinstance(t, pl.List | pl.Struct | pl.Array))
+        return flat.write_csv()
+    table = Table(title=title, show_lines=False)
+    for name in frame.columns:
+        table.add_column(name, overflow="fold")
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else _cell(v) for v in row))
+    buf = io.StringIO()
+    Console(file=buf, width=200, force_terminal=False).print(table)
+    return buf.getvalue()
+
+
+def _cell(value: object) -> str:
+    out = _default(value) if isinstance(value, dt.date | dt.datetime) else value
+    return str(out)

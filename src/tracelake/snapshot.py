@@ -1,0 +1,53 @@
+"""The published snapshot: what every reader opens, so that readers never block the writer.
+
+DuckDB lets one process write a database file, and a process that has it open read-only blocks
+that writer (and the other way round). So readers never open ``lake.duckdb``: each successful run
+copies the lake into a fresh file and renames it over ``serving.duckdb`` (atomic on POSIX). A
+reader that has the old snapshot open keeps reading it, undisturbed, until it reopens.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import duckdb
+
+from tracelake.errors import LakeNotFound
+from tracelake.lake import LakePaths
+
+__all__ = ["open_snapshot", "publish"]
+
+
+def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
+    """Copy the writer's database into a new snapshot file and swap it in atomically."""
+    tmp = paths.root / f".serving-{uuid.uuid4().hex}.duckdb.tmp"
+    source = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+    try:
+        con.execute(f"ATTACH '{tmp}' AS _snapshot")
+        con.execute(f'COPY FROM DATABASE "{source}" TO _snapshot')
+        con.execute("DETACH _snapshot")
+        os.replace(tmp, paths.serving)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+        wal = tmp.with_name(tmp.name + ".wal")
+        if wal.exists():
+            wal.unlink()
+
+
+def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the published snapshot read-only, in UTC, with file and network access switched off.
+
+    Raises:
+        LakeNotFound: nothing has been published at this lake yet.
+    """
+    if not lake.serving.exists():
+        raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
+                           f"'tracelake ingest PATH --lake {lake.root}'")
+    con = duckdb.connect(str(lake.serving), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    if not external_access:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    return con
