@@ -31,11 +31,12 @@ mapping_app = typer.Typer(no_args_is_help=True, help="Work with mapping files fo
 app.add_typer(mapping_app, name="mapping")
 
 err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 LakeOption = Annotated[Path, typer.Option("--lake", envvar="TRACELAKE_LAKE",
                                           help="The lake folder.", show_default=True)]
 DEFAULT_LAKE = Path("lake")
+SAMPLE_EXCLUDE = ("bad/*",)
 
 
 class Fmt(StrEnum):
@@ -90,6 +91,8 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
     lake: LakeOption = DEFAULT_LAKE,
     mapping: Annotated[Path | None, typer.Option(help="A mapping file (YAML).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="Leave out files matching this pattern (relative to a folder), e.g. 'bad/*'.")] = None,
     fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
 ) -> None:
     """Load plant exports into the lake: every row loaded or quarantined with its reason."""
@@ -107,7 +110,8 @@ def ingest(
                 bar.update(task, completed=done, total=total,
                            description=f"ingesting {Path(current).name}" if current else "done")
 
-            report = run_ingest(paths, LakePaths.of(lake), mapping=maps, progress=progress)
+            report = run_ingest(paths, LakePaths.of(lake), mapping=maps, exclude=exclude or (),
+                                progress=progress)
         if fmt == IngestFmt.json:
             _print(json_dumps(report.as_dict()))
             return
@@ -277,8 +281,8 @@ def demo(lake: LakeOption = DEFAULT_LAKE,
 
     with _failures(lake):
         paths = LakePaths.of(lake)
-        report = run_ingest([data], paths, tables=None)
-        # the bad-input corpus lives under data/sample/bad; the demo shows the good plant only
+        # data/sample/bad holds one file per class of bad input; the demo shows the good plant
+        report = run_ingest([data], paths, exclude=SAMPLE_EXCLUDE)
         _print_ingest_table(report)
         _print_summary(lake_summary(paths))
 

@@ -16,7 +16,7 @@ import duckdb
 from tracelake.errors import LakeNotFound
 from tracelake.lake import LakePaths
 
-__all__ = ["open_snapshot", "publish"]
+__all__ = ["open_snapshot", "publish", "publish_lake"]
 
 
 def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
@@ -51,3 +51,13 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con
+
+
+def publish_lake(lake: LakePaths) -> None:
+    """Publish the lake's current state as the readers' snapshot (for orchestrators)."""
+    from tracelake import orphans
+    from tracelake.lake import connect_writer
+
+    with connect_writer(lake) as con:
+        orphans.refresh(con)
+        publish(con, lake)

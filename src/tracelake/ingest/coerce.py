@@ -58,8 +58,8 @@ def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool
     """
     extras = [c for c in frame.columns if c not in contract.dtypes and c != ROW]
     text = frame.with_columns(
-        pl.col(c).str.strip_chars().replace("", None) for c in frame.columns
-        if c != ROW and frame.schema[c] == pl.String)
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
+        if c != ROW)
     exprs: list[pl.Expr] = []
     failures: list[pl.DataFrame] = []
     for name, dtype in contract.dtypes.items():

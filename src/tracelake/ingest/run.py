@@ -8,6 +8,7 @@ fails part-way the transaction is rolled back and the lake is as it was.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -33,15 +34,20 @@ SKIPPED_SUFFIXES = {".md", ".yaml", ".yml", ".txt", ".rst", ".py"}
 Progress = Callable[[int, int, str], None]
 
 
-def discover_files(paths: Iterable[Path]) -> list[Path]:
-    """Every data file under the given files and folders (folders searched recursively)."""
+def discover_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:
+    """Every data file under the given files and folders (folders searched recursively).
+
+    Hidden files, documentation and mapping files are skipped, and so are files whose path
+    relative to a given folder matches one of the ``exclude`` patterns (e.g. ``bad/*``).
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
                 if child.is_file() and not any(p.startswith(".") for p in rel.parts) \
-                        and child.suffix.lower() not in SKIPPED_SUFFIXES:
+                        and child.suffix.lower() not in SKIPPED_SUFFIXES \
+                        and not any(fnmatch.fnmatch(rel.as_posix(), pat) for pat in exclude):
                     found.append(child)
         elif path.exists():
             found.append(path)
@@ -74,7 +80,8 @@ def sha256_of(path: Path) -> str:
 
 def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
            mapping: Mapping | None = None, tables: set[str] | None = None,
-           publish: bool = True, progress: Progress | None = None) -> IngestReport:
+           exclude: Sequence[str] = (), publish: bool = True,
+           progress: Progress | None = None) -> IngestReport:
     """Ingest files and folders into the lake, in one transaction, and publish a snapshot.
 
     Args:
@@ -82,12 +89,13 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
         lake: the lake folder.
         mapping: how to read the plant's exports; default: names and canonical headers.
         tables: only ingest files feeding these tables (the others are not reported).
+        exclude: path patterns, relative to a given folder, of files to leave out.
         publish: publish a new read-only snapshot after a run that changed the lake.
         progress: called with (files done, files in all, current file) as the run goes.
     """
     mapping = mapping or Mapping()
     lake_paths = lake if isinstance(lake, LakePaths) else LakePaths.of(lake)
-    files = _order(discover_files([Path(p) for p in paths]), mapping)
+    files = _order(discover_files([Path(p) for p in paths], exclude), mapping)
     if tables is not None:
         files = [(f, s) for f, s in files if s.table in tables]
     run_id = new_run_id()

@@ -1,0 +1,96 @@
+"""One asset per canonical table, each ingesting its files from the landing folder, with a
+contract check; then the snapshot readers use. Every asset is a thin call into the library."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from tracelake.contracts import CONTRACTS
+from tracelake.ingest import IngestReport, ingest
+from tracelake.snapshot import publish_lake
+from tracelake.summary import lake_summary
+from tracelake_pipelines.resources import TracelakeResource
+
+__all__ = ["lake_snapshot", "table_assets"]
+
+#: Every asset that writes DuckDB runs in this pool (limit 1: DuckDB has a single writer).
+POOL = "duckdb"
+
+
+def _check_result(table: str, report: IngestReport) -> dg.AssetCheckResult:
+    files = [f for f in report.files if f.table == table]
+    rejected = [f for f in files if f.status == "rejected"]
+    quarantined = sum(f.rows_quarantined for f in files)
+    severity = dg.AssetCheckSeverity.ERROR if rejected else dg.AssetCheckSeverity.WARN
+    rules: dict[str, int] = {}
+    for f in files:
+        for rule, n in f.quarantined_by_rule.items():
+            rules[rule] = rules.get(rule, 0) + n
+    return dg.AssetCheckResult(
+        check_name="contract", asset_key=table,
+        passed=not rejected and quarantined == 0, severity=severity,
+        metadata={
+            "rows_quarantined": quarantined,
+            "files_rejected": len(rejected),
+            "rejected": dg.MetadataValue.md(
+                "\n".join(f"- `{Path(f.path).name}`: {f.reason}" for f in rejected) or "none"),
+            "quarantined_by_rule": dg.MetadataValue.json(rules),
+        },
+        description=("a file was rejected whole" if rejected else
+                     f"{quarantined} row(s) quarantined" if quarantined else "all rows loaded"))
+
+
+def _table_asset(table: str) -> dg.AssetsDefinition:
+    contract = CONTRACTS[table]
+
+    @dg.asset(name=table, group_name=contract.family, kinds={"duckdb", "polars"}, pool=POOL,
+              description=(contract.model.__doc__ or table).strip().splitlines()[0],
+              check_specs=[dg.AssetCheckSpec(
+                  "contract", asset=table, blocking=True,
+                  description=f"rows of {table} files that break the import contract")])
+    def _ingest_table(context: dg.AssetExecutionContext,
+                      tracelake: TracelakeResource) -> dg.MaterializeResult:
+        report = ingest([Path(tracelake.landing)], tracelake.lake_paths(),
+                        mapping=tracelake.load_mapping(), tables={table},
+                        exclude=tracelake.exclude, publish=False)
+        files = [f for f in report.files if f.table == table]
+        context.log.info(f"{table}: {len(files)} file(s), run {report.run_id}")
+        return dg.MaterializeResult(
+            metadata={
+                "run_id": report.run_id,
+                "files": len(files),
+                "files_loaded": sum(f.status == "loaded" for f in files),
+                "files_duplicate": sum(f.status == "duplicate" for f in files),
+                "rows_read": sum(f.rows_read for f in files),
+                "rows_loaded": sum(f.rows_loaded for f in files),
+                "rows_quarantined": sum(f.rows_quarantined for f in files),
+            },
+            check_results=[_check_result(table, report)])
+
+    return _ingest_table
+
+
+table_assets = [_table_asset(t) for t in CONTRACTS]
+
+
+@dg.asset(group_name="serving", kinds={"duckdb"}, pool=POOL,
+          deps=[a.key for a in table_assets],
+          check_specs=[dg.AssetCheckSpec("no_orphan_references", asset="lake_snapshot",
+                                         description="rows naming records the lake lacks")])
+def lake_snapshot(tracelake: TracelakeResource) -> dg.MaterializeResult:
+    """The read-only snapshot dashboards and ``tracelake sql`` read, published atomically."""
+    paths = tracelake.lake_paths()
+    publish_lake(paths)
+    doc = lake_summary(paths)
+    orphans = sum(o["references"] for o in doc["orphan_references"])
+    return dg.MaterializeResult(
+        metadata={"rows": sum(t["rows"] for t in doc["tables"]),
+                  "orphan_references": orphans,
+                  "snapshot": dg.MetadataValue.path(str(paths.serving))},
+        check_results=[dg.AssetCheckResult(
+            check_name="no_orphan_references", passed=orphans == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"by_kind": dg.MetadataValue.json(
+                {f"{o['kind']} in {o['table']}": o["references"]
+                 for o in doc["orphan_references"]})})])

@@ -1,0 +1,20 @@
+"""The Dagster code location: ``dagster dev`` (from the repository root) shows these definitions."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tracelake_pipelines.assets import lake_snapshot, table_assets
+from tracelake_pipelines.resources import default_resource
+from tracelake_pipelines.sensors import make_landing_sensor
+
+ingest_everything = dg.define_asset_job(
+    "ingest_everything", selection=dg.AssetSelection.all(),
+    description="Ingest every export in the landing folder, then publish the snapshot")
+
+defs = dg.Definitions(
+    assets=[*table_assets, lake_snapshot],
+    jobs=[ingest_everything],
+    sensors=[make_landing_sensor(ingest_everything)],
+    resources={"tracelake": default_resource()},
+)
