@@ -36,8 +36,10 @@ Other rules worth knowing:
   from a spare; the last removed module stays ``quarantined``.
 * ``hub_lot_share`` > 0: one solder-paste lot feeds that share of PCBAs (hence of devices).
 * A few PCBAs fail ICT and are scrapped (never fitted); ~2 % of devices fail EOL once and are
-  retested, a tenth of those are scrapped. Job phases (shipped, released, complete,
-  in_progress) come from build position, with planned / on_hold / cancelled jobs added.
+  retested, a tenth of those are scrapped. The last top-level job is ``in_progress`` (units
+  ``wip``), the one before ``complete`` (units ``passed``), the rest ``released`` with units
+  ``shipped`` except the newest 3 % and a random 2 % still in stock (``released``).
+  Planned / on_hold / cancelled jobs without units are added.
 * ``jobs.released_at`` is the QA batch release (top-level jobs only); sub-assembly jobs end
   ``complete`` with a batch-record-review signoff.
 * Timestamps are UTC with ``Z``. Production starts a few days after ``options.start`` and
@@ -491,13 +493,14 @@ class _Plant:
         self.n_jobs = jobs.height
         self.job_ids = ("WO-" + pl.Series(np.arange(self.n_jobs, dtype=_I64) + 100001)
                         .cast(pl.String))
-        # Phases of top jobs from build position: 0 shipped, 1 released, 2 complete, 3 wip.
+        # Phases of top jobs from build position: 0 released (units shipped or held in
+        # stock), 2 complete (awaiting QA release), 3 in progress. The last job is in
+        # progress and the one before complete once there are 4+ jobs.
         nj = len(top.job_sizes)
         q_mid = (top.job_first + top.job_sizes / 2) / self.n
         from_end = nj - 1 - np.arange(nj)
         use_rank = nj >= 4
         phase = np.zeros(nj, dtype=np.int8)
-        phase[(q_mid >= 0.97) | (use_rank & (from_end <= 2))] = 1
         phase[(q_mid >= 0.99) | (use_rank & (from_end <= 1))] = 2
         phase[(q_mid >= 0.995) | (use_rank & (from_end == 0))] = 3
         self.top_phase = phase
@@ -622,7 +625,8 @@ class _Plant:
         top = self.levels[-1]
         phase = self.top_phase[top.job]
         st = np.array([_SHIPPED, _RELEASED, _PASSED, _WIP], dtype=np.int8)[phase]
-        held = (phase == 0) & (rng.random(self.n) < _HELD_IN_STOCK)
+        q = np.arange(self.n) / self.n  # the newest released units are still in stock
+        held = (phase == 0) & ((rng.random(self.n) < _HELD_IN_STOCK) | (q >= 0.97))
         st[held] = _RELEASED
         st[self.scrap_top] = _SCRAPPED
         top.status = st

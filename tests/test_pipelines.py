@@ -1,0 +1,99 @@
+"""Dagster: the definitions load, every asset materialises in-process, checks report quarantine."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.helpers import JOB_HEADER, OP_HEADER, REPO, SAMPLE, job_row, op_row, write_csv
+from tracelake.contracts import CONTRACTS
+from tracelake_pipelines.assets import lake_snapshot, table_assets
+from tracelake_pipelines.definitions import defs
+from tracelake_pipelines.resources import TracelakeResource
+from tracelake_pipelines.sensors import landing_fingerprint, make_landing_sensor
+
+
+def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*table_assets, lake_snapshot],
+                          resources={"tracelake": TracelakeResource(landing=str(landing),
+                                                                    lake=str(lake))},
+                          raise_on_error=False)
+
+
+def test_definitions_load_with_an_asset_and_a_check_per_table() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {*CONTRACTS, "lake_snapshot"}
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert {(t, "contract") for t in CONTRACTS} <= checks
+    assert defs.resolve_job_def("ingest_everything") is not None
+    assert defs.resolve_sensor_def("landing_sensor") is not None
+
+
+def test_every_asset_materialises_on_the_sample_plant(tmp_path: Path) -> None:
+    result = _materialize(SAMPLE, tmp_path / "lake")
+    assert result.success
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialised == {*CONTRACTS, "lake_snapshot"}
+    checks = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()
+              if e.check_name == "contract"}
+    assert all(checks[t].passed for t in CONTRACTS), [t for t in CONTRACTS if not checks[t].passed]
+    assert (tmp_path / "lake" / "serving.duckdb").exists()
+
+
+def test_a_quarantined_row_is_a_warning_on_its_table_check(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write_csv(landing / "operations.csv", OP_HEADER, [op_row(), op_row(op_seq=20, operator="")])
+    result = _materialize(landing, tmp_path / "lake")
+    check = next(e for e in result.get_asset_check_evaluations()
+                 if e.asset_key.to_user_string() == "operations")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["rows_quarantined"].value == 1
+    assert result.success  # warnings do not stop the snapshot
+
+
+def test_a_file_rejected_whole_fails_its_check_and_blocks_the_snapshot(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write_csv(landing / "jobs.csv", [c for c in JOB_HEADER if c != "status"],
+              [job_row()[:-1]])
+    result = _materialize(landing, tmp_path / "lake")
+    check = next(e for e in result.get_asset_check_evaluations()
+                 if e.asset_key.to_user_string() == "jobs")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "lake_snapshot" not in done
+    assert not (tmp_path / "lake" / "serving.duckdb").exists()
+
+
+def test_the_landing_sensor_requests_a_run_only_when_files_change(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write_csv(landing / "jobs.csv", JOB_HEADER, [job_row()])
+    sensor = make_landing_sensor(dg.define_asset_job("j", selection=dg.AssetSelection.all()))
+    resource = TracelakeResource(landing=str(landing), lake=str(tmp_path / "lake"))
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources={"tracelake": resource})
+        first = sensor(ctx)
+        assert isinstance(first, dg.RunRequest)
+        ctx = dg.build_sensor_context(instance=instance, cursor=landing_fingerprint(landing),
+                                      resources={"tracelake": resource})
+        assert isinstance(sensor(ctx), dg.SkipReason)
+        write_csv(landing / "jobs_2.csv", JOB_HEADER, [job_row("J-2")])
+        assert isinstance(sensor(ctx), dg.RunRequest)
+
+
+def test_the_sample_bad_corpus_is_left_out_of_the_landing_by_default(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE, landing)
+    assert landing_fingerprint(landing, ["bad/*"]) != landing_fingerprint(landing)
+    assert TracelakeResource(landing=str(landing), lake="x").exclude == ["bad/*"]
+
+
+@pytest.mark.parametrize("path", ["pipelines/dagster.yaml"])
+def test_instance_config_limits_the_duckdb_pool_to_one(path: str) -> None:
+    import yaml
+
+    doc = yaml.safe_load((REPO / path).read_text())
+    assert doc["concurrency"]["pools"]["default_limit"] == 1
