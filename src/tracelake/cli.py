@@ -124,8 +124,10 @@ def _print_ingest_table(report) -> None:  # type: ignore[no-untyped-def]
         table.add_column(col, overflow="fold")
     style = {"loaded": "green", "duplicate": "dim", "rejected": "red", "unrecognised": "yellow"}
     for f in report.files:
-        why = f.reason or "; ".join(f.notes + [f"{r}: {n}" for r, n in
-                                               f.quarantined_by_rule.items()])
+        changes = [f"{n} {what}" for n, what in ((f.rows_updated, "updated"),
+                                                  (f.rows_unchanged, "unchanged")) if n]
+        why = f.reason or "; ".join(changes + f.notes + [f"{r}: {n}" for r, n in
+                                                         f.quarantined_by_rule.items()])
         table.add_row(Path(f.path).name, f.table or "-",
                       f"[{style.get(f.status, '')}]{f.status}[/]", str(f.rows_read),
                       str(f.rows_loaded), str(f.rows_quarantined), why)

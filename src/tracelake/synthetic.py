@@ -359,7 +359,8 @@ class _Plant:
         return out
 
     def serial(self, level: int, i: int) -> str:
-        return f"{self.opts.serial_prefix}{self.specs[level - 1].serial_letter}{i + 1:0{self.width}d}"
+        letter = self.specs[level - 1].serial_letter
+        return f"{self.opts.serial_prefix}{letter}{i + 1:0{self.width}d}"
 
     # -- run -----------------------------------------------------------------------------
 
@@ -391,7 +392,8 @@ class _Plant:
 
     def _clear_old_files(self) -> None:
         for table in TABLES:
-            for p in [self.out / f"{table}.csv", *self.out.glob(f"{table}-[0-9][0-9][0-9][0-9].csv")]:
+            numbered = self.out.glob(f"{table}-[0-9][0-9][0-9][0-9].csv")
+            for p in [self.out / f"{table}.csv", *numbered]:
                 if p.is_file():
                     p.unlink()
 
@@ -531,9 +533,19 @@ class _Plant:
                 ns = len(pos)
                 hub_lot = -1
                 if (spec.level == 1 and code == "PASTE-SAC305" and self.opts.hub_lot_share > 0):
-                    hub_len = max(1, round(self.opts.hub_lot_share * ns))
-                    hub_start = int(rng.integers(0, ns - hub_len + 1))
-                    after = ns - hub_start - hub_len
+                    # One jar feeds whole jobs: the hub lot starts and ends at job boundaries
+                    # (this stream covers every PCBA, so stream rank = unit index).
+                    bounds = np.append(lv.job_first, ns)
+                    want = self.opts.hub_lot_share * ns
+                    first_job = int(rng.integers(0, len(lv.job_first)))
+                    hub_start = int(bounds[first_job])
+                    hub_end = int(bounds[np.argmin(np.abs(bounds - hub_start - want))])
+                    if hub_end <= hub_start:
+                        hub_end = int(bounds[first_job + 1])
+                    if hub_end - hub_start < want and hub_start > 0 and hub_end == ns:
+                        hub_start = int(bounds[np.argmin(np.abs(bounds - (ns - want)))])
+                    hub_len = hub_end - hub_start
+                    after = ns - hub_end
                     before = _partition(hub_start, 1000, 5000, rng, even_tail=False)
                     sizes = np.concatenate([before, [hub_len],
                                             _partition(after, 1000, 5000, rng, even_tail=False)])
@@ -816,7 +828,8 @@ class _Plant:
             t = self.start_s - int(rng.integers(1, 330)) * DAY + int(rng.integers(8, 17)) * HOUR
             first = True
             forced = eid == "RIG-EOL-01"
-            lab = "Precision Cal Ltd (UKAS 0042)" if kind in ("rig", "meter") else "In-house metrology"
+            lab = ("Precision Cal Ltd (UKAS 0042)" if kind in ("rig", "meter")
+                   else "In-house metrology")
             while t <= self.t_end + 30 * DAY:
                 found = ("not_applicable" if first
                          else "out_of_tolerance" if rng.random() < 0.05 else "in_tolerance")

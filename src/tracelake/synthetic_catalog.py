@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "CALIBRATION_TECHS",
-    "EQUIPMENT",
     "ENGINEERS",
+    "EQUIPMENT",
     "FIRMWARE",
     "INSPECTORS",
     "MEASUREMENTS",
@@ -111,7 +111,8 @@ _LOCTITE = "Henkel Loctite"
 _PCBA_LINES = (
     Component("PCB-BARE", "Bare PCB, controller, 4 layer", "ea", 1, (_EUROCIRCUITS,), "N", 40001),
     Component("PASTE-SAC305", "Solder paste SAC305, type 4", "g", 0.8, (_ALPHA,), "D", 1),
-    Component("IC-MCU-32", "Microcontroller, 32-bit, LQFP64", "ea", 1, (_FARNELL, _MOUSER), "R", 7001),
+    Component("IC-MCU-32", "Microcontroller, 32-bit, LQFP64", "ea", 1, (_FARNELL, _MOUSER),
+              "R", 7001),
     Component("CON-USBC", "Connector, USB-C receptacle", "ea", 1, (_WURTH,), "R", 7001),
 )
 
