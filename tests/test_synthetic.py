@@ -24,50 +24,168 @@ SEED = 7
 # table -> columns in contract order; a trailing "*" marks a required field.
 CONTRACT: dict[str, list[str]] = {
     "products": ["product_code*", "description*", "gtin", "serialised*"],
-    "mbr": ["product_code*", "mbr_revision*", "drawing_revision*", "status*", "approved_by",
-            "approved_at", "effective_from"],
-    "mbr_bom": ["product_code*", "mbr_revision*", "line_no*", "component_code*",
-                "component_revision*", "qty_per*", "uom", "serialised", "critical"],
-    "mbr_operations": ["product_code*", "mbr_revision*", "op_seq*", "op_code*", "description*",
-                       "work_centre", "acceptance_criteria", "first_article",
-                       "needs_calibrated_equipment"],
+    "mbr": [
+        "product_code*",
+        "mbr_revision*",
+        "drawing_revision*",
+        "status*",
+        "approved_by",
+        "approved_at",
+        "effective_from",
+    ],
+    "mbr_bom": [
+        "product_code*",
+        "mbr_revision*",
+        "line_no*",
+        "component_code*",
+        "component_revision*",
+        "qty_per*",
+        "uom",
+        "serialised",
+        "critical",
+    ],
+    "mbr_operations": [
+        "product_code*",
+        "mbr_revision*",
+        "op_seq*",
+        "op_code*",
+        "description*",
+        "work_centre",
+        "acceptance_criteria",
+        "first_article",
+        "needs_calibrated_equipment",
+    ],
     "equipment": ["equipment_id*", "description*", "kind", "location"],
-    "jobs": ["job_id*", "product_code*", "mbr_revision*", "drawing_revision*", "quantity*",
-             "customer_po", "due_date", "created_at*", "released_at", "released_by", "status*"],
-    "bom_snapshot": ["job_id*", "line_no*", "component_code*", "component_revision*",
-                     "qty_per*", "uom", "serialised", "critical"],
-    "material_issues": ["issue_id*", "job_id*", "component_code*", "lot_number*",
-                        "component_serial", "quantity*", "uom", "issued_at*", "issued_by*",
-                        "supplier", "supplier_lot"],
+    "jobs": [
+        "job_id*",
+        "product_code*",
+        "mbr_revision*",
+        "drawing_revision*",
+        "quantity*",
+        "customer_po",
+        "due_date",
+        "created_at*",
+        "released_at",
+        "released_by",
+        "status*",
+    ],
+    "bom_snapshot": [
+        "job_id*",
+        "line_no*",
+        "component_code*",
+        "component_revision*",
+        "qty_per*",
+        "uom",
+        "serialised",
+        "critical",
+    ],
+    "material_issues": [
+        "issue_id*",
+        "job_id*",
+        "component_code*",
+        "lot_number*",
+        "component_serial",
+        "quantity*",
+        "uom",
+        "issued_at*",
+        "issued_by*",
+        "supplier",
+        "supplier_lot",
+    ],
     "units": ["serial_number*", "product_code*", "job_id*", "status*", "built_at"],
-    "unit_components": ["serial_number*", "component_code*", "component_serial", "lot_number",
-                        "fitted_at*", "fitted_by*", "removed_at", "removed_by",
-                        "removal_ncr_id"],
-    "operations": ["job_id*", "op_seq*", "op_code*", "serial_number", "work_centre",
-                   "operator*", "started_at*", "finished_at*", "result*", "equipment_id"],
-    "ncrs": ["ncr_id*", "raised_at*", "raised_by*", "job_id", "serial_number",
-             "component_code", "lot_number", "supplier", "defect_code*", "description*",
-             "disposition*", "closed_at", "closed_by", "retest_ref"],
-    "ecns": ["ecn_id*", "product_code*", "from_revision*", "to_revision*", "effective_at*",
-             "approved_by*", "description*", "affected_ops"],
+    "unit_components": [
+        "serial_number*",
+        "component_code*",
+        "component_serial",
+        "lot_number",
+        "fitted_at*",
+        "fitted_by*",
+        "removed_at",
+        "removed_by",
+        "removal_ncr_id",
+    ],
+    "operations": [
+        "job_id*",
+        "op_seq*",
+        "op_code*",
+        "serial_number",
+        "work_centre",
+        "operator*",
+        "started_at*",
+        "finished_at*",
+        "result*",
+        "equipment_id",
+    ],
+    "ncrs": [
+        "ncr_id*",
+        "raised_at*",
+        "raised_by*",
+        "job_id",
+        "serial_number",
+        "component_code",
+        "lot_number",
+        "supplier",
+        "defect_code*",
+        "description*",
+        "disposition*",
+        "closed_at",
+        "closed_by",
+        "retest_ref",
+    ],
+    "ecns": [
+        "ecn_id*",
+        "product_code*",
+        "from_revision*",
+        "to_revision*",
+        "effective_at*",
+        "approved_by*",
+        "description*",
+        "affected_ops",
+    ],
     "job_ecns": ["job_id*", "ecn_id*", "applied_at*", "applied_by*", "pages"],
-    "firmware_loads": ["serial_number*", "firmware_version*", "build_id*", "loaded_at*",
-                       "loaded_by*", "release_approved*"],
+    "firmware_loads": [
+        "serial_number*",
+        "firmware_version*",
+        "build_id*",
+        "loaded_at*",
+        "loaded_by*",
+        "release_approved*",
+    ],
     "label_checks": ["serial_number*", "label_data*", "checked_at*", "checked_by*", "result*"],
     "signoffs": ["record_type*", "record_id*", "role*", "signed_by*", "signed_at*", "meaning*"],
     "shipments": ["serial_number*", "customer*", "order_ref*", "shipped_at*", "ship_to_country"],
-    "test_results": ["serial_number*", "equipment_id*", "test_step*", "measurement*", "value",
-                     "units", "low_limit", "high_limit", "result*", "tested_at*", "operator*",
-                     "software_version", "run_id", "attempt"],
-    "calibrations": ["equipment_id*", "calibrated_at*", "due_at*", "certificate_no*",
-                     "as_found*", "as_left*", "calibrated_by*", "lab"],
+    "test_results": [
+        "serial_number*",
+        "equipment_id*",
+        "test_step*",
+        "measurement*",
+        "value",
+        "units",
+        "low_limit",
+        "high_limit",
+        "result*",
+        "tested_at*",
+        "operator*",
+        "software_version",
+        "run_id",
+        "attempt",
+    ],
+    "calibrations": [
+        "equipment_id*",
+        "calibrated_at*",
+        "due_at*",
+        "certificate_no*",
+        "as_found*",
+        "as_left*",
+        "calibrated_by*",
+        "lab",
+    ],
 }
 
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("mbr", "status"): {"draft", "approved", "superseded"},
     ("equipment", "kind"): {"gauge", "meter", "rig", "tool"},
-    ("jobs", "status"): {"planned", "in_progress", "complete", "released", "on_hold",
-                         "cancelled"},
+    ("jobs", "status"): {"planned", "in_progress", "complete", "released", "on_hold", "cancelled"},
     ("units", "status"): {"wip", "passed", "released", "shipped", "scrapped", "quarantined"},
     ("operations", "result"): {"pass", "fail", "done"},
     ("ncrs", "disposition"): {"pending", "rework", "scrap", "use_as_is", "return_to_supplier"},
@@ -79,35 +197,66 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("calibrations", "as_left"): {"in_tolerance", "out_of_tolerance", "not_applicable"},
 }
 BOOLEANS = {
-    ("products", "serialised"), ("mbr_bom", "serialised"), ("mbr_bom", "critical"),
-    ("mbr_operations", "first_article"), ("mbr_operations", "needs_calibrated_equipment"),
-    ("bom_snapshot", "serialised"), ("bom_snapshot", "critical"),
+    ("products", "serialised"),
+    ("mbr_bom", "serialised"),
+    ("mbr_bom", "critical"),
+    ("mbr_operations", "first_article"),
+    ("mbr_operations", "needs_calibrated_equipment"),
+    ("bom_snapshot", "serialised"),
+    ("bom_snapshot", "critical"),
     ("firmware_loads", "release_approved"),
 }
-INTEGERS = {("mbr_bom", "line_no"), ("mbr_operations", "op_seq"), ("jobs", "quantity"),
-            ("bom_snapshot", "line_no"), ("operations", "op_seq"), ("test_results", "attempt")}
-POSITIVE = {("mbr_bom", "qty_per"), ("jobs", "quantity"), ("bom_snapshot", "qty_per"),
-            ("material_issues", "quantity")}
-FLOATS = POSITIVE | {("test_results", "value"), ("test_results", "low_limit"),
-                     ("test_results", "high_limit")}
+INTEGERS = {
+    ("mbr_bom", "line_no"),
+    ("mbr_operations", "op_seq"),
+    ("jobs", "quantity"),
+    ("bom_snapshot", "line_no"),
+    ("operations", "op_seq"),
+    ("test_results", "attempt"),
+}
+POSITIVE = {
+    ("mbr_bom", "qty_per"),
+    ("jobs", "quantity"),
+    ("bom_snapshot", "qty_per"),
+    ("material_issues", "quantity"),
+}
+FLOATS = POSITIVE | {
+    ("test_results", "value"),
+    ("test_results", "low_limit"),
+    ("test_results", "high_limit"),
+}
 TIMESTAMPS: dict[str, list[str]] = {
-    "mbr": ["approved_at", "effective_from"], "jobs": ["created_at", "released_at"],
-    "material_issues": ["issued_at"], "units": ["built_at"],
-    "unit_components": ["fitted_at", "removed_at"], "operations": ["started_at", "finished_at"],
-    "ncrs": ["raised_at", "closed_at"], "ecns": ["effective_at"], "job_ecns": ["applied_at"],
-    "firmware_loads": ["loaded_at"], "label_checks": ["checked_at"], "signoffs": ["signed_at"],
-    "shipments": ["shipped_at"], "test_results": ["tested_at"],
+    "mbr": ["approved_at", "effective_from"],
+    "jobs": ["created_at", "released_at"],
+    "material_issues": ["issued_at"],
+    "units": ["built_at"],
+    "unit_components": ["fitted_at", "removed_at"],
+    "operations": ["started_at", "finished_at"],
+    "ncrs": ["raised_at", "closed_at"],
+    "ecns": ["effective_at"],
+    "job_ecns": ["applied_at"],
+    "firmware_loads": ["loaded_at"],
+    "label_checks": ["checked_at"],
+    "signoffs": ["signed_at"],
+    "shipments": ["shipped_at"],
+    "test_results": ["tested_at"],
     "calibrations": ["calibrated_at", "due_at"],
 }
 NATURAL_KEYS: dict[str, list[str]] = {
-    "products": ["product_code"], "mbr": ["product_code", "mbr_revision"],
+    "products": ["product_code"],
+    "mbr": ["product_code", "mbr_revision"],
     "mbr_bom": ["product_code", "mbr_revision", "line_no"],
     "mbr_operations": ["product_code", "mbr_revision", "op_seq"],
-    "equipment": ["equipment_id"], "jobs": ["job_id"], "bom_snapshot": ["job_id", "line_no"],
-    "material_issues": ["issue_id"], "units": ["serial_number"],
+    "equipment": ["equipment_id"],
+    "jobs": ["job_id"],
+    "bom_snapshot": ["job_id", "line_no"],
+    "material_issues": ["issue_id"],
+    "units": ["serial_number"],
     "unit_components": ["serial_number", "component_code", "_serial_or_lot", "fitted_at"],
-    "operations": ["job_id", "op_seq", "serial_number", "started_at"], "ncrs": ["ncr_id"],
-    "ecns": ["ecn_id"], "job_ecns": ["job_id", "ecn_id"],
+    "operations": ["job_id", "op_seq", "serial_number", "started_at"],
+    "ncrs": ["ncr_id"],
+    "ecns": ["ecn_id"],
+    "job_ecns": ["job_id", "ecn_id"],
     "firmware_loads": ["serial_number", "build_id", "loaded_at"],
     "label_checks": ["serial_number", "checked_at"],
     "signoffs": ["record_type", "record_id", "role", "signed_at"],
@@ -154,17 +303,19 @@ class Plant:
         self.product = dict(zip(units["serial_number"], units["product_code"], strict=True))
         self.job = dict(zip(units["serial_number"], units["job_id"], strict=True))
         self.job_lots: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        for j, c, lot in self.t["material_issues"].select("job_id", "component_code",
-                                                          "lot_number").iter_rows():
+        for j, c, lot in (
+            self.t["material_issues"].select("job_id", "component_code", "lot_number").iter_rows()
+        ):
             self.job_lots[j].add((c, lot))
         self.children: dict[tuple[str, bool], list[tuple[str, str | None, str | None]]] = (
-            defaultdict(list))
+            defaultdict(list)
+        )
         self.parents: dict[tuple[str, bool], set[str]] = defaultdict(set)
         self.fitted_lot: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
         uc = self.t["unit_components"]
-        for p, c, cs, lot, removed in uc.select("serial_number", "component_code",
-                                                 "component_serial", "lot_number",
-                                                 "removed_at").iter_rows():
+        for p, c, cs, lot, removed in uc.select(
+            "serial_number", "component_code", "component_serial", "lot_number", "removed_at"
+        ).iter_rows():
             for current in (True, False):
                 if current and removed is not None:
                     continue
@@ -174,10 +325,23 @@ class Plant:
                 if lot is not None:
                     self.fitted_lot[(c, lot, current)].add(p)
 
+    def fitted_codes(self, serial: str) -> set[str]:
+        """Component codes fitted to ``serial`` per unit (these override job issues)."""
+        return {c for c, _cs, _lot in self.children.get((serial, False), [])}
+
+    def job_lots_of(self, serial: str) -> set[tuple[str, str]]:
+        """Job-issued lots that reach ``serial``: codes it has no unit-level row for."""
+        fitted = self.fitted_codes(serial)
+        return {
+            (c, lot) for c, lot in self.job_lots.get(self.job[serial], set()) if c not in fitted
+        }
+
     def finished_containing(self, code: str, lot: str, current: bool = True) -> set[str]:
         """Forward trace: finished serials whose genealogy holds (code, lot)."""
         jobs = {j for j, lots in self.job_lots.items() if (code, lot) in lots}
-        frontier = {s for s, j in self.job.items() if j in jobs}
+        frontier = {
+            s for s, j in self.job.items() if j in jobs and code not in self.fitted_codes(s)
+        }
         frontier |= self.fitted_lot.get((code, lot, current), set())
         seen = set(frontier)
         while frontier:
@@ -195,7 +359,7 @@ class Plant:
         frontier = [serial]
         while frontier:
             s = frontier.pop()
-            lots |= self.job_lots.get(self.job[s], set())
+            lots |= self.job_lots_of(s)
             for c, cs, lot in self.children.get((s, True), []):
                 if cs is not None:
                     serials.add(cs)
@@ -208,7 +372,7 @@ class Plant:
     def links(self, serial: str) -> int:
         """Consumption links in the current tree below ``serial`` (unit rows + job lots)."""
         own = self.children.get((serial, True), [])
-        n = len(own) + len(self.job_lots.get(self.job[serial], set()))
+        n = len(own) + len(self.job_lots_of(serial))
         return n + sum(self.links(cs) for _c, cs, _l in own if cs is not None)
 
     def finished(self) -> list[str]:
@@ -239,7 +403,8 @@ def test_every_file_is_named_for_a_table(plant_dir: tuple[Path, PlantSummary]) -
     names = sorted(p.name for p in out.iterdir())
     assert all(n.endswith(".csv") and table_of(n) for n in names), names
     assert {table_of(n) for n in names} == set(TABLES)
-    written = sorted(p.name for paths in summary.files.values() for p in paths)
+    written = sorted(p.name for p in summary.files)
+    assert written == sorted(p.name for paths in summary.table_files.values() for p in paths)
     assert written == names
     for table, n in summary.rows.items():
         assert read(out, table).height == n
@@ -259,7 +424,7 @@ def test_large_tables_split_into_numbered_files(tmp_path: Path) -> None:
     whole, split = tmp_path / "whole", tmp_path / "split"
     generate_plant(whole, 400, 1)
     s = generate_plant(split, 400, 1, options=PlantOptions(rows_per_file=500))
-    units = s.files["units"]
+    units = s.table_files["units"]
     assert [p.name for p in units][:2] == ["units-0001.csv", "units-0002.csv"]
     assert all(read(split, "units").height <= 500 * len(units) for _ in [0])
     assert read(split, "units").equals(read(whole, "units"))
@@ -316,7 +481,8 @@ def test_natural_keys_unique(plant: Plant) -> None:
         df = plant.t[table]
         if table == "unit_components":
             df = df.with_columns(
-                pl.coalesce("component_serial", "lot_number").alias("_serial_or_lot"))
+                pl.coalesce("component_serial", "lot_number").alias("_serial_or_lot")
+            )
         dupes = df.select(key).is_duplicated().sum()
         assert dupes == 0, f"{table}: {dupes} rows share a natural key"
 
@@ -326,34 +492,41 @@ def test_row_rules(plant: Plant) -> None:
     cal = t["calibrations"]
     assert cal.filter(ts("due_at") <= ts("calibrated_at")).height == 0
     assert t["operations"].filter(ts("finished_at") < ts("started_at")).height == 0
-    tr = t["test_results"].with_columns(
-        pl.col("value", "low_limit", "high_limit").cast(pl.Float64))
+    tr = t["test_results"].with_columns(pl.col("value", "low_limit", "high_limit").cast(pl.Float64))
     assert tr.filter(pl.col("low_limit") > pl.col("high_limit")).height == 0
     inside = pl.col("value").is_between(pl.col("low_limit"), pl.col("high_limit"))
     assert tr.filter(inside != (pl.col("result") == "pass")).height == 0
     uc = t["unit_components"]
-    assert uc.filter(pl.col("component_serial").is_null()
-                     & pl.col("lot_number").is_null()).height == 0
+    assert (
+        uc.filter(pl.col("component_serial").is_null() & pl.col("lot_number").is_null()).height == 0
+    )
     assert uc.filter(ts("removed_at") <= ts("fitted_at")).height == 0
     ncr = t["ncrs"]
     assert ncr.filter(ts("closed_at") < ts("raised_at")).height == 0
-    assert ncr.filter(pl.col("closed_at").is_null() != (pl.col("disposition") == "pending")
-                      ).height == 0
+    assert (
+        ncr.filter(pl.col("closed_at").is_null() != (pl.col("disposition") == "pending")).height
+        == 0
+    )
 
 
 def test_tests_fall_inside_a_calibration_window(plant: Plant) -> None:
-    cal = plant.t["calibrations"].select("equipment_id", ts("calibrated_at").alias("c"),
-                                         ts("due_at").alias("d"))
+    cal = plant.t["calibrations"].select(
+        "equipment_id", ts("calibrated_at").alias("c"), ts("due_at").alias("d")
+    )
     tr = plant.t["test_results"].select("equipment_id", ts("tested_at").alias("t"))
     tr = tr.unique().with_row_index("i")
-    ok = tr.join(cal, on="equipment_id").filter(
-        (pl.col("t") >= pl.col("c")) & (pl.col("t") < pl.col("d")))["i"].n_unique()
+    ok = (
+        tr.join(cal, on="equipment_id")
+        .filter((pl.col("t") >= pl.col("c")) & (pl.col("t") < pl.col("d")))["i"]
+        .n_unique()
+    )
     assert ok == tr.height
 
 
 def test_children_built_before_fitted(plant: Plant) -> None:
-    built = plant.t["units"].select(pl.col("serial_number").alias("component_serial"),
-                                    ts("built_at").alias("b"))
+    built = plant.t["units"].select(
+        pl.col("serial_number").alias("component_serial"), ts("built_at").alias("b")
+    )
     uc = plant.t["unit_components"].join(built, on="component_serial")
     assert uc.height > 0
     assert uc.filter(pl.col("b") >= ts("fitted_at")).height == 0
@@ -366,19 +539,27 @@ def test_referential_integrity(plant: Plant) -> None:
     equipment = set(t["equipment"]["equipment_id"])
     products = set(t["products"]["product_code"])
     ncr_ids = set(t["ncrs"]["ncr_id"])
+    # a lot is known to the lake once it has been issued (material_issues); fitted lots too
     lots = set(t["material_issues"].select("component_code", "lot_number").iter_rows())
-    lots |= set(t["unit_components"].drop_nulls("lot_number")
-                .select("component_code", "lot_number").iter_rows())
+    fitted = t["unit_components"].drop_nulls("lot_number").select("component_code", "lot_number")
+    assert fitted.height > 0 and set(fitted.iter_rows()) <= lots
 
     def within(values: Iterable[str | None], known: set[str], what: str) -> None:
         missing = {v for v in values if v is not None} - known
         assert not missing, f"{what}: {sorted(missing)[:5]}"
 
-    for table in ("bom_snapshot", "material_issues", "units", "operations", "ncrs",
-                  "job_ecns"):
+    for table in ("bom_snapshot", "material_issues", "units", "operations", "ncrs", "job_ecns"):
         within(t[table]["job_id"], jobs, f"{table}.job_id")
-    for table in ("units", "unit_components", "operations", "ncrs", "firmware_loads",
-                  "label_checks", "shipments", "test_results"):
+    for table in (
+        "units",
+        "unit_components",
+        "operations",
+        "ncrs",
+        "firmware_loads",
+        "label_checks",
+        "shipments",
+        "test_results",
+    ):
         within(t[table]["serial_number"], serials, f"{table}.serial_number")
     within(t["unit_components"]["component_serial"], serials, "component_serial")
     for table in ("operations", "test_results", "calibrations"):
@@ -397,8 +578,7 @@ def test_referential_integrity(plant: Plant) -> None:
     # signoff record ids point at real records
     so = t["signoffs"]
     ops = {f"{j}/{s}" for j, s in t["operations"].select("job_id", "op_seq").iter_rows()}
-    for rtype, known in (("job", jobs), ("release", jobs), ("ncr", ncr_ids),
-                         ("operation", ops)):
+    for rtype, known in (("job", jobs), ("release", jobs), ("ncr", ncr_ids), ("operation", ops)):
         within(so.filter(pl.col("record_type") == rtype)["record_id"], known, rtype)
     # issued components are on the job's BOM snapshot
     bom = set(t["bom_snapshot"].select("job_id", "component_code").iter_rows())
@@ -412,15 +592,14 @@ def test_lot_numbers_repeat_across_component_codes(plant: Plant) -> None:
 
 
 def test_labels_are_gs1_element_strings(plant: Plant) -> None:
-    gtin = dict(plant.t["products"].drop_nulls("gtin").select("product_code", "gtin")
-                .iter_rows())
+    gtin = dict(plant.t["products"].drop_nulls("gtin").select("product_code", "gtin").iter_rows())
     for code in gtin.values():
         digits = [int(c) for c in code]
         weights = [3 if i % 2 == 0 else 1 for i in range(13)][::-1]
-        assert (sum(d * w for d, w in zip(digits[:13], weights, strict=True))
-                + digits[13]) % 10 == 0
-    for serial, data in plant.t["label_checks"].select("serial_number", "label_data"
-                                                       ).iter_rows():
+        assert (
+            sum(d * w for d, w in zip(digits[:13], weights, strict=True)) + digits[13]
+        ) % 10 == 0
+    for serial, data in plant.t["label_checks"].select("serial_number", "label_data").iter_rows():
         assert data == f"(01){gtin[plant.product[serial]]}(21){serial}"
 
 
@@ -428,8 +607,9 @@ def test_labels_are_gs1_element_strings(plant: Plant) -> None:
 # genealogy shape and known facts
 
 
-def test_about_28_links_per_finished_unit(plant: Plant, plant_dir: tuple[Path, PlantSummary]
-                                          ) -> None:
+def test_about_28_links_per_finished_unit(
+    plant: Plant, plant_dir: tuple[Path, PlantSummary]
+) -> None:
     finished = plant.finished()
     assert len(finished) == N
     mean = sum(plant.links(s) for s in finished) / len(finished)
@@ -448,12 +628,11 @@ def test_lots_fifo_and_shared_across_jobs(plant: Plant) -> None:
     # FIFO: in issue order, a component never goes back to an older lot
     for _code, grp in mi.sort("issue_id").group_by("component_code"):
         order = grp["lot_number"].unique(maintain_order=True).to_list()
-        runs = grp["lot_number"].rle()["value"].to_list()
+        runs = grp["lot_number"].rle().struct.field("value").to_list()
         assert runs == order
 
 
-def test_summary_facts_hold_in_files(plant: Plant, plant_dir: tuple[Path, PlantSummary]
-                                     ) -> None:
+def test_summary_facts_hold_in_files(plant: Plant, plant_dir: tuple[Path, PlantSummary]) -> None:
     summary = plant_dir[1]
     assert len(summary.lot_facts) == 4
     assert {f.grain for f in summary.lot_facts} == {"unit", "job"}
@@ -470,8 +649,9 @@ def test_summary_facts_hold_in_files(plant: Plant, plant_dir: tuple[Path, PlantS
     assert 18 <= len(serials) + len(lots) <= 24
 
 
-def test_rework_removes_and_refits_modules(plant: Plant, plant_dir: tuple[Path, PlantSummary]
-                                           ) -> None:
+def test_rework_removes_and_refits_modules(
+    plant: Plant, plant_dir: tuple[Path, PlantSummary]
+) -> None:
     summary = plant_dir[1]
     uc = plant.t["unit_components"]
     removed = uc.drop_nulls("removed_at")
@@ -492,8 +672,7 @@ def test_rework_removes_and_refits_modules(plant: Plant, plant_dir: tuple[Path, 
 
 
 def test_options_serial_prefix_hub_depth_and_shuffle(tmp_path: Path) -> None:
-    opts = PlantOptions(serial_prefix="SN0000000", hub_lot_share=0.2, bom_depth=5,
-                        rework_rate=0.02)
+    opts = PlantOptions(serial_prefix="SN0000000", hub_lot_share=0.2, bom_depth=5, rework_rate=0.02)
     s = generate_plant(tmp_path / "adv", 1000, 2, options=opts)
     p = Plant(tmp_path / "adv")
     assert p.t["units"]["serial_number"].str.starts_with("SN0000000").all()
@@ -501,16 +680,26 @@ def test_options_serial_prefix_hub_depth_and_shuffle(tmp_path: Path) -> None:
     assert hub is not None and hub.component_code == "PASTE-SAC305"
     got = p.finished_containing(hub.component_code, hub.lot_number)
     assert got == set(hub.finished_serials)
-    assert 0.2 <= len(got) / 1000 <= 0.3
+    assert 0.1 <= len(got) / 1000 <= 0.35  # whole PCBA jobs of 50-500 boards
     # depth 5: 6 + 3 x 2 x 7 + 2 x 4 = 56 links per device, plus FIFO lot changes
     mean = sum(p.links(x) for x in p.finished()) / 1000
     assert 56 <= mean <= 62 and mean == pytest.approx(s.links_per_unit)
     for fact in s.lot_facts:
         assert p.finished_containing(fact.component_code, fact.lot_number) == set(
-            fact.finished_serials)
-    sh = generate_plant(tmp_path / "shuf", 1000, 2, options=PlantOptions(
-        serial_prefix="SN0000000", hub_lot_share=0.2, bom_depth=5, rework_rate=0.02,
-        shuffle_rows=True))
+            fact.finished_serials
+        )
+    sh = generate_plant(
+        tmp_path / "shuf",
+        1000,
+        2,
+        options=PlantOptions(
+            serial_prefix="SN0000000",
+            hub_lot_share=0.2,
+            bom_depth=5,
+            rework_rate=0.02,
+            shuffle_rows=True,
+        ),
+    )
     for table in ("units", "unit_components", "test_results"):
         a, b = read(tmp_path / "adv", table), read(tmp_path / "shuf", table)
         assert not a.equals(b)

@@ -16,9 +16,15 @@ Genealogy shape (``bom_depth`` = 3, the default; perf-notes §1)::
 
 Link grain. Serialised sub-assemblies and *critical* lots (battery, sensor element) are
 unit-level fitments: one ``unit_components`` row per unit, with the exact serial or lot.
-Every other lot is issued to the job (``material_issues``) and, as MRP exports record it,
-reaches every unit of that job: a unit consumed lot (c, l) iff its job was issued (c, l).
-Unit-level lines are *not* also written as material issues (that would double the link).
+Every other lot reaches its units through the job only: it is issued to the job
+(``material_issues``) and, as MRP exports record it, reaches every unit of that job.
+Critical lots are *also* issued to the job (stores issue every lot; and the lake only knows a
+lot it has seen issued), so the trace rule the generator's facts follow is:
+
+    unit U consumed lot (c, l)  iff  U has a unit_components row (c, l), or
+                                     U has no unit_components row for code c at all
+                                     and U's job was issued (c, l).
+
 A device therefore has 28 links at depth 3 (7 unit rows + 21 job-level lines), plus one
 extra job-level link for each line where its job straddled a FIFO lot change (~5-10 %).
 Intermediate levels (depth 4..8) repeat the MOD shape (1 serial + 6 lots).
@@ -34,7 +40,12 @@ Other rules worth knowing:
   ``removed_by`` / ``removal_ncr_id``, a replacement is fitted. The replacement is the module
   removed by the previous rework, repaired (so serials are re-consumed); the first one comes
   from a spare; the last removed module stays ``quarantined``.
-* ``hub_lot_share`` > 0: one solder-paste lot feeds that share of PCBAs (hence of devices).
+* ``hub_lot_share`` > 0: one solder-paste lot is issued to whole PCBA jobs adding up to about
+  that share of PCBAs, hence of devices (at least one job, so small plants overshoot).
+* Per device: 2 per-unit operations (ASSY, plus one EOL row per attempt), ``measurements_per_unit``
+  EOL results per attempt, one firmware load (0.3 % preceded by an unapproved engineering
+  build), one label check (0.3 % failed first). Every job has batch operations and a
+  first-article result and signoff on its first unit.
 * A few PCBAs fail ICT and are scrapped (never fitted); ~2 % of devices fail EOL once and are
   retested, a tenth of those are scrapped. The last top-level job is ``in_progress`` (units
   ``wip``), the one before ``complete`` (units ``passed``), the rest ``released`` with units
@@ -75,9 +86,25 @@ __all__ = [
 ]
 
 TABLES: tuple[str, ...] = (
-    "products", "mbr", "mbr_bom", "mbr_operations", "equipment", "calibrations", "jobs",
-    "bom_snapshot", "material_issues", "units", "unit_components", "operations",
-    "test_results", "ncrs", "ecns", "job_ecns", "firmware_loads", "label_checks", "signoffs",
+    "products",
+    "mbr",
+    "mbr_bom",
+    "mbr_operations",
+    "equipment",
+    "calibrations",
+    "jobs",
+    "bom_snapshot",
+    "material_issues",
+    "units",
+    "unit_components",
+    "operations",
+    "test_results",
+    "ncrs",
+    "ecns",
+    "job_ecns",
+    "firmware_loads",
+    "label_checks",
+    "signoffs",
     "shipments",
 )
 
@@ -150,7 +177,7 @@ class PlantOptions:
             raise ValueError("rows_per_file must be >= 1")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
-        if any(c in self.serial_prefix for c in ",\"\n\r"):
+        if any(c in self.serial_prefix for c in ',"\n\r'):
             raise ValueError("serial_prefix must not contain commas, quotes or newlines")
 
 
@@ -188,7 +215,8 @@ class PlantSummary:
     units: int
     seed: int
     options: PlantOptions
-    files: dict[str, list[Path]] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # every file written, in write order
+    table_files: dict[str, list[Path]] = field(default_factory=dict)  # the same, per table
     rows: dict[str, int] = field(default_factory=dict)
     links_per_unit: float = 0.0  # mean links per finished unit, current genealogy
     reworked: int = 0
@@ -232,6 +260,8 @@ def _ts(seconds: np.ndarray, null: np.ndarray | None = None) -> pl.Series:
 def _take(values: list[str] | pl.Series, idx: np.ndarray) -> pl.Series:
     """``values[idx]`` as a string Series, empty where ``idx < 0``."""
     src = values if isinstance(values, pl.Series) else pl.Series(values, dtype=pl.String)
+    if src.len() == 0:
+        return pl.Series([None] * len(idx), dtype=pl.String)
     ix = pl.Series(np.maximum(idx, 0).astype(_I64))
     neg = idx < 0
     if neg.any():
@@ -239,8 +269,9 @@ def _take(values: list[str] | pl.Series, idx: np.ndarray) -> pl.Series:
     return src.gather(ix)
 
 
-def _partition(total: int, lo: int, hi: int, rng: np.random.Generator, *, even_tail: bool
-               ) -> np.ndarray:
+def _partition(
+    total: int, lo: int, hi: int, rng: np.random.Generator, *, even_tail: bool
+) -> np.ndarray:
     """Sizes in [lo, hi] summing to ``total``; the tail is merged or halved if ``even_tail``."""
     if total <= 0:
         return np.zeros(0, dtype=_I64)
@@ -316,8 +347,14 @@ class _Stream:
 class _Plant:
     """One generation run: builds the arrays, writes the tables, derives the facts."""
 
-    def __init__(self, out_dir: Path, n: int, seed: int, opts: PlantOptions,
-                 progress: Callable[[str, int], None] | None) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        n: int,
+        seed: int,
+        opts: PlantOptions,
+        progress: Callable[[str, int], None] | None,
+    ) -> None:
         self.out = out_dir
         self.n = n
         self.seed = seed
@@ -407,11 +444,14 @@ class _Plant:
         for i in range(parts):
             path = self.out / (f"{table}.csv" if parts == 1 else f"{table}-{i + 1:04d}.csv")
             df.slice(i * per, per).write_csv(
-                path, datetime_format=_TS_FORMAT, date_format="%Y-%m-%d",
+                path,
+                datetime_format=_TS_FORMAT,
+                date_format="%Y-%m-%d",
                 float_scientific=False,
             )
             paths.append(path)
-        self.summary.files[table] = paths
+        self.summary.files.extend(paths)
+        self.summary.table_files[table] = paths
         self.summary.rows[table] = df.height
         if self.progress is not None:
             self.progress(table, df.height)
@@ -429,8 +469,12 @@ class _Plant:
                 n_good = 2 * n + s
                 pos = (np.arange(n_good, dtype=np.float64) - s) / 2.0
                 lead = (self.depth - spec.level) * self.lead
-            t_good = (self.t0 + np.floor(pos * self.step).astype(_I64) - lead
-                      + rng.integers(0, jitter_hi, n_good))
+            t_good = (
+                self.t0
+                + np.floor(pos * self.step).astype(_I64)
+                - lead
+                + rng.integers(0, jitter_hi, n_good)
+            )
             if spec.level == 1:  # a few PCBAs fail ICT: built, scrapped, never fitted
                 n_scrap = max(1, round(n_good * _PCBA_SCRAP_RATE))
                 scrap = np.zeros(n_good + n_scrap, dtype=bool)
@@ -439,8 +483,9 @@ class _Plant:
                 t = np.empty(len(scrap), dtype=_I64)
                 t[good] = t_good
                 before = np.cumsum(~scrap)[scrap] - 1  # good units built before each scrap
-                t[scrap] = np.where(before >= 0, t_good[np.maximum(before, 0)] + MIN,
-                                    t_good[0] - MIN)
+                t[scrap] = np.where(
+                    before >= 0, t_good[np.maximum(before, 0)] + MIN, t_good[0] - MIN
+                )
             else:
                 scrap = np.zeros(n_good, dtype=bool)
                 good = np.arange(n_good, dtype=_I64)
@@ -451,50 +496,84 @@ class _Plant:
                 product = (rng.random(len(sizes)) >= 0.65).astype(np.int8)
             else:
                 product = np.zeros(len(sizes), dtype=np.int8)
-            self.levels.append(_Level(
-                spec=spec, t=t, scrap=scrap, good=good,
-                job=np.repeat(np.arange(len(sizes), dtype=_I64), sizes),
-                job_first=first, job_sizes=sizes, job_product=product,
-                job_start=np.minimum.reduceat(t, first), job_end=np.maximum.reduceat(t, first),
-            ))
+            self.levels.append(
+                _Level(
+                    spec=spec,
+                    t=t,
+                    scrap=scrap,
+                    good=good,
+                    job=np.repeat(np.arange(len(sizes), dtype=_I64), sizes),
+                    job_first=first,
+                    job_sizes=sizes,
+                    job_product=product,
+                    job_start=np.minimum.reduceat(t, first),
+                    job_end=np.maximum.reduceat(t, first),
+                )
+            )
 
     def _build_jobs(self) -> None:
         """Global jobs (ids in creation order), top-level phases, MBR revisions, ECNs."""
         rng = self.rng("jobs")
         top = self.levels[-1]
         # ECN effective times per top product: rev 01 -> 02 -> 03.
-        self.ecn_at = np.array([[self.t0 + int((0.35 + 0.05 * p) * self.span),
-                                 self.t0 + int((0.70 + 0.05 * p) * self.span)] for p in (0, 1)],
-                               dtype=_I64)
+        self.ecn_at = np.array(
+            [
+                [
+                    self.t0 + int((0.35 + 0.05 * p) * self.span),
+                    self.t0 + int((0.70 + 0.05 * p) * self.span),
+                ]
+                for p in (0, 1)
+            ],
+            dtype=_I64,
+        )
         rows: list[pl.DataFrame] = []
         for li, lv in enumerate(self.levels):
             nj = len(lv.job_sizes)
             created = lv.job_start - rng.integers(DAY, 5 * DAY, nj)
             created -= created % MIN
-            rows.append(pl.DataFrame({
-                "level": np.full(nj, li, dtype=_I64), "local": np.arange(nj, dtype=_I64),
-                "product": lv.job_product.astype(_I64), "created": created,
-                "quantity": lv.job_sizes, "extra": np.full(nj, -1, dtype=_I64),
-            }))
+            rows.append(
+                pl.DataFrame(
+                    {
+                        "level": np.full(nj, li, dtype=_I64),
+                        "local": np.arange(nj, dtype=_I64),
+                        "product": lv.job_product.astype(_I64),
+                        "created": created,
+                        "quantity": lv.job_sizes,
+                        "extra": np.full(nj, -1, dtype=_I64),
+                    }
+                )
+            )
         # Jobs without units: 2 planned, 1 on hold, 1 cancelled (top level).
-        extra_created = np.array([self.t_end - 2 * DAY, self.t_end - DAY,
-                                  self.t0 + int(0.8 * self.span), self.t0 + int(0.3 * self.span)],
-                                 dtype=_I64)
-        rows.append(pl.DataFrame({
-            "level": np.full(4, len(self.levels) - 1, dtype=_I64),
-            "local": np.full(4, -1, dtype=_I64),
-            "product": rng.integers(0, 2, 4).astype(_I64), "created": extra_created,
-            "quantity": rng.integers(100, 400, 4).astype(_I64),
-            "extra": np.arange(4, dtype=_I64),
-        }))
+        extra_created = np.array(
+            [
+                self.t_end - 2 * DAY,
+                self.t_end - DAY,
+                self.t0 + int(0.8 * self.span),
+                self.t0 + int(0.3 * self.span),
+            ],
+            dtype=_I64,
+        )
+        rows.append(
+            pl.DataFrame(
+                {
+                    "level": np.full(4, len(self.levels) - 1, dtype=_I64),
+                    "local": np.full(4, -1, dtype=_I64),
+                    "product": rng.integers(0, 2, 4).astype(_I64),
+                    "created": extra_created,
+                    "quantity": rng.integers(100, 400, 4).astype(_I64),
+                    "extra": np.arange(4, dtype=_I64),
+                }
+            )
+        )
         jobs = pl.concat(rows).sort(["created", "level", "local", "extra"])
         jobs = jobs.with_row_index("gid").with_columns(pl.col("gid").cast(pl.Int64))
         for li, lv in enumerate(self.levels):
             part = jobs.filter((pl.col("level") == li) & (pl.col("local") >= 0)).sort("local")
             lv.job_gid = part["gid"].to_numpy()
         self.n_jobs = jobs.height
-        self.job_ids = ("WO-" + pl.Series(np.arange(self.n_jobs, dtype=_I64) + 100001)
-                        .cast(pl.String))
+        self.job_ids = "WO-" + pl.Series(np.arange(self.n_jobs, dtype=_I64) + 100001).cast(
+            pl.String
+        )
         # Phases of top jobs from build position: 0 released (units shipped or held in
         # stock), 2 complete (awaiting QA release), 3 in progress. The last job is in
         # progress and the one before complete once there are 4+ jobs.
@@ -508,7 +587,8 @@ class _Plant:
         self.top_phase = phase
         released = phase <= 1
         self.top_released_at = np.where(
-            released, top.job_end + 8 * HOUR + rng.integers(0, 16 * HOUR, nj), _NAT)
+            released, top.job_end + 8 * HOUR + rng.integers(0, 16 * HOUR, nj), _NAT
+        )
         self.jobs = jobs
 
     def _rev_of(self, product: np.ndarray, created: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -532,7 +612,7 @@ class _Plant:
                 pos = np.flatnonzero(np.isin(lv.unit_product, prods))
                 ns = len(pos)
                 hub_lot = -1
-                if (spec.level == 1 and code == "PASTE-SAC305" and self.opts.hub_lot_share > 0):
+                if spec.level == 1 and code == "PASTE-SAC305" and self.opts.hub_lot_share > 0:
                     # One jar feeds whole jobs: the hub lot starts and ends at job boundaries
                     # (this stream covers every PCBA, so stream rank = unit index).
                     bounds = np.append(lv.job_first, ns)
@@ -547,8 +627,9 @@ class _Plant:
                     hub_len = hub_end - hub_start
                     after = ns - hub_end
                     before = _partition(hub_start, 1000, 5000, rng, even_tail=False)
-                    sizes = np.concatenate([before, [hub_len],
-                                            _partition(after, 1000, 5000, rng, even_tail=False)])
+                    sizes = np.concatenate(
+                        [before, [hub_len], _partition(after, 1000, 5000, rng, even_tail=False)]
+                    )
                     hub_lot = len(before)
                 else:
                     sizes = _partition(ns, 1000, 5000, rng, even_tail=False)
@@ -559,40 +640,51 @@ class _Plant:
                 suppliers = rng.integers(0, len(comp.suppliers), len(sizes))
                 for k in range(len(sizes)):
                     made = datetime.fromtimestamp(int(first_t[k]) - 14 * DAY, UTC).isocalendar()
-                    self.lot_strs.append(cat.lot_string(comp.lot_style, comp.lot_base + k,
-                                                        made.year, made.week))
+                    self.lot_strs.append(
+                        cat.lot_string(comp.lot_style, comp.lot_base + k, made.year, made.week)
+                    )
                     self.lot_supplier.append(comp.suppliers[suppliers[k]])
                     sup_seq += 1
                     self.lot_supplier_lot.append(f"S{sup_seq:07d}")
                     self.lot_code.append(code)
                 gl = lot_of + lot0
-                if comp.unit_level:
+                if comp.unit_level:  # exact lot per unit, as well as the store issue
                     arr = np.full(lv.n, -1, dtype=_I64)
                     arr[pos] = gl
                     lv.unit_lots[code] = arr
-                    seg_job = seg_lot = np.zeros(0, dtype=_I64)
-                else:
-                    job_of = lv.job[pos]
-                    starts, counts = _runs(job_of, gl)
-                    seg_job, seg_lot = job_of[starts], gl[starts]
-                    first_of_job = np.ones(len(starts), dtype=bool)
-                    first_of_job[1:] = seg_job[1:] != seg_job[:-1]
-                    issued = lv.t[pos[starts]] - np.where(first_of_job, 2 * HOUR, 30 * MIN)
-                    issued -= issued % MIN
+                # Store issues to jobs: one row per (job, lot) run of the FIFO stream.
+                job_of = lv.job[pos]
+                starts, counts = _runs(job_of, gl)
+                seg_job, seg_lot = job_of[starts], gl[starts]
+                first_of_job = np.ones(len(starts), dtype=bool)
+                first_of_job[1:] = seg_job[1:] != seg_job[:-1]
+                issued = lv.t[pos[starts]] - np.where(first_of_job, 2 * HOUR, 30 * MIN)
+                issued -= issued % MIN
+                if not comp.unit_level:
                     lv.job_links += np.bincount(seg_job, minlength=len(lv.job_sizes))
-                    gid = lv.job_gid[seg_job]
-                    self.issue_frames.append(pl.DataFrame({
-                        "gid": gid,
-                        "component_code": pl.Series([code] * len(starts), dtype=pl.String),
-                        "lot": seg_lot,
-                        "quantity": np.round(counts * float(comp.qty_per), 3),
-                        "uom": pl.Series([comp.uom] * len(starts), dtype=pl.String),
-                        "issued_at_s": issued,
-                        "issued_by_i": (gid + lot0) % len(cat.STOREKEEPERS),
-                    }))
+                gid = lv.job_gid[seg_job]
+                self.issue_frames.append(
+                    pl.DataFrame(
+                        {
+                            "gid": gid,
+                            "component_code": pl.Series([code] * len(starts), dtype=pl.String),
+                            "lot": seg_lot,
+                            "quantity": np.round(counts * float(comp.qty_per), 3),
+                            "uom": pl.Series([comp.uom] * len(starts), dtype=pl.String),
+                            "issued_at_s": issued,
+                            "issued_by_i": (gid + lot0) % len(cat.STOREKEEPERS),
+                        }
+                    )
+                )
                 self.streams[(spec.level, code)] = _Stream(
-                    comp, spec.level, lot0, len(sizes), seg_job, seg_lot,
-                    hub_lot + lot0 if hub_lot >= 0 else -1)
+                    comp,
+                    spec.level,
+                    lot0,
+                    len(sizes),
+                    seg_job,
+                    seg_lot,
+                    hub_lot + lot0 if hub_lot >= 0 else -1,
+                )
 
     # -- top-level events ----------------------------------------------------------------
 
@@ -659,39 +751,70 @@ class _Plant:
         f = np.flatnonzero(self.fail1)
         scrap = self.scrap_top[f]
         names = pl.Series([m.name for m in meas])
-        frames.append(pl.DataFrame({
-            "kind": np.zeros(len(f), dtype=_I64), "src": f.astype(_I64),
-            "raised_s": self.eol1_at[f] + 10 * MIN, "gid": top.job_gid[top.job[f]],
-            "serial": self.serials(self.depth, f), "component_code": None, "lot": -1,
-            "defect_code": "EOL-" + names.gather(self.fail_meas[f]).str.to_uppercase(),
-            "description": "EOL " + names.gather(self.fail_meas[f]) + " out of limits",
-            "disposition": pl.Series(np.where(scrap, "scrap", "rework")),
-            "closed_s": np.where(scrap, self.eol2_at[f] + DAY, self.eol2_at[f] + HOUR),
-            "retest_ref": self._run_ids(f, 2),
-        }, schema_overrides={"component_code": pl.String}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "kind": np.zeros(len(f), dtype=_I64),
+                    "src": f.astype(_I64),
+                    "raised_s": self.eol1_at[f] + 10 * MIN,
+                    "gid": top.job_gid[top.job[f]],
+                    "serial": self.serials(self.depth, f),
+                    "component_code": None,
+                    "lot": -1,
+                    "defect_code": "EOL-" + names.gather(self.fail_meas[f]).str.to_uppercase(),
+                    "description": "EOL " + names.gather(self.fail_meas[f]) + " out of limits",
+                    "disposition": pl.Series(np.where(scrap, "scrap", "rework")),
+                    "closed_s": np.where(scrap, self.eol2_at[f] + DAY, self.eol2_at[f] + HOUR),
+                    "retest_ref": self._run_ids(f, 2),
+                },
+                schema_overrides={"component_code": pl.String},
+            )
+        )
         # Rework: a module removed and replaced.
         if self.n_rework:
             mod_code = self.specs[-2].products[0]
-            frames.append(pl.DataFrame({
-                "kind": np.ones(self.n_rework, dtype=_I64),
-                "src": np.arange(self.n_rework, dtype=_I64),
-                "raised_s": self.rw_at - 5 * MIN, "gid": top.job_gid[top.job[self.rw_f]],
-                "serial": self.serials(self.depth, self.rw_f), "component_code": mod_code,
-                "lot": -1, "defect_code": "ASSY-MOD-NC",
-                "description": "Module " + self.serials(self.depth - 1, self.rw_removed)
-                + " intermittent at assembly check; replaced",
-                "disposition": "rework", "closed_s": self.rw_at + 50 * MIN,
-                "retest_ref": None,
-            }, schema_overrides={"retest_ref": pl.String}))
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "kind": np.ones(self.n_rework, dtype=_I64),
+                        "src": np.arange(self.n_rework, dtype=_I64),
+                        "raised_s": self.rw_at - 5 * MIN,
+                        "gid": top.job_gid[top.job[self.rw_f]],
+                        "serial": self.serials(self.depth, self.rw_f),
+                        "component_code": mod_code,
+                        "lot": -1,
+                        "defect_code": "ASSY-MOD-NC",
+                        "description": "Module "
+                        + self.serials(self.depth - 1, self.rw_removed)
+                        + " intermittent at assembly check; replaced",
+                        "disposition": "rework",
+                        "closed_s": self.rw_at + 50 * MIN,
+                        "retest_ref": None,
+                    },
+                    schema_overrides={"retest_ref": pl.String},
+                )
+            )
         # PCBAs failing ICT.
         sc = np.flatnonzero(pcba.scrap)
-        frames.append(pl.DataFrame({
-            "kind": np.full(len(sc), 2, dtype=_I64), "src": sc.astype(_I64),
-            "raised_s": pcba.t[sc] + 30 * MIN, "gid": pcba.job_gid[pcba.job[sc]],
-            "serial": self.serials(1, sc), "component_code": None, "lot": -1,
-            "defect_code": "ICT-FAIL", "description": "In-circuit test failure, not repairable",
-            "disposition": "scrap", "closed_s": pcba.t[sc] + DAY, "retest_ref": None,
-        }, schema_overrides={"component_code": pl.String, "retest_ref": pl.String}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "kind": np.full(len(sc), 2, dtype=_I64),
+                    "src": sc.astype(_I64),
+                    "raised_s": pcba.t[sc] + 30 * MIN,
+                    "gid": pcba.job_gid[pcba.job[sc]],
+                    "serial": self.serials(1, sc),
+                    "component_code": None,
+                    "lot": -1,
+                    "defect_code": "ICT-FAIL",
+                    "description": "In-circuit test failure, not repairable",
+                    "disposition": "scrap",
+                    "closed_s": pcba.t[sc] + DAY,
+                    "retest_ref": None,
+                },
+                schema_overrides={"component_code": pl.String, "retest_ref": pl.String},
+            )
+        )
         # Supplier NCRs on ~1 % of lots (at least one): concession or return of the rest.
         n_lots = len(self.lot_strs)
         lots = np.sort(rng.choice(n_lots, max(1, n_lots // 100), replace=False)).astype(_I64)
@@ -701,21 +824,33 @@ class _Plant:
         pending = raised > self.t0 + int(0.95 * self.span)
         pending[np.argmax(raised)] = True
         disp = np.where(pending, "pending", disp)
-        frames.append(pl.DataFrame({
-            "kind": np.full(len(lots), 3, dtype=_I64), "src": lots,
-            "raised_s": raised, "gid": np.full(len(lots), -1, dtype=_I64),
-            "serial": pl.Series([None] * len(lots), dtype=pl.String),
-            "component_code": _take(self.lot_code, lots), "lot": lots,
-            "defect_code": pl.Series(np.where(rng.random(len(lots)) < 0.5, "SUP-DIM", "SUP-DOC")),
-            "description": "Incoming inspection: lot nonconforming",
-            "disposition": pl.Series(disp),
-            "closed_s": np.where(pending, _NAT, raised + 3 * DAY),
-            "retest_ref": None,
-        }, schema_overrides={"retest_ref": pl.String}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "kind": np.full(len(lots), 3, dtype=_I64),
+                    "src": lots,
+                    "raised_s": raised,
+                    "gid": np.full(len(lots), -1, dtype=_I64),
+                    "serial": pl.Series([None] * len(lots), dtype=pl.String),
+                    "component_code": _take(self.lot_code, lots),
+                    "lot": lots,
+                    "defect_code": pl.Series(
+                        np.where(rng.random(len(lots)) < 0.5, "SUP-DIM", "SUP-DOC")
+                    ),
+                    "description": "Incoming inspection: lot nonconforming",
+                    "disposition": pl.Series(disp),
+                    "closed_s": np.where(pending, _NAT, raised + 3 * DAY),
+                    "retest_ref": None,
+                },
+                schema_overrides={"retest_ref": pl.String},
+            )
+        )
         ncr = pl.concat(frames, how="vertical_relaxed").sort(["raised_s", "kind", "src"])
         ncr = ncr.with_columns(
-            ("NCR-" + (pl.int_range(pl.len(), dtype=pl.Int64) + 1).cast(pl.String)
-             .str.zfill(6)).alias("ncr_id"))
+            (
+                "NCR-" + (pl.int_range(pl.len(), dtype=pl.Int64) + 1).cast(pl.String).str.zfill(6)
+            ).alias("ncr_id")
+        )
         self.ncr = ncr
         rw = ncr.filter(pl.col("kind") == 1).sort("src")
         self.rw_ncr_id = rw["ncr_id"]
@@ -734,8 +869,10 @@ class _Plant:
     def _measurements(self) -> list[cat.Measurement]:
         base = list(cat.MEASUREMENTS)
         k = self.opts.measurements_per_unit
-        extra = [cat.Measurement(f"channel_{j:03d}_gain", "dB", -1.0, 1.0, 0.0, 0.2)
-                 for j in range(1, max(0, k - len(base)) + 1)]
+        extra = [
+            cat.Measurement(f"channel_{j:03d}_gain", "dB", -1.0, 1.0, 0.0, 0.2)
+            for j in range(1, max(0, k - len(base)) + 1)
+        ]
         return (base + extra)[:k]
 
     def _run_ids(self, f: np.ndarray, attempt: int) -> pl.Series:
@@ -751,8 +888,14 @@ class _Plant:
         day0 = self.start_s
         for spec in self.specs:
             for pi, code in enumerate(spec.products):
-                prod_rows.append({"product_code": code, "description": spec.descriptions[pi],
-                                  "gtin": gtins.get(code), "serialised": True})
+                prod_rows.append(
+                    {
+                        "product_code": code,
+                        "description": spec.descriptions[pi],
+                        "gtin": gtins.get(code),
+                        "serialised": True,
+                    }
+                )
                 revs = (1, 2, 3, 4) if spec.top and pi == 0 else (1, 2, 3) if spec.top else (1,)
                 for rev in revs:
                     if rev == 1:
@@ -763,41 +906,63 @@ class _Plant:
                     else:
                         approved = effective = _NAT
                     current = 3 if spec.top else 1
-                    status = ("draft" if rev > current else "approved" if rev == current
-                              else "superseded")
-                    mbr_rows.append({
-                        "product_code": code, "mbr_revision": f"{rev:02d}",
-                        "drawing_revision": "ABCD"[rev - 1], "status": status,
-                        "approved_by": None if rev > current else cat.QA_PEOPLE[rev % 3],
-                        "approved_at": approved, "effective_from": effective,
-                    })
+                    status = (
+                        "draft" if rev > current else "approved" if rev == current else "superseded"
+                    )
+                    mbr_rows.append(
+                        {
+                            "product_code": code,
+                            "mbr_revision": f"{rev:02d}",
+                            "drawing_revision": "ABCD"[rev - 1],
+                            "status": status,
+                            "approved_by": None if rev > current else cat.QA_PEOPLE[rev % 3],
+                            "approved_at": approved,
+                            "effective_from": effective,
+                        }
+                    )
                     bom_rows.extend(self._bom_lines(spec, pi, code, rev))
                     for op in spec.ops:
                         acc = op.acceptance
                         if spec.top and op.op_code == "ASSY" and rev >= 3:
                             acc = "Screw torque 1.1 ± 0.1 N·m"
-                        op_rows.append({
-                            "product_code": code, "mbr_revision": f"{rev:02d}",
-                            "op_seq": op.op_seq, "op_code": op.op_code,
-                            "description": op.description, "work_centre": op.work_centre,
-                            "acceptance_criteria": acc, "first_article": op.first_article,
-                            "needs_calibrated_equipment": op.needs_cal,
-                        })
+                        op_rows.append(
+                            {
+                                "product_code": code,
+                                "mbr_revision": f"{rev:02d}",
+                                "op_seq": op.op_seq,
+                                "op_code": op.op_code,
+                                "description": op.description,
+                                "work_centre": op.work_centre,
+                                "acceptance_criteria": acc,
+                                "first_article": op.first_article,
+                                "needs_calibrated_equipment": op.needs_cal,
+                            }
+                        )
         self._write("products", pl.DataFrame(prod_rows))
         mbr = pl.DataFrame(mbr_rows).with_columns(
-            pl.Series(_ts(np.array([r["approved_at"] for r in mbr_rows], dtype=_I64),
-                          np.array([r["approved_at"] == _NAT for r in mbr_rows])))
-            .alias("approved_at"),
-            pl.Series(_ts(np.array([r["effective_from"] for r in mbr_rows], dtype=_I64),
-                          np.array([r["effective_from"] == _NAT for r in mbr_rows])))
-            .alias("effective_from"),
+            pl.Series(
+                _ts(
+                    np.array([r["approved_at"] for r in mbr_rows], dtype=_I64),
+                    np.array([r["approved_at"] == _NAT for r in mbr_rows]),
+                )
+            ).alias("approved_at"),
+            pl.Series(
+                _ts(
+                    np.array([r["effective_from"] for r in mbr_rows], dtype=_I64),
+                    np.array([r["effective_from"] == _NAT for r in mbr_rows]),
+                )
+            ).alias("effective_from"),
         )
         self._write("mbr", mbr)
         self.mbr_bom = pl.DataFrame(bom_rows)
         self._write("mbr_bom", self.mbr_bom)
         self._write("mbr_operations", pl.DataFrame(op_rows))
-        eq = pl.DataFrame([dict(zip(("equipment_id", "description", "kind", "location"), e,
-                                    strict=True)) for e in cat.EQUIPMENT])
+        eq = pl.DataFrame(
+            [
+                dict(zip(("equipment_id", "description", "kind", "location"), e, strict=True))
+                for e in cat.EQUIPMENT
+            ]
+        )
         self._write("equipment", eq)
         self._write("calibrations", self._calibrations())
 
@@ -806,16 +971,34 @@ class _Plant:
         base = {"product_code": code, "mbr_revision": f"{rev:02d}"}
         if spec.child_qty:
             child = self.specs[spec.level - 2]
-            lines.append({**base, "line_no": 10, "component_code": child.products[0],
-                          "component_revision": "A", "qty_per": float(spec.child_qty),
-                          "uom": "ea", "serialised": True, "critical": True})
+            lines.append(
+                {
+                    **base,
+                    "line_no": 10,
+                    "component_code": child.products[0],
+                    "component_revision": "A",
+                    "qty_per": float(spec.child_qty),
+                    "uom": "ea",
+                    "serialised": True,
+                    "critical": True,
+                }
+            )
         for comp in spec.lines[pi]:
             crev = comp.revision
             if spec.top and comp.code.startswith("ENC-") and rev >= 2:
                 crev = "B"
-            lines.append({**base, "line_no": 10 * (len(lines) + 1), "component_code": comp.code,
-                          "component_revision": crev, "qty_per": float(comp.qty_per),
-                          "uom": comp.uom, "serialised": False, "critical": comp.critical})
+            lines.append(
+                {
+                    **base,
+                    "line_no": 10 * (len(lines) + 1),
+                    "component_code": comp.code,
+                    "component_revision": crev,
+                    "qty_per": float(comp.qty_per),
+                    "uom": comp.uom,
+                    "serialised": False,
+                    "critical": comp.critical,
+                }
+            )
         return lines
 
     def _calibrations(self) -> pl.DataFrame:
@@ -828,33 +1011,61 @@ class _Plant:
             t = self.start_s - int(rng.integers(1, 330)) * DAY + int(rng.integers(8, 17)) * HOUR
             first = True
             forced = eid == "RIG-EOL-01"
-            lab = ("Precision Cal Ltd (UKAS 0042)" if kind in ("rig", "meter")
-                   else "In-house metrology")
+            lab = (
+                "Precision Cal Ltd (UKAS 0042)"
+                if kind in ("rig", "meter")
+                else "In-house metrology"
+            )
             while t <= self.t_end + 30 * DAY:
-                found = ("not_applicable" if first
-                         else "out_of_tolerance" if rng.random() < 0.05 else "in_tolerance")
-                rows.append((eid, t, t + 365 * DAY, found, "in_tolerance",
-                             cat.CALIBRATION_TECHS[(ei + len(rows)) % 3], lab))
+                found = (
+                    "not_applicable"
+                    if first
+                    else "out_of_tolerance"
+                    if rng.random() < 0.05
+                    else "in_tolerance"
+                )
+                rows.append(
+                    (
+                        eid,
+                        t,
+                        t + 365 * DAY,
+                        found,
+                        "in_tolerance",
+                        cat.CALIBRATION_TECHS[(ei + len(rows)) % 3],
+                        lab,
+                    )
+                )
                 first = False
                 nxt = t + 365 * DAY - int(rng.integers(0, 21)) * DAY
                 if forced and t < mid < nxt:
-                    rows.append((eid, mid, mid + 365 * DAY, "out_of_tolerance", "in_tolerance",
-                                 cat.CALIBRATION_TECHS[0], lab))
+                    rows.append(
+                        (
+                            eid,
+                            mid,
+                            mid + 365 * DAY,
+                            "out_of_tolerance",
+                            "in_tolerance",
+                            cat.CALIBRATION_TECHS[0],
+                            lab,
+                        )
+                    )
                     nxt = mid + 365 * DAY - int(rng.integers(0, 21)) * DAY
                     forced = False
                 t = nxt
         cal = np.array([r[1] for r in rows], dtype=_I64)
         years = [datetime.fromtimestamp(int(c), UTC).year for c in cal]
-        return pl.DataFrame({
-            "equipment_id": [r[0] for r in rows],
-            "calibrated_at": _ts(cal),
-            "due_at": _ts(np.array([r[2] for r in rows], dtype=_I64)),
-            "certificate_no": [f"CAL-{y}-{i + 1:05d}" for i, y in enumerate(years)],
-            "as_found": [r[3] for r in rows],
-            "as_left": [r[4] for r in rows],
-            "calibrated_by": [r[5] for r in rows],
-            "lab": [r[6] for r in rows],
-        })
+        return pl.DataFrame(
+            {
+                "equipment_id": [r[0] for r in rows],
+                "calibrated_at": _ts(cal),
+                "due_at": _ts(np.array([r[2] for r in rows], dtype=_I64)),
+                "certificate_no": [f"CAL-{y}-{i + 1:05d}" for i, y in enumerate(years)],
+                "as_found": [r[3] for r in rows],
+                "as_left": [r[4] for r in rows],
+                "calibrated_by": [r[5] for r in rows],
+                "lab": [r[6] for r in rows],
+            }
+        )
 
     # -- executed records ----------------------------------------------------------------
 
@@ -872,12 +1083,12 @@ class _Plant:
         rev = self._rev_of(product, created, is_top)
         self.job_rev = rev
         codes = [[c for c in lv.spec.products] for lv in self.levels]
-        prod_names = pl.Series([codes[lv][p] for lv, p in zip(level, product, strict=True)],
-                               dtype=pl.String)
+        prod_names = pl.Series(
+            [codes[lv][p] for lv, p in zip(level, product, strict=True)], dtype=pl.String
+        )
         self.job_product_code = prod_names
         status = np.full(nj, "complete", dtype=object)
         released_at = np.full(nj, _NAT, dtype=_I64)
-        top = self.levels[-1]
         tj = np.flatnonzero(is_top & (local >= 0))
         ph = self.top_phase[local[tj]]
         status[tj] = np.array(["released", "released", "complete", "in_progress"])[ph]
@@ -889,32 +1100,49 @@ class _Plant:
         self.job_end = np.full(nj, _NAT, dtype=_I64)
         for lv in self.levels:
             self.job_end[lv.job_gid] = lv.job_end
-        po = np.where(is_top & (rng.random(nj) < 0.3),
-                      rng.integers(40000, 99999, nj), -1).astype(_I64)
+        po = np.where(is_top & (rng.random(nj) < 0.3), rng.integers(40000, 99999, nj), -1).astype(
+            _I64
+        )
         due = created + rng.integers(21, 43, nj) * DAY
-        del top
-        df = pl.DataFrame({
-            "job_id": self.job_ids,
-            "product_code": prod_names,
-            "mbr_revision": pl.Series(rev).cast(pl.String).str.zfill(2),
-            "drawing_revision": _take(["A", "B", "C", "D"], rev - 1),
-            "quantity": jobs["quantity"],
-            "customer_po": ("PO-" + pl.Series(po).cast(pl.String)).set(pl.Series(po < 0), None),
-            "due_date": _ts(due).dt.date(),
-            "created_at": _ts(created),
-            "released_at": _ts(released_at, released_at == _NAT),
-            "released_by": _take(list(cat.RELEASERS), np.where(released_at == _NAT, -1,
-                                                               np.arange(nj) % 2)),
-            "status": pl.Series(status.astype(str)),
-        })
+        df = pl.DataFrame(
+            {
+                "job_id": self.job_ids,
+                "product_code": prod_names,
+                "mbr_revision": pl.Series(rev).cast(pl.String).str.zfill(2),
+                "drawing_revision": _take(["A", "B", "C", "D"], rev - 1),
+                "quantity": jobs["quantity"],
+                "customer_po": ("PO-" + pl.Series(po).cast(pl.String)).set(pl.Series(po < 0), None),
+                "due_date": _ts(due).dt.date(),
+                "created_at": _ts(created),
+                "released_at": _ts(released_at, released_at == _NAT),
+                "released_by": _take(
+                    list(cat.RELEASERS), np.where(released_at == _NAT, -1, np.arange(nj) % 2)
+                ),
+                "status": pl.Series(status.astype(str)),
+            }
+        )
         self._write("jobs", df)
         snap = (
-            pl.DataFrame({"job_id": self.job_ids, "product_code": prod_names,
-                          "mbr_revision": df["mbr_revision"], "gid": np.arange(nj)})
+            pl.DataFrame(
+                {
+                    "job_id": self.job_ids,
+                    "product_code": prod_names,
+                    "mbr_revision": df["mbr_revision"],
+                    "gid": np.arange(nj),
+                }
+            )
             .join(self.mbr_bom, on=["product_code", "mbr_revision"])
             .sort(["gid", "line_no"])
-            .select("job_id", "line_no", "component_code", "component_revision", "qty_per",
-                    "uom", "serialised", "critical")
+            .select(
+                "job_id",
+                "line_no",
+                "component_code",
+                "component_revision",
+                "qty_per",
+                "uom",
+                "serialised",
+                "critical",
+            )
         )
         self._write("bom_snapshot", snap)
 
@@ -922,20 +1150,22 @@ class _Plant:
         mi = pl.concat(self.issue_frames).sort(["issued_at_s", "gid", "component_code", "lot"])
         self.issue_frames_all = mi
         lots = mi["lot"].to_numpy()
-        df = pl.DataFrame({
-            "issue_id": "MI-" + pl.Series(np.arange(mi.height, dtype=_I64) + 1)
-            .cast(pl.String).str.zfill(8),
-            "job_id": self.job_ids.gather(mi["gid"]),
-            "component_code": mi["component_code"],
-            "lot_number": _take(self.lot_strs, lots),
-            "component_serial": pl.Series([None] * mi.height, dtype=pl.String),
-            "quantity": mi["quantity"],
-            "uom": mi["uom"],
-            "issued_at": _ts(mi["issued_at_s"].to_numpy()),
-            "issued_by": _take(list(cat.STOREKEEPERS), mi["issued_by_i"].to_numpy()),
-            "supplier": _take(self.lot_supplier, lots),
-            "supplier_lot": _take(self.lot_supplier_lot, lots),
-        })
+        df = pl.DataFrame(
+            {
+                "issue_id": "MI-"
+                + pl.Series(np.arange(mi.height, dtype=_I64) + 1).cast(pl.String).str.zfill(8),
+                "job_id": self.job_ids.gather(mi["gid"]),
+                "component_code": mi["component_code"],
+                "lot_number": _take(self.lot_strs, lots),
+                "component_serial": pl.Series([None] * mi.height, dtype=pl.String),
+                "quantity": mi["quantity"],
+                "uom": mi["uom"],
+                "issued_at": _ts(mi["issued_at_s"].to_numpy()),
+                "issued_by": _take(list(cat.STOREKEEPERS), mi["issued_by_i"].to_numpy()),
+                "supplier": _take(self.lot_supplier, lots),
+                "supplier_lot": _take(self.lot_supplier_lot, lots),
+            }
+        )
         self._write("material_issues", df)
 
     def _write_units(self) -> None:
@@ -943,13 +1173,17 @@ class _Plant:
         status = pl.Series(list(_STATUS), dtype=pl.String)
         for lv in self.levels:
             idx = np.arange(lv.n, dtype=_I64)
-            frames.append(pl.DataFrame({
-                "serial_number": self.serials(lv.spec.level, idx),
-                "product_code": _take(list(lv.spec.products), lv.unit_product.astype(_I64)),
-                "job_id": self.job_ids.gather(lv.job_gid[lv.job]),
-                "status": status.gather(lv.status.astype(_I64)),
-                "built_at": _ts(lv.t),
-            }))
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "serial_number": self.serials(lv.spec.level, idx),
+                        "product_code": _take(list(lv.spec.products), lv.unit_product.astype(_I64)),
+                        "job_id": self.job_ids.gather(lv.job_gid[lv.job]),
+                        "status": status.gather(lv.status.astype(_I64)),
+                        "built_at": _ts(lv.t),
+                    }
+                )
+            )
         self._write("units", pl.concat(frames))
         del frames
 
@@ -962,16 +1196,16 @@ class _Plant:
             lot_codes = list(lv.unit_lots)
             per = lv.spec.child_qty + len(lot_codes)
             if lv.spec.top:
-                kids = self.children  # current children after rework
-                kids = kids.copy()
-                if self.n_rework:  # the original row shows the removed module
-                    kids[self.rw_f, self.rw_slot] = self.rw_removed
+                kids = self.children.copy()  # current children after rework ...
+                kids[self.rw_f, self.rw_slot] = self.rw_removed  # ... but rows show originals
                 comp_serial = [kids[:, 0], kids[:, 1]]
             else:
                 comp_serial = [child.good[:n]]
             cols_serial = [*comp_serial, *[np.full(n, -1, dtype=_I64)] * len(lot_codes)]
-            cols_lot = [*[np.full(n, -1, dtype=_I64)] * len(comp_serial),
-                        *[lv.unit_lots[c] for c in lot_codes]]
+            cols_lot = [
+                *[np.full(n, -1, dtype=_I64)] * len(comp_serial),
+                *[lv.unit_lots[c] for c in lot_codes],
+            ]
             kind = np.tile(np.arange(per, dtype=_I64), n)
             names = [child.spec.products[0]] * len(comp_serial) + lot_codes
             parent = np.repeat(np.arange(n, dtype=_I64), per)
@@ -988,30 +1222,34 @@ class _Plant:
                 removed[row] = self.rw_at
                 removed_by[row] = (self.rw_f + 3) % len(cat.OPERATORS)
                 ncr_idx[row] = np.arange(self.n_rework)
-                extra = pl.DataFrame({
-                    "serial_number": self.serials(lv.spec.level, self.rw_f),
-                    "component_code": pl.Series([names[0]] * self.n_rework, dtype=pl.String),
-                    "component_serial": self.serials(child.spec.level, self.rw_fitted),
-                    "lot_number": pl.Series([None] * self.n_rework, dtype=pl.String),
-                    "fitted_at": _ts(self.rw_at + 15 * MIN),
-                    "fitted_by": _take(list(cat.OPERATORS),
-                                       (self.rw_f + 3) % len(cat.OPERATORS)),
-                    "removed_at": _ts(self.rw_at, np.ones(self.n_rework, dtype=bool)),
-                    "removed_by": pl.Series([None] * self.n_rework, dtype=pl.String),
-                    "removal_ncr_id": pl.Series([None] * self.n_rework, dtype=pl.String),
-                })
-            df = pl.DataFrame({
-                "serial_number": self.serials(lv.spec.level, parent),
-                "component_code": _take(names, kind),
-                "component_serial": self.serials(child.spec.level, cs),
-                "lot_number": _take(self.lot_strs, lt),
-                "fitted_at": _ts(fitted),
-                "fitted_by": _take(list(cat.OPERATORS), fitter),
-                "removed_at": _ts(removed, removed == _NAT),
-                "removed_by": _take(list(cat.OPERATORS), removed_by),
-                "removal_ncr_id": _take(self.rw_ncr_id if self.n_rework else [], ncr_idx)
-                if self.n_rework else pl.Series([None] * len(parent), dtype=pl.String),
-            })
+                extra = pl.DataFrame(
+                    {
+                        "serial_number": self.serials(lv.spec.level, self.rw_f),
+                        "component_code": pl.Series([names[0]] * self.n_rework, dtype=pl.String),
+                        "component_serial": self.serials(child.spec.level, self.rw_fitted),
+                        "lot_number": pl.Series([None] * self.n_rework, dtype=pl.String),
+                        "fitted_at": _ts(self.rw_at + 15 * MIN),
+                        "fitted_by": _take(
+                            list(cat.OPERATORS), (self.rw_f + 3) % len(cat.OPERATORS)
+                        ),
+                        "removed_at": _ts(self.rw_at, np.ones(self.n_rework, dtype=bool)),
+                        "removed_by": pl.Series([None] * self.n_rework, dtype=pl.String),
+                        "removal_ncr_id": pl.Series([None] * self.n_rework, dtype=pl.String),
+                    }
+                )
+            df = pl.DataFrame(
+                {
+                    "serial_number": self.serials(lv.spec.level, parent),
+                    "component_code": _take(names, kind),
+                    "component_serial": self.serials(child.spec.level, cs),
+                    "lot_number": _take(self.lot_strs, lt),
+                    "fitted_at": _ts(fitted),
+                    "fitted_by": _take(list(cat.OPERATORS), fitter),
+                    "removed_at": _ts(removed, removed == _NAT),
+                    "removed_by": _take(list(cat.OPERATORS), removed_by),
+                    "removal_ncr_id": _take(self.rw_ncr_id, ncr_idx),
+                }
+            )
             frames.append(df)
             if extra is not None:
                 frames.append(extra)
@@ -1035,35 +1273,48 @@ class _Plant:
                 started = lv.job_start + s_off
                 finished = (lv.job_end + e_off) if rel_end else (started + e_off)
                 finished = np.maximum(finished, started + 5 * MIN)
-                eq = (_take(list(op.equipment), gid % len(op.equipment)) if op.equipment
-                      else pl.Series([None] * nj, dtype=pl.String))
-                frames.append(pl.DataFrame({
-                    "job_id": self.job_ids.gather(gid),
-                    "op_seq": np.full(nj, op.op_seq, dtype=_I64),
-                    "op_code": pl.Series([op.op_code] * nj, dtype=pl.String),
-                    "serial_number": pl.Series([None] * nj, dtype=pl.String),
-                    "work_centre": pl.Series([op.work_centre] * nj, dtype=pl.String),
-                    "operator": _take(list(cat.OPERATORS), (gid * 3 + oi) % n_ops),
-                    "started_at": _ts(started), "finished_at": _ts(finished),
-                    "result": pl.Series([op.result] * nj, dtype=pl.String),
-                    "equipment_id": eq,
-                }).filter(pl.Series(keep)))
+                eq = (
+                    _take(list(op.equipment), gid % len(op.equipment))
+                    if op.equipment
+                    else pl.Series([None] * nj, dtype=pl.String)
+                )
+                frames.append(
+                    pl.DataFrame(
+                        {
+                            "job_id": self.job_ids.gather(gid),
+                            "op_seq": np.full(nj, op.op_seq, dtype=_I64),
+                            "op_code": pl.Series([op.op_code] * nj, dtype=pl.String),
+                            "serial_number": pl.Series([None] * nj, dtype=pl.String),
+                            "work_centre": pl.Series([op.work_centre] * nj, dtype=pl.String),
+                            "operator": _take(list(cat.OPERATORS), (gid * 3 + oi) % n_ops),
+                            "started_at": _ts(started),
+                            "finished_at": _ts(finished),
+                            "result": pl.Series([op.result] * nj, dtype=pl.String),
+                            "equipment_id": eq,
+                        }
+                    ).filter(pl.Series(keep))
+                )
         top = self.levels[-1]
         ops = {op.op_code: op for op in top.spec.ops}
         all_f = np.arange(self.n, dtype=_I64)
         gid = top.job_gid[top.job]
         assy = ops["ASSY"]
-        frames.append(pl.DataFrame({
-            "job_id": self.job_ids.gather(gid),
-            "op_seq": np.full(self.n, assy.op_seq, dtype=_I64),
-            "op_code": pl.Series(["ASSY"] * self.n, dtype=pl.String),
-            "serial_number": self.serials(self.depth, all_f),
-            "work_centre": pl.Series([assy.work_centre] * self.n, dtype=pl.String),
-            "operator": _take(list(cat.OPERATORS), (gid + all_f) % n_ops),
-            "started_at": _ts(top.t - 20 * MIN), "finished_at": _ts(top.t),
-            "result": pl.Series(["done"] * self.n, dtype=pl.String),
-            "equipment_id": _take(list(assy.equipment), gid % len(assy.equipment)),
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "job_id": self.job_ids.gather(gid),
+                    "op_seq": np.full(self.n, assy.op_seq, dtype=_I64),
+                    "op_code": pl.Series(["ASSY"] * self.n, dtype=pl.String),
+                    "serial_number": self.serials(self.depth, all_f),
+                    "work_centre": pl.Series([assy.work_centre] * self.n, dtype=pl.String),
+                    "operator": _take(list(cat.OPERATORS), (gid + all_f) % n_ops),
+                    "started_at": _ts(top.t - 20 * MIN),
+                    "finished_at": _ts(top.t),
+                    "result": pl.Series(["done"] * self.n, dtype=pl.String),
+                    "equipment_id": _take(list(assy.equipment), gid % len(assy.equipment)),
+                }
+            )
+        )
         eol = ops["EOL"]
         dur = self.opts.measurements_per_unit * 7 + 60
         for attempt in (1, 2):
@@ -1071,17 +1322,22 @@ class _Plant:
             at = self.eol1_at[f] if attempt == 1 else self.eol2_at[f]
             passed = ~self.fail1[f] if attempt == 1 else ~self.scrap_top[f]
             g = top.job_gid[top.job[f]]
-            frames.append(pl.DataFrame({
-                "job_id": self.job_ids.gather(g),
-                "op_seq": np.full(len(f), eol.op_seq, dtype=_I64),
-                "op_code": pl.Series(["EOL"] * len(f), dtype=pl.String),
-                "serial_number": self.serials(self.depth, f),
-                "work_centre": pl.Series([eol.work_centre] * len(f), dtype=pl.String),
-                "operator": _take(list(cat.OPERATORS), (g * 5 + 1) % n_ops),
-                "started_at": _ts(at), "finished_at": _ts(at + dur),
-                "result": pl.Series(np.where(passed, "pass", "fail")),
-                "equipment_id": _take(list(eol.equipment), g % len(eol.equipment)),
-            }))
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "job_id": self.job_ids.gather(g),
+                        "op_seq": np.full(len(f), eol.op_seq, dtype=_I64),
+                        "op_code": pl.Series(["EOL"] * len(f), dtype=pl.String),
+                        "serial_number": self.serials(self.depth, f),
+                        "work_centre": pl.Series([eol.work_centre] * len(f), dtype=pl.String),
+                        "operator": _take(list(cat.OPERATORS), (g * 5 + 1) % n_ops),
+                        "started_at": _ts(at),
+                        "finished_at": _ts(at + dur),
+                        "result": pl.Series(np.where(passed, "pass", "fail")),
+                        "equipment_id": _take(list(eol.equipment), g % len(eol.equipment)),
+                    }
+                )
+            )
         self._write("operations", pl.concat(frames))
 
     def _write_test_results(self) -> None:
@@ -1105,30 +1361,37 @@ class _Plant:
             mi = np.tile(np.arange(k, dtype=_I64), nf)
             rf = np.repeat(f, k)
             span = high[mi] - low[mi]
-            val = np.clip(rng.normal(mean[mi], sd[mi]), low[mi] + 0.002 * span,
-                          high[mi] - 0.002 * span)
+            val = np.clip(
+                rng.normal(mean[mi], sd[mi]), low[mi] + 0.002 * span, high[mi] - 0.002 * span
+            )
             bad_unit = self.fail1[rf] if attempt == 1 else self.scrap_top[rf]
             bad = bad_unit & (mi == self.fail_meas[rf])
             over = np.abs(rng.normal(0, 1, len(mi))) * sd[mi] + 0.05 * span
             val = np.where(bad, np.where(fail_high[mi], high[mi] + over, low[mi] - over), val)
             g = top.job_gid[top.job[rf]]
             tested = np.repeat(at, k) + mi * 7
-            frames.append(pl.DataFrame({
-                "serial_number": self.serials(self.depth, rf),
-                "equipment_id": _take(list(rig), g % len(rig)),
-                "test_step": pl.Series(["EOL"] * len(mi), dtype=pl.String),
-                "measurement": _take([m.name for m in meas], mi),
-                "value": np.round(val, 4),
-                "units": _take([m.units for m in meas], mi),
-                "low_limit": low[mi], "high_limit": high[mi],
-                "result": pl.Series(np.where(bad, "fail", "pass")),
-                "tested_at": _ts(tested),
-                "operator": _take(list(cat.OPERATORS), (g * 5 + 1) % len(cat.OPERATORS)),
-                "software_version": pl.Series(np.where(tested < mid, "EOLTest 4.1.0",
-                                                       "EOLTest 4.2.0")),
-                "run_id": self._run_ids(rf, attempt),
-                "attempt": np.full(len(mi), attempt, dtype=_I64),
-            }))
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "serial_number": self.serials(self.depth, rf),
+                        "equipment_id": _take(list(rig), g % len(rig)),
+                        "test_step": pl.Series(["EOL"] * len(mi), dtype=pl.String),
+                        "measurement": _take([m.name for m in meas], mi),
+                        "value": np.round(val, 4),
+                        "units": _take([m.units for m in meas], mi),
+                        "low_limit": low[mi],
+                        "high_limit": high[mi],
+                        "result": pl.Series(np.where(bad, "fail", "pass")),
+                        "tested_at": _ts(tested),
+                        "operator": _take(list(cat.OPERATORS), (g * 5 + 1) % len(cat.OPERATORS)),
+                        "software_version": pl.Series(
+                            np.where(tested < mid, "EOLTest 4.1.0", "EOLTest 4.2.0")
+                        ),
+                        "run_id": self._run_ids(rf, attempt),
+                        "attempt": np.full(len(mi), attempt, dtype=_I64),
+                    }
+                )
+            )
         frames.extend(self._fai_frames(rng))
         self._write("test_results", pl.concat(frames))
 
@@ -1144,49 +1407,61 @@ class _Plant:
             at = lv.t[unit] + 5 * MIN
             self.fai.append((gid, op.op_seq, at + 15 * MIN))
             for j, (name, units, lo, hi, mu, sd, eqs) in enumerate(_FAI[kind]):
-                val = np.clip(rng.normal(mu, sd, len(unit)), lo + 0.002 * (hi - lo),
-                              hi - 0.002 * (hi - lo))
+                val = np.clip(
+                    rng.normal(mu, sd, len(unit)), lo + 0.002 * (hi - lo), hi - 0.002 * (hi - lo)
+                )
                 nu = len(unit)
-                frames.append(pl.DataFrame({
-                    "serial_number": self.serials(lv.spec.level, unit),
-                    "equipment_id": _take(list(eqs), gid % len(eqs)),
-                    "test_step": pl.Series([f"FAI-{op.op_seq}"] * nu, dtype=pl.String),
-                    "measurement": pl.Series([name] * nu, dtype=pl.String),
-                    "value": np.round(val, 4),
-                    "units": pl.Series([units] * nu, dtype=pl.String),
-                    "low_limit": np.full(nu, lo), "high_limit": np.full(nu, hi),
-                    "result": pl.Series(["pass"] * nu, dtype=pl.String),
-                    "tested_at": _ts(at + j * MIN),
-                    "operator": _take(list(cat.INSPECTORS), gid % len(cat.INSPECTORS)),
-                    "software_version": pl.Series([None] * nu, dtype=pl.String),
-                    "run_id": "FAI-" + self.job_ids.gather(gid),
-                    "attempt": np.ones(nu, dtype=_I64),
-                }))
+                frames.append(
+                    pl.DataFrame(
+                        {
+                            "serial_number": self.serials(lv.spec.level, unit),
+                            "equipment_id": _take(list(eqs), gid % len(eqs)),
+                            "test_step": pl.Series([f"FAI-{op.op_seq}"] * nu, dtype=pl.String),
+                            "measurement": pl.Series([name] * nu, dtype=pl.String),
+                            "value": np.round(val, 4),
+                            "units": pl.Series([units] * nu, dtype=pl.String),
+                            "low_limit": np.full(nu, lo),
+                            "high_limit": np.full(nu, hi),
+                            "result": pl.Series(["pass"] * nu, dtype=pl.String),
+                            "tested_at": _ts(at + j * MIN),
+                            "operator": _take(list(cat.INSPECTORS), gid % len(cat.INSPECTORS)),
+                            "software_version": pl.Series([None] * nu, dtype=pl.String),
+                            "run_id": "FAI-" + self.job_ids.gather(gid),
+                            "attempt": np.ones(nu, dtype=_I64),
+                        }
+                    )
+                )
         return frames
 
     def _write_ncrs(self) -> None:
         ncr = self.ncr
         closed = ncr["closed_s"].to_numpy()
         open_ = closed == _NAT
-        self.ncr_closed = (ncr["ncr_id"].filter(pl.Series(~open_)), closed[~open_],
-                           ncr["disposition"].filter(pl.Series(~open_)))
-        df = pl.DataFrame({
-            "ncr_id": ncr["ncr_id"],
-            "raised_at": _ts(ncr["raised_s"].to_numpy()),
-            "raised_by": _take(list(cat.INSPECTORS), ncr["src"].to_numpy() % 4),
-            "job_id": _take(self.job_ids, ncr["gid"].to_numpy()),
-            "serial_number": ncr["serial"],
-            "component_code": ncr["component_code"],
-            "lot_number": _take(self.lot_strs, ncr["lot"].to_numpy()),
-            "supplier": _take(self.lot_supplier, ncr["lot"].to_numpy()),
-            "defect_code": ncr["defect_code"],
-            "description": ncr["description"],
-            "disposition": ncr["disposition"],
-            "closed_at": _ts(closed, open_),
-            "closed_by": _take(list(cat.QA_PEOPLE),
-                               np.where(open_, -1, ncr["src"].to_numpy() % 3)),
-            "retest_ref": ncr["retest_ref"],
-        })
+        self.ncr_closed = (
+            ncr["ncr_id"].filter(pl.Series(~open_)),
+            closed[~open_],
+            ncr["disposition"].filter(pl.Series(~open_)),
+        )
+        df = pl.DataFrame(
+            {
+                "ncr_id": ncr["ncr_id"],
+                "raised_at": _ts(ncr["raised_s"].to_numpy()),
+                "raised_by": _take(list(cat.INSPECTORS), ncr["src"].to_numpy() % 4),
+                "job_id": _take(self.job_ids, ncr["gid"].to_numpy()),
+                "serial_number": ncr["serial"],
+                "component_code": ncr["component_code"],
+                "lot_number": _take(self.lot_strs, ncr["lot"].to_numpy()),
+                "supplier": _take(self.lot_supplier, ncr["lot"].to_numpy()),
+                "defect_code": ncr["defect_code"],
+                "description": ncr["description"],
+                "disposition": ncr["disposition"],
+                "closed_at": _ts(closed, open_),
+                "closed_by": _take(
+                    list(cat.QA_PEOPLE), np.where(open_, -1, ncr["src"].to_numpy() % 3)
+                ),
+                "retest_ref": ncr["retest_ref"],
+            }
+        )
         self._write("ncrs", df)
 
     def _write_ecns(self) -> None:
@@ -1196,18 +1471,25 @@ class _Plant:
                 rows.append((int(self.ecn_at[p, step]), code, step))
         rows.sort()
         ecn_ids = [f"ECN-{i + 1:04d}" for i in range(len(rows))]
-        desc = ("Enclosure vent redesign (enclosure rev B)",
-                "Final assembly torque raised to 1.1 N·m; EOL limits unchanged")
-        self._write("ecns", pl.DataFrame({
-            "ecn_id": ecn_ids,
-            "product_code": [r[1] for r in rows],
-            "from_revision": [f"{r[2] + 1:02d}" for r in rows],
-            "to_revision": [f"{r[2] + 2:02d}" for r in rows],
-            "effective_at": _ts(np.array([r[0] for r in rows], dtype=_I64)),
-            "approved_by": [cat.ENGINEERS[r[2]] for r in rows],
-            "description": [desc[r[2]] for r in rows],
-            "affected_ops": ["20" if r[2] == 0 else "20;40" for r in rows],
-        }))
+        desc = (
+            "Enclosure vent redesign (enclosure rev B)",
+            "Final assembly torque raised to 1.1 N·m; EOL limits unchanged",
+        )
+        self._write(
+            "ecns",
+            pl.DataFrame(
+                {
+                    "ecn_id": ecn_ids,
+                    "product_code": [r[1] for r in rows],
+                    "from_revision": [f"{r[2] + 1:02d}" for r in rows],
+                    "to_revision": [f"{r[2] + 2:02d}" for r in rows],
+                    "effective_at": _ts(np.array([r[0] for r in rows], dtype=_I64)),
+                    "approved_by": [cat.ENGINEERS[r[2]] for r in rows],
+                    "description": [desc[r[2]] for r in rows],
+                    "affected_ops": ["20" if r[2] == 0 else "20;40" for r in rows],
+                }
+            ),
+        )
         # In-flight jobs: created on the old revision, still running when the ECN took effect.
         jobs = self.jobs
         top_li = len(self.levels) - 1
@@ -1217,17 +1499,29 @@ class _Plant:
         out = []
         for i, (eff, code, step) in enumerate(rows):
             p = 0 if code == "DEV-A" else 1
-            m = ((level == top_li) & (product == p) & (self.job_rev == step + 1)
-                 & (created < eff) & (self.job_end != _NAT) & (self.job_end + 8 * HOUR > eff))
+            m = (
+                (level == top_li)
+                & (product == p)
+                & (self.job_rev == step + 1)
+                & (created < eff)
+                & (self.job_end != _NAT)
+                & (self.job_end + 8 * HOUR > eff)
+            )
             g = np.flatnonzero(m)
-            out.append(pl.DataFrame({
-                "job_id": self.job_ids.gather(g),
-                "ecn_id": pl.Series([ecn_ids[i]] * len(g), dtype=pl.String),
-                "applied_at": _ts(np.full(len(g), eff + HOUR, dtype=_I64)),
-                "applied_by": pl.Series([cat.ENGINEERS[(i + 1) % 3]] * len(g), dtype=pl.String),
-                "pages": pl.Series((g % 3 + 1).astype(_I64)).cast(pl.String),
-            }))
-        self._write("job_ecns", pl.concat(out).sort("job_id"))
+            out.append(
+                pl.DataFrame(
+                    {
+                        "job_id": self.job_ids.gather(g),
+                        "ecn_id": pl.Series([ecn_ids[i]] * len(g), dtype=pl.String),
+                        "applied_at": _ts(np.full(len(g), eff + HOUR, dtype=_I64)),
+                        "applied_by": pl.Series(
+                            [cat.ENGINEERS[(i + 1) % 3]] * len(g), dtype=pl.String
+                        ),
+                        "pages": pl.Series((g % 3 + 1).astype(_I64)).cast(pl.String),
+                    }
+                )
+            )
+        self._write("job_ecns", pl.concat(out).sort(["job_id", "ecn_id"]))
 
     def _write_firmware_and_labels(self) -> None:
         rng = self.rng("fw-labels")
@@ -1239,24 +1533,30 @@ class _Plant:
         eng = rng.random(len(f)) < 0.003
         fe = f[eng]
         g = top.job_gid[top.job]
-        fw = pl.concat([
-            pl.DataFrame({
-                "serial_number": self.serials(self.depth, fe),
-                "firmware_version": _take([v[1] + "-rc1" for v in cat.FIRMWARE], vi[eng]),
-                "build_id": _take([v[2] + "-eng" for v in cat.FIRMWARE], vi[eng]),
-                "loaded_at": _ts(at[eng] - 5 * MIN),
-                "loaded_by": _take(list(cat.OPERATORS), (g[fe] + 2) % len(cat.OPERATORS)),
-                "release_approved": np.zeros(len(fe), dtype=bool),
-            }),
-            pl.DataFrame({
-                "serial_number": self.serials(self.depth, f),
-                "firmware_version": _take([v[1] for v in cat.FIRMWARE], vi),
-                "build_id": _take([v[2] for v in cat.FIRMWARE], vi),
-                "loaded_at": _ts(at),
-                "loaded_by": _take(list(cat.OPERATORS), (g[f] + 2) % len(cat.OPERATORS)),
-                "release_approved": np.ones(len(f), dtype=bool),
-            }),
-        ]).sort("loaded_at", maintain_order=True)
+        fw = pl.concat(
+            [
+                pl.DataFrame(
+                    {
+                        "serial_number": self.serials(self.depth, fe),
+                        "firmware_version": _take([v[1] + "-rc1" for v in cat.FIRMWARE], vi[eng]),
+                        "build_id": _take([v[2] + "-eng" for v in cat.FIRMWARE], vi[eng]),
+                        "loaded_at": _ts(at[eng] - 5 * MIN),
+                        "loaded_by": _take(list(cat.OPERATORS), (g[fe] + 2) % len(cat.OPERATORS)),
+                        "release_approved": np.zeros(len(fe), dtype=bool),
+                    }
+                ),
+                pl.DataFrame(
+                    {
+                        "serial_number": self.serials(self.depth, f),
+                        "firmware_version": _take([v[1] for v in cat.FIRMWARE], vi),
+                        "build_id": _take([v[2] for v in cat.FIRMWARE], vi),
+                        "loaded_at": _ts(at),
+                        "loaded_by": _take(list(cat.OPERATORS), (g[f] + 2) % len(cat.OPERATORS)),
+                        "release_approved": np.ones(len(f), dtype=bool),
+                    }
+                ),
+            ]
+        ).sort("loaded_at", maintain_order=True)
         self._write("firmware_loads", fw)
         # Label check after the final EOL pass; 0.3 % fail first and are reprinted.
         lab = np.flatnonzero(self.tested & ~self.scrap_top)
@@ -1266,56 +1566,109 @@ class _Plant:
         gt = [self.gtins[c] for c in top.spec.products]
         data = "(01)" + _take(gt, prod) + "(21)" + self.serials(self.depth, lab)
         ff = np.flatnonzero(first_fail)
-        checks = pl.concat([
-            pl.DataFrame({
-                "serial_number": self.serials(self.depth, lab[ff]),
-                "label_data": data.gather(ff),
-                "checked_at": _ts(checked[ff] - 5 * MIN),
-                "checked_by": _take(list(cat.INSPECTORS), g[lab[ff]] % len(cat.INSPECTORS)),
-                "result": pl.Series(["fail"] * len(ff), dtype=pl.String),
-            }),
-            pl.DataFrame({
-                "serial_number": self.serials(self.depth, lab),
-                "label_data": data,
-                "checked_at": _ts(checked),
-                "checked_by": _take(list(cat.INSPECTORS), g[lab] % len(cat.INSPECTORS)),
-                "result": pl.Series(["pass"] * len(lab), dtype=pl.String),
-            }),
-        ]).sort("checked_at", maintain_order=True)
+        checks = pl.concat(
+            [
+                pl.DataFrame(
+                    {
+                        "serial_number": self.serials(self.depth, lab[ff]),
+                        "label_data": data.gather(ff),
+                        "checked_at": _ts(checked[ff] - 5 * MIN),
+                        "checked_by": _take(list(cat.INSPECTORS), g[lab[ff]] % len(cat.INSPECTORS)),
+                        "result": pl.Series(["fail"] * len(ff), dtype=pl.String),
+                    }
+                ),
+                pl.DataFrame(
+                    {
+                        "serial_number": self.serials(self.depth, lab),
+                        "label_data": data,
+                        "checked_at": _ts(checked),
+                        "checked_by": _take(list(cat.INSPECTORS), g[lab] % len(cat.INSPECTORS)),
+                        "result": pl.Series(["pass"] * len(lab), dtype=pl.String),
+                    }
+                ),
+            ]
+        ).sort("checked_at", maintain_order=True)
         self._write("label_checks", checks)
 
     def _write_signoffs(self) -> None:
         frames = []
 
-        def add(rtype: str, rid: pl.Series, role: str, by: pl.Series, at: np.ndarray,
-                meaning: str | pl.Series) -> None:
+        def add(
+            rtype: str,
+            rid: pl.Series,
+            role: str,
+            by: pl.Series,
+            at: np.ndarray,
+            meaning: str | pl.Series,
+        ) -> None:
             n = len(at)
-            frames.append(pl.DataFrame({
-                "record_type": pl.Series([rtype] * n, dtype=pl.String),
-                "record_id": rid, "role": pl.Series([role] * n, dtype=pl.String),
-                "signed_by": by, "signed_at": _ts(at),
-                "meaning": meaning if isinstance(meaning, pl.Series)
-                else pl.Series([meaning] * n, dtype=pl.String),
-            }))
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "record_type": pl.Series([rtype] * n, dtype=pl.String),
+                        "record_id": rid,
+                        "role": pl.Series([role] * n, dtype=pl.String),
+                        "signed_by": by,
+                        "signed_at": _ts(at),
+                        "meaning": meaning
+                        if isinstance(meaning, pl.Series)
+                        else pl.Series([meaning] * n, dtype=pl.String),
+                    }
+                )
+            )
 
         # Batch record review: every completed sub-assembly job, every released top job.
         status = self.job_status
         rel = self.job_released_at
-        sub = np.flatnonzero((status == "complete") & (rel == _NAT) & (self.job_end != _NAT)
-                             & (self.jobs["level"].to_numpy() < len(self.levels) - 1))
-        add("job", self.job_ids.gather(sub), "qa", _take(list(cat.QA_PEOPLE), sub % 3),
-            self.job_end[sub] + DAY, "Batch record reviewed and approved")
+        sub = np.flatnonzero(
+            (status == "complete")
+            & (rel == _NAT)
+            & (self.job_end != _NAT)
+            & (self.jobs["level"].to_numpy() < len(self.levels) - 1)
+        )
+        add(
+            "job",
+            self.job_ids.gather(sub),
+            "qa",
+            _take(list(cat.QA_PEOPLE), sub % 3),
+            self.job_end[sub] + DAY,
+            "Batch record reviewed and approved",
+        )
         top = np.flatnonzero(rel != _NAT)
-        add("job", self.job_ids.gather(top), "qa", _take(list(cat.QA_PEOPLE), top % 3),
-            rel[top] - HOUR, "Batch record reviewed and approved")
-        add("release", self.job_ids.gather(top), "release",
-            _take(list(cat.RELEASERS), top % 2), rel[top], "Released for distribution")
+        add(
+            "job",
+            self.job_ids.gather(top),
+            "qa",
+            _take(list(cat.QA_PEOPLE), top % 3),
+            rel[top] - HOUR,
+            "Batch record reviewed and approved",
+        )
+        add(
+            "release",
+            self.job_ids.gather(top),
+            "release",
+            _take(list(cat.RELEASERS), top % 2),
+            rel[top],
+            "Released for distribution",
+        )
         for gid, op_seq, at in self.fai:
-            add("operation", self.job_ids.gather(gid) + f"/{op_seq}", "inspector",
-                _take(list(cat.INSPECTORS), gid % 4), at, "First article inspected and approved")
+            add(
+                "operation",
+                self.job_ids.gather(gid) + f"/{op_seq}",
+                "inspector",
+                _take(list(cat.INSPECTORS), gid % 4),
+                at,
+                "First article inspected and approved",
+            )
         ids, closed, disp = self.ncr_closed
-        add("ncr", ids, "qa", _take(list(cat.QA_PEOPLE), np.arange(len(ids)) % 3), closed,
-            "NCR closed, disposition " + disp)
+        add(
+            "ncr",
+            ids,
+            "qa",
+            _take(list(cat.QA_PEOPLE), np.arange(len(ids)) % 3),
+            closed,
+            "NCR closed, disposition " + disp,
+        )
         self._write("signoffs", pl.concat(frames).sort("signed_at", maintain_order=True))
 
     def _write_shipments(self) -> None:
@@ -1325,19 +1678,25 @@ class _Plant:
         sizes = _partition(len(f), 1, 60, rng, even_tail=False)
         first = np.cumsum(sizes) - sizes
         ready = self.top_released_at[top.job[f]]
-        at = (np.maximum.reduceat(ready, first) if len(f) else ready) \
-            + rng.integers(2 * HOUR, 4 * DAY, len(sizes))
+        at = (np.maximum.reduceat(ready, first) if len(f) else ready) + rng.integers(
+            2 * HOUR, 4 * DAY, len(sizes)
+        )
         custs = cat.customers(200)
         w = 1.0 / np.arange(1, len(custs) + 1) ** 0.8
         cust = rng.choice(len(custs), len(sizes), p=w / w.sum())
         order = np.repeat(np.arange(len(sizes), dtype=_I64), sizes)
-        self._write("shipments", pl.DataFrame({
-            "serial_number": self.serials(self.depth, f),
-            "customer": _take([c[0] for c in custs], cust[order]),
-            "order_ref": "SO-" + pl.Series(order + 200001).cast(pl.String),
-            "shipped_at": _ts(np.repeat(at, sizes)),
-            "ship_to_country": _take([c[1] for c in custs], cust[order]),
-        }))
+        self._write(
+            "shipments",
+            pl.DataFrame(
+                {
+                    "serial_number": self.serials(self.depth, f),
+                    "customer": _take([c[0] for c in custs], cust[order]),
+                    "order_ref": "SO-" + pl.Series(order + 200001).cast(pl.String),
+                    "shipped_at": _ts(np.repeat(at, sizes)),
+                    "ship_to_country": _take([c[1] for c in custs], cust[order]),
+                }
+            ),
+        )
 
     # -- facts ---------------------------------------------------------------------------
 
@@ -1380,12 +1739,16 @@ class _Plant:
             jobs = st.seg_job[st.seg_lot == lot]
             units = np.flatnonzero(np.isin(lv.job, jobs))
         cur, ever = self._finished_of(level, units)
-        return LotFact(code, self.lot_strs[lot], level, "unit" if st.comp.unit_level else "job",
-                       tuple(self.serial(self.depth, int(f)) for f in cur),
-                       tuple(self.serial(self.depth, int(f)) for f in ever))
+        return LotFact(
+            code,
+            self.lot_strs[lot],
+            level,
+            "unit" if st.comp.unit_level else "job",
+            tuple(self.serial(self.depth, int(f)) for f in cur),
+            tuple(self.serial(self.depth, int(f)) for f in ever),
+        )
 
     def _derive_facts(self) -> None:
-        top = self.levels[-1]
         facts = []
         picks = [(1, "IC-MCU-32"), (self.depth, "SCR-M3X8"), (self.depth, "BAT-LI18650")]
         if self.depth >= 3:
@@ -1438,6 +1801,6 @@ class _Plant:
             for c in kids:
                 serials.append(self.serial(level - 1, c))
                 frontier.append((level - 1, c))
-        self.summary.serial_fact = SerialFact(self.serial(self.depth, f), tuple(sorted(serials)),
-                                              tuple(sorted(lots)))
-        del top
+        self.summary.serial_fact = SerialFact(
+            self.serial(self.depth, f), tuple(sorted(serials)), tuple(sorted(lots))
+        )

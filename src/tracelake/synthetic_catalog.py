@@ -111,16 +111,27 @@ _LOCTITE = "Henkel Loctite"
 _PCBA_LINES = (
     Component("PCB-BARE", "Bare PCB, controller, 4 layer", "ea", 1, (_EUROCIRCUITS,), "N", 40001),
     Component("PASTE-SAC305", "Solder paste SAC305, type 4", "g", 0.8, (_ALPHA,), "D", 1),
-    Component("IC-MCU-32", "Microcontroller, 32-bit, LQFP64", "ea", 1, (_FARNELL, _MOUSER),
-              "R", 7001),
+    Component(
+        "IC-MCU-32", "Microcontroller, 32-bit, LQFP64", "ea", 1, (_FARNELL, _MOUSER), "R", 7001
+    ),
     Component("CON-USBC", "Connector, USB-C receptacle", "ea", 1, (_WURTH,), "R", 7001),
 )
+
 
 # Intermediate levels: sensor module (1 critical lot fitted per unit + 5 job-level lots).
 def _module_lines(suffix: str) -> tuple[Component, ...]:
     return (
-        Component(f"SEN-PT100{suffix}", "Sensor element, Pt100 class A", "ea", 1, (_HERAEUS,),
-                  "L", 200001, unit_level=True, critical=True),
+        Component(
+            f"SEN-PT100{suffix}",
+            "Sensor element, Pt100 class A",
+            "ea",
+            1,
+            (_HERAEUS,),
+            "L",
+            200001,
+            unit_level=True,
+            critical=True,
+        ),
         Component(f"CBL-HARN{suffix}", "Cable harness, sensor", "ea", 1, (_RS,), "N", 40001),
         Component(f"GSK-SIL{suffix}", "Gasket, silicone", "ea", 1, (_PLASTICS,), "D", 1),
         Component(f"SCR-M2X5{suffix}", "Screw M2x5, stainless", "ea", 4, (_ACCU,), "L", 100001),
@@ -131,8 +142,17 @@ def _module_lines(suffix: str) -> tuple[Component, ...]:
 
 def _top_lines(enclosure: str, enc_desc: str) -> tuple[Component, ...]:
     return (
-        Component("BAT-LI18650", "Battery pack, Li-ion 18650 2S", "ea", 1, (_SAFT,), "L", 300001,
-                  unit_level=True, critical=True),
+        Component(
+            "BAT-LI18650",
+            "Battery pack, Li-ion 18650 2S",
+            "ea",
+            1,
+            (_SAFT,),
+            "L",
+            300001,
+            unit_level=True,
+            critical=True,
+        ),
         Component(enclosure, enc_desc, "ea", 1, (_PLASTICS,), "N", 40001),
         Component("SCR-M3X8", "Screw M3x8, stainless", "ea", 6, (_ACCU,), "L", 100001),
         Component("LBL-UDI", "Label stock, polyester, UDI", "ea", 1, (_BRADY,), "D", 1),
@@ -141,41 +161,144 @@ def _top_lines(enclosure: str, enc_desc: str) -> tuple[Component, ...]:
 
 def _ops_pcba() -> tuple[OpSpec, ...]:
     return (
-        OpSpec(10, "SMT", "SMT placement", "SMT-LINE-1", False, True, False, ("SMT-01",),
-               "Placement programme verified; first board AOI clean"),
-        OpSpec(20, "REFLOW", "Reflow soldering", "SMT-LINE-1", False, False, True, ("OVEN-01",),
-               "Profile within paste window"),
-        OpSpec(30, "AOI", "Automated optical inspection", "SMT-LINE-1", False, False, False,
-               ("AOI-01",), "No defects", "pass"),
-        OpSpec(40, "ICT", "In-circuit test", "TEST", False, False, True, ("RIG-ICT-01",),
-               "All nets within limits", "pass"),
+        OpSpec(
+            10,
+            "SMT",
+            "SMT placement",
+            "SMT-LINE-1",
+            False,
+            True,
+            False,
+            ("SMT-01",),
+            "Placement programme verified; first board AOI clean",
+        ),
+        OpSpec(
+            20,
+            "REFLOW",
+            "Reflow soldering",
+            "SMT-LINE-1",
+            False,
+            False,
+            True,
+            ("OVEN-01",),
+            "Profile within paste window",
+        ),
+        OpSpec(
+            30,
+            "AOI",
+            "Automated optical inspection",
+            "SMT-LINE-1",
+            False,
+            False,
+            False,
+            ("AOI-01",),
+            "No defects",
+            "pass",
+        ),
+        OpSpec(
+            40,
+            "ICT",
+            "In-circuit test",
+            "TEST",
+            False,
+            False,
+            True,
+            ("RIG-ICT-01",),
+            "All nets within limits",
+            "pass",
+        ),
     )
 
 
 def _ops_module() -> tuple[OpSpec, ...]:
     return (
         OpSpec(10, "KIT", "Kit components", "STORES", False, False, False, (), "Kit complete"),
-        OpSpec(20, "ASSY", "Module assembly", "ASSY-2", False, True, False, (),
-               "Bracket height 12.0 ± 0.2 mm"),
-        OpSpec(30, "CAL", "Sensor calibration", "TEST", False, False, True, ("DMM-01", "DMM-02"),
-               "Offset within ± 0.3 °C", "pass"),
-        OpSpec(40, "INSP", "Visual inspection", "QC", False, False, True, ("GAU-PIN-01",),
-               "No visual defects", "pass"),
+        OpSpec(
+            20,
+            "ASSY",
+            "Module assembly",
+            "ASSY-2",
+            False,
+            True,
+            False,
+            (),
+            "Bracket height 12.0 ± 0.2 mm",
+        ),
+        OpSpec(
+            30,
+            "CAL",
+            "Sensor calibration",
+            "TEST",
+            False,
+            False,
+            True,
+            ("DMM-01", "DMM-02"),
+            "Offset within ± 0.3 °C",
+            "pass",
+        ),
+        OpSpec(
+            40,
+            "INSP",
+            "Visual inspection",
+            "QC",
+            False,
+            False,
+            True,
+            ("GAU-PIN-01",),
+            "No visual defects",
+            "pass",
+        ),
     )
 
 
 def _ops_top() -> tuple[OpSpec, ...]:
     return (
         OpSpec(10, "KIT", "Kit components", "STORES", False, False, False, (), "Kit complete"),
-        OpSpec(20, "ASSY", "Final assembly", "ASSY-1", True, True, True, ("TRQ-01", "TRQ-02"),
-               "Screw torque 1.0 ± 0.1 N·m"),
-        OpSpec(30, "FW", "Load firmware", "ASSY-1", False, False, False, (),
-               "Released firmware build loaded"),
-        OpSpec(40, "EOL", "End-of-line test", "TEST", True, False, True,
-               ("RIG-EOL-01", "RIG-EOL-02", "RIG-EOL-03"), "All measurements within limits",
-               "pass"),
-        OpSpec(50, "LABEL", "Label and UDI check", "PACK", False, False, False, (),
-               "GS1 element string verified"),
+        OpSpec(
+            20,
+            "ASSY",
+            "Final assembly",
+            "ASSY-1",
+            True,
+            True,
+            True,
+            ("TRQ-01", "TRQ-02"),
+            "Screw torque 1.0 ± 0.1 N·m",
+        ),
+        OpSpec(
+            30,
+            "FW",
+            "Load firmware",
+            "ASSY-1",
+            False,
+            False,
+            False,
+            (),
+            "Released firmware build loaded",
+        ),
+        OpSpec(
+            40,
+            "EOL",
+            "End-of-line test",
+            "TEST",
+            True,
+            False,
+            True,
+            ("RIG-EOL-01", "RIG-EOL-02", "RIG-EOL-03"),
+            "All measurements within limits",
+            "pass",
+        ),
+        OpSpec(
+            50,
+            "LABEL",
+            "Label and UDI check",
+            "PACK",
+            False,
+            False,
+            False,
+            (),
+            "GS1 element string verified",
+        ),
         OpSpec(60, "PACK", "Pack", "PACK", False, False, False, (), "Packed per spec"),
     )
 
@@ -201,8 +324,9 @@ def build_levels(depth: int) -> list[LevelSpec]:
         else:
             code, desc = f"ASM-L{k}", f"Intermediate assembly, level {k}"
             letter, suffix = _INTERMEDIATE_LETTERS[k - 2], f"-L{k}"
-        levels.append(LevelSpec(k, (code,), (desc,), letter, 1, (_module_lines(suffix),),
-                                _ops_module()))
+        levels.append(
+            LevelSpec(k, (code,), (desc,), letter, 1, (_module_lines(suffix),), _ops_module())
+        )
     levels.append(
         LevelSpec(
             depth,
@@ -210,8 +334,10 @@ def build_levels(depth: int) -> list[LevelSpec]:
             ("Benchtop analyser, model A", "Benchtop analyser, model B (IP54)"),
             "D",
             2,
-            (_top_lines("ENC-A", "Enclosure, model A, grey ABS"),
-             _top_lines("ENC-B", "Enclosure, model B, IP54 PC/ABS")),
+            (
+                _top_lines("ENC-A", "Enclosure, model A, grey ABS"),
+                _top_lines("ENC-B", "Enclosure, model B, IP54 PC/ABS"),
+            ),
             _ops_top(),
             top=True,
         )
@@ -274,9 +400,26 @@ EQUIPMENT: tuple[tuple[str, str, str, str], ...] = (
 )
 
 OPERATORS: tuple[str, ...] = (
-    "a.khan", "b.okafor", "c.wright", "d.nowak", "e.murphy", "f.singh", "g.evans", "h.patel",
-    "i.kowalski", "j.reid", "k.osei", "l.hughes", "m.byrne", "n.ali", "o.price", "p.walsh",
-    "r.davies", "s.chen", "t.morgan", "u.begum",
+    "a.khan",
+    "b.okafor",
+    "c.wright",
+    "d.nowak",
+    "e.murphy",
+    "f.singh",
+    "g.evans",
+    "h.patel",
+    "i.kowalski",
+    "j.reid",
+    "k.osei",
+    "l.hughes",
+    "m.byrne",
+    "n.ali",
+    "o.price",
+    "p.walsh",
+    "r.davies",
+    "s.chen",
+    "t.morgan",
+    "u.begum",
 )
 INSPECTORS: tuple[str, ...] = ("v.clarke", "w.shaw", "y.ahmed", "z.doyle")
 QA_PEOPLE: tuple[str, ...] = ("Helen Marsh", "Rajesh Iyer", "Claire Dunn")
@@ -286,15 +429,38 @@ ENGINEERS: tuple[str, ...] = ("Alan Brook", "Priya Nair", "Mark Ellis")
 CALIBRATION_TECHS: tuple[str, ...] = ("cal.rt", "cal.gd", "N. Foster (UKAS lab)")
 
 _CITIES: tuple[tuple[str, str], ...] = (
-    ("Leeds", "GB"), ("Bristol", "GB"), ("Glasgow", "GB"), ("Cardiff", "GB"), ("Belfast", "GB"),
-    ("Manchester", "GB"), ("Dublin", "IE"), ("Munich", "DE"), ("Lyon", "FR"), ("Utrecht", "NL"),
-    ("Boston", "US"), ("Uppsala", "SE"), ("Sheffield", "GB"), ("Oxford", "GB"),
-    ("Cambridge", "GB"), ("Aberdeen", "GB"), ("Nottingham", "GB"), ("Exeter", "GB"),
-    ("Cork", "IE"), ("Hamburg", "DE"),
+    ("Leeds", "GB"),
+    ("Bristol", "GB"),
+    ("Glasgow", "GB"),
+    ("Cardiff", "GB"),
+    ("Belfast", "GB"),
+    ("Manchester", "GB"),
+    ("Dublin", "IE"),
+    ("Munich", "DE"),
+    ("Lyon", "FR"),
+    ("Utrecht", "NL"),
+    ("Boston", "US"),
+    ("Uppsala", "SE"),
+    ("Sheffield", "GB"),
+    ("Oxford", "GB"),
+    ("Cambridge", "GB"),
+    ("Aberdeen", "GB"),
+    ("Nottingham", "GB"),
+    ("Exeter", "GB"),
+    ("Cork", "IE"),
+    ("Hamburg", "DE"),
 )
 _KINDS = (
-    "Teaching Hospitals", "Clinical Labs", "University", "Medical Supplies", "Diagnostics",
-    "Research Institute", "Health Board", "Scientific Ltd", "Biotech", "Pathology Services",
+    "Teaching Hospitals",
+    "Clinical Labs",
+    "University",
+    "Medical Supplies",
+    "Diagnostics",
+    "Research Institute",
+    "Health Board",
+    "Scientific Ltd",
+    "Biotech",
+    "Pathology Services",
 )
 
 
