@@ -4,7 +4,8 @@
 
 Each measurement runs in its own child process (peak RSS is that child's ``ru_maxrss``):
 
-* baseline  DuckDB ``read_csv`` of every file into plain tables: no typing, no checks, no lineage
+* baseline  DuckDB ``read_csv`` of every file into plain tables in a database file: no typing,
+            no checks, no lineage (``baseline-memory``: the same into an in-memory database)
 * tracelake ``ingest`` into an empty lake: typed, checked, lineage-tagged, ledger, snapshot published
 * re-ingest the same plant again (every file a duplicate: nothing to load)
 
@@ -25,11 +26,12 @@ WORK = Path(__file__).resolve().parent / ".work"
 
 
 def _child(kind: str, plant: Path, lake: Path) -> dict[str, float]:
+    target = ":memory:" if kind == "baseline-memory" else str(lake / "raw.duckdb")
     code = {
         "baseline": f"""
 import duckdb, pathlib, time
 t = time.perf_counter()
-con = duckdb.connect({str(lake / 'raw.duckdb')!r})
+con = duckdb.connect({target!r})
 rows = 0
 for i, f in enumerate(sorted(pathlib.Path({str(plant)!r}).glob('*.csv'))):
     con.execute(f"CREATE TABLE t{{i}} AS SELECT * FROM read_csv('{{f}}', all_varchar=true)")
@@ -48,7 +50,7 @@ import resource
 print(r.totals['rows_loaded'], time.perf_counter() - t,
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """,
-    }[kind]
+    }[kind.removesuffix("-memory")]
     before = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - before
@@ -75,7 +77,7 @@ def main() -> None:
         print(f"generated {args.units:,}-unit plant in {time.perf_counter() - t:.1f} s")
     size = sum(f.stat().st_size for f in plant.glob("*.csv"))
     results = {}
-    for kind in ("baseline", "tracelake"):
+    for kind in ("baseline", "baseline-memory", "tracelake"):
         lake = WORK / f"lake-{kind}"
         shutil.rmtree(lake, ignore_errors=True)
         lake.mkdir(parents=True)

@@ -100,7 +100,7 @@ def test_summary_counts_rows_quarantine_and_orphans(tmp_path: Path, landing: Pat
                                                    ["S2", "P", "J-404", "gone"]])
     lake = str(tmp_path / "lake")
     _run("ingest", str(landing), "--lake", lake)
-    code, out, _ = _run("summary", "--lake", lake, "--format", "json")
+    _code, out, _ = _run("summary", "--lake", lake, "--format", "json")
     doc = json.loads(out)
     units = next(t for t in doc["tables"] if t["table"] == "units")
     assert (units["rows"], units["rows_quarantined"]) == (1, 1)

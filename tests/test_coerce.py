@@ -103,7 +103,7 @@ def test_decimal_comma_is_read_in_semicolon_files() -> None:
 
 
 def test_unknown_columns_are_kept_as_json() -> None:
-    typed = coerce_frame(_ops(**{"Shift": ["B"]}), CONTRACTS["operations"])
+    typed = coerce_frame(_ops(Shift=["B"]), CONTRACTS["operations"])
     assert typed.frame["_extra"][0] == '{"Shift":"B"}'
 
 

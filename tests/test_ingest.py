@@ -238,7 +238,7 @@ def test_a_failure_part_way_leaves_the_lake_as_it_was(lake: Lake, landing: Path,
     write_csv(landing / "jobs_2.csv", JOB_HEADER, [job_row("J-2")])
     from tracelake import orphans
 
-    def boom(con):  # type: ignore[no-untyped-def]
+    def boom(*args):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
     monkeypatch.setattr(orphans, "refresh", boom)

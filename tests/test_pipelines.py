@@ -7,13 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
-from tests.helpers import JOB_HEADER, OP_HEADER, REPO, SAMPLE, job_row, op_row, write_csv
-from tracelake.contracts import CONTRACTS
 from tracelake_pipelines.assets import lake_snapshot, table_assets
 from tracelake_pipelines.definitions import defs
 from tracelake_pipelines.resources import TracelakeResource
 from tracelake_pipelines.sensors import landing_fingerprint, make_landing_sensor
+
+from tests.helpers import JOB_HEADER, OP_HEADER, REPO, SAMPLE, job_row, op_row, write_csv
+from tracelake.contracts import CONTRACTS
 
 
 def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:

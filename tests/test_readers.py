@@ -141,3 +141,15 @@ def test_xlsx_formula_error_cell_is_a_problem_row(tmp_path: Path) -> None:
     assert (problem[ROW], problem["column"], problem["rule"]) == (3, "value", "formula_error")
     assert "#DIV/0!" in problem["message"]
     assert '"serial_number":"B"' in problem["raw"]
+
+
+def test_quoted_and_unquoted_files_report_ragged_rows_alike(tmp_path: Path) -> None:
+    plain = tmp_path / "a.csv"
+    plain.write_bytes(b"a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n13,1")
+    quoted = tmp_path / "b.csv"  # a quote anywhere sends the file through DuckDB's reader
+    quoted.write_bytes(b'a,b,c\n"1",2,3\n4,5\n6,7,8,9\n10,11,12\n13,1')
+    one, two = read_source(plain), read_source(quoted)
+    assert one.frame[ROW].to_list() == two.frame[ROW].to_list() == [2, 5]
+    assert one.problems.select(ROW, "column", "rule").rows() == \
+        two.problems.select(ROW, "column", "rule").rows() == [
+            (3, "c", "missing_fields"), (4, None, "extra_fields"), (6, "c", "truncated_row")]

@@ -21,7 +21,7 @@ def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, IngestR
 
 
 def test_the_sample_plant_loads_every_row_with_no_orphans(sample_lake) -> None:  # type: ignore[no-untyped-def]
-    lake, report = sample_lake
+    _lake, report = sample_lake
     assert {f.status for f in report.files} == {"loaded"}
     assert report.totals == {"files": 24, "rows_read": 780, "rows_loaded": 780,
                              "rows_quarantined": 0}

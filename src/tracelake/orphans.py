@@ -23,10 +23,13 @@ def create_table(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _queries() -> list[str]:
+def _queries(changed: set[str] | None) -> list[tuple[str, str, str]]:
+    """(table, columns, query) for every reference touching a changed table (all if None)."""
     out = []
     for contract in CONTRACTS.values():
         for ref in contract.references:
+            if changed is not None and not ({contract.name, ref.table} & changed):
+                continue
             src = contract.name
             cols = ref.columns
             present = " AND ".join(f'r."{c}" IS NOT NULL' for c in cols)
@@ -35,17 +38,23 @@ def _queries() -> list[str]:
             value = " || '/' || ".join(f'CAST(r."{c}" AS VARCHAR)' for c in cols)
             job = 'r."job_id"' if "job_id" in contract.dtypes else "NULL"
             serial = 'r."serial_number"' if "serial_number" in contract.dtypes else "NULL"
-            out.append(f"""
+            out.append((src, ",".join(cols), f"""
                 SELECT '{src}', '{",".join(cols)}', {value}, '{ref.kind}', '{ref.table}',
                        {job}, {serial}, r._source_file, r._row, r._run_id
                 FROM main."{src}" r
                 WHERE {present}
-                  AND NOT EXISTS (SELECT 1 FROM main."{ref.table}" t WHERE {match})""")
+                  AND NOT EXISTS (SELECT 1 FROM main."{ref.table}" t WHERE {match})"""))
     return out
 
 
-def refresh(con: duckdb.DuckDBPyConnection) -> int:
-    """Rebuild the orphan list from the lake as it now stands; returns how many there are."""
-    con.execute("DELETE FROM orphan_references")
-    con.execute("INSERT INTO orphan_references " + " UNION ALL ".join(_queries()))
+def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None) -> int:
+    """Rebuild the orphan list for the references that involve a changed table (all if None).
+
+    A reference can only gain or lose orphans when the table holding it or the table it points
+    at changes, so a run that loaded three tables rechecks only their references.
+    """
+    for table, columns, query in _queries(changed):
+        con.execute("DELETE FROM orphan_references WHERE table_name = ? AND column_names = ?",
+                    [table, columns])
+        con.execute("INSERT INTO orphan_references " + query)
     return int(con.execute("SELECT count(*) FROM orphan_references").fetchone()[0])  # type: ignore[index]

@@ -9,6 +9,7 @@ reader that has the old snapshot open keeps reading it, undisturbed, until it re
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import duckdb
@@ -20,20 +21,19 @@ __all__ = ["open_snapshot", "publish", "publish_lake"]
 
 
 def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
-    """Copy the writer's database into a new snapshot file and swap it in atomically."""
+    """Checkpoint the writer's database, copy the file, and swap the copy in atomically.
+
+    After a CHECKPOINT every committed change is in the database file itself (the WAL is empty),
+    and this connection is the lake's only writer, so a byte copy of the file is a consistent
+    database; copying bytes is several times faster than ``COPY FROM DATABASE``.
+    """
     tmp = paths.root / f".serving-{uuid.uuid4().hex}.duckdb.tmp"
-    source = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
     try:
-        con.execute(f"ATTACH '{tmp}' AS _snapshot")
-        con.execute(f'COPY FROM DATABASE "{source}" TO _snapshot')
-        con.execute("DETACH _snapshot")
+        con.execute("CHECKPOINT")
+        shutil.copyfile(paths.database, tmp)
         os.replace(tmp, paths.serving)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-        wal = tmp.with_name(tmp.name + ".wal")
-        if wal.exists():
-            wal.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.DuckDBPyConnection:

@@ -54,72 +54,153 @@ def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool
     """Cast a frame of text columns (canonical names, plus ``_row`` and any extra columns).
 
     Returns the contract's columns in order, then ``_row`` and ``_extra`` (the unknown columns
-    as a JSON object, kept as they came).
+    as a JSON object, kept as they came). All columns are cast in one parallel pass; timestamps
+    are parsed with the form of each column's first value, and only the values that form does
+    not fit go through the slower search over every accepted form.
     """
     extras = [c for c in frame.columns if c not in contract.dtypes and c != ROW]
     text = frame.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
         if c != ROW)
     exprs: list[pl.Expr] = []
-    failures: list[pl.DataFrame] = []
     for name, dtype in contract.dtypes.items():
         if name not in text.columns:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
-            continue
-        raw = text[name]
-        if name in contract.allowed_values:
-            typed = _normalise_choice(raw, contract.allowed_values[name])
+        elif name in contract.allowed_values:
+            exprs.append(_choice_expr(name, contract.allowed_values[name]))
         elif dtype == pl.String:
-            typed = raw
+            exprs.append(pl.col(name))
         elif dtype == pl.Boolean:
-            typed = _to_bool(raw)
+            exprs.append(_bool_expr(name))
         elif dtype == pl.Int64:
-            typed = _to_int(raw, decimal_comma)
+            exprs.append(_int_expr(name, decimal_comma))
         elif dtype == pl.Float64:
-            typed = _to_float(raw, decimal_comma)
+            exprs.append(_float_expr(name, decimal_comma))
         elif dtype == pl.Date:
-            typed = _to_date(raw, dayfirst)
+            exprs.append(_date_expr(name, dayfirst))
         elif isinstance(dtype, pl.Datetime):
-            typed = _to_utc(raw, dayfirst, timezone)
+            exprs.append(_utc_expr(name, text[name], dayfirst, timezone))
         else:  # pragma: no cover - a contract dtype this module does not know
             raise TypeError(f"no cast for {dtype} in column {name}")
-        exprs.append(pl.Series(name, typed, dtype=dtype))
-        if dtype != pl.String:
-            failures.append(_cast_failures(text, name, typed, dtype, dayfirst, timezone))
-    out = text.select(*exprs, ROW)
-    if extras:
-        out = out.with_columns(text.select(pl.struct(extras).struct.json_encode().alias(EXTRA)))
-    else:
-        out = out.with_columns(pl.lit(None, dtype=pl.String).alias(EXTRA))
+    extra = (pl.struct(extras).struct.json_encode() if extras
+             else pl.lit(None, dtype=pl.String)).alias(EXTRA)
+    out = text.select(*exprs, ROW, extra)
+    out = _retry_timestamps(text, out, contract, dayfirst, timezone)
     # test_results keeps what the rig wrote; a value is numeric only where it reads as a number
     if "value_text" in contract.dtypes and "value" in text.columns:
         out = out.with_columns(text["value"].alias("value_text"))
-    fails = pl.concat(failures) if failures else pl.DataFrame(schema=FAILURE_SCHEMA)
+    fails = _cast_failures(text, out, contract, dayfirst, timezone)
     if "value_text" in contract.dtypes:
         fails = _allow_text_values(fails, out)
     return Typed(out, fails)
 
 
+def _retry_timestamps(text: pl.DataFrame, out: pl.DataFrame, contract: TableContract,
+                      dayfirst: bool, timezone: str) -> pl.DataFrame:
+    """Parse again, trying every accepted form, the timestamps the column's main form missed."""
+    for name, dtype in contract.dtypes.items():
+        if not isinstance(dtype, pl.Datetime) or name not in text.columns:
+            continue
+        missed = text[name].is_not_null() & out[name].is_null()
+        if not missed.any():
+            continue
+        idx = missed.arg_true()
+        again = _to_utc(text[name].gather(idx), dayfirst, timezone)
+        out = out.with_columns(out[name].scatter(idx, again))
+    return out
+
+
+def _cast_failures(text: pl.DataFrame, out: pl.DataFrame, contract: TableContract,
+                   dayfirst: bool, timezone: str) -> pl.DataFrame:
+    """One failure per value present in the file but not readable as its column's type."""
+    checked = [n for n, t in contract.dtypes.items() if n in text.columns and t != pl.String]
+    if not checked:
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+    lost = pl.DataFrame([text[n].is_not_null() & out[n].is_null() for n in checked])
+    frames = []
+    for name in checked:
+        if not lost[name].any():
+            continue
+        idx = lost[name].arg_true()
+        values = text[name].gather(idx).to_list()
+        messages = [f"{name} = {v!r} {_why(v, contract.dtypes[name], dayfirst, timezone)}"
+                    for v in values]
+        frames.append(pl.DataFrame({ROW: text[ROW].gather(idx), "column": name,
+                                    "rule": "wrong_type", "message": messages},
+                                   schema=FAILURE_SCHEMA))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=FAILURE_SCHEMA)
+
+
+def _choice_expr(name: str, allowed: list[str]) -> pl.Expr:
+    norm = pl.col(name).str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+    return pl.when(norm.is_in(allowed)).then(norm).otherwise(pl.col(name)).alias(name)
+
+
+def _bool_expr(name: str) -> pl.Expr:
+    low = pl.col(name).str.to_lowercase()
+    return (pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+            .otherwise(None).alias(name))
+
+
+def _float_expr(name: str, decimal_comma: bool) -> pl.Expr:
+    col = pl.col(name)
+    if decimal_comma:
+        col = col.str.replace(r"^([+-]?\d+),(\d+)$", "$1.$2")
+    return col.cast(pl.Float64, strict=False).alias(name)
+
+
+def _int_expr(name: str, decimal_comma: bool) -> pl.Expr:
+    f = _float_expr(name, decimal_comma)
+    return pl.when(f.is_finite() & (f == f.round(0))).then(f).otherwise(None) \
+        .cast(pl.Int64).alias(name)
+
+
+def _date_expr(name: str, dayfirst: bool) -> pl.Expr:
+    head = pl.col(name).str.slice(0, 10)
+    forms = [head.str.strptime(pl.Date, "%Y-%m-%d", strict=False)]
+    if dayfirst:
+        forms += [head.str.strptime(pl.Date, f, strict=False)
+                  for f in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")]
+    return pl.coalesce(forms).alias(name)
+
+
+def _utc_expr(name: str, sample: pl.Series, dayfirst: bool, timezone: str) -> pl.Expr:
+    """Parse a column with the form of its first value (most exports use one form throughout)."""
+    first = sample.drop_nulls().head(1).to_list()
+    form = _form_of(first[0], dayfirst) if first else None
+    if form is None:
+        return pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias(name)
+    fmt, aware = form
+    parsed = pl.col(name).str.to_datetime(fmt, strict=False, time_unit="us")
+    if aware:
+        return parsed.dt.convert_time_zone("UTC").alias(name)
+    return parsed.dt.replace_time_zone(timezone, ambiguous="null", non_existent="null") \
+        .dt.convert_time_zone("UTC").alias(name)
+
+
+def _form_of(value: str, dayfirst: bool) -> tuple[str, bool] | None:
+    """The strftime form one timestamp is written in, and whether it carries an offset."""
+    sep = " " if re.match(r"^\d{4}-\d{2}-\d{2} \d", value) else "T"
+    candidates = [(f"%Y-%m-%d{sep}%H:%M:%S%.f%#z", True), (f"%Y-%m-%d{sep}%H:%M%#z", True),
+                  (f"%Y-%m-%d{sep}%H:%M:%S%.f", False), (f"%Y-%m-%d{sep}%H:%M", False)]
+    if dayfirst:
+        candidates += [(f, False) for f in _DAYFIRST]
+    one = pl.Series([value])
+    for fmt, aware in candidates:
+        if one.str.to_datetime(fmt, strict=False, time_unit="us").is_not_null().all():
+            return fmt, aware
+    return None
+
+
 def _allow_text_values(fails: pl.DataFrame, typed: pl.DataFrame) -> pl.DataFrame:
     """A non-numeric test value is kept as text unless the row has numeric limits to meet."""
-    with_limits = typed.filter(pl.col("low_limit").is_not_null() | pl.col("high_limit").is_not_null())
+    with_limits = typed.filter(pl.col("low_limit").is_not_null()
+                               | pl.col("high_limit").is_not_null())
     keep = (pl.col("column") != "value") | pl.col(ROW).is_in(with_limits[ROW].implode())
     return fails.filter(keep).with_columns(
         pl.when(pl.col("column") == "value")
         .then(pl.col("message") + " (the row has numeric limits, so the value must be a number)")
         .otherwise(pl.col("message")).alias("message"))
-
-
-def _cast_failures(text: pl.DataFrame, name: str, typed: pl.Series, dtype: pl.DataType,
-                   dayfirst: bool, timezone: str) -> pl.DataFrame:
-    bad = text.select(ROW, pl.col(name).alias("value")).filter(
-        pl.col("value").is_not_null() & pl.Series(typed).is_null())
-    if not bad.height:
-        return pl.DataFrame(schema=FAILURE_SCHEMA)
-    messages = [f"{name} = {value!r} {_why(value, dtype, dayfirst, timezone)}"
-                for value in bad["value"].to_list()]
-    return pl.DataFrame({ROW: bad[ROW], "column": name, "rule": "wrong_type",
-                         "message": messages}, schema=FAILURE_SCHEMA)
 
 
 def _why(value: str, dtype: pl.DataType, dayfirst: bool, timezone: str) -> str:
@@ -145,30 +226,6 @@ def _why(value: str, dtype: pl.DataType, dayfirst: bool, timezone: str) -> str:
                     "offset, e.g. +01:00")
         return "is not a date and time (e.g. 2026-11-25T14:05:00 or 2026-11-25T14:05:00+00:00)"
     return "is not a date (e.g. 2026-11-25)"
-
-
-def _normalise_choice(s: pl.Series, allowed: list[str]) -> pl.Series:
-    norm = s.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
-    return pl.select(pl.when(norm.is_in(allowed)).then(norm).otherwise(s)).to_series().rename(s.name)
-
-
-def _to_bool(s: pl.Series) -> pl.Series:
-    low = s.str.to_lowercase()
-    return pl.select(pl.when(low.is_in(_TRUE)).then(True)
-                     .when(low.is_in(_FALSE)).then(False)
-                     .otherwise(None)).to_series().rename(s.name)
-
-
-def _to_float(s: pl.Series, decimal_comma: bool) -> pl.Series:
-    if decimal_comma:
-        s = s.str.replace(r"^([+-]?\d+),(\d+)$", "$1.$2")
-    return s.cast(pl.Float64, strict=False)
-
-
-def _to_int(s: pl.Series, decimal_comma: bool) -> pl.Series:
-    f = _to_float(s, decimal_comma)
-    whole = f.is_finite() & (f == f.round(0))
-    return pl.select(pl.when(whole).then(f).otherwise(None)).to_series().cast(pl.Int64)
 
 
 def _parse_formats(s: pl.Series, formats: list[str], dtype: pl.DataType) -> pl.Series:
@@ -213,7 +270,3 @@ def _to_utc(s: pl.Series, dayfirst: bool, timezone: str) -> pl.Series:
     return pl.select(pl.coalesce(aware, local)).to_series().rename(s.name)
 
 
-def _to_date(s: pl.Series, dayfirst: bool) -> pl.Series:
-    head = s.str.slice(0, 10)
-    formats = ["%Y-%m-%d"] + (["%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"] if dayfirst else [])
-    return _parse_formats(head, formats, pl.Date)

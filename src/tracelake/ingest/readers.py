@@ -165,11 +165,16 @@ def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
         width = len(_header_names(first_line, delimiter))
         names = [c or f"column_{i}" for i, c in enumerate(columns, start=1)]
         names += [f"column_{i}" for i in range(len(names) + 1, width + 1)]
-    if header and data.count(b"\n") == 0 or (header and not data.split(b"\n", 1)[1].strip()):
+    if (header and data.count(b"\n") == 0) or (header and not data.split(b"\n", 1)[1].strip()):
         frame = pl.DataFrame(schema={n: pl.String for n in names} | {ROW: pl.Int64})
         return RawFrame(frame, no_problems(), encoding, delimiter,
                         notes=["no data rows (header only)"])
 
+    if b'"' not in data:  # no quoting: lines are records, and numpy can check every line's width
+        fast = _read_plain_csv(data, names, delimiter, header)
+        if fast is not None:
+            frame, problems = fast
+            return RawFrame(frame, problems, encoding, delimiter)
     with tempfile.TemporaryDirectory(prefix="tracelake-") as tmp:
         source = path
         if encoding not in ("utf-8", "utf-8-sig"):  # DuckDB reads UTF-8: hand it the transcoded bytes
@@ -183,6 +188,59 @@ def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
     frame = frame.with_columns(
         pl.Series(ROW, _record_lines(frame, rejects, first_data_line), dtype=pl.Int64))
     return RawFrame(frame, problems, encoding, delimiter)
+
+
+def _read_plain_csv(data: bytes, names: list[str], delimiter: str,
+                    header: bool) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """Read a CSV that has no quote characters with polars, checking each line's field count.
+
+    Returns None when polars and the line count disagree, so the caller falls back to DuckDB.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(buf)]))
+    if starts[-1] == len(buf):  # the file ends with a line end: no last line after it
+        starts, ends = starts[:-1], ends[:-1]
+    crlf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
+    content_ends = ends - crlf
+    blank = content_ends == starts
+    delims = np.flatnonzero(buf == ord(delimiter))
+    fields = np.searchsorted(delims, content_ends) - np.searchsorted(delims, starts) + 1
+    first = 1 if header else 0
+    line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
+    data_lines = np.flatnonzero(~blank[first:]) + first
+    ragged = data_lines[fields[data_lines] != len(names)]
+    try:
+        frame = pl.read_csv(data, has_header=header, new_columns=names, separator=delimiter,
+                            quote_char=None, infer_schema=False, truncate_ragged_lines=True,
+                            raise_if_empty=False)
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != len(data_lines):
+        return None
+    frame = frame.with_columns(pl.Series(ROW, line_no[data_lines]))
+    if not len(ragged):
+        return frame, no_problems()
+    frame = frame.filter(~pl.col(ROW).is_in(line_no[ragged].tolist()))
+    cut_off = not data.endswith(b"\n")
+    last = data_lines[-1]
+    rows = []
+    for i in ragged.tolist():
+        n = int(fields[i])
+        raw = data[starts[i]:content_ends[i]].decode("utf-8")
+        if n < len(names):
+            rule = "truncated_row" if cut_off and i == last else "missing_fields"
+            text = f"has {n} of {len(names)} fields" + (
+                ": the file looks cut off (its last line has no line end)"
+                if rule == "truncated_row" else "")
+            column = names[n] if n < len(names) else None
+        else:
+            rule, text, column = ("extra_fields",
+                                  f"has more fields than the {len(names)} in the header", None)
+        rows.append({ROW: int(line_no[i]), "column": column, "rule": rule, "message": text,
+                     "raw": json.dumps({"line": raw}, ensure_ascii=False)})
+    return frame, pl.DataFrame(rows, schema=PROBLEM_SCHEMA)
 
 
 def _duckdb_read_csv(source: Path, names: list[str], delimiter: str,

@@ -112,7 +112,9 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
                 if report.status == "loaded" and report.table:
                     seen[report.sha256] = report.table
                 reports.append(report)
-            n_orphans = orphans.refresh(con)
+            changed = {r.table for r in reports if r.status == "loaded" and r.table and
+                       (r.rows_inserted or r.rows_updated)}
+            n_orphans = orphans.refresh(con, changed)
             result = IngestReport(run_id, reports, orphan_references=n_orphans)
             totals = result.totals
             ledger.record_run(con, {
@@ -127,8 +129,8 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
             raise
         if progress:
             progress(len(files), len(files), "")
-        changed = any(r.status == "loaded" for r in reports)
-        if publish and (changed or not lake_paths.serving.exists()):
+        news = any(r.status in ("loaded", "rejected") for r in reports)
+        if publish and (news or not lake_paths.serving.exists()):
             try:
                 snapshot.publish(con, lake_paths)
             except Exception as exc:  # the run is committed; only the reader copy failed
