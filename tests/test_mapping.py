@@ -96,3 +96,35 @@ def test_a_broken_mapping_is_reported_in_one_line(tmp_path: Path, text: str,
         load_mapping(path)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_declared_date_formats_read_a_us_register(lake: Lake, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "gauges.csv").write_text(
+        "15PP01,PROFILE PROJECTOR,12/11/2002,6/9/2003,R.SAVA,R-77\n"
+        "15DG05,DEPTH GAUGE,,,TEAM,\n")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("""
+sources:
+  - files: [gauges.csv]
+    table: calibrations
+    header: false
+    date_formats: ["%m/%d/%Y"]
+    columns: [equipment_id, DESC, calibrated_at, due_at, calibrated_by, certificate_no]
+    constants: {as_found: not_applicable, as_left: not_applicable}
+""")
+    report = lake.ingest(landing, mapping=load_mapping(mapping))
+    assert (report.files[0].rows_loaded, report.files[0].rows_quarantined) == (1, 1)
+    assert lake.query("SELECT strftime(calibrated_at, '%Y-%m-%d'), strftime(due_at, '%Y-%m-%d')"
+                      " FROM calibrations") == [("2002-12-11", "2003-06-09")]
+    assert lake.scalar("SELECT _extra FROM calibrations") == '{"DESC":"PROFILE PROJECTOR"}'
+
+
+def test_common_export_headers_are_suggested_never_applied() -> None:
+    report = check_headers(["CSCODE", "DATECAL", "NEXTCAL", "CALBY", "REPNUM", "TOLERANCE"],
+                           "calibrations")
+    assert report.mapped == {}
+    assert report.suggestions == {"CSCODE": "equipment_id", "DATECAL": "calibrated_at",
+                                  "NEXTCAL": "due_at", "CALBY": "calibrated_by",
+                                  "REPNUM": "certificate_no"}

@@ -8,6 +8,7 @@ A mapping file (YAML) lists sources; each names the files it covers and how to r
         files: ["STK_ISSUE*.csv"]       # file-name patterns (fnmatch, case-insensitive)
         table: material_issues          # the canonical table they feed
         dayfirst: true                  # 25/11/2026 means 25 November
+        date_formats: ["%m/%d/%Y"]      # other forms the export writes, declared (strftime)
         encoding: windows-1252          # force an encoding instead of detecting it
         header: true                    # false: the file has no header row ...
         columns: []                     # ... and these name its columns in order
@@ -49,7 +50,7 @@ __all__ = [
 
 DEFAULT_TIMEZONE = "Europe/London"
 _SOURCE_KEYS = {"name", "files", "table", "dayfirst", "encoding", "header", "columns", "aliases",
-                "constants", "sheet", "timezone"}
+                "constants", "sheet", "timezone", "date_formats"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Source:
     constants: dict[str, str] = field(default_factory=dict)
     sheet: str | None = None
     timezone: str = DEFAULT_TIMEZONE
+    date_formats: tuple[str, ...] = ()
 
     def matches(self, path: Path) -> bool:
         """Whether this source covers the file."""
@@ -157,10 +159,18 @@ def _source(path: Path, index: int, raw: Any, timezone: str) -> Source:
         raise MappingError(f"{where}: 'header: false' needs a 'columns' list")
     tz = str(raw.get("timezone") or timezone)
     _check_timezone(path, tz)
+    date_formats = raw.get("date_formats") or []
+    if isinstance(date_formats, str):
+        date_formats = [date_formats]
+    for fmt in date_formats:
+        if "%" not in str(fmt):
+            raise MappingError(f"{where}: date format {fmt!r} is not a strftime format "
+                               "(e.g. '%m/%d/%Y')")
     return Source(name=str(raw.get("name") or f"source {index}"), table=table,
                   files=tuple(map(str, files)), dayfirst=bool(raw.get("dayfirst", False)),
                   encoding=raw.get("encoding"), header=bool(header), columns=columns,
-                  aliases=aliases, constants=constants, sheet=raw.get("sheet"), timezone=tz)
+                  aliases=aliases, constants=constants, sheet=raw.get("sheet"), timezone=tz,
+                  date_formats=tuple(map(str, date_formats)))
 
 
 def _check_timezone(path: Path, tz: str) -> None:
@@ -187,6 +197,28 @@ def resolve_headers(headers: list[str], table: str, source: Source) -> dict[str,
     return out
 
 
+#: Headers that common MRP, test-executive and calibration exports use, as suggestions only:
+#: a suggestion is shown to the user for a mapping file, never applied by itself.
+KNOWN_HEADERS: dict[str, str] = {
+    "works_order": "job_id", "work_order": "job_id", "wo": "job_id", "job": "job_id",
+    "job_no": "job_id", "mo": "job_id", "manufacturing_order": "job_id",
+    "part_no": "component_code", "part_number": "component_code", "item": "component_code",
+    "item_code": "component_code", "sku": "product_code", "batch": "lot_number",
+    "batch_no": "lot_number", "lot": "lot_number", "lot_no": "lot_number",
+    "serial": "serial_number", "serial_no": "serial_number", "sn": "serial_number",
+    "uut_serial": "serial_number", "qty": "quantity", "cscode": "equipment_id",
+    "gauge_id": "equipment_id", "asset": "equipment_id", "asset_no": "equipment_id",
+    "station": "equipment_id", "station_id": "equipment_id", "datecal": "calibrated_at",
+    "cal_date": "calibrated_at", "calibration_date": "calibrated_at", "nextcal": "due_at",
+    "next_cal": "due_at", "due_date": "due_at", "calby": "calibrated_by",
+    "cert_no": "certificate_no", "certificate": "certificate_no", "repnum": "certificate_no",
+    "report_no": "certificate_no", "desc": "description", "operator_id": "operator",
+    "user": "operator", "step_name": "test_step", "low": "low_limit", "high": "high_limit",
+    "lo_limit": "low_limit", "hi_limit": "high_limit", "status": "result", "outcome": "result",
+    "start_time": "started_at", "end_time": "finished_at", "timestamp": "tested_at",
+}
+
+
 @dataclass(frozen=True)
 class HeaderReport:
     """What a file's headers give a table, and what they still lack."""
@@ -200,10 +232,17 @@ class HeaderReport:
 
     def as_yaml(self, file_name: str) -> str:
         """A mapping snippet to start from: the aliases suggested for the unmapped headers."""
-        aliases = {h: self.suggestions.get(h, "?") for h in self.unmapped}
+        aliases = {h: self.suggestions[h] for h in self.unmapped if h in self.suggestions}
         doc = {"sources": [{"name": Path(file_name).stem, "files": [file_name],
-                            "table": self.table, "aliases": aliases or {}}]}
-        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+                            "table": self.table, "aliases": aliases}]}
+        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        rest = [h for h in self.unmapped if h not in self.suggestions]
+        if rest:
+            text += "# kept in _extra unless mapped: " + ", ".join(rest) + "\n"
+        if self.missing_required:
+            text += ("# still needed: " + ", ".join(self.missing_required)
+                     + " (an alias, or a constant if the export never carries it)\n")
+        return text
 
 
 def check_headers(headers: list[str], table: str, source: Source | None = None) -> HeaderReport:
@@ -216,8 +255,11 @@ def check_headers(headers: list[str], table: str, source: Source | None = None) 
     wanted = [c for c in contract.input_columns if c not in have]
     suggestions: dict[str, str] = {}
     for header in unmapped:
+        known = KNOWN_HEADERS.get(normalise_header(header))
         close = difflib.get_close_matches(normalise_header(header), wanted, n=1, cutoff=0.6)
-        if close:
+        if known in wanted:
+            suggestions[header] = known
+        elif close:
             suggestions[header] = close[0]
     return HeaderReport(
         table=table, mapped=mapped, unmapped=unmapped,

@@ -27,7 +27,7 @@ import polars as pl
 from tracelake.contracts import TableContract
 from tracelake.ingest.readers import ROW
 
-__all__ = ["FAILURE_SCHEMA", "Typed", "coerce_frame"]
+__all__ = ["FAILURE_SCHEMA", "TimeForms", "Typed", "coerce_frame"]
 
 FAILURE_SCHEMA = {ROW: pl.Int64, "column": pl.String, "rule": pl.String, "message": pl.String}
 EXTRA = "_extra"
@@ -41,6 +41,29 @@ _DAYFIRST = ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d-%m-%Y %H:%M:%S", "%d-%m-
              "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"]
 
 
+@dataclass(frozen=True)
+class TimeForms:
+    """How a source writes dates and times: day-first or not, its zone, any extra formats."""
+
+    dayfirst: bool = False
+    timezone: str = "Europe/London"
+    #: strftime formats the mapping declares (e.g. ``%m/%d/%Y`` for a US register), tried
+    #: after ISO 8601; declared, never guessed
+    formats: tuple[str, ...] = ()
+
+    @property
+    def datetime_formats(self) -> list[str]:
+        """Naive forms with a time of day."""
+        return (_ISO_NAIVE + (_DAYFIRST if self.dayfirst else [])
+                + [f for f in self.formats if "%H" in f])
+
+    @property
+    def date_formats(self) -> list[str]:
+        """Forms of a date alone (taken as local midnight where a time is expected)."""
+        return (["%Y-%m-%d"] + (["%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"] if self.dayfirst else [])
+                + [f for f in self.formats if "%H" not in f])
+
+
 @dataclass
 class Typed:
     """A frame in the contract's types, and the values that could not be typed."""
@@ -50,7 +73,8 @@ class Typed:
 
 
 def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool = False,
-                 timezone: str = "Europe/London", decimal_comma: bool = False) -> Typed:
+                 timezone: str = "Europe/London", decimal_comma: bool = False,
+                 date_formats: tuple[str, ...] = ()) -> Typed:
     """Cast a frame of text columns (canonical names, plus ``_row`` and any extra columns).
 
     Returns the contract's columns in order, then ``_row`` and ``_extra`` (the unknown columns
@@ -58,6 +82,7 @@ def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool
     are parsed with the form of each column's first value, and only the values that form does
     not fit go through the slower search over every accepted form.
     """
+    forms = TimeForms(dayfirst, timezone, tuple(date_formats))
     extras = [c for c in frame.columns if c not in contract.dtypes and c != ROW]
     text = frame.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
@@ -77,26 +102,26 @@ def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool
         elif dtype == pl.Float64:
             exprs.append(_float_expr(name, decimal_comma))
         elif dtype == pl.Date:
-            exprs.append(_date_expr(name, dayfirst))
+            exprs.append(_date_expr(name, forms))
         elif isinstance(dtype, pl.Datetime):
-            exprs.append(_utc_expr(name, text[name], dayfirst, timezone))
+            exprs.append(_utc_expr(name, text[name], forms))
         else:  # pragma: no cover - a contract dtype this module does not know
             raise TypeError(f"no cast for {dtype} in column {name}")
     extra = (pl.struct(extras).struct.json_encode() if extras
              else pl.lit(None, dtype=pl.String)).alias(EXTRA)
     out = text.select(*exprs, ROW, extra)
-    out = _retry_timestamps(text, out, contract, dayfirst, timezone)
+    out = _retry_timestamps(text, out, contract, forms)
     # test_results keeps what the rig wrote; a value is numeric only where it reads as a number
     if "value_text" in contract.dtypes and "value" in text.columns:
         out = out.with_columns(text["value"].alias("value_text"))
-    fails = _cast_failures(text, out, contract, dayfirst, timezone)
+    fails = _cast_failures(text, out, contract, forms)
     if "value_text" in contract.dtypes:
         fails = _allow_text_values(fails, out)
     return Typed(out, fails)
 
 
 def _retry_timestamps(text: pl.DataFrame, out: pl.DataFrame, contract: TableContract,
-                      dayfirst: bool, timezone: str) -> pl.DataFrame:
+                      forms: TimeForms) -> pl.DataFrame:
     """Parse again, trying every accepted form, the timestamps the column's main form missed."""
     for name, dtype in contract.dtypes.items():
         if not isinstance(dtype, pl.Datetime) or name not in text.columns:
@@ -105,13 +130,13 @@ def _retry_timestamps(text: pl.DataFrame, out: pl.DataFrame, contract: TableCont
         if not missed.any():
             continue
         idx = missed.arg_true()
-        again = _to_utc(text[name].gather(idx), dayfirst, timezone)
+        again = _to_utc(text[name].gather(idx), forms)
         out = out.with_columns(out[name].scatter(idx, again))
     return out
 
 
 def _cast_failures(text: pl.DataFrame, out: pl.DataFrame, contract: TableContract,
-                   dayfirst: bool, timezone: str) -> pl.DataFrame:
+                   forms: TimeForms) -> pl.DataFrame:
     """One failure per value present in the file but not readable as its column's type."""
     checked = [n for n, t in contract.dtypes.items() if n in text.columns and t != pl.String]
     if not checked:
@@ -123,7 +148,7 @@ def _cast_failures(text: pl.DataFrame, out: pl.DataFrame, contract: TableContrac
             continue
         idx = lost[name].arg_true()
         values = text[name].gather(idx).to_list()
-        messages = [f"{name} = {v!r} {_why(v, contract.dtypes[name], dayfirst, timezone)}"
+        messages = [f"{name} = {v!r} {_why(v, contract.dtypes[name], forms)}"
                     for v in values]
         frames.append(pl.DataFrame({ROW: text[ROW].gather(idx), "column": name,
                                     "rule": "wrong_type", "message": messages},
@@ -155,36 +180,32 @@ def _int_expr(name: str, decimal_comma: bool) -> pl.Expr:
         .cast(pl.Int64).alias(name)
 
 
-def _date_expr(name: str, dayfirst: bool) -> pl.Expr:
-    head = pl.col(name).str.slice(0, 10)
-    forms = [head.str.strptime(pl.Date, "%Y-%m-%d", strict=False)]
-    if dayfirst:
-        forms += [head.str.strptime(pl.Date, f, strict=False)
-                  for f in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")]
-    return pl.coalesce(forms).alias(name)
+def _date_expr(name: str, forms: TimeForms) -> pl.Expr:
+    head = pl.col(name).str.split(" ").list.first().str.split("T").list.first()
+    return pl.coalesce([head.str.strptime(pl.Date, f, strict=False)
+                        for f in forms.date_formats]).alias(name)
 
 
-def _utc_expr(name: str, sample: pl.Series, dayfirst: bool, timezone: str) -> pl.Expr:
+def _utc_expr(name: str, sample: pl.Series, forms: TimeForms) -> pl.Expr:
     """Parse a column with the form of its first value (most exports use one form throughout)."""
     first = sample.drop_nulls().head(1).to_list()
-    form = _form_of(first[0], dayfirst) if first else None
+    form = _form_of(first[0], forms) if first else None
     if form is None:
         return pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias(name)
     fmt, aware = form
     parsed = pl.col(name).str.to_datetime(fmt, strict=False, time_unit="us")
     if aware:
         return parsed.dt.convert_time_zone("UTC").alias(name)
-    return parsed.dt.replace_time_zone(timezone, ambiguous="null", non_existent="null") \
+    return parsed.dt.replace_time_zone(forms.timezone, ambiguous="null", non_existent="null") \
         .dt.convert_time_zone("UTC").alias(name)
 
 
-def _form_of(value: str, dayfirst: bool) -> tuple[str, bool] | None:
+def _form_of(value: str, forms: TimeForms) -> tuple[str, bool] | None:
     """The strftime form one timestamp is written in, and whether it carries an offset."""
     sep = " " if re.match(r"^\d{4}-\d{2}-\d{2} \d", value) else "T"
     candidates = [(f"%Y-%m-%d{sep}%H:%M:%S%.f%#z", True), (f"%Y-%m-%d{sep}%H:%M%#z", True),
                   (f"%Y-%m-%d{sep}%H:%M:%S%.f", False), (f"%Y-%m-%d{sep}%H:%M", False)]
-    if dayfirst:
-        candidates += [(f, False) for f in _DAYFIRST]
+    candidates += [(f, "%z" in f) for f in forms.datetime_formats[len(_ISO_NAIVE):]]
     one = pl.Series([value])
     for fmt, aware in candidates:
         if one.str.to_datetime(fmt, strict=False, time_unit="us").is_not_null().all():
@@ -203,7 +224,7 @@ def _allow_text_values(fails: pl.DataFrame, typed: pl.DataFrame) -> pl.DataFrame
         .otherwise(pl.col("message")).alias("message"))
 
 
-def _why(value: str, dtype: pl.DataType, dayfirst: bool, timezone: str) -> str:
+def _why(value: str, dtype: pl.DataType, forms: TimeForms) -> str:
     """Why one value could not be read (only called for the few values that fail)."""
     if dtype == pl.Boolean:
         return "is not a yes/no value (true/false, yes/no, y/n, 1/0)"
@@ -212,17 +233,17 @@ def _why(value: str, dtype: pl.DataType, dayfirst: bool, timezone: str) -> str:
     if dtype == pl.Float64:
         return "is not a number"
     looks_dayfirst = re.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", value) is not None
-    if looks_dayfirst and not dayfirst:
+    if looks_dayfirst and not forms.dayfirst and not forms.formats:
         return ("is not an ISO date; if this source writes day-first dates (25/11/2026), "
                 "set 'dayfirst: true' in its mapping")
     if isinstance(dtype, pl.Datetime):
-        naive = _to_utc(pl.Series([value]), dayfirst, "UTC")[0]
+        naive = _to_utc(pl.Series([value]), TimeForms(forms.dayfirst, "UTC", forms.formats))[0]
         if naive is not None:  # it reads as a time, but not as a time in the plant's zone
             local = naive.replace(tzinfo=None)
             earliest = pl.Series([local]).dt.replace_time_zone(
-                timezone, ambiguous="earliest", non_existent="null")[0]
+                forms.timezone, ambiguous="earliest", non_existent="null")[0]
             what = "happens twice" if earliest is not None else "does not exist"
-            return (f"{what} in {timezone} (a clock change); give the time with its UTC "
+            return (f"{what} in {forms.timezone} (a clock change); give the time with its UTC "
                     "offset, e.g. +01:00")
         return "is not a date and time (e.g. 2026-11-25T14:05:00 or 2026-11-25T14:05:00+00:00)"
     return "is not a date (e.g. 2026-11-25)"
@@ -242,7 +263,8 @@ def _parse_formats(s: pl.Series, formats: list[str], dtype: pl.DataType) -> pl.S
     return out.rename(s.name)
 
 
-def _to_utc(s: pl.Series, dayfirst: bool, timezone: str) -> pl.Series:
+def _to_utc(s: pl.Series, forms: TimeForms) -> pl.Series:
+    """Every accepted form, tried in turn over the values still unread (the careful path)."""
     utc = pl.Datetime("us", "UTC")
     iso = s.str.replace(r"^(\d{4}-\d{2}-\d{2}) (\d)", "${1}T${2}")
     has_offset = iso.str.contains(_OFFSET).fill_null(False)
@@ -255,17 +277,17 @@ def _to_utc(s: pl.Series, dayfirst: bool, timezone: str) -> pl.Series:
         aware = pl.Series(s.name, [None] * len(s), dtype=utc)
     naive_text = pl.select(pl.when(~has_offset).then(iso)).to_series()
     naive = _parse_formats(naive_text, _ISO_NAIVE, pl.Datetime("us"))
-    if dayfirst:  # the day-first forms are matched on the original text (no T inserted)
+    other = forms.datetime_formats[len(_ISO_NAIVE):]
+    if other:  # day-first and declared forms are matched on the original text (no T inserted)
         rest = pl.select(pl.when(~has_offset & naive.is_null()).then(s)).to_series()
         if rest.is_not_null().any():
             naive = pl.select(pl.coalesce(
-                naive, _parse_formats(rest, _DAYFIRST, pl.Datetime("us")))).to_series()
+                naive, _parse_formats(rest, other, pl.Datetime("us")))).to_series()
     rest = pl.select(pl.when(~has_offset & naive.is_null()).then(s)).to_series()
     if rest.is_not_null().any():  # date-only values are midnight local time
-        date_formats = ["%Y-%m-%d"] + (["%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"] if dayfirst else [])
-        dates = _parse_formats(rest, date_formats, pl.Date).cast(pl.Datetime("us"))
+        dates = _parse_formats(rest, forms.date_formats, pl.Date).cast(pl.Datetime("us"))
         naive = pl.select(pl.coalesce(naive, dates)).to_series()
-    local = naive.dt.replace_time_zone(timezone, ambiguous="null", non_existent="null") \
+    local = naive.dt.replace_time_zone(forms.timezone, ambiguous="null", non_existent="null") \
         .dt.convert_time_zone("UTC")
     return pl.select(pl.coalesce(aware, local)).to_series().rename(s.name)
 

@@ -213,7 +213,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if report.extra_columns:
         report.notes.append("extra columns kept in _extra: " + ", ".join(report.extra_columns))
     typed = coerce_frame(frame, contract, dayfirst=source.dayfirst, timezone=source.timezone,
-                         decimal_comma=raw.delimiter == ";")
+                         decimal_comma=raw.delimiter == ";", date_formats=source.date_formats)
     failures = pl.concat([typed.failures, check_frame(typed.frame, contract, typed.failures),
                           raw.problems.select(ROW, "column", "rule", "message")])
     bad_rows = failures[ROW].unique()
