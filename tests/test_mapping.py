@@ -116,8 +116,10 @@ sources:
 """)
     report = lake.ingest(landing, mapping=load_mapping(mapping))
     assert (report.files[0].rows_loaded, report.files[0].rows_quarantined) == (1, 1)
-    assert lake.query("SELECT strftime(calibrated_at, '%Y-%m-%d'), strftime(due_at, '%Y-%m-%d')"
-                      " FROM calibrations") == [("2002-12-11", "2003-06-09")]
+    # dates alone are local midnight, stored as UTC (the June date is 23:00 UTC the day before)
+    assert lake.query("SELECT strftime(calibrated_at, '%Y-%m-%d %H:%M'), "
+                      "strftime(due_at, '%Y-%m-%d %H:%M') FROM calibrations") == [
+        ("2002-12-11 00:00", "2003-06-08 23:00")]
     assert lake.scalar("SELECT _extra FROM calibrations") == '{"DESC":"PROFILE PROJECTOR"}'
 
 
