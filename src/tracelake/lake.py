@@ -100,6 +100,7 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
         raise LakeError(f"{paths.database}: cannot open the lake ({exc})") from None
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         create_schema(con)
         yield con
     finally:

@@ -47,6 +47,7 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
                            f"'tracelake ingest PATH --lake {lake.root}'")
     con = duckdb.connect(str(lake.serving), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     if not external_access:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")

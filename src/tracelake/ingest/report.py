@@ -44,6 +44,7 @@ class IngestReport:
     files: list[FileReport]
     orphan_references: int = 0
     published: bool = False
+    genealogy: dict[str, Any] | None = None  # what the genealogy index build did, if it ran
 
     @property
     def totals(self) -> dict[str, int]:
@@ -73,4 +74,4 @@ class IngestReport:
         """The JSON document the CLI contract specifies (plus added keys)."""
         return {"run_id": self.run_id, "files": [f.as_dict() for f in self.files],
                 "totals": self.totals, "orphan_references": self.orphan_references,
-                "published": self.published}
+                "published": self.published, "genealogy": self.genealogy}

@@ -12,6 +12,7 @@ import fnmatch
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import polars as pl
 
 from tracelake import ledger, orphans, snapshot
 from tracelake.contracts import CONTRACTS, TableContract
+from tracelake.genealogy import GENEALOGY_TABLES, build_index, has_index
 from tracelake.errors import FileRejected, LakeError
 from tracelake.ingest.coerce import coerce_frame
 from tracelake.ingest.readers import ROW, SUFFIXES, RawFrame, read_source
@@ -80,7 +82,7 @@ def sha256_of(path: Path) -> str:
 
 def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
            mapping: Mapping | None = None, tables: set[str] | None = None,
-           exclude: Sequence[str] = (), publish: bool = True,
+           exclude: Sequence[str] = (), publish: bool = True, genealogy: bool = True,
            progress: Progress | None = None) -> IngestReport:
     """Ingest files and folders into the lake, in one transaction, and publish a snapshot.
 
@@ -91,6 +93,8 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
         tables: only ingest files feeding these tables (the others are not reported).
         exclude: path patterns, relative to a given folder, of files to leave out.
         publish: publish a new read-only snapshot after a run that changed the lake.
+        genealogy: bring the genealogy index up to date when the run changed what it is
+            built from (orchestrators that rebuild it as a step of their own pass False).
         progress: called with (files done, files in all, current file) as the run goes.
     """
     mapping = mapping or Mapping()
@@ -116,6 +120,8 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
                        (r.rows_inserted or r.rows_updated)}
             n_orphans = orphans.refresh(con, changed)
             result = IngestReport(run_id, reports, orphan_references=n_orphans)
+            if genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
+                result.genealogy = asdict(build_index(con))
             totals = result.totals
             ledger.record_run(con, {
                 "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),

@@ -1,0 +1,264 @@
+"""The genealogy index: lots, serials and jobs interned to integer keys, containment edges, and
+their transitive closure, kept in the lake (schema ``genealogy``) so every query is a lookup.
+
+Edges ("child is in parent"), built from the lake:
+
+* ``unit_components``: a lot or component serial fitted into a unit. Rows with ``removed_at``
+  are history (``genealogy.removed``), not containment.
+* ``material_issues``: a lot (or serial) issued to a job reaches every unit of that job, unless
+  ``unit_components`` says which units took that component: when any unit of the job has a
+  ``unit_components`` row for the component code, the unit rows decide for that code.
+* lot membership: a row naming both a lot and a component serial puts the serial in the lot.
+* a component serial that is itself a row of ``units`` is the same node as that unit, so the
+  levels of sub-assembly chain.
+
+Jobs are not nodes of the closure: a job-level issue becomes an edge from the lot to each unit
+of the job. ``closure_by_anc`` (sorted by the contained node) answers where-used and
+``closure_by_des`` (sorted by the container) answers where-from, each in one indexed lookup;
+``via_down``/``via_up`` store the next node on a shortest path, so paths come out of the same
+rows. Keys are BIGINTs assigned in (job, serial) order, so DuckDB's zone maps prune well
+(perf-notes §1: text serials with a common prefix defeat them).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+__all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index"]
+
+GENEALOGY_TABLES = ("units", "unit_components", "material_issues", "shipments", "jobs")
+MAX_DEPTH = 64
+
+
+@dataclass
+class IndexStats:
+    """What a build did, for logs, Dagster metadata and the benchmark."""
+
+    nodes: int
+    edges: int
+    closure_rows: int
+    cycles: int
+    multi_parent: int
+    seconds: float
+    mode: str = "full"
+
+
+def has_index(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the lake holds a genealogy index."""
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'genealogy' "
+        "AND table_name = 'closure_by_anc'").fetchone()[0])  # type: ignore[index]
+
+
+def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
+    """Rebuild every genealogy table from the lake's current rows (inside the caller's transaction)."""
+    start = time.perf_counter()
+    con.execute("CREATE SCHEMA IF NOT EXISTS genealogy")
+    _build_nodes(con)
+    _build_edges(con)
+    cycles = _build_closure(con)
+    _build_unit_info(con)
+    multi = _build_anomalies(con, cycles)
+    count = _count(con)
+    return IndexStats(nodes=count("genealogy.nodes"), edges=count("genealogy.edges"),
+                      closure_rows=count("genealogy.closure_by_anc"), cycles=cycles,
+                      multi_parent=multi, seconds=time.perf_counter() - start)
+
+
+def _count(con: duckdb.DuckDBPyConnection):  # type: ignore[no-untyped-def]
+    def count(table: str) -> int:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+    return count
+
+
+def _build_nodes(con: duckdb.DuckDBPyConnection) -> None:
+    """Intern every lot (per component code), serial and job to a BIGINT key."""
+    con.execute("""
+        CREATE OR REPLACE TABLE genealogy.nodes AS
+        WITH lots AS (
+            SELECT component_code, lot_number FROM material_issues
+            UNION SELECT component_code, lot_number FROM unit_components
+                  WHERE lot_number IS NOT NULL AND component_serial IS NULL
+            UNION SELECT component_code, lot_number FROM unit_components
+                  WHERE lot_number IS NOT NULL AND component_serial IS NOT NULL
+        ), serial_names AS (
+            SELECT serial_number AS s, job_id AS j, product_code AS c FROM units
+            UNION ALL SELECT serial_number, NULL, NULL FROM unit_components
+            UNION ALL SELECT component_serial, NULL, component_code FROM unit_components
+                      WHERE component_serial IS NOT NULL
+            UNION ALL SELECT component_serial, job_id, component_code FROM material_issues
+                      WHERE component_serial IS NOT NULL
+        ), serials AS (
+            SELECT s, min(j) AS j, min(c) AS c FROM serial_names GROUP BY s
+        ), all_nodes AS (
+            SELECT 'lot' AS kind, component_code, lot_number, NULL::VARCHAR AS serial_number,
+                   NULL::VARCHAR AS job_id, 0 AS grp, component_code AS k1, lot_number AS k2
+            FROM lots
+            UNION ALL
+            SELECT 'serial', c, NULL, s, j, 1, coalesce(j, ''), s FROM serials
+        )
+        SELECT row_number() OVER (ORDER BY grp, k1, k2)::BIGINT AS node_id, kind,
+               component_code, lot_number, serial_number, job_id,
+               CASE kind WHEN 'lot' THEN component_code || '/' || lot_number
+                         ELSE serial_number END AS label
+        FROM all_nodes ORDER BY node_id
+    """)
+    # point lookups by name go through small sorted tables with ART indexes
+    con.execute("""CREATE OR REPLACE TABLE genealogy.lot_keys AS
+                   SELECT node_id, component_code, lot_number FROM genealogy.nodes
+                   WHERE kind = 'lot' ORDER BY node_id""")
+    con.execute("""CREATE OR REPLACE TABLE genealogy.serial_keys AS
+                   SELECT node_id, serial_number FROM genealogy.nodes
+                   WHERE kind = 'serial' ORDER BY node_id""")
+    con.execute("CREATE INDEX lot_keys_name ON genealogy.lot_keys (component_code, lot_number)")
+    con.execute("CREATE INDEX serial_keys_name ON genealogy.serial_keys (serial_number)")
+
+
+def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
+    """Containment edges (current), and the removed fitments kept as history."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _fitments AS
+        SELECT uc.*, p.node_id AS parent,
+               CASE WHEN uc.component_serial IS NULL THEN cl.node_id ELSE cs.node_id END
+                   AS child,
+               CASE WHEN uc.component_serial IS NOT NULL THEN cl.node_id END AS member_lot
+        FROM unit_components uc
+        JOIN genealogy.serial_keys p ON p.serial_number = uc.serial_number
+        LEFT JOIN genealogy.serial_keys cs ON cs.serial_number = uc.component_serial
+        LEFT JOIN genealogy.lot_keys cl
+             ON cl.component_code = uc.component_code AND cl.lot_number = uc.lot_number
+    """)
+    # (job, component code) pairs for which unit_components say which units took what
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _resolved AS
+        SELECT DISTINCT u.job_id, uc.component_code
+        FROM unit_components uc JOIN units u ON u.serial_number = uc.serial_number
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _issues AS
+        SELECT mi.*, coalesce(cs.node_id, cl.node_id) AS child,
+               CASE WHEN mi.component_serial IS NOT NULL THEN cl.node_id END AS member_lot,
+               r.job_id IS NOT NULL AS resolved_by_units
+        FROM material_issues mi
+        LEFT JOIN _resolved r ON r.job_id = mi.job_id AND r.component_code = mi.component_code
+        JOIN genealogy.lot_keys cl ON cl.component_code = mi.component_code
+             AND cl.lot_number = mi.lot_number
+        LEFT JOIN genealogy.serial_keys cs ON cs.serial_number = mi.component_serial
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _unit_nodes AS
+        SELECT u.job_id, k.node_id FROM units u
+        JOIN genealogy.serial_keys k ON k.serial_number = u.serial_number
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _job_edges AS
+        SELECT i.child, n.node_id AS parent, i.issued_at, i.issued_by, i.job_id
+        FROM _issues i JOIN _unit_nodes n ON n.job_id = i.job_id
+        WHERE NOT i.resolved_by_units
+    """)
+    con.execute("""
+        CREATE OR REPLACE TABLE genealogy.edges AS
+        WITH raw AS (
+            SELECT child, parent, 'unit_components' AS source, fitted_at AS linked_at,
+                   fitted_by AS linked_by, NULL::VARCHAR AS job_id
+            FROM _fitments WHERE removed_at IS NULL
+            UNION ALL
+            SELECT child, parent, 'material_issues', issued_at, issued_by, job_id
+            FROM _job_edges
+            UNION ALL
+            SELECT member_lot, child, 'lot', fitted_at, fitted_by, NULL
+            FROM _fitments WHERE member_lot IS NOT NULL
+            UNION ALL
+            SELECT member_lot, child, 'lot', issued_at, issued_by, job_id
+            FROM _issues WHERE member_lot IS NOT NULL
+        )
+        SELECT DISTINCT ON (child, parent) child, parent, source, linked_at, linked_by, job_id
+        FROM raw WHERE child IS NOT NULL AND parent IS NOT NULL AND child <> parent
+        ORDER BY child, parent, linked_at
+    """)
+    con.execute("""
+        CREATE OR REPLACE TABLE genealogy.edges_by_parent AS
+        SELECT * FROM genealogy.edges ORDER BY parent, child
+    """)
+    con.execute("""
+        CREATE OR REPLACE TABLE genealogy.removed AS
+        SELECT child, parent, component_code, component_serial, lot_number, fitted_at,
+               removed_at, removed_by, removal_ncr_id
+        FROM _fitments WHERE removed_at IS NOT NULL AND child IS NOT NULL
+        ORDER BY child
+    """)
+    for temp in ("_fitments", "_issues", "_resolved", "_unit_nodes", "_job_edges"):
+        con.execute(f"DROP TABLE {temp}")
+
+
+def _build_closure(con: duckdb.DuckDBPyConnection) -> int:
+    """Transitive closure by semi-naive iteration; returns the number of nodes on a cycle.
+
+    Each round extends the rows found in the previous round by one edge and keeps only pairs
+    not seen before, so a cycle in the data ends the loop instead of looping for ever.
+    """
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _closure AS
+        SELECT child AS anc, parent AS des, 1::INTEGER AS depth, child AS via_down,
+               parent AS via_up FROM genealogy.edges
+    """)
+    con.execute("CREATE OR REPLACE TEMP TABLE _delta AS SELECT * FROM _closure")
+    for _ in range(MAX_DEPTH):
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _next AS
+            SELECT DISTINCT ON (d.anc, e.parent) d.anc, e.parent AS des, d.depth + 1 AS depth,
+                   e.child AS via_down, d.via_up
+            FROM _delta d JOIN genealogy.edges e ON e.child = d.des
+            WHERE NOT EXISTS (SELECT 1 FROM _closure c WHERE c.anc = d.anc AND c.des = e.parent)
+            ORDER BY d.anc, e.parent, d.depth
+        """)
+        if not con.execute("SELECT count(*) FROM _next").fetchone()[0]:  # type: ignore[index]
+            break
+        con.execute("INSERT INTO _closure SELECT * FROM _next")
+        con.execute("CREATE OR REPLACE TEMP TABLE _delta AS SELECT * FROM _next")
+    con.execute("""CREATE OR REPLACE TABLE genealogy.cycles AS
+                   SELECT anc AS node_id, depth AS cycle_length FROM _closure WHERE anc = des""")
+    con.execute("""CREATE OR REPLACE TABLE genealogy.closure_by_anc AS
+                   SELECT * FROM _closure WHERE anc <> des ORDER BY anc, depth""")
+    con.execute("""CREATE OR REPLACE TABLE genealogy.closure_by_des AS
+                   SELECT * FROM genealogy.closure_by_anc ORDER BY des, depth""")
+    con.execute("DROP TABLE _closure; DROP TABLE _delta; DROP TABLE IF EXISTS _next")
+    return int(con.execute("SELECT count(*) FROM genealogy.cycles").fetchone()[0])  # type: ignore[index]
+
+
+def _build_unit_info(con: duckdb.DuckDBPyConnection) -> None:
+    """Per unit: what it is, where it is, who has it; ``top`` if it is fitted into nothing."""
+    con.execute("""
+        CREATE OR REPLACE TABLE genealogy.unit_info AS
+        WITH last_ship AS (
+            SELECT DISTINCT ON (serial_number) serial_number, customer, order_ref, shipped_at,
+                   ship_to_country
+            FROM shipments ORDER BY serial_number, shipped_at DESC
+        ), fitted AS (
+            SELECT DISTINCT e.child FROM genealogy.edges e
+            JOIN genealogy.nodes p ON p.node_id = e.parent
+            WHERE e.source <> 'lot'
+        )
+        SELECT k.node_id, u.serial_number, u.product_code, u.job_id, u.status,
+               k.node_id NOT IN (SELECT child FROM fitted) AS top,
+               s.customer, s.order_ref, s.shipped_at, s.ship_to_country
+        FROM units u JOIN genealogy.serial_keys k ON k.serial_number = u.serial_number
+        LEFT JOIN last_ship s ON s.serial_number = u.serial_number
+        ORDER BY k.node_id
+    """)
+
+
+def _build_anomalies(con: duckdb.DuckDBPyConnection, cycles: int) -> int:
+    """Serials fitted into two units at once (no removal between); returns how many."""
+    con.execute("""
+        CREATE OR REPLACE TABLE genealogy.multi_parent AS
+        SELECT e.child AS node_id, list(p.label ORDER BY p.label) AS parents
+        FROM genealogy.edges e JOIN genealogy.nodes p ON p.node_id = e.parent
+        JOIN genealogy.nodes c ON c.node_id = e.child
+        WHERE c.kind = 'serial' AND e.source <> 'lot'
+        GROUP BY e.child HAVING count(DISTINCT e.parent) > 1
+    """)
+    return int(con.execute("SELECT count(*) FROM genealogy.multi_parent").fetchone()[0])  # type: ignore[index]

@@ -1,0 +1,286 @@
+"""Where-used and where-from: the questions the genealogy exists to answer, as library calls.
+
+Each answer is a small dataclass whose ``as_dict()`` is the JSON of ``tracelake trace`` in the CLI
+contract. All reads go through the index built by :mod:`tracelake.genealogy.index`: one lookup in
+the closure table, then the attributes of the units it names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+__all__ = ["WhereFrom", "WhereUsed", "supplier_lots", "where_from", "where_used"]
+
+
+@dataclass
+class WhereUsed:
+    """Every top-level unit that contains a lot or serial (``trace forward``)."""
+
+    query: dict[str, Any]
+    affected: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Counts by status and by customer of the affected units."""
+        units = [a for a in self.affected if not a.get("removed")]
+        by_status = Counter(a["status"] for a in units)
+        by_customer = Counter(a["customer"] for a in units if a["customer"])
+        return {"units": len(units), "shipped": by_status.get("shipped", 0),
+                "customers": len(by_customer), "by_status": dict(sorted(by_status.items())),
+                "by_customer": dict(by_customer.most_common()),
+                "jobs": len({a["job_id"] for a in units})}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The contract's JSON document (plus ``message`` when the answer is empty)."""
+        out = {"query": self.query, "affected": self.affected, "removed": self.removed,
+               "summary": self.summary}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass
+class WhereFrom:
+    """Everything in one unit, level by level (``trace backward``)."""
+
+    query: dict[str, Any]
+    unit: dict[str, Any] | None
+    components: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The contract's JSON document."""
+        out = {"query": self.query, "unit": self.unit, "components": self.components}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+def _lot_node(con: duckdb.DuckDBPyConnection, code: str, lot: str) -> int | None:
+    row = con.execute("SELECT node_id FROM genealogy.lot_keys WHERE component_code = ? "
+                      "AND lot_number = ?", [code, lot]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _serial_node(con: duckdb.DuckDBPyConnection, serial: str) -> int | None:
+    row = con.execute("SELECT node_id FROM genealogy.serial_keys WHERE serial_number = ?",
+                      [serial]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def where_used(con: duckdb.DuckDBPyConnection, component_code: str | None = None,
+               lot_number: str | None = None, *, serial_number: str | None = None,
+               include_removed: bool = False) -> WhereUsed:
+    """Every top-level unit containing lot (component_code, lot_number), or a serial.
+
+    A lot number is only unique within its component code, so both are needed. Units from
+    which the part was later removed are listed in ``removed`` (and, with ``include_removed``,
+    in ``affected`` too, marked ``removed: true``). An unknown lot gives an empty answer and a
+    message, not an error.
+    """
+    if serial_number is not None:
+        query = {"direction": "forward", "serial_number": serial_number}
+        node = _serial_node(con, serial_number)
+        what = f"serial {serial_number}"
+    else:
+        query = {"direction": "forward", "component_code": component_code,
+                 "lot_number": lot_number}
+        node = _lot_node(con, str(component_code), str(lot_number))
+        what = f"lot {lot_number} of component {component_code}"
+    if node is None:
+        return WhereUsed(query, message=f"no {what} in the lake: nothing to trace")
+    return _forward(con, [node], query, include_removed)
+
+
+def supplier_lots(con: duckdb.DuckDBPyConnection, component_code: str, supplier: str,
+                  issued_from: dt.datetime | dt.date | None = None,
+                  issued_to: dt.datetime | dt.date | None = None) -> list[str]:
+    """Lot numbers of a component received from a supplier and issued in a date window."""
+    rows = con.execute("""
+        SELECT DISTINCT lot_number FROM material_issues
+        WHERE component_code = ? AND lower(supplier) = lower(?)
+          AND (?::TIMESTAMPTZ IS NULL OR issued_at >= ?::TIMESTAMPTZ)
+          AND (?::TIMESTAMPTZ IS NULL OR issued_at < ?::TIMESTAMPTZ)
+        ORDER BY lot_number""",
+        [component_code, supplier, issued_from, issued_from, issued_to, issued_to]).fetchall()
+    return [r[0] for r in rows]
+
+
+def supplier_recall(con: duckdb.DuckDBPyConnection, component_code: str, supplier: str,
+                    issued_from: dt.datetime | dt.date | None = None,
+                    issued_to: dt.datetime | dt.date | None = None, *,
+                    include_removed: bool = False) -> WhereUsed:
+    """Where-used for every lot of a component from one supplier issued in a window."""
+    lots = supplier_lots(con, component_code, supplier, issued_from, issued_to)
+    query = {"direction": "forward", "component_code": component_code, "supplier": supplier,
+             "issued_from": issued_from, "issued_to": issued_to, "lots": lots}
+    nodes = [n for n in (_lot_node(con, component_code, lot) for lot in lots) if n is not None]
+    if not nodes:
+        return WhereUsed(query, message=f"no lots of {component_code} from {supplier} issued "
+                                        "in that window")
+    return _forward(con, nodes, query, include_removed)
+
+
+_UNIT_COLS = ("serial_number", "product_code", "job_id", "status", "customer", "order_ref",
+              "shipped_at")
+
+
+def _forward(con: duckdb.DuckDBPyConnection, starts: list[int], query: dict[str, Any],
+             include_removed: bool) -> WhereUsed:
+    rows = con.execute("""
+        SELECT c.anc, c.des, c.depth, c.via_down, u.top, u.serial_number, u.product_code,
+               u.job_id, u.status, u.customer, u.order_ref, u.shipped_at
+        FROM genealogy.closure_by_anc c
+        LEFT JOIN genealogy.unit_info u ON u.node_id = c.des
+        WHERE c.anc IN (SELECT unnest(?::BIGINT[]))
+        ORDER BY c.anc, c.depth""", [starts]).fetchall()
+    below: dict[tuple[int, int], int] = {}
+    best: dict[int, tuple[int, int, tuple[Any, ...]]] = {}
+    for anc, des, depth, via, top, *unit in rows:
+        below[(anc, des)] = via
+        if top and (des not in best or depth < best[des][1]):
+            best[des] = (anc, depth, tuple(unit))
+    labels = _labels(con, {v for v in below.values()} | set(starts) | set(best))
+    affected = []
+    for des, (anc, depth, unit) in best.items():
+        path = _path(below, labels, anc, des)
+        info = dict(zip(_UNIT_COLS, unit, strict=True))
+        affected.append({**{k: info[k] for k in ("serial_number", "product_code", "job_id",
+                                                 "status", "customer", "shipped_at")},
+                         "order_ref": info["order_ref"], "depth": depth, "path": path})
+    affected.sort(key=lambda a: (a["depth"], a["serial_number"]))
+    reached = set(starts) | {des for (_, des) in below}
+    removed = _removed_links(con, reached)
+    answer = WhereUsed(query, affected, removed)
+    if include_removed:
+        current = {a["serial_number"] for a in affected}
+        by_label = {v: k for k, v in _labels(con, reached).items()}
+        for r in removed:
+            child = by_label.get(r["component_serial"])
+            anc = next((a for a in starts if a == child or (a, child) in below), starts[0])
+            base = _path(below, labels | {child: r["component_serial"]}, anc, child) \
+                if child is not None else [r["component_serial"]]
+            for extra in _tops_of(con, r["serial_number"]):
+                if extra["serial_number"] not in current:
+                    current.add(extra["serial_number"])
+                    path = base + [p for p in extra["path"] if p not in base]
+                    answer.affected.append({**extra, "depth": len(path) - 1, "path": path,
+                                            "removed": True,
+                                            "removal_ncr_id": r["removal_ncr_id"]})
+    return answer
+
+
+def _path(below: dict[tuple[int, int], int], labels: dict[int, str], anc: int,
+          des: int) -> list[str]:
+    """Labels from ``anc`` up to ``des`` along the stored shortest path."""
+    path = [labels[des]]
+    node = des
+    while node != anc:
+        node = below[(anc, node)]
+        path.append(labels[node])
+    return list(reversed(path))
+
+
+def _labels(con: duckdb.DuckDBPyConnection, nodes: set[int]) -> dict[int, str]:
+    if not nodes:
+        return {}
+    return dict(con.execute("SELECT node_id, label FROM genealogy.nodes "
+                            "WHERE node_id IN (SELECT unnest(?::BIGINT[]))",
+                            [sorted(nodes)]).fetchall())
+
+
+def _removed_links(con: duckdb.DuckDBPyConnection, reached: set[int]) -> list[dict[str, Any]]:
+    """Fitments of the traced part (or of anything holding it) that were later undone."""
+    rows = con.execute("""
+        SELECT p.label, c.label, r.removed_at, r.removal_ncr_id, r.removed_by, r.fitted_at
+        FROM genealogy.removed r
+        JOIN genealogy.nodes p ON p.node_id = r.parent
+        JOIN genealogy.nodes c ON c.node_id = r.child
+        WHERE r.child IN (SELECT unnest(?::BIGINT[]))
+        ORDER BY r.removed_at, p.label""", [sorted(reached)]).fetchall()
+    return [{"serial_number": p, "component_serial": c, "removed_at": at,
+             "removal_ncr_id": ncr, "removed_by": by, "fitted_at": fitted}
+            for p, c, at, ncr, by, fitted in rows]
+
+
+def _tops_of(con: duckdb.DuckDBPyConnection, serial: str) -> list[dict[str, Any]]:
+    """The top-level units holding a serial now (the serial itself if it is top-level)."""
+    node = _serial_node(con, serial)
+    if node is None:
+        return []
+    rows = con.execute("""
+        SELECT u.serial_number, u.product_code, u.job_id, u.status, u.customer, u.shipped_at,
+               u.order_ref, coalesce(c.depth, 0)
+        FROM genealogy.unit_info u
+        LEFT JOIN (SELECT des, depth FROM genealogy.closure_by_anc WHERE anc = ?) c
+               ON c.des = u.node_id
+        WHERE u.top AND (u.node_id = ? OR c.des IS NOT NULL)""", [node, node]).fetchall()
+    return [{"serial_number": s, "product_code": p, "job_id": j, "status": st, "customer": cu,
+             "shipped_at": sh, "order_ref": o, "depth": d, "path": [serial, s] if s != serial
+             else [serial]} for s, p, j, st, cu, sh, o, d in rows]
+
+
+def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
+    """Every lot and serial in a unit, level by level, with when each was fitted or issued.
+
+    ``source`` says whether a link comes from a fitment record (``unit_components``) or only
+    from a job-level issue (``material_issues``). Parts removed in rework are listed with their
+    ``removed_at`` as history; what was inside them is not.
+    """
+    query = {"direction": "backward", "serial_number": serial_number}
+    node = _serial_node(con, serial_number)
+    unit = con.execute("SELECT serial_number, product_code, job_id, status FROM "
+                       "genealogy.unit_info WHERE node_id = ?", [node]).fetchone() \
+        if node is not None else None
+    if node is None or unit is None:
+        return WhereFrom(query, None, message=f"no unit {serial_number} in the lake")
+    holders = dict(con.execute(
+        "SELECT anc, depth FROM genealogy.closure_by_des WHERE des = ?", [node]).fetchall())
+    holders[node] = 0
+    rows = con.execute("""
+        SELECT e.parent, e.child, c.kind, c.component_code, c.lot_number, c.serial_number,
+               p.label, e.source, e.linked_at
+        FROM genealogy.edges_by_parent e
+        JOIN genealogy.nodes c ON c.node_id = e.child
+        JOIN genealogy.nodes p ON p.node_id = e.parent
+        WHERE e.parent IN (SELECT unnest(?::BIGINT[]))""", [sorted(holders)]).fetchall()
+    components: list[dict[str, Any]] = []
+    member_lot: dict[str, str] = {}
+    for parent_id, _child, kind, code, lot, serial, parent, source, linked_at in rows:
+        if source == "lot":  # the lot a serialised part came from: shown on the part's line
+            member_lot[parent] = lot
+            continue
+        components.append({"component_code": code, "lot_number": lot if kind == "lot" else None,
+                           "component_serial": serial if kind == "serial" else None,
+                           "parent_serial": parent, "depth": holders[parent_id] + 1,
+                           "fitted_at": linked_at, "removed_at": None, "source": source})
+    for comp in components:
+        if comp["component_serial"] in member_lot:
+            comp["lot_number"] = member_lot[comp["component_serial"]]
+    holders = {serial_number} | {c["component_serial"] for c in components
+                                 if c["component_serial"]}
+    depth_of = {serial_number: 0} | {c["component_serial"]: c["depth"] for c in components
+                                     if c["component_serial"]}
+    for r in con.execute("""
+            SELECT p.label, r.component_code, r.component_serial, r.lot_number, r.fitted_at,
+                   r.removed_at, r.removal_ncr_id
+            FROM genealogy.removed r JOIN genealogy.nodes p ON p.node_id = r.parent
+            WHERE p.label IN (SELECT unnest(?::VARCHAR[])) ORDER BY r.removed_at""",
+                         [sorted(holders)]).fetchall():
+        parent, code, cserial, lot, fitted, removed_at, ncr = r
+        components.append({"component_code": code, "lot_number": lot,
+                           "component_serial": cserial, "parent_serial": parent,
+                           "depth": depth_of.get(parent, 0) + 1, "fitted_at": fitted,
+                           "removed_at": removed_at, "source": "unit_components",
+                           "removal_ncr_id": ncr})
+    components.sort(key=lambda c: (c["depth"], c["parent_serial"], c["component_code"] or "",
+                                   c["removed_at"] is not None))
+    return WhereFrom(query, dict(zip(("serial_number", "product_code", "job_id", "status"),
+                                     unit, strict=True)), components)
