@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from tracelake_pipelines.assets import lake_snapshot, table_assets
+from tracelake_pipelines.assets import genealogy_index, lake_snapshot, table_assets
 from tracelake_pipelines.definitions import defs
 from tracelake_pipelines.resources import TracelakeResource
 from tracelake_pipelines.sensors import landing_fingerprint, make_landing_sensor
@@ -17,7 +17,7 @@ from tracelake.contracts import CONTRACTS
 
 
 def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:
-    return dg.materialize([*table_assets, lake_snapshot],
+    return dg.materialize([*table_assets, genealogy_index, lake_snapshot],
                           resources={"tracelake": TracelakeResource(landing=str(landing),
                                                                     lake=str(lake))},
                           raise_on_error=False)
@@ -26,7 +26,7 @@ def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:
 def test_definitions_load_with_an_asset_and_a_check_per_table() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {*CONTRACTS, "lake_snapshot"}
+    assert keys == {*CONTRACTS, "genealogy_index", "lake_snapshot"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert {(t, "contract") for t in CONTRACTS} <= checks
     assert defs.resolve_job_def("ingest_everything") is not None
@@ -37,7 +37,7 @@ def test_every_asset_materialises_on_the_sample_plant(tmp_path: Path) -> None:
     result = _materialize(SAMPLE, tmp_path / "lake")
     assert result.success
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialised == {*CONTRACTS, "lake_snapshot"}
+    assert materialised == {*CONTRACTS, "genealogy_index", "lake_snapshot"}
     checks = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()
               if e.check_name == "contract"}
     assert all(checks[t].passed for t in CONTRACTS), [t for t in CONTRACTS if not checks[t].passed]
@@ -97,3 +97,17 @@ def test_instance_config_limits_the_duckdb_pool_to_one(path: str) -> None:
 
     doc = yaml.safe_load((REPO / path).read_text())
     assert doc["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_the_genealogy_asset_checks_for_cycles_and_blocks_the_snapshot(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write_csv(landing / "units.csv", ["serial_number", "product_code", "job_id", "status"],
+              [["A", "P", "J-1", "wip"], ["B", "P", "J-1", "wip"]])
+    write_csv(landing / "unit_components.csv",
+              ["serial_number", "component_code", "component_serial", "fitted_at", "fitted_by"],
+              [["A", "P", "B", "2026-10-20T09:00", "x"], ["B", "P", "A", "2026-10-20T10:00", "x"]])
+    result = _materialize(landing, tmp_path / "lake")
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_cycles")
+    assert not check.passed and check.metadata["nodes_on_a_cycle"].value == 2
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "genealogy_index" in done and "lake_snapshot" not in done

@@ -7,12 +7,13 @@ from pathlib import Path
 import dagster as dg
 
 from tracelake.contracts import CONTRACTS
+from tracelake.genealogy import rebuild_lake_index
 from tracelake.ingest import IngestReport, ingest
 from tracelake.snapshot import publish_lake
 from tracelake.summary import lake_summary
 from tracelake_pipelines.resources import TracelakeResource
 
-__all__ = ["lake_snapshot", "table_assets"]
+__all__ = ["genealogy_index", "lake_snapshot", "table_assets"]
 
 #: Every asset that writes DuckDB runs in this pool (limit 1: DuckDB has a single writer).
 POOL = "duckdb"
@@ -53,7 +54,7 @@ def _table_asset(table: str) -> dg.AssetsDefinition:
                       tracelake: TracelakeResource) -> dg.MaterializeResult:
         report = ingest([Path(tracelake.landing)], tracelake.lake_paths(),
                         mapping=tracelake.load_mapping(), tables={table},
-                        exclude=tracelake.exclude, publish=False)
+                        exclude=tracelake.exclude, publish=False, genealogy=False)
         files = [f for f in report.files if f.table == table]
         context.log.info(f"{table}: {len(files)} file(s), run {report.run_id}")
         return dg.MaterializeResult(
@@ -74,8 +75,30 @@ def _table_asset(table: str) -> dg.AssetsDefinition:
 table_assets = [_table_asset(t) for t in CONTRACTS]
 
 
-@dg.asset(group_name="serving", kinds={"duckdb"}, pool=POOL,
+@dg.asset(group_name="genealogy", kinds={"duckdb"}, pool=POOL,
           deps=[a.key for a in table_assets],
+          check_specs=[dg.AssetCheckSpec("no_cycles", asset="genealogy_index", blocking=True,
+                                         description="no unit is (indirectly) inside itself")])
+def genealogy_index(context: dg.AssetExecutionContext,
+                    tracelake: TracelakeResource) -> dg.MaterializeResult:
+    """Lots, serials and jobs as integer keys, containment edges and their closure."""
+    stats = rebuild_lake_index(tracelake.lake_paths())
+    context.log.info(f"genealogy: {stats.edges} edges, {stats.closure_rows} closure rows "
+                     f"in {stats.seconds:.1f} s")
+    return dg.MaterializeResult(
+        metadata={"nodes": stats.nodes, "edges": stats.edges,
+                  "closure_rows": stats.closure_rows, "seconds": round(stats.seconds, 2),
+                  "serials_under_two_parents": stats.multi_parent},
+        check_results=[dg.AssetCheckResult(
+            check_name="no_cycles", passed=stats.cycles == 0,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"nodes_on_a_cycle": stats.cycles},
+            description=("the genealogy has no cycle" if not stats.cycles else
+                         f"{stats.cycles} node(s) are inside themselves: see genealogy.cycles"))])
+
+
+@dg.asset(group_name="serving", kinds={"duckdb"}, pool=POOL,
+          deps=[genealogy_index],
           check_specs=[dg.AssetCheckSpec("no_orphan_references", asset="lake_snapshot",
                                          description="rows naming records the lake lacks")])
 def lake_snapshot(tracelake: TracelakeResource) -> dg.MaterializeResult:

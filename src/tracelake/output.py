@@ -12,7 +12,10 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["frame_records", "json_dumps", "render_frame"]
+__all__ = ["CSV_DATETIME", "frame_records", "json_dumps", "render_frame"]
+
+#: Timestamps in CSV output: UTC, ISO 8601, with Z (as in the JSON output).
+CSV_DATETIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _default(value: object) -> Any:
@@ -59,7 +62,7 @@ def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> 
         flat = frame.with_columns(
             pl.col(c).cast(pl.String) for c, t in frame.schema.items()
             if isinstance(t, pl.List | pl.Struct | pl.Array))
-        return flat.write_csv()
+        return flat.write_csv(datetime_format=CSV_DATETIME)
     table = Table(title=title, show_lines=False)
     for name in frame.columns:
         table.add_column(name, overflow="fold")

@@ -7,7 +7,13 @@ fitments, issues or shipments), then ask :func:`where_used`, :func:`where_from` 
 
 from __future__ import annotations
 
-from tracelake.genealogy.index import GENEALOGY_TABLES, IndexStats, build_index, has_index
+from tracelake.genealogy.index import (
+    GENEALOGY_TABLES,
+    IndexStats,
+    build_index,
+    has_index,
+    rebuild_lake_index,
+)
 from tracelake.genealogy.trace import (
     WhereFrom,
     WhereUsed,
@@ -24,6 +30,7 @@ __all__ = [
     "WhereUsed",
     "build_index",
     "has_index",
+    "rebuild_lake_index",
     "supplier_lots",
     "supplier_recall",
     "where_from",

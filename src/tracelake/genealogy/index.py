@@ -27,7 +27,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-__all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index"]
+from tracelake.lake import LakePaths
+
+__all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index", "rebuild_lake_index"]
 
 GENEALOGY_TABLES = ("units", "unit_components", "material_issues", "shipments", "jobs")
 MAX_DEPTH = 64
@@ -66,6 +68,21 @@ def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
     return IndexStats(nodes=count("genealogy.nodes"), edges=count("genealogy.edges"),
                       closure_rows=count("genealogy.closure_by_anc"), cycles=cycles,
                       multi_parent=multi, seconds=time.perf_counter() - start)
+
+
+def rebuild_lake_index(lake: LakePaths) -> IndexStats:
+    """Rebuild the genealogy index of a lake in one transaction (for orchestrators)."""
+    from tracelake.lake import connect_writer
+
+    with connect_writer(lake) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            stats = build_index(con)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    return stats
 
 
 def _count(con: duckdb.DuckDBPyConnection):  # type: ignore[no-untyped-def]
