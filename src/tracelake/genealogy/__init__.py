@@ -13,6 +13,7 @@ from tracelake.genealogy.index import (
     build_index,
     has_index,
     rebuild_lake_index,
+    update_index,
 )
 from tracelake.genealogy.trace import (
     WhereFrom,
@@ -31,6 +32,7 @@ __all__ = [
     "build_index",
     "has_index",
     "rebuild_lake_index",
+    "update_index",
     "supplier_lots",
     "supplier_recall",
     "where_from",

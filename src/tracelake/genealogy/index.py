@@ -29,7 +29,11 @@ import duckdb
 
 from tracelake.lake import LakePaths
 
-__all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index", "rebuild_lake_index"]
+__all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index", "rebuild_lake_index",
+           "update_index"]
+
+#: tables whose changed rows (not just new ones) force a full rebuild: edges may disappear
+EDGE_TABLES = frozenset({"units", "unit_components", "material_issues"})
 
 GENEALOGY_TABLES = ("units", "unit_components", "material_issues", "shipments", "jobs")
 MAX_DEPTH = 64
@@ -68,6 +72,168 @@ def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
     return IndexStats(nodes=count("genealogy.nodes"), edges=count("genealogy.edges"),
                       closure_rows=count("genealogy.closure_by_anc"), cycles=cycles,
                       multi_parent=multi, seconds=time.perf_counter() - start)
+
+
+def update_index(con: duckdb.DuckDBPyConnection, run_id: str,
+                 updated: set[str] | frozenset[str] = frozenset()) -> IndexStats:
+    """Bring the index up to date after run ``run_id``: incrementally when the run only added
+    rows (new units, fitments, issues, reworks recorded with them: the usual day in a plant),
+    by a full rebuild when it changed rows the links were built from (a changed re-export, a
+    removal recorded on an existing fitment) or there is no index yet.
+
+    ``updated`` names the tables in which the run replaced existing rows.
+    """
+    start = time.perf_counter()
+    if not has_index(con) or set(updated) & EDGE_TABLES:
+        return build_index(con)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _scope_jobs AS
+        SELECT job_id FROM units WHERE _run_id = $run
+        UNION SELECT job_id FROM material_issues WHERE _run_id = $run
+        UNION SELECT u.job_id FROM unit_components uc JOIN units u USING (serial_number)
+              WHERE uc._run_id = $run""", {"run": run_id})
+    _append_nodes(con, run_id)
+    _derive_edges(con, scoped=True)
+    lost = con.execute("""
+        SELECT count(*) FROM genealogy.edges_by_parent e
+        WHERE e.parent IN (SELECT node_id FROM _unit_nodes) AND e.source <> 'lot'
+          AND NOT EXISTS (SELECT 1 FROM _edges_all a
+                          WHERE a.child = e.child AND a.parent = e.parent)""").fetchone()[0]  # type: ignore[index]
+    if lost:  # a link the index holds is gone: only a full rebuild keeps the closure exact
+        return build_index(con)
+    con.execute("""
+        INSERT INTO genealogy.removed
+        SELECT * FROM _removed_all r WHERE NOT EXISTS (
+            SELECT 1 FROM genealogy.removed o
+            WHERE o.child = r.child AND o.parent = r.parent AND o.fitted_at = r.fitted_at)""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _added AS
+        SELECT a.* FROM _edges_all a
+        WHERE NOT EXISTS (SELECT 1 FROM genealogy.edges_by_parent e
+                          WHERE e.parent IN (SELECT DISTINCT parent FROM _edges_all)
+                            AND e.child = a.child AND e.parent = a.parent)""")
+    con.execute("INSERT INTO genealogy.edges SELECT * FROM _added ORDER BY child, parent")
+    con.execute("INSERT INTO genealogy.edges_by_parent SELECT * FROM _added ORDER BY parent, child")
+    if _extend_closure(con):
+        return build_index(con)  # the new links close a cycle: take the full path that reports it
+    _refresh_unit_info(con, run_id)
+    multi = _build_anomalies(con, 0)
+    added = con.execute("SELECT count(*) FROM _added").fetchone()[0]  # type: ignore[index]
+    for temp in ("_scope_jobs", "_edges_all", "_removed_all", "_unit_nodes", "_added"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    count = _count(con)
+    return IndexStats(nodes=count("genealogy.nodes"), edges=int(added),
+                      closure_rows=count("genealogy.closure_by_anc"), cycles=0,
+                      multi_parent=multi, seconds=time.perf_counter() - start,
+                      mode="incremental")
+
+
+def _append_nodes(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Give the lots and serials first seen in this run the next free keys."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _new_nodes AS
+        WITH lots AS (
+            SELECT component_code, lot_number FROM material_issues WHERE _run_id = $run
+            UNION SELECT component_code, lot_number FROM unit_components
+                  WHERE _run_id = $run AND lot_number IS NOT NULL
+        ), serial_names AS (
+            SELECT serial_number AS s, job_id AS j, product_code AS c FROM units
+            WHERE _run_id = $run
+            UNION ALL SELECT serial_number, NULL, NULL FROM unit_components WHERE _run_id = $run
+            UNION ALL SELECT component_serial, NULL, component_code FROM unit_components
+                      WHERE _run_id = $run AND component_serial IS NOT NULL
+            UNION ALL SELECT component_serial, job_id, component_code FROM material_issues
+                      WHERE _run_id = $run AND component_serial IS NOT NULL
+        ), serials AS (SELECT s, min(j) AS j, min(c) AS c FROM serial_names GROUP BY s),
+        fresh AS (
+            SELECT 'lot' AS kind, l.component_code, l.lot_number, NULL::VARCHAR AS serial_number,
+                   NULL::VARCHAR AS job_id, 0 AS grp, l.component_code AS k1, l.lot_number AS k2
+            FROM lots l ANTI JOIN genealogy.lot_keys k
+                 ON k.component_code = l.component_code AND k.lot_number = l.lot_number
+            UNION ALL
+            SELECT 'serial', s.c, NULL, s.s, s.j, 1, coalesce(s.j, ''), s.s
+            FROM serials s ANTI JOIN genealogy.serial_keys k ON k.serial_number = s.s
+        )
+        SELECT (SELECT coalesce(max(node_id), 0) FROM genealogy.nodes)
+               + row_number() OVER (ORDER BY grp, k1, k2) AS node_id, kind, component_code,
+               lot_number, serial_number, job_id,
+               CASE kind WHEN 'lot' THEN component_code || '/' || lot_number
+                         ELSE serial_number END AS label
+        FROM fresh""", {"run": run_id})
+    con.execute("INSERT INTO genealogy.nodes SELECT * FROM _new_nodes ORDER BY node_id")
+    con.execute("INSERT INTO genealogy.lot_keys SELECT node_id, component_code, lot_number "
+                "FROM _new_nodes WHERE kind = 'lot' ORDER BY node_id")
+    con.execute("INSERT INTO genealogy.serial_keys SELECT node_id, serial_number "
+                "FROM _new_nodes WHERE kind = 'serial' ORDER BY node_id")
+    con.execute("DROP TABLE _new_nodes")
+
+
+def _extend_closure(con: duckdb.DuckDBPyConnection) -> bool:
+    """Add the closure rows the edges in ``_added`` create; True if they close a cycle."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _cdelta AS
+        SELECT DISTINCT ON (anc, des) * FROM (
+            SELECT child AS anc, parent AS des, 1::INTEGER AS depth, child AS via_down,
+                   parent AS via_up FROM _added
+            UNION ALL
+            SELECT c.anc, a.parent, c.depth + 1, a.child, c.via_up
+            FROM genealogy.closure_by_des c JOIN _added a ON c.des = a.child
+            WHERE c.des IN (SELECT child FROM _added)
+        ) ORDER BY anc, des, depth""")
+    _drop_known(con, "_cdelta")
+    con.execute("CREATE OR REPLACE TEMP TABLE _cnew AS SELECT * FROM _cdelta")
+    for _ in range(MAX_DEPTH):
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _cnext AS
+            SELECT DISTINCT ON (d.anc, e.parent) d.anc, e.parent AS des, d.depth + 1 AS depth,
+                   e.child AS via_down, d.via_up
+            FROM _cdelta d JOIN genealogy.edges_by_parent e ON e.child = d.des
+            WHERE e.child IN (SELECT des FROM _cdelta)
+            ORDER BY d.anc, e.parent, d.depth""")
+        _drop_known(con, "_cnext")
+        con.execute("DELETE FROM _cnext n USING _cnew c WHERE c.anc = n.anc AND c.des = n.des")
+        if not con.execute("SELECT count(*) FROM _cnext").fetchone()[0]:  # type: ignore[index]
+            break
+        con.execute("INSERT INTO _cnew SELECT * FROM _cnext")
+        con.execute("CREATE OR REPLACE TEMP TABLE _cdelta AS SELECT * FROM _cnext")
+    if con.execute("SELECT count(*) FROM _cnew WHERE anc = des").fetchone()[0]:  # type: ignore[index]
+        return True
+    con.execute("INSERT INTO genealogy.closure_by_anc SELECT * FROM _cnew ORDER BY anc, depth")
+    con.execute("INSERT INTO genealogy.closure_by_des SELECT * FROM _cnew ORDER BY des, depth")
+    for temp in ("_cdelta", "_cnew", "_cnext"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return False
+
+
+def _drop_known(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Delete from ``table`` the (anc, des) pairs the closure already holds."""
+    con.execute(f"""
+        DELETE FROM {table} t USING (
+            SELECT c.anc, c.des FROM genealogy.closure_by_des c
+            WHERE c.des IN (SELECT DISTINCT des FROM {table})) k
+        WHERE k.anc = t.anc AND k.des = t.des""")
+
+
+def _refresh_unit_info(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Recompute ``unit_info`` for the units the run touched (built, fitted or shipped)."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _touched AS
+        SELECT node_id FROM _unit_nodes
+        UNION SELECT child FROM _added WHERE source <> 'lot'
+        UNION SELECT k.node_id FROM shipments s JOIN genealogy.serial_keys k
+              ON k.serial_number = s.serial_number WHERE s._run_id = $run
+        UNION SELECT k.node_id FROM units u JOIN genealogy.serial_keys k
+              ON k.serial_number = u.serial_number WHERE u._run_id = $run""", {"run": run_id})
+    con.execute("DELETE FROM genealogy.unit_info WHERE node_id IN (SELECT node_id FROM _touched)")
+    touched = "(SELECT node_id FROM _touched)"
+    con.execute(_UNIT_INFO_SQL.format(
+        where=f"WHERE k.node_id IN {touched}",
+        ship_where="WHERE serial_number IN (SELECT serial_number FROM genealogy.serial_keys "
+                   f"WHERE node_id IN {touched})",
+        fitted_and=f"AND e.child IN {touched}")
+                .replace("CREATE OR REPLACE TABLE genealogy.unit_info AS",
+                         "INSERT INTO genealogy.unit_info"))
+    con.execute("DROP TABLE _touched")
 
 
 def rebuild_lake_index(lake: LakePaths) -> IndexStats:
@@ -134,9 +300,14 @@ def _build_nodes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX serial_keys_name ON genealogy.serial_keys (serial_number)")
 
 
-def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
-    """Containment edges (current), and the removed fitments kept as history."""
-    con.execute("""
+def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
+    """Containment edges into ``_edges_all`` and removed fitments into ``_removed_all``.
+
+    ``scoped``: only for the units of the jobs in the temp table ``_scope_jobs`` (incremental
+    upkeep); otherwise for the whole lake.
+    """
+    in_scope = "IN (SELECT job_id FROM _scope_jobs)"
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _fitments AS
         SELECT uc.*, p.node_id AS parent,
                CASE WHEN uc.component_serial IS NULL THEN cl.node_id ELSE cs.node_id END
@@ -144,17 +315,20 @@ def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
                CASE WHEN uc.component_serial IS NOT NULL THEN cl.node_id END AS member_lot
         FROM unit_components uc
         JOIN genealogy.serial_keys p ON p.serial_number = uc.serial_number
+        {f"JOIN units pu ON pu.serial_number = uc.serial_number AND pu.job_id {in_scope}"
+         if scoped else ""}
         LEFT JOIN genealogy.serial_keys cs ON cs.serial_number = uc.component_serial
         LEFT JOIN genealogy.lot_keys cl
              ON cl.component_code = uc.component_code AND cl.lot_number = uc.lot_number
     """)
     # (job, component code) pairs for which unit_components say which units took what
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _resolved AS
         SELECT DISTINCT u.job_id, uc.component_code
         FROM unit_components uc JOIN units u ON u.serial_number = uc.serial_number
+        {f"WHERE u.job_id {in_scope}" if scoped else ""}
     """)
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _issues AS
         SELECT mi.*, coalesce(cs.node_id, cl.node_id) AS child,
                CASE WHEN mi.component_serial IS NOT NULL THEN cl.node_id END AS member_lot,
@@ -164,11 +338,13 @@ def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
         JOIN genealogy.lot_keys cl ON cl.component_code = mi.component_code
              AND cl.lot_number = mi.lot_number
         LEFT JOIN genealogy.serial_keys cs ON cs.serial_number = mi.component_serial
+        {f"WHERE mi.job_id {in_scope}" if scoped else ""}
     """)
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _unit_nodes AS
         SELECT u.job_id, k.node_id FROM units u
         JOIN genealogy.serial_keys k ON k.serial_number = u.serial_number
+        {f"WHERE u.job_id {in_scope}" if scoped else ""}
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _job_edges AS
@@ -177,7 +353,7 @@ def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
         WHERE NOT i.resolved_by_units
     """)
     con.execute("""
-        CREATE OR REPLACE TABLE genealogy.edges AS
+        CREATE OR REPLACE TEMP TABLE _edges_all AS
         WITH raw AS (
             SELECT child, parent, 'unit_components' AS source, fitted_at AS linked_at,
                    fitted_by AS linked_by, NULL::VARCHAR AS job_id
@@ -197,17 +373,25 @@ def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
         ORDER BY child, parent, linked_at
     """)
     con.execute("""
-        CREATE OR REPLACE TABLE genealogy.edges_by_parent AS
-        SELECT * FROM genealogy.edges ORDER BY parent, child
-    """)
-    con.execute("""
-        CREATE OR REPLACE TABLE genealogy.removed AS
+        CREATE OR REPLACE TEMP TABLE _removed_all AS
         SELECT child, parent, component_code, component_serial, lot_number, fitted_at,
                removed_at, removed_by, removal_ncr_id
         FROM _fitments WHERE removed_at IS NOT NULL AND child IS NOT NULL
-        ORDER BY child
     """)
-    for temp in ("_fitments", "_issues", "_resolved", "_unit_nodes", "_job_edges"):
+    for temp in ("_fitments", "_issues", "_resolved", "_job_edges"):
+        con.execute(f"DROP TABLE {temp}")
+
+
+def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
+    """Containment edges (current), and the removed fitments kept as history."""
+    _derive_edges(con)
+    con.execute("""CREATE OR REPLACE TABLE genealogy.edges AS
+                   SELECT * FROM _edges_all ORDER BY child, parent""")
+    con.execute("""CREATE OR REPLACE TABLE genealogy.edges_by_parent AS
+                   SELECT * FROM _edges_all ORDER BY parent, child""")
+    con.execute("""CREATE OR REPLACE TABLE genealogy.removed AS
+                   SELECT * FROM _removed_all ORDER BY child""")
+    for temp in ("_edges_all", "_removed_all", "_unit_nodes"):
         con.execute(f"DROP TABLE {temp}")
 
 
@@ -246,26 +430,28 @@ def _build_closure(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM genealogy.cycles").fetchone()[0])  # type: ignore[index]
 
 
+_UNIT_INFO_SQL = """
+    CREATE OR REPLACE TABLE genealogy.unit_info AS
+    WITH last_ship AS (
+        SELECT DISTINCT ON (serial_number) serial_number, customer, order_ref, shipped_at,
+               ship_to_country
+        FROM shipments {ship_where} ORDER BY serial_number, shipped_at DESC
+    ), fitted AS (
+        SELECT DISTINCT e.child FROM genealogy.edges e WHERE e.source <> 'lot' {fitted_and}
+    )
+    SELECT k.node_id, u.serial_number, u.product_code, u.job_id, u.status,
+           k.node_id NOT IN (SELECT child FROM fitted) AS top,
+           s.customer, s.order_ref, s.shipped_at, s.ship_to_country
+    FROM units u JOIN genealogy.serial_keys k ON k.serial_number = u.serial_number
+    LEFT JOIN last_ship s ON s.serial_number = u.serial_number
+    {where}
+    ORDER BY k.node_id
+"""
+
+
 def _build_unit_info(con: duckdb.DuckDBPyConnection) -> None:
     """Per unit: what it is, where it is, who has it; ``top`` if it is fitted into nothing."""
-    con.execute("""
-        CREATE OR REPLACE TABLE genealogy.unit_info AS
-        WITH last_ship AS (
-            SELECT DISTINCT ON (serial_number) serial_number, customer, order_ref, shipped_at,
-                   ship_to_country
-            FROM shipments ORDER BY serial_number, shipped_at DESC
-        ), fitted AS (
-            SELECT DISTINCT e.child FROM genealogy.edges e
-            JOIN genealogy.nodes p ON p.node_id = e.parent
-            WHERE e.source <> 'lot'
-        )
-        SELECT k.node_id, u.serial_number, u.product_code, u.job_id, u.status,
-               k.node_id NOT IN (SELECT child FROM fitted) AS top,
-               s.customer, s.order_ref, s.shipped_at, s.ship_to_country
-        FROM units u JOIN genealogy.serial_keys k ON k.serial_number = u.serial_number
-        LEFT JOIN last_ship s ON s.serial_number = u.serial_number
-        ORDER BY k.node_id
-    """)
+    con.execute(_UNIT_INFO_SQL.format(where="", ship_where="", fitted_and=""))
 
 
 def _build_anomalies(con: duckdb.DuckDBPyConnection, cycles: int) -> int:

@@ -20,7 +20,7 @@ import polars as pl
 
 from tracelake import ledger, orphans, snapshot
 from tracelake.contracts import CONTRACTS, TableContract
-from tracelake.genealogy import GENEALOGY_TABLES, build_index, has_index
+from tracelake.genealogy import GENEALOGY_TABLES, has_index, update_index
 from tracelake.errors import FileRejected, LakeError
 from tracelake.ingest.coerce import coerce_frame
 from tracelake.ingest.readers import ROW, SUFFIXES, RawFrame, read_source
@@ -121,7 +121,8 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
             n_orphans = orphans.refresh(con, changed)
             result = IngestReport(run_id, reports, orphan_references=n_orphans)
             if genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
-                result.genealogy = asdict(build_index(con))
+                updated = {r.table for r in reports if r.table and r.rows_updated}
+                result.genealogy = asdict(update_index(con, run_id, updated))
             totals = result.totals
             ledger.record_run(con, {
                 "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
