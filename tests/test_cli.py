@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -117,3 +118,71 @@ def test_the_installed_console_script_keeps_stdout_pure_json(tmp_path: Path,
                           env=os.environ | {"COLUMNS": "60"}, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["totals"]["rows_loaded"] == 1
+
+
+def _sample_lake(tmp_path: Path) -> str:
+    from tests.helpers import SAMPLE
+
+    lake = str(tmp_path / "lake")
+    assert _run("ingest", str(SAMPLE), "--exclude", "bad/*", "--lake", lake)[0] == 0
+    return lake
+
+
+def test_trace_forward_json_follows_the_contract(tmp_path: Path) -> None:
+    lake = _sample_lake(tmp_path)
+    code, out, _ = _run("trace", "forward", "--component", "CAP-100", "--lot", "L-4471",
+                        "--lake", lake, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and set(doc) >= {"query", "affected", "removed", "summary"}
+    assert doc["query"] == {"direction": "forward", "component_code": "CAP-100",
+                            "lot_number": "L-4471"}
+    first = doc["affected"][0]
+    assert set(first) >= {"serial_number", "product_code", "job_id", "status", "customer",
+                          "shipped_at", "depth", "path"}
+    assert doc["summary"]["units"] == 12 and doc["summary"]["shipped"] == 8
+
+
+def test_trace_forward_csv_and_xlsx_recall_lists(tmp_path: Path) -> None:
+    import polars as pl
+
+    lake = _sample_lake(tmp_path)
+    xlsx = tmp_path / "recall.xlsx"
+    code, out, _ = _run("trace", "forward", "--component", "LAMP-D2", "--lot", "L-8801",
+                        "--include-removed", "--xlsx", str(xlsx), "--lake", lake,
+                        "--format", "csv")
+    rows = list(csv.DictReader(out.splitlines()))
+    assert code == 0 and len(rows) == 10
+    removed = {r["serial_number"]: r["removal_ncr_id"] for r in rows if r["removed"] == "true"}
+    assert removed == {"SPX200-0004": "NCR-0231", "SPX200-0007": "NCR-0232"}
+    sheet = pl.read_excel(xlsx, sheet_name="affected units")
+    assert sheet.height == 10 and "order_ref" in sheet.columns
+
+
+def test_supplier_recall_names_the_lots_it_took(tmp_path: Path) -> None:
+    lake = _sample_lake(tmp_path)
+    code, out, _ = _run("trace", "forward", "--component", "CAP-100", "--supplier",
+                        "farwell components ltd", "--issued-from", "2026-10-01",
+                        "--issued-to", "2026-10-27", "--lake", lake, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0, out
+    assert doc["query"]["lots"] == ["L-4471"]  # L-4502 was issued on the 27th: outside
+    assert doc["summary"]["units"] == 12
+
+
+def test_trace_backward_and_impact(tmp_path: Path) -> None:
+    lake = _sample_lake(tmp_path)
+    code, out, _ = _run("trace", "backward", "--serial", "SPX200-0004", "--lake", lake,
+                        "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["unit"]["job_id"] == "J-1042"
+    assert {c["source"] for c in doc["components"]} == {"unit_components", "material_issues"}
+    code, out, _ = _run("impact", "calibration", "--equipment", "DMM-04", "--lake", lake,
+                        "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["summary"]["results"] == 36 and doc["equipment_id"] == "DMM-04"
+
+
+def test_trace_needs_a_lot_or_a_supplier(tmp_path: Path) -> None:
+    lake = _sample_lake(tmp_path)
+    code, _, err = _run("trace", "forward", "--component", "CAP-100", "--lake", lake)
+    assert code == 1 and "--lot or --supplier" in err
