@@ -32,9 +32,9 @@ __all__ = [
     "build_index",
     "has_index",
     "rebuild_lake_index",
-    "update_index",
     "supplier_lots",
     "supplier_recall",
+    "update_index",
     "where_from",
     "where_used",
 ]

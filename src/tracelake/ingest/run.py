@@ -20,8 +20,8 @@ import polars as pl
 
 from tracelake import ledger, orphans, snapshot
 from tracelake.contracts import CONTRACTS, TableContract
-from tracelake.genealogy import GENEALOGY_TABLES, has_index, update_index
 from tracelake.errors import FileRejected, LakeError
+from tracelake.genealogy import GENEALOGY_TABLES, has_index, update_index
 from tracelake.ingest.coerce import coerce_frame
 from tracelake.ingest.readers import ROW, SUFFIXES, RawFrame, read_source
 from tracelake.ingest.report import FileReport, IngestReport
