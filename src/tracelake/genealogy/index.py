@@ -117,7 +117,7 @@ def update_index(con: duckdb.DuckDBPyConnection, run_id: str,
     if _extend_closure(con):
         return build_index(con)  # the new links close a cycle: take the full path that reports it
     _refresh_unit_info(con, run_id)
-    multi = _build_anomalies(con, 0)
+    multi = _build_anomalies(con, 0, scope="(SELECT child FROM _added)")
     added = con.execute("SELECT count(*) FROM _added").fetchone()[0]  # type: ignore[index]
     for temp in ("_scope_jobs", "_edges_all", "_removed_all", "_unit_nodes", "_added"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
@@ -454,14 +454,20 @@ def _build_unit_info(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_UNIT_INFO_SQL.format(where="", ship_where="", fitted_and=""))
 
 
-def _build_anomalies(con: duckdb.DuckDBPyConnection, cycles: int) -> int:
-    """Serials fitted into two units at once (no removal between); returns how many."""
-    con.execute("""
-        CREATE OR REPLACE TABLE genealogy.multi_parent AS
+def _build_anomalies(con: duckdb.DuckDBPyConnection, cycles: int, scope: str | None = None) -> int:
+    """Serials fitted into two units at once (no removal between); returns how many.
+
+    ``scope``: a subquery of the nodes to recheck (incremental upkeep); all nodes otherwise.
+    """
+    query = f"""
         SELECT e.child AS node_id, list(p.label ORDER BY p.label) AS parents
-        FROM genealogy.edges e JOIN genealogy.nodes p ON p.node_id = e.parent
+        FROM genealogy.edges_by_parent e JOIN genealogy.nodes p ON p.node_id = e.parent
         JOIN genealogy.nodes c ON c.node_id = e.child
-        WHERE c.kind = 'serial' AND e.source <> 'lot'
-        GROUP BY e.child HAVING count(DISTINCT e.parent) > 1
-    """)
+        WHERE c.kind = 'serial' AND e.source <> 'lot' {f"AND e.child IN {scope}" if scope else ""}
+        GROUP BY e.child HAVING count(DISTINCT e.parent) > 1"""
+    if scope is None:
+        con.execute(f"CREATE OR REPLACE TABLE genealogy.multi_parent AS {query}")
+    else:
+        con.execute(f"DELETE FROM genealogy.multi_parent WHERE node_id IN {scope}")
+        con.execute(f"INSERT INTO genealogy.multi_parent {query}")
     return int(con.execute("SELECT count(*) FROM genealogy.multi_parent").fetchone()[0])  # type: ignore[index]
