@@ -228,6 +228,20 @@ def test_unit_components_say_which_units_took_which_lot(lake: Lake, landing: Pat
     assert serials(cap.affected) == ["U-1", "U-2", "U-3"]
 
 
+def test_a_lot_issued_but_named_by_no_fitment_reaches_every_unit_of_its_job(
+        lake: Lake, landing: Path) -> None:
+    # L3 was issued to J-1 too, but no fitment row says which unit took it: a recall must
+    # assume any of them did
+    write_plant(landing,
+                units=[unit("U-1", "J-1", "DEV"), unit("U-2", "J-1", "DEV")],
+                issues=[issue("J-1", "SCR-M3", "L1"), issue("J-1", "SCR-M3", "L3")],
+                fitments=[fit("U-1", "SCR-M3", lot="L1"), fit("U-2", "SCR-M3", lot="L1")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        assert serials(where_used(con, "SCR-M3", "L1").affected) == ["U-1", "U-2"]
+        assert serials(where_used(con, "SCR-M3", "L3").affected) == ["U-1", "U-2"]
+
+
 def test_without_unit_components_both_lots_reach_every_unit_of_the_job(lake: Lake,
                                                                        landing: Path) -> None:
     _two_screw_lots(landing, with_fitments=False)
@@ -238,6 +252,23 @@ def test_without_unit_components_both_lots_reach_every_unit_of_the_job(lake: Lak
     assert tops(l1) == [("U-1", 1, ["SCR-M3/L1", "U-1"]), ("U-2", 1, ["SCR-M3/L1", "U-2"]),
                         ("U-3", 1, ["SCR-M3/L1", "U-3"])]
     assert serials(l2.affected) == ["U-1", "U-2", "U-3"]
+
+
+def test_fitments_arriving_later_narrow_a_job_level_issue(lake: Lake, landing: Path) -> None:
+    _two_screw_lots(landing, with_fitments=False)
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        assert serials(where_used(con, "SCR-M3", "L2").affected) == ["U-1", "U-2", "U-3"]
+    write_plant(landing, fitments=[fit("U-1", "SCR-M3", lot="L1"), fit("U-2", "SCR-M3", lot="L1"),
+                                   fit("U-3", "SCR-M3", lot="L2")], suffix="_2026-10-21")
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        l1 = where_used(con, "SCR-M3", "L1")
+        l2 = where_used(con, "SCR-M3", "L2")
+        cap = where_used(con, "CAP-100", "L9")
+    assert serials(l1.affected) == ["U-1", "U-2"]
+    assert serials(l2.affected) == ["U-3"]
+    assert serials(cap.affected) == ["U-1", "U-2", "U-3"]
 
 
 def test_the_same_lot_number_on_two_components_is_two_lots(lake: Lake, landing: Path) -> None:
@@ -364,6 +395,82 @@ def test_a_removal_in_a_later_run_moves_the_unit_to_removed(lake: Lake, landing:
     assert serials(new.affected) == ["DEV-1"]
 
 
+def test_a_replacement_from_the_same_lot_keeps_the_unit_affected(lake: Lake,
+                                                                 landing: Path) -> None:
+    # DEV-1's lamp D2-0001 is replaced by D2-0005 of the same lot: DEV-1 still holds lot L-OLD
+    write_plant(landing, units=[unit("DEV-1", "J-D", "DEV")],
+                fitments=[fit("DEV-1", "LAMP", serial="D2-0001", lot="L-OLD",
+                              at="2026-10-20T11:20", removed_at="2026-11-03T09:05", ncr="NCR-1"),
+                          fit("DEV-1", "LAMP", serial="D2-0005", lot="L-OLD",
+                              at="2026-11-03T09:30")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        answer = where_used(con, "LAMP", "L-OLD")
+    assert tops(answer) == [("DEV-1", 2, ["LAMP/L-OLD", "D2-0005", "DEV-1"])]
+
+
+def test_a_sub_assembly_removed_and_not_refitted_is_top_level_again(lake: Lake,
+                                                                    landing: Path) -> None:
+    write_plant(landing,
+                units=[unit("PCB-1", "J-P", "PCB"), unit("DEV-1", "J-D", "DEV")],
+                issues=[issue("J-P", "CAP-100", "L77")],
+                fitments=[fit("DEV-1", "PCB", serial="PCB-1", at="2026-10-20T10:00",
+                              removed_at="2026-10-22T09:00", ncr="NCR-3")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        answer = where_used(con, "CAP-100", "L77")
+    # PCB-1 is fitted into nothing now: it is the top-level unit holding the lot
+    assert tops(answer) == [("PCB-1", 1, ["CAP-100/L77", "PCB-1"])]
+    assert [(r["serial_number"], r["component_serial"], r["removal_ncr_id"])
+            for r in answer.removed] == [("DEV-1", "PCB-1", "NCR-3")]
+
+
+def test_a_module_moved_from_one_device_to_another(lake: Lake, landing: Path) -> None:
+    # MOD-1 (holding PCB lot L77) is taken out of DEV-1 under NCR-5 and fitted into DEV-2
+    write_plant(landing,
+                units=[unit("MOD-1", "J-M", "MOD"), unit("DEV-1", "J-D", "DEV"),
+                       unit("DEV-2", "J-D", "DEV")],
+                issues=[issue("J-M", "CAP-100", "L77", at="2026-10-13T08:00")],
+                fitments=[fit("DEV-1", "MOD", serial="MOD-1", at="2026-10-20T10:00",
+                              removed_at="2026-11-02T10:00", ncr="NCR-5"),
+                          fit("DEV-2", "MOD", serial="MOD-1", at="2026-11-03T10:00")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        used = where_used(con, "CAP-100", "L77")
+        ever = where_used(con, "CAP-100", "L77", include_removed=True)
+        old = where_from(con, "DEV-1")
+        new = where_from(con, "DEV-2")
+    assert tops(used) == [("DEV-2", 2, ["CAP-100/L77", "MOD-1", "DEV-2"])]
+    assert [(r["serial_number"], r["component_serial"]) for r in used.removed] == [
+        ("DEV-1", "MOD-1")]
+    assert serials(ever.affected) == ["DEV-1", "DEV-2"]
+    # DEV-1 lists the module it lost as history, not what is inside it
+    assert [(c["component_serial"], c["lot_number"], c["depth"], c["removed_at"])
+            for c in old.components] == [("MOD-1", None, 1, utc("2026-11-02T10:00"))]
+    assert sorted((c["component_code"], c["component_serial"], c["lot_number"], c["depth"],
+                   c["removed_at"]) for c in new.components) == [
+        ("CAP-100", None, "L77", 2, None), ("MOD", "MOD-1", None, 1, None)]
+
+
+def test_include_removed_path_runs_through_every_level(lake: Lake, landing: Path) -> None:
+    # lamp D2-0001 (lot L-OLD) is taken out of MOD-1, which sits in CHS-1, which sits in DEV-1
+    write_plant(landing,
+                units=[unit("MOD-1", "J-M", "MOD"), unit("CHS-1", "J-C", "CHS"),
+                       unit("DEV-1", "J-D", "DEV")],
+                fitments=[fit("MOD-1", "LAMP", serial="D2-0001", lot="L-OLD",
+                              at="2026-10-13T10:00", removed_at="2026-11-03T09:05", ncr="NCR-1"),
+                          fit("CHS-1", "MOD", serial="MOD-1", at="2026-10-14T10:00"),
+                          fit("DEV-1", "CHS", serial="CHS-1", at="2026-10-15T10:00")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        plain = where_used(con, "LAMP", "L-OLD")
+        ever = where_used(con, "LAMP", "L-OLD", include_removed=True)
+    assert plain.affected == []
+    assert [(r["serial_number"], r["component_serial"]) for r in plain.removed] == [
+        ("MOD-1", "D2-0001")]
+    assert tops(ever) == [("DEV-1", 4, ["LAMP/L-OLD", "D2-0001", "MOD-1", "CHS-1", "DEV-1"])]
+
+
 # ------------------------------------------------------------------------------------------
 # top level
 
@@ -387,6 +494,44 @@ def test_a_sub_assembly_not_yet_fitted_is_itself_top_level(lake: Lake, landing: 
         after = where_used(con, "CAP-100", "L77")
     assert tops(after) == [("DEV-1", 2, ["CAP-100/L77", "PCB-1", "DEV-1"]),
                            ("DEV-2", 2, ["CAP-100/L77", "PCB-2", "DEV-2"])]
+
+
+def test_a_device_fitted_before_its_units_row_arrives_is_still_traced(lake: Lake,
+                                                                      landing: Path) -> None:
+    # the fitment names DEV-9 before the units export does: an orphan reference, not a drop
+    write_plant(landing, units=[unit("X-1", "J-X", "DEV")],
+                fitments=[fit("DEV-9", "LAMP", serial="D2-1", lot="L1")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        early = where_used(con, "LAMP", "L1")
+    assert [(a["serial_number"], a["depth"], a["path"]) for a in early.affected] == [
+        ("DEV-9", 2, ["LAMP/L1", "D2-1", "DEV-9"])]
+
+
+def test_a_device_whose_units_row_arrives_later_gets_its_attributes(lake: Lake,
+                                                                    landing: Path) -> None:
+    write_plant(landing, units=[unit("X-1", "J-X", "DEV")],
+                fitments=[fit("DEV-9", "LAMP", serial="D2-1", lot="L1")])
+    lake.ingest(landing)
+    write_plant(landing, units=[unit("DEV-9", "J-D", "DEV")], suffix="_2026-10-21")
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        late = where_used(con, "LAMP", "L1")
+    assert [(a["serial_number"], a["job_id"], a["depth"], a["path"]) for a in late.affected] == [
+        ("DEV-9", "J-D", 2, ["LAMP/L1", "D2-1", "DEV-9"])]
+
+
+def test_a_sub_assembly_whose_units_row_arrives_later_links_its_lots(lake: Lake,
+                                                                     landing: Path) -> None:
+    write_plant(landing, units=[unit("DEV-1", "J-D", "DEV")],
+                fitments=[fit("DEV-1", "PCB", serial="PCB-1")])
+    lake.ingest(landing)
+    write_plant(landing, units=[unit("PCB-1", "J-P", "PCB")],
+                issues=[issue("J-P", "CAP-100", "L77")], suffix="_2026-10-21")
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        answer = where_used(con, "CAP-100", "L77")
+    assert tops(answer) == [("DEV-1", 2, ["CAP-100/L77", "PCB-1", "DEV-1"])]
 
 
 # ------------------------------------------------------------------------------------------
@@ -416,6 +561,38 @@ def test_shipments_give_customer_and_summary_counts(lake: Lake, landing: Path) -
     assert {k: summary[k] for k in ("units", "shipped", "customers", "by_status")} == {
         "units": 5, "shipped": 3, "customers": 2,
         "by_status": {"shipped": 3, "released": 1, "quarantined": 1}}
+
+
+def test_a_shipment_in_a_later_run_shows_the_customer(lake: Lake, landing: Path) -> None:
+    write_plant(landing, units=[unit("U-1", "J-1", "DEV"), unit("U-2", "J-1", "DEV")],
+                issues=[issue("J-1", "CAP-100", "L77")])
+    lake.ingest(landing)
+    # the MRP re-exports U-1 as shipped, and the shipment arrives
+    (landing / "units.csv").unlink()
+    write_plant(landing, units=[unit("U-1", "J-1", "DEV", "shipped"), unit("U-2", "J-1", "DEV")],
+                shipments=[ship("U-1", "Kestrel Pharma Ltd", "SO-5537", "2026-11-10T10:00")],
+                suffix="_2026-11-10")
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        answer = where_used(con, "CAP-100", "L77")
+    assert sorted((a["serial_number"], a["status"], a["customer"], a["shipped_at"])
+                  for a in answer.affected) == [
+        ("U-1", "shipped", "Kestrel Pharma Ltd", utc("2026-11-10T10:00")),
+        ("U-2", "released", None, None)]
+    assert {k: answer.summary[k] for k in ("units", "shipped", "customers")} == {
+        "units": 2, "shipped": 1, "customers": 1}
+
+
+def test_a_shipment_alone_in_a_later_run_shows_the_customer(lake: Lake, landing: Path) -> None:
+    write_plant(landing, units=[unit("U-1", "J-1", "DEV", "shipped")],
+                issues=[issue("J-1", "CAP-100", "L77")])
+    lake.ingest(landing)
+    write_plant(landing, shipments=[ship("U-1", "Acme Labs", "SO-1", "2026-11-09T10:30")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        answer = where_used(con, "CAP-100", "L77")
+    assert [(a["serial_number"], a["customer"]) for a in answer.affected] == [
+        ("U-1", "Acme Labs")]
 
 
 # ------------------------------------------------------------------------------------------
@@ -493,6 +670,20 @@ def test_supplier_recall_takes_the_lots_issued_in_the_window(lake: Lake, landing
     assert tops(answer) == [("A-1", 1, ["CAP-100/L1", "A-1"]), ("B-1", 1, ["CAP-100/L2", "B-1"]),
                             ("B-2", 1, ["CAP-100/L2", "B-2"])]
     assert answer.summary["units"] == 3
+
+
+def test_supplier_recall_takes_every_unit_of_a_recalled_lot(lake: Lake, landing: Path) -> None:
+    # lot L1 is issued in the window to J-1 and again after it to J-2: the whole lot is recalled
+    write_plant(landing, units=[unit("A-1", "J-1", "DEV"), unit("B-1", "J-2", "DEV")],
+                issues=[
+                    issue("J-1", "CAP-100", "L1", at="2026-10-05T09:00", supplier="Farwell"),
+                    issue("J-2", "CAP-100", "L1", at="2026-11-20T09:00", supplier="Farwell")])
+    lake.ingest(landing)
+    with snapshot(lake) as con:
+        answer = supplier_recall(con, "CAP-100", "Farwell", dt.date(2026, 10, 1),
+                                 dt.date(2026, 11, 1))
+    assert answer.query["lots"] == ["L1"]
+    assert serials(answer.affected) == ["A-1", "B-1"]
 
 
 def test_supplier_recall_with_no_lot_in_the_window_is_empty(lake: Lake, landing: Path) -> None:
@@ -632,7 +823,7 @@ def _spx(*numbers: int) -> list[str]:
 def test_sample_cap_100_l4471_reaches_j1042_devices_and_the_spare_pcbs(sample) -> None:  # type: ignore[no-untyped-def]
     answer = where_used(sample, "CAP-100", "L-4471")
     # PCB-M-0101..0110 are fitted (on paths); the two spares are top-level themselves
-    assert serials(answer.affected) == ["PCB-M-0111", "PCB-M-0112"] + _spx(*range(1, 11))
+    assert serials(answer.affected) == ["PCB-M-0111", "PCB-M-0112", *_spx(*range(1, 11))]
     by_serial = {a["serial_number"]: a for a in answer.affected}
     assert by_serial["PCB-M-0111"]["path"] == ["CAP-100/L-4471", "PCB-M-0111"]
     assert by_serial["SPX200-0001"]["depth"] == 1  # issued to J-1042 at job level too

@@ -6,8 +6,10 @@ Edges ("child is in parent"), built from the lake:
 * ``unit_components``: a lot or component serial fitted into a unit. Rows with ``removed_at``
   are history (``genealogy.removed``), not containment.
 * ``material_issues``: a lot (or serial) issued to a job reaches every unit of that job, unless
-  ``unit_components`` says which units took that component: when any unit of the job has a
-  ``unit_components`` row for the component code, the unit rows decide for that code.
+  ``unit_components`` says which units took it: when any unit of the job has a fitment row
+  naming that lot (or that serial), the fitment rows decide where it went. A lot issued but
+  named by no fitment row reaches every unit of the job: a recall errs on the side of the
+  customer.
 * lot membership: a row naming both a lot and a component serial puts the serial in the lot.
 * a component serial that is itself a row of ``units`` is the same node as that unit, so the
   levels of sub-assembly chain.
@@ -223,14 +225,17 @@ def _refresh_unit_info(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         UNION SELECT k.node_id FROM shipments s JOIN genealogy.serial_keys k
               ON k.serial_number = s.serial_number WHERE s._run_id = $run
         UNION SELECT k.node_id FROM units u JOIN genealogy.serial_keys k
-              ON k.serial_number = u.serial_number WHERE u._run_id = $run""", {"run": run_id})
+              ON k.serial_number = u.serial_number WHERE u._run_id = $run
+        UNION SELECT k.node_id FROM unit_components uc JOIN genealogy.serial_keys k
+              ON k.serial_number = uc.serial_number WHERE uc._run_id = $run""", {"run": run_id})
     con.execute("DELETE FROM genealogy.unit_info WHERE node_id IN (SELECT node_id FROM _touched)")
     touched = "(SELECT node_id FROM _touched)"
     con.execute(_UNIT_INFO_SQL.format(
         where=f"WHERE k.node_id IN {touched}",
         ship_where="WHERE serial_number IN (SELECT serial_number FROM genealogy.serial_keys "
                    f"WHERE node_id IN {touched})",
-        fitted_and=f"AND e.child IN {touched}")
+        fitted_and=f"AND e.child IN {touched}",
+        fitments_where="WHERE _run_id = '" + run_id.replace("'", "''") + "'")
                 .replace("CREATE OR REPLACE TABLE genealogy.unit_info AS",
                          "INSERT INTO genealogy.unit_info"))
     con.execute("DROP TABLE _touched")
@@ -321,10 +326,11 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
         LEFT JOIN genealogy.lot_keys cl
              ON cl.component_code = uc.component_code AND cl.lot_number = uc.lot_number
     """)
-    # (job, component code) pairs for which unit_components say which units took what
+    # what unit_components say the units of a job took: a serial, or a lot of a component
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _resolved AS
-        SELECT DISTINCT u.job_id, uc.component_code
+        SELECT DISTINCT u.job_id,
+               coalesce(uc.component_serial, uc.component_code || '/' || uc.lot_number) AS part
         FROM unit_components uc JOIN units u ON u.serial_number = uc.serial_number
         {f"WHERE u.job_id {in_scope}" if scoped else ""}
     """)
@@ -334,7 +340,8 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
                CASE WHEN mi.component_serial IS NOT NULL THEN cl.node_id END AS member_lot,
                r.job_id IS NOT NULL AS resolved_by_units
         FROM material_issues mi
-        LEFT JOIN _resolved r ON r.job_id = mi.job_id AND r.component_code = mi.component_code
+        LEFT JOIN _resolved r ON r.job_id = mi.job_id AND r.part =
+             coalesce(mi.component_serial, mi.component_code || '/' || mi.lot_number)
         JOIN genealogy.lot_keys cl ON cl.component_code = mi.component_code
              AND cl.lot_number = mi.lot_number
         LEFT JOIN genealogy.serial_keys cs ON cs.serial_number = mi.component_serial
@@ -439,11 +446,16 @@ _UNIT_INFO_SQL = """
     ), fitted AS (
         SELECT DISTINCT e.child FROM genealogy.edges e WHERE e.source <> 'lot' {fitted_and}
     )
-    SELECT k.node_id, u.serial_number, u.product_code, u.job_id, u.status,
+    , holders AS (  -- units, and serials that parts are fitted into before their units row came
+        SELECT serial_number FROM units
+        UNION SELECT serial_number FROM unit_components {fitments_where}
+    )
+    SELECT k.node_id, h.serial_number, u.product_code, u.job_id, u.status,
            k.node_id NOT IN (SELECT child FROM fitted) AS top,
            s.customer, s.order_ref, s.shipped_at, s.ship_to_country
-    FROM units u JOIN genealogy.serial_keys k ON k.serial_number = u.serial_number
-    LEFT JOIN last_ship s ON s.serial_number = u.serial_number
+    FROM holders h JOIN genealogy.serial_keys k ON k.serial_number = h.serial_number
+    LEFT JOIN units u ON u.serial_number = h.serial_number
+    LEFT JOIN last_ship s ON s.serial_number = h.serial_number
     {where}
     ORDER BY k.node_id
 """
@@ -451,7 +463,8 @@ _UNIT_INFO_SQL = """
 
 def _build_unit_info(con: duckdb.DuckDBPyConnection) -> None:
     """Per unit: what it is, where it is, who has it; ``top`` if it is fitted into nothing."""
-    con.execute(_UNIT_INFO_SQL.format(where="", ship_where="", fitted_and=""))
+    con.execute(_UNIT_INFO_SQL.format(where="", ship_where="", fitted_and="",
+                                      fitments_where=""))
 
 
 def _build_anomalies(con: duckdb.DuckDBPyConnection, cycles: int, scope: str | None = None) -> int:
@@ -463,7 +476,8 @@ def _build_anomalies(con: duckdb.DuckDBPyConnection, cycles: int, scope: str | N
         SELECT e.child AS node_id, list(p.label ORDER BY p.label) AS parents
         FROM genealogy.edges_by_parent e JOIN genealogy.nodes p ON p.node_id = e.parent
         JOIN genealogy.nodes c ON c.node_id = e.child
-        WHERE c.kind = 'serial' AND e.source <> 'lot' {f"AND e.child IN {scope}" if scope else ""}
+        WHERE c.kind = 'serial' AND e.source = 'unit_components'
+              {f"AND e.child IN {scope}" if scope else ""}
         GROUP BY e.child HAVING count(DISTINCT e.parent) > 1"""
     if scope is None:
         con.execute(f"CREATE OR REPLACE TABLE genealogy.multi_parent AS {query}")

@@ -170,7 +170,8 @@ def _forward(con: duckdb.DuckDBPyConnection, starts: list[int], query: dict[str,
             for extra in _tops_of(con, r["serial_number"]):
                 if extra["serial_number"] not in current:
                     current.add(extra["serial_number"])
-                    path = base + [p for p in extra["path"] if p not in base]
+                    path = base + extra["path"][1:] if extra["path"][0] == base[-1] else \
+                        base + extra["path"]
                     answer.affected.append({**extra, "depth": len(path) - 1, "path": path,
                                             "removed": True,
                                             "removal_ncr_id": r["removal_ncr_id"]})
@@ -211,20 +212,30 @@ def _removed_links(con: duckdb.DuckDBPyConnection, reached: set[int]) -> list[di
 
 
 def _tops_of(con: duckdb.DuckDBPyConnection, serial: str) -> list[dict[str, Any]]:
-    """The top-level units holding a serial now (the serial itself if it is top-level)."""
+    """The top-level units holding a serial now (the serial itself if it is top-level),
+    each with the path from the serial up to it."""
     node = _serial_node(con, serial)
     if node is None:
         return []
     rows = con.execute("""
-        SELECT u.serial_number, u.product_code, u.job_id, u.status, u.customer, u.shipped_at,
-               u.order_ref, coalesce(c.depth, 0)
-        FROM genealogy.unit_info u
-        LEFT JOIN (SELECT des, depth FROM genealogy.closure_by_anc WHERE anc = ?) c
-               ON c.des = u.node_id
-        WHERE u.top AND (u.node_id = ? OR c.des IS NOT NULL)""", [node, node]).fetchall()
-    return [{"serial_number": s, "product_code": p, "job_id": j, "status": st, "customer": cu,
-             "shipped_at": sh, "order_ref": o, "depth": d, "path": [serial, s] if s != serial
-             else [serial]} for s, p, j, st, cu, sh, o, d in rows]
+        SELECT u.node_id, 0 AS depth, NULL AS via_down, u.top, u.serial_number, u.product_code,
+               u.job_id, u.status, u.customer, u.order_ref, u.shipped_at
+        FROM genealogy.unit_info u WHERE u.node_id = $node
+        UNION ALL
+        SELECT c.des, c.depth, c.via_down, u.top, u.serial_number, u.product_code, u.job_id,
+               u.status, u.customer, u.order_ref, u.shipped_at
+        FROM genealogy.closure_by_anc c LEFT JOIN genealogy.unit_info u ON u.node_id = c.des
+        WHERE c.anc = $node""", {"node": node}).fetchall()
+    below = {(node, des): via for des, _d, via, *_ in rows if via is not None}
+    labels = _labels(con, {node} | {r[0] for r in rows} | set(below.values()))
+    out = []
+    for des, depth, _via, top, *unit in rows:
+        if not top:
+            continue
+        info = dict(zip(_UNIT_COLS, unit, strict=True))
+        out.append({**info, "depth": depth,
+                    "path": [serial] if des == node else _path(below, labels, node, des)})
+    return out
 
 
 def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
