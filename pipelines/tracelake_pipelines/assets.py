@@ -42,6 +42,12 @@ def _check_result(table: str, report: IngestReport) -> dg.AssetCheckResult:
                      f"{quarantined} row(s) quarantined" if quarantined else "all rows loaded"))
 
 
+class GenealogyConfig(dg.Config):
+    """Run configuration of ``genealogy_index``."""
+
+    full_rebuild: bool = False
+
+
 def _table_asset(table: str) -> dg.AssetsDefinition:
     contract = CONTRACTS[table]
 
@@ -54,7 +60,7 @@ def _table_asset(table: str) -> dg.AssetsDefinition:
                       tracelake: TracelakeResource) -> dg.MaterializeResult:
         report = ingest([Path(tracelake.landing)], tracelake.lake_paths(),
                         mapping=tracelake.load_mapping(), tables={table},
-                        exclude=tracelake.exclude, publish=False, genealogy=False)
+                        exclude=tracelake.exclude, publish=False)
         files = [f for f in report.files if f.table == table]
         context.log.info(f"{table}: {len(files)} file(s), run {report.run_id}")
         return dg.MaterializeResult(
@@ -79,14 +85,19 @@ table_assets = [_table_asset(t) for t in CONTRACTS]
           deps=[a.key for a in table_assets],
           check_specs=[dg.AssetCheckSpec("no_cycles", asset="genealogy_index", blocking=True,
                                          description="no unit is (indirectly) inside itself")])
-def genealogy_index(context: dg.AssetExecutionContext,
-                    tracelake: TracelakeResource) -> dg.MaterializeResult:
-    """Lots, serials and jobs as integer keys, containment edges and their closure."""
-    stats = rebuild_lake_index(tracelake.lake_paths())
+def genealogy_index(context: dg.AssetExecutionContext, tracelake: TracelakeResource,
+                    config: GenealogyConfig) -> dg.MaterializeResult:
+    """Lots, serials and jobs as integer keys, containment edges and their closure.
+
+    Each table's ingest keeps the index current (incrementally where a run only adds units,
+    fitments and issues); this asset builds it where there is none, or fully on request, and
+    checks it for cycles.
+    """
+    stats = rebuild_lake_index(tracelake.lake_paths(), full=config.full_rebuild)
     context.log.info(f"genealogy: {stats.edges} edges, {stats.closure_rows} closure rows "
                      f"in {stats.seconds:.1f} s")
     return dg.MaterializeResult(
-        metadata={"nodes": stats.nodes, "edges": stats.edges,
+        metadata={"mode": stats.mode, "nodes": stats.nodes, "edges": stats.edges,
                   "closure_rows": stats.closure_rows, "seconds": round(stats.seconds, 2),
                   "serials_under_two_parents": stats.multi_parent},
         check_results=[dg.AssetCheckResult(

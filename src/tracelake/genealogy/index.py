@@ -241,11 +241,23 @@ def _refresh_unit_info(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute("DROP TABLE _touched")
 
 
-def rebuild_lake_index(lake: LakePaths) -> IndexStats:
-    """Rebuild the genealogy index of a lake in one transaction (for orchestrators)."""
+def rebuild_lake_index(lake: LakePaths, *, full: bool = True) -> IndexStats:
+    """Rebuild the genealogy index of a lake in one transaction (for orchestrators).
+
+    With ``full=False`` the index is only built if the lake has none (ingest keeps an existing
+    one current run by run), and the stats of the index as it stands are returned.
+    """
     from tracelake.lake import connect_writer
 
     with connect_writer(lake) as con:
+        if not full and has_index(con):
+            start = time.perf_counter()
+            count = _count(con)
+            return IndexStats(nodes=count("genealogy.nodes"), edges=count("genealogy.edges"),
+                              closure_rows=count("genealogy.closure_by_anc"),
+                              cycles=count("genealogy.cycles"),
+                              multi_parent=count("genealogy.multi_parent"),
+                              seconds=time.perf_counter() - start, mode="current")
         con.execute("BEGIN TRANSACTION")
         try:
             stats = build_index(con)
