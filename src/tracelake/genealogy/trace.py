@@ -134,39 +134,49 @@ _UNIT_COLS = ("serial_number", "product_code", "job_id", "status", "customer", "
 
 def _forward(con: duckdb.DuckDBPyConnection, starts: list[int], query: dict[str, Any],
              include_removed: bool) -> WhereUsed:
-    rows = con.execute("""
-        SELECT c.anc, c.des, c.depth, c.via_down, u.top, u.serial_number, u.product_code,
-               u.job_id, u.status, u.customer, u.order_ref, u.shipped_at
-        FROM genealogy.closure_by_anc c
-        LEFT JOIN genealogy.unit_info u ON u.node_id = c.des
-        WHERE c.anc IN (SELECT unnest(?::BIGINT[]))
-        ORDER BY c.anc, c.depth""", [starts]).fetchall()
-    below: dict[tuple[int, int], int] = {}
+    # one lookup in the closure gives every holder of the start nodes; only the top-level
+    # ones are fetched with their attributes, and the paths are rebuilt from via_down
+    where = "anc = $starts[1]" if len(starts) == 1 else \
+        "anc IN (SELECT unnest($starts::BIGINT[]))"
+    closure = f"SELECT anc, des, depth, via_down FROM genealogy.closure_by_anc WHERE {where}"
+    arr = con.execute(closure, {"starts": starts}).fetchnumpy()
+    below = dict(zip(zip(arr["anc"].tolist(), arr["des"].tolist(), strict=True),
+                     arr["via_down"].tolist(), strict=True))
+    tops = con.execute(f"""
+        WITH c AS ({closure})
+        SELECT c.des, c.anc, c.depth, u.serial_number, u.product_code, u.job_id, u.status,
+               u.customer, u.order_ref, u.shipped_at
+        FROM c JOIN genealogy.unit_info u ON u.node_id = c.des WHERE u.top""",
+                       {"starts": starts}).fetchall()
+    labels = dict(con.execute(f"""
+        WITH c AS ({closure}), v AS (SELECT DISTINCT via_down AS node FROM c
+                                     UNION SELECT unnest($starts::BIGINT[]))
+        SELECT n.node_id, n.label FROM v JOIN genealogy.nodes n ON n.node_id = v.node""",
+                              {"starts": starts}).fetchall())
     best: dict[int, tuple[int, int, tuple[Any, ...]]] = {}
-    for anc, des, depth, via, top, *unit in rows:
-        below[(anc, des)] = via
-        if top and (des not in best or depth < best[des][1]):
+    for des, anc, depth, *unit in tops:
+        labels[des] = unit[0]
+        if des not in best or depth < best[des][1]:
             best[des] = (anc, depth, tuple(unit))
-    labels = _labels(con, {v for v in below.values()} | set(starts) | set(best))
     affected = []
     for des, (anc, depth, unit) in best.items():
-        path = _path(below, labels, anc, des)
         info = dict(zip(_UNIT_COLS, unit, strict=True))
         affected.append({**{k: info[k] for k in ("serial_number", "product_code", "job_id",
                                                  "status", "customer", "shipped_at")},
-                         "order_ref": info["order_ref"], "depth": depth, "path": path})
+                         "order_ref": info["order_ref"], "depth": depth,
+                         "path": _path(below, labels, anc, des)})
     affected.sort(key=lambda a: (a["depth"], a["serial_number"]))
-    reached = set(starts) | {des for (_, des) in below}
-    removed = _removed_links(con, reached)
+    removed = _removed_links(con, starts)
     answer = WhereUsed(query, affected, removed)
     if include_removed:
         current = {a["serial_number"] for a in affected}
-        by_label = {v: k for k, v in _labels(con, reached).items()}
         for r in removed:
-            child = by_label.get(r["component_serial"])
+            child = _serial_node(con, r["component_serial"])
+            if child is not None:
+                labels[child] = r["component_serial"]
             anc = next((a for a in starts if a == child or (a, child) in below), starts[0])
-            base = _path(below, labels | {child: r["component_serial"]}, anc, child) \
-                if child is not None else [r["component_serial"]]
+            base = _path(below, labels, anc, child) if child is not None \
+                else [r["component_serial"]]
             for extra in _tops_of(con, r["serial_number"]):
                 if extra["serial_number"] not in current:
                     current.add(extra["serial_number"])
@@ -190,22 +200,27 @@ def _path(below: dict[tuple[int, int], int], labels: dict[int, str], anc: int,
 
 
 def _labels(con: duckdb.DuckDBPyConnection, nodes: set[int]) -> dict[int, str]:
+    """Labels of a few nodes (paths of one holder; not for thousands)."""
     if not nodes:
         return {}
     return dict(con.execute("SELECT node_id, label FROM genealogy.nodes "
-                            "WHERE node_id IN (SELECT unnest(?::BIGINT[]))",
-                            [sorted(nodes)]).fetchall())
+                            "WHERE node_id IN (SELECT unnest($n::BIGINT[]))",
+                            {"n": sorted(nodes)}).fetchall())
 
 
-def _removed_links(con: duckdb.DuckDBPyConnection, reached: set[int]) -> list[dict[str, Any]]:
+def _removed_links(con: duckdb.DuckDBPyConnection, starts: list[int]) -> list[dict[str, Any]]:
     """Fitments of the traced part (or of anything holding it) that were later undone."""
     rows = con.execute("""
+        WITH reached AS (
+            SELECT des AS node FROM genealogy.closure_by_anc
+            WHERE anc IN (SELECT unnest($starts::BIGINT[]))
+            UNION SELECT unnest($starts::BIGINT[]))
         SELECT p.label, c.label, r.removed_at, r.removal_ncr_id, r.removed_by, r.fitted_at
         FROM genealogy.removed r
+        JOIN reached ON reached.node = r.child
         JOIN genealogy.nodes p ON p.node_id = r.parent
         JOIN genealogy.nodes c ON c.node_id = r.child
-        WHERE r.child IN (SELECT unnest(?::BIGINT[]))
-        ORDER BY r.removed_at, p.label""", [sorted(reached)]).fetchall()
+        ORDER BY r.removed_at, p.label""", {"starts": starts}).fetchall()
     return [{"serial_number": p, "component_serial": c, "removed_at": at,
              "removal_ncr_id": ncr, "removed_by": by, "fitted_at": fitted}
             for p, c, at, ncr, by, fitted in rows]
@@ -252,40 +267,37 @@ def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
         if node is not None else None
     if node is None or unit is None:
         return WhereFrom(query, None, message=f"no unit {serial_number} in the lake")
-    holders = dict(con.execute(
-        "SELECT anc, depth FROM genealogy.closure_by_des WHERE des = ?", [node]).fetchall())
-    holders[node] = 0
     rows = con.execute("""
-        SELECT e.parent, e.child, c.kind, c.component_code, c.lot_number, c.serial_number,
+        WITH h AS (SELECT anc AS node, depth FROM genealogy.closure_by_des WHERE des = $node
+                   UNION ALL SELECT $node, 0)
+        SELECT h.depth, e.child, c.kind, c.component_code, c.lot_number, c.serial_number,
                p.label, e.source, e.linked_at
-        FROM genealogy.edges_by_parent e
+        FROM h JOIN genealogy.edges_by_parent e ON e.parent = h.node
         JOIN genealogy.nodes c ON c.node_id = e.child
-        JOIN genealogy.nodes p ON p.node_id = e.parent
-        WHERE e.parent IN (SELECT unnest(?::BIGINT[]))""", [sorted(holders)]).fetchall()
+        JOIN genealogy.nodes p ON p.node_id = e.parent""", {"node": node}).fetchall()
     components: list[dict[str, Any]] = []
     member_lot: dict[str, str] = {}
-    for parent_id, _child, kind, code, lot, serial, parent, source, linked_at in rows:
+    for holder_depth, _child, kind, code, lot, serial, parent, source, linked_at in rows:
         if source == "lot":  # the lot a serialised part came from: shown on the part's line
             member_lot[parent] = lot
             continue
         components.append({"component_code": code, "lot_number": lot if kind == "lot" else None,
                            "component_serial": serial if kind == "serial" else None,
-                           "parent_serial": parent, "depth": holders[parent_id] + 1,
+                           "parent_serial": parent, "depth": holder_depth + 1,
                            "fitted_at": linked_at, "removed_at": None, "source": source})
     for comp in components:
         if comp["component_serial"] in member_lot:
             comp["lot_number"] = member_lot[comp["component_serial"]]
-    holders = {serial_number} | {c["component_serial"] for c in components
-                                 if c["component_serial"]}
     depth_of = {serial_number: 0} | {c["component_serial"]: c["depth"] for c in components
                                      if c["component_serial"]}
-    for r in con.execute("""
+    for parent, code, cserial, lot, fitted, removed_at, ncr in con.execute("""
+            WITH h AS (SELECT anc AS node FROM genealogy.closure_by_des WHERE des = $node
+                       UNION ALL SELECT $node)
             SELECT p.label, r.component_code, r.component_serial, r.lot_number, r.fitted_at,
                    r.removed_at, r.removal_ncr_id
-            FROM genealogy.removed r JOIN genealogy.nodes p ON p.node_id = r.parent
-            WHERE p.label IN (SELECT unnest(?::VARCHAR[])) ORDER BY r.removed_at""",
-                         [sorted(holders)]).fetchall():
-        parent, code, cserial, lot, fitted, removed_at, ncr = r
+            FROM genealogy.removed r JOIN h ON h.node = r.parent
+            JOIN genealogy.nodes p ON p.node_id = r.parent ORDER BY r.removed_at""",
+                                                                            {"node": node}).fetchall():
         components.append({"component_code": code, "lot_number": lot,
                            "component_serial": cserial, "parent_serial": parent,
                            "depth": depth_of.get(parent, 0) + 1, "fitted_at": fitted,
