@@ -394,7 +394,8 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _removed_all AS
         SELECT child, parent, component_code, component_serial, lot_number, fitted_at,
-               removed_at, removed_by, removal_ncr_id
+               removed_at, removed_by, removal_ncr_id, serial_number AS parent_serial,
+               coalesce(component_serial, component_code || '/' || lot_number) AS child_label
         FROM _fitments WHERE removed_at IS NOT NULL AND child IS NOT NULL
     """)
     for temp in ("_fitments", "_issues", "_resolved", "_job_edges"):

@@ -211,16 +211,13 @@ def _labels(con: duckdb.DuckDBPyConnection, nodes: set[int]) -> dict[int, str]:
 def _removed_links(con: duckdb.DuckDBPyConnection, starts: list[int]) -> list[dict[str, Any]]:
     """Fitments of the traced part (or of anything holding it) that were later undone."""
     rows = con.execute("""
-        WITH reached AS (
-            SELECT des AS node FROM genealogy.closure_by_anc
-            WHERE anc IN (SELECT unnest($starts::BIGINT[]))
-            UNION SELECT unnest($starts::BIGINT[]))
-        SELECT p.label, c.label, r.removed_at, r.removal_ncr_id, r.removed_by, r.fitted_at
+        SELECT r.parent_serial, r.child_label, r.removed_at, r.removal_ncr_id, r.removed_by,
+               r.fitted_at
         FROM genealogy.removed r
-        JOIN reached ON reached.node = r.child
-        JOIN genealogy.nodes p ON p.node_id = r.parent
-        JOIN genealogy.nodes c ON c.node_id = r.child
-        ORDER BY r.removed_at, p.label""", {"starts": starts}).fetchall()
+        WHERE r.child IN (SELECT des FROM genealogy.closure_by_anc
+                          WHERE anc IN (SELECT unnest($starts::BIGINT[])))
+           OR r.child IN (SELECT unnest($starts::BIGINT[]))
+        ORDER BY r.removed_at, r.parent_serial""", {"starts": starts}).fetchall()
     return [{"serial_number": p, "component_serial": c, "removed_at": at,
              "removal_ncr_id": ncr, "removed_by": by, "fitted_at": fitted}
             for p, c, at, ncr, by, fitted in rows]
