@@ -185,13 +185,9 @@ def _extend_closure(con: duckdb.DuckDBPyConnection) -> bool:
     _drop_known(con, "_cdelta")
     con.execute("CREATE OR REPLACE TEMP TABLE _cnew AS SELECT * FROM _cdelta")
     for _ in range(MAX_DEPTH):
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _cnext AS
-            SELECT DISTINCT ON (d.anc, e.parent) d.anc, e.parent AS des, d.depth + 1 AS depth,
-                   e.child AS via_down, d.via_up
-            FROM _cdelta d JOIN genealogy.edges_by_parent e ON e.child = d.des
-            WHERE e.child IN (SELECT des FROM _cdelta)
-            ORDER BY d.anc, e.parent, d.depth""")
+        con.execute("CREATE OR REPLACE TEMP TABLE _cnext AS " + _STEP.format(
+            delta="_cdelta", edges="genealogy.edges_by_parent",
+            where="WHERE e.child IN (SELECT des FROM _cdelta)"))
         _drop_known(con, "_cnext")
         con.execute("DELETE FROM _cnext n USING _cnew c WHERE c.anc = n.anc AND c.des = n.des")
         if not con.execute("SELECT count(*) FROM _cnext").fetchone()[0]:  # type: ignore[index]
@@ -415,6 +411,16 @@ def _build_edges(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE {temp}")
 
 
+#: One semi-naive step: extend each closure row found last round by one edge upwards,
+#: keeping the shortest way to each (anc, des) pair and the node it came through.
+_STEP = """
+    SELECT DISTINCT ON (d.anc, e.parent) d.anc, e.parent AS des, d.depth + 1 AS depth,
+           e.child AS via_down, d.via_up
+    FROM {delta} d JOIN {edges} e ON e.child = d.des
+    {where}
+    ORDER BY d.anc, e.parent, d.depth"""
+
+
 def _build_closure(con: duckdb.DuckDBPyConnection) -> int:
     """Transitive closure by semi-naive iteration; returns the number of nodes on a cycle.
 
@@ -428,14 +434,10 @@ def _build_closure(con: duckdb.DuckDBPyConnection) -> int:
     """)
     con.execute("CREATE OR REPLACE TEMP TABLE _delta AS SELECT * FROM _closure")
     for _ in range(MAX_DEPTH):
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _next AS
-            SELECT DISTINCT ON (d.anc, e.parent) d.anc, e.parent AS des, d.depth + 1 AS depth,
-                   e.child AS via_down, d.via_up
-            FROM _delta d JOIN genealogy.edges e ON e.child = d.des
-            WHERE NOT EXISTS (SELECT 1 FROM _closure c WHERE c.anc = d.anc AND c.des = e.parent)
-            ORDER BY d.anc, e.parent, d.depth
-        """)
+        con.execute("CREATE OR REPLACE TEMP TABLE _next AS " + _STEP.format(
+            delta="_delta", edges="genealogy.edges",
+            where="WHERE NOT EXISTS (SELECT 1 FROM _closure c "
+                  "WHERE c.anc = d.anc AND c.des = e.parent)"))
         if not con.execute("SELECT count(*) FROM _next").fetchone()[0]:  # type: ignore[index]
             break
         con.execute("INSERT INTO _closure SELECT * FROM _next")
