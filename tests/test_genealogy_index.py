@@ -78,3 +78,13 @@ def test_a_changed_re_export_of_fitments_rebuilds_the_index(tmp_path: Path) -> N
     report = lake.ingest(changed)
     assert report.files[0].rows_updated > 0
     assert report.genealogy["mode"] == "full"  # type: ignore[index]
+
+
+def test_an_index_from_another_version_is_rebuilt_not_extended(tmp_path: Path) -> None:
+    first, second = _split_sample(tmp_path)
+    lake = Lake(tmp_path / "lake")
+    lake.ingest(first)
+    con = duckdb.connect(str(lake.paths.database))
+    con.execute("UPDATE genealogy.meta SET version = version - 1")
+    con.close()
+    assert lake.ingest(second).genealogy["mode"] == "full"  # type: ignore[index]

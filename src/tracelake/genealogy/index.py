@@ -37,6 +37,8 @@ __all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index", "rebuil
 #: tables whose changed rows (not just new ones) force a full rebuild: edges may disappear
 EDGE_TABLES = frozenset({"units", "unit_components", "material_issues"})
 
+#: Bump when the index tables change shape: an index of another version is rebuilt, not extended.
+INDEX_VERSION = 2
 GENEALOGY_TABLES = ("units", "unit_components", "material_issues", "shipments", "jobs")
 MAX_DEPTH = 64
 
@@ -55,10 +57,14 @@ class IndexStats:
 
 
 def has_index(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the lake holds a genealogy index."""
-    return bool(con.execute(
+    """Whether the lake holds a genealogy index of this version of tracelake."""
+    present = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'genealogy' "
-        "AND table_name = 'closure_by_anc'").fetchone()[0])  # type: ignore[index]
+        "AND table_name IN ('closure_by_anc', 'meta')").fetchone()[0]  # type: ignore[index]
+    if present != 2:
+        return False
+    row = con.execute("SELECT version FROM genealogy.meta").fetchone()
+    return row is not None and row[0] == INDEX_VERSION
 
 
 def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
@@ -70,6 +76,8 @@ def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
     cycles = _build_closure(con)
     _build_unit_info(con)
     multi = _build_anomalies(con, cycles)
+    con.execute("CREATE OR REPLACE TABLE genealogy.meta AS SELECT ?::INTEGER AS version, "
+                "now() AS built_at", [INDEX_VERSION])
     count = _count(con)
     return IndexStats(nodes=count("genealogy.nodes"), edges=count("genealogy.edges"),
                       closure_rows=count("genealogy.closure_by_anc"), cycles=cycles,
