@@ -2,15 +2,24 @@
 
     uv run --group bench python benchmarks/genealogy.py [--tiers S,M,adv] [--starts 20] [--seed 1]
 
+(rustworkx and networkx are in the ``bench`` dependency group; without ``--group bench`` those
+peers are skipped.) Tiers: S = 100k finished units, M = 1M, adv = S with every adversarial
+switch of perf-notes §4 (shuffled rows, common serial prefix, 20 % hub lot, 1 % rework, BOM
+depth 8); XS (10k) is a smoke test, L and adv-M exist but need more than 24 GB.
+
 For each tier a synthetic plant is generated (cached under ``benchmarks/.work/``, shared with
 ``benchmarks/ingest.py``) and ingested into a lake with tracelake, which builds the genealogy
-index. Then, each in its own child process (peak RSS is that child's ``ru_maxrss``):
+index (from 1M units up in two steps, ``--ingest-mode``: the one-step ingest runs out of memory
+at M on a 24 GB machine). The lake is cached and rebuilt when the library source changes.
+Then, each in its own child process (peak RSS is that child's VmHWM; not ``ru_maxrss``, which
+Linux carries over from the parent across fork + exec):
 
 * ``tracelake``  the library calls on a read-only snapshot (``open_snapshot``):
                  Q1 ``where_used`` from a lot (level-1 job-level lots and top-level lots),
                  Q2 ``where_from`` a finished unit, Q3 ``supplier_recall`` over a window of
-                 ~10 lots, Q4 ``calibration_impact`` (if ``tracelake.calibration`` has it),
-                 Q5 ``where_used`` from the hub lot (tiers with ``hub_lot_share``)
+                 ~10 lots, Q5 ``where_used`` from the hub lot (tiers with ``hub_lot_share``);
+                 Q4 ``calibration_impact`` (if ``tracelake.calibration`` has it) in a second
+                 process, as its answers are large, over equipment found out of tolerance
 * ``cte``        what a user would write: a DuckDB ``WITH RECURSIVE ... UNION`` over
                  ``genealogy.edges``, top-level units from ``genealogy.unit_info`` (Q1, Q2, Q3, Q5)
 * ``rustworkx``  ``descendants`` / ``ancestors`` on the same edge list held in memory
@@ -25,7 +34,10 @@ index. Then, each in its own child process (peak RSS is that child's ``ru_maxrss
                  jobs (and the sub-assembly jobs that fed them) with new serials, job ids and
                  issue ids, shifted in time past the end of the plant.
 
-Every peer gets the same starts (seeded). Result sets are cross-checked per start: the serials
+Each query kind runs one warm-up, then every start; a loop stops once it has spent ``--budget``
+seconds (after at least 5 starts; the table then shows n). Every peer gets the same starts
+(seeded); the graph peers get node ids resolved beforehand and return node ids (serials and
+labels are looked up after timing). Result sets are cross-checked per start: the serials
 of the top-level units reached (where-used) and the labels of the nodes inside a unit
 (where-from); a mismatch is printed, never hidden. The plant's known facts (``PlantSummary``)
 are checked against tracelake as well.
@@ -39,6 +51,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -82,7 +95,27 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _rss_mib() -> float:
+    """Peak RSS of this process: VmHWM of its own address space.
+
+    Not ``ru_maxrss``: Linux carries it across fork + exec, so a child would report the
+    parent's RSS at the fork whenever that is larger than its own peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_now_mib() -> float:
+    """Current resident set (not the peak), from /proc."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -118,8 +151,16 @@ def _library_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def _dir_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def _git_describe() -> str:
+    """The commit the library was at, and whether src/ had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, text=True,
+                               capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+uncommitted changes in src/" if dirty else "")
 
 
 def _q4_function() -> Any:
@@ -184,19 +225,36 @@ def ensure_plant(tier: str, seed: int) -> tuple[Path, dict[str, Any]]:
     return plant, json.loads(facts_file.read_text())
 
 
-def ensure_lake(tier: str, plant: Path, tdir: Path) -> tuple[Path, dict[str, Any]]:
-    """The tier's lake (re-ingested when the plant or the library source changed)."""
+def ensure_lake(tier: str, plant: Path, tdir: Path, mode: str) -> tuple[Path, dict[str, Any]]:
+    """The tier's lake (re-ingested when the plant or the library source changed).
+
+    ``one-step``: ``ingest`` builds the index in its own transaction, as a user's first ingest
+    does. ``split``: ``ingest(genealogy=False, publish=False)``, then ``rebuild_lake_index`` and
+    ``publish_lake`` in a fresh process (the orchestrator path). At M the one-step ingest is
+    killed by the OOM killer on a 24 GB machine (measured: the load holds ~11.7 GB resident in
+    its transaction, then the index build climbs to DuckDB's default memory limit of 80 % of RAM).
+    """
     lake = tdir / "lake"
     info_file = lake / ".ingest.json"
-    key = {"plant": str(plant), "library": _library_hash()}
+    key = {"plant": str(plant), "library": _library_hash(), "mode": mode}
     if info_file.exists():
         info = json.loads(info_file.read_text())
         if info.get("key") == key and (lake / "serving.duckdb").exists():
             return lake, info
     shutil.rmtree(lake, ignore_errors=True)
     lake.mkdir(parents=True)
-    print(f"[{tier}] ingesting {plant.name} into {lake} ...", flush=True)
-    res = _run_child("ingest", tdir, extra=["--plant", str(plant)])
+    print(f"[{tier}] ingesting {plant.name} into {lake} ({mode}) ...", flush=True)
+    res = _run_child("ingest", tdir, extra=["--plant", str(plant), "--ingest-mode", mode])
+    if "error" in res:
+        raise SystemExit(f"[{tier}] ingest failed after {res['wall']:.0f} s: {res['error']}")
+    if mode == "split":
+        idx = _run_child("index", tdir)
+        if "error" in idx:
+            raise SystemExit(f"[{tier}] index build failed after {idx['wall']:.0f} s: "
+                             f"{idx['error']}")
+        res["genealogy"] = idx["genealogy"]
+        res["index_process"] = idx
+    res["mode"] = mode
     info = {"key": key, **res}
     _write_json(info_file, info)
     print(f"[{tier}] ingested {res['rows_loaded']:,} rows in {res['seconds']:.1f} s; index built "
@@ -436,32 +494,54 @@ def _re_escape(s: str) -> str:
 # children
 
 
-def _run_child(kind: str, tdir: Path, extra: list[str] | None = None) -> dict[str, Any]:
-    out = tdir / f"result-{kind}.json"
+def _run_child(kind: str, tdir: Path, extra: list[str] | None = None,
+               tag: str | None = None) -> dict[str, Any]:
+    out = tdir / f"result-{tag or kind}.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--dir", str(tdir),
-           *(extra or [])]
+           "--tag", tag or kind, *(extra or [])]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t
     if proc.returncode or not out.exists():
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1], "wall": wall}
+        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        if proc.returncode < 0:
+            why = f"killed by signal {-proc.returncode}" + (" (OOM killer?)"
+                                                            if proc.returncode == -9 else "")
+        return {"error": why, "wall": wall}
     res = json.loads(out.read_text())
     res["wall"] = wall
     return res
 
 
-def child_ingest(tdir: Path, plant: Path) -> dict[str, Any]:
+def child_ingest(tdir: Path, plant: Path, mode: str) -> dict[str, Any]:
     from tracelake.ingest import ingest
 
+    split = mode == "split"
     t = time.perf_counter()
-    r = ingest([plant], tdir / "lake")
+    r = ingest([plant], tdir / "lake", genealogy=not split, publish=not split)
     secs = time.perf_counter() - t
     if r.totals["rows_quarantined"]:
         raise SystemExit(f"{r.totals['rows_quarantined']} rows quarantined")
     return {"seconds": secs, "rows_loaded": r.totals["rows_loaded"], "genealogy": r.genealogy,
             "peak_rss_mib": _rss_mib()}
+
+
+def child_index(tdir: Path) -> dict[str, Any]:
+    """The orchestrator path after ``ingest(genealogy=False)``: build the index, publish."""
+    from tracelake.genealogy.index import rebuild_lake_index
+    from tracelake.lake import LakePaths
+    from tracelake.snapshot import publish_lake
+
+    lake = LakePaths.of(tdir / "lake")
+    t = time.perf_counter()
+    stats = rebuild_lake_index(lake)
+    t_index = time.perf_counter() - t
+    t = time.perf_counter()
+    publish_lake(lake)
+    return {"genealogy": dataclasses.asdict(stats), "seconds": t_index,
+            "publish_s": time.perf_counter() - t, "peak_rss_mib": _rss_mib()}
 
 
 def _tl_sets_q1(r: Any) -> list[str]:
@@ -480,7 +560,7 @@ def _tl_sets_q2(r: Any) -> list[str]:
     return sorted(out)
 
 
-def child_tracelake(tdir: Path, budget: float) -> dict[str, Any]:
+def child_tracelake(tdir: Path, budget: float, queries: list[str]) -> dict[str, Any]:
     t0 = time.perf_counter()
     from tracelake.genealogy import supplier_recall, where_from, where_used
     from tracelake.lake import LakePaths
@@ -507,11 +587,11 @@ def child_tracelake(tdir: Path, budget: float) -> dict[str, Any]:
     if q4 is not None:
         runs["Q4"] = (lambda s: q4(con, s["equipment"]), None)
     for q in QUERIES:
-        if q not in runs or not starts[q]:
+        if q not in runs or q not in queries or not starts[q]:
             continue
         fn, norm = runs[q]
         times, answers, warm = _timed_loop(fn, starts[q], budget)
-        if q == "Q1":
+        if q == queries[0]:
             out["first_query_ms"] = warm
         res: dict[str, Any] = {"ms": times, "warm_ms": warm}
         if norm is not None:
@@ -524,9 +604,12 @@ def child_tracelake(tdir: Path, budget: float) -> dict[str, Any]:
             res["results"] = [a.summary["results"] for a in answers]
         if q == "Q3":
             res["lots"] = [len(a.query["lots"]) for a in answers]
+        del answers
+        res["peak_rss_after_mib"] = _rss_mib()  # high-water mark once this query kind ran
         out["queries"][q] = res
     out["peak_rss_mib"] = _rss_mib()
-    out["truth"] = _truth_check(con, starts, where_used, where_from)
+    if "Q1" in queries:
+        out["truth"] = _truth_check(con, starts, where_used, where_from)
     con.close()
     return out
 
@@ -620,7 +703,7 @@ def child_graph(tdir: Path, lib: str, budget: float) -> dict[str, Any]:
     else:
         import networkx as gx  # type: ignore[no-redef]
     t_import = time.perf_counter() - t
-    rss0 = _rss_mib()
+    rss0 = _rss_now_mib()
     t = time.perf_counter()
     con = duckdb.connect(str(tdir / "lake" / "serving.duckdb"), read_only=True)
     n = int(con.execute("SELECT max(node_id) + 1 FROM genealogy.nodes").fetchone()[0])  # type: ignore[index]
@@ -656,7 +739,9 @@ def child_graph(tdir: Path, lib: str, budget: float) -> dict[str, Any]:
     edges = len(child)
     del child, parent
     t_build = time.perf_counter() - t
-    rss_loaded = _rss_mib()
+    gc.collect()
+    rss_loaded = _rss_now_mib()  # steady state with the graph and the lookup arrays
+    rss_load_peak = _rss_mib()
 
     def used(nodes: list[int]) -> tuple[np.ndarray, np.ndarray]:
         reached: set[int] = set()
@@ -671,7 +756,8 @@ def child_graph(tdir: Path, lib: str, budget: float) -> dict[str, Any]:
             "Q2": lambda s: np.fromiter(ancestors(g, s["node"]), dtype=np.int64)}
     out: dict[str, Any] = {"import_s": t_import, "read_s": t_read, "build_s": t_build,
                            "edges": edges, "rss_before_load_mib": rss0,
-                           "rss_loaded_mib": rss_loaded, "queries": {}}
+                           "rss_loaded_mib": rss_loaded,
+                           "rss_load_peak_mib": rss_load_peak, "queries": {}}
     raw = {}
     for q, fn in runs.items():
         if not starts[q]:
@@ -823,9 +909,11 @@ def child_upkeep(tdir: Path) -> dict[str, Any]:
 
 def child_main(kind: str, tdir: Path, args: argparse.Namespace) -> None:
     if kind == "ingest":
-        res = child_ingest(tdir, Path(args.plant))
+        res = child_ingest(tdir, Path(args.plant), args.ingest_mode)
+    elif kind == "index":
+        res = child_index(tdir)
     elif kind == "tracelake":
-        res = child_tracelake(tdir, args.budget)
+        res = child_tracelake(tdir, args.budget, args.queries.split(","))
     elif kind == "cte":
         res = child_cte(tdir, args.budget)
     elif kind in ("rustworkx", "networkx"):
@@ -838,7 +926,7 @@ def child_main(kind: str, tdir: Path, args: argparse.Namespace) -> None:
         res = child_upkeep(tdir)
     else:
         raise SystemExit(f"unknown child {kind}")
-    _write_json(tdir / f"result-{kind}.json", res)
+    _write_json(tdir / f"result-{args.tag or kind}.json", res)
 
 
 # ------------------------------------------------------------------------------------------
@@ -895,7 +983,10 @@ def report(tier: str, info: dict[str, Any]) -> None:
           f"({st['closure_rows'] / max(1, st['edges']):.2f} per edge)")
     print(f"    {info['starts_n']} starts per query (seed {info['seed']}), one warm-up each; "
           f"duckdb {info['env']['duckdb']}, {info['env']['cpus']} CPUs, "
-          f"python {info['env']['python']}")
+          f"python {info['env']['python']}; tracelake at {info['env']['library']}")
+    if info.get("library_changed_during_run"):
+        print("    WARNING: the library source changed during this tier's run: its numbers mix "
+              "versions")
     print(f"    targets at M: Q1/Q2 p95 <= {TARGETS['Q1']:g} ms, Q3/Q4 p95 <= {TARGETS['Q3']:g} ms, "
           f"rebuild <= {TARGETS['rebuild_s']:g} s, upkeep >= {TARGETS['upkeep_units_s']:,.0f} "
           f"units/s, peak RSS <= {TARGETS['rss_mib'] / 1024:g} GB, M/S latency <= "
@@ -937,8 +1028,14 @@ def report(tier: str, info: dict[str, Any]) -> None:
     print()
     ing = info["ingest"]
     rb = info.get("rebuild", {})
-    print(f"index build, inside ingest:     {ing['genealogy']['seconds']:8.1f} s "
-          f"(ingest {ing['seconds']:.1f} s in all, peak RSS {ing['peak_rss_mib']:,.0f} MiB)")
+    if ing.get("mode") == "split":
+        ip = ing["index_process"]
+        print(f"ingest without the index:       {ing['seconds']:8.1f} s (peak RSS "
+              f"{ing['peak_rss_mib']:,.0f} MiB); then rebuild_lake_index {ip['seconds']:.1f} s "
+              f"(peak RSS {ip['peak_rss_mib']:,.0f} MiB) and publish_lake {ip['publish_s']:.1f} s")
+    else:
+        print(f"index build, inside ingest:     {ing['genealogy']['seconds']:8.1f} s "
+              f"(ingest {ing['seconds']:.1f} s in all, peak RSS {ing['peak_rss_mib']:,.0f} MiB)")
     if "seconds" in rb:
         v = "ok" if rb["seconds"] <= TARGETS["rebuild_s"] else "MISS"
         print(f"full rebuild, fresh process:    {rb['seconds']:8.1f} s (peak RSS "
@@ -954,7 +1051,8 @@ def report(tier: str, info: dict[str, Any]) -> None:
         print(f"upkeep, batch of {b['finished_units']:,} finished units ({b['all_units']:,} units "
               f"at all levels, {sum(b['rows'].values()):,} rows): index mode "
               f"{g.get('mode', '?')!r} {g.get('seconds', float('nan')):.2f} s = "
-              f"{rate:,.0f} finished units/s (target >= {TARGETS['upkeep_units_s']:,.0f}: {v}); "
+              f"{rate:,.0f} finished units/s ({b['all_units'] / g['seconds']:,.0f} units/s at all "
+              f"levels; target >= {TARGETS['upkeep_units_s']:,.0f}: {v}); "
               f"whole ingest {up['ingest_s']:.1f} s = {b['finished_units'] / up['ingest_s']:,.0f} "
               f"units/s")
         if "verify" in up:
@@ -971,6 +1069,13 @@ def report(tier: str, info: dict[str, Any]) -> None:
     if tl.get("first_query_ms") is not None:
         print(f"first Q1 in the query process (page cache warm): open {tl['open_ms']:.1f} ms + "
               f"query {tl['first_query_ms']:,.1f} ms")
+    by_q = ", ".join(f"{q} {r['peak_rss_after_mib']:,.0f}" for q, r in tl.get("queries", {}).items()
+                     if "peak_rss_after_mib" in r and q != "Q4")
+    if by_q:
+        print(f"tracelake query process, peak RSS (MiB) after each query kind: {by_q}; "
+              f"Q4 in its own process: {(tl.get('q4_process') or {}).get('peak_rss_mib') or 0:,.0f}")
+    if (tl.get("q4_process") or {}).get("error"):
+        print(f"Q4 process failed: {tl['q4_process']['error']}")
     rss = ", ".join(f"{p} {res[p]['peak_rss_mib']:,.0f}" for p in peers if "peak_rss_mib" in res[p])
     v = "ok" if tl.get("peak_rss_mib", 0) <= TARGETS["rss_mib"] else "MISS"
     print(f"peak RSS (MiB), query processes: {rss}   (tracelake target <= "
@@ -979,8 +1084,9 @@ def report(tier: str, info: dict[str, Any]) -> None:
         if p in res and "build_s" in res[p]:
             r = res[p]
             per_edge = (r["rss_loaded_mib"] - r["rss_before_load_mib"]) * 2**20 / max(1, r["edges"])
-            print(f"{p} load: read edges {r['read_s']:.1f} s + build {r['build_s']:.1f} s, RSS "
-                  f"{r['rss_loaded_mib']:,.0f} MiB loaded ({per_edge:.0f} B/edge)")
+            print(f"{p} load: read edges {r['read_s']:.1f} s + build {r['build_s']:.1f} s; RSS "
+                  f"{r['rss_loaded_mib']:,.0f} MiB once loaded ({per_edge:.0f} B/edge over the "
+                  f"process before loading), {r['rss_load_peak_mib']:,.0f} MiB peak while loading")
     print(f"disk: serving.duckdb {st['file_bytes'] / 2**20:,.0f} MiB = {st['bytes_per_edge']:.0f} B "
           f"per edge; genealogy tables {st['genealogy_share']:.0%} of its blocks "
           f"({st['genealogy_bytes'] / 2**20:,.0f} MiB, {st['genealogy_bytes_per_edge']:.0f} B/edge); "
@@ -1005,11 +1111,14 @@ def report(tier: str, info: dict[str, Any]) -> None:
             print(f"peer {p} failed: {r['error']}")
 
 
-def scaling(all_info: dict[str, dict[str, Any]]) -> None:
+def _shown_pairs(all_info: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     pairs = [("S", "M"), ("adv", "adv-M"), ("M", "L")]
-    for small, big in pairs:
-        if small not in all_info or big not in all_info:
-            continue
+    return [(a, b) for a, b in pairs if a in all_info and b in all_info
+            and not (all_info[a].get("from_earlier_run") and all_info[b].get("from_earlier_run"))]
+
+
+def scaling(all_info: dict[str, dict[str, Any]]) -> None:
+    for small, big in _shown_pairs(all_info):
         a, b = all_info[small]["peers"], all_info[big]["peers"]
         print(f"\n=== scaling {big} / {small} (same generator, lots of the same size, so result "
               f"sizes are comparable; target <= {TARGETS['scaling']:g}x)")
@@ -1020,7 +1129,11 @@ def scaling(all_info: dict[str, dict[str, Any]]) -> None:
             qb = b.get("tracelake", {}).get("queries", {}).get(q)
             if not qa or not qb:
                 continue
-            row = f"{QNAMES[q]:<24}{int(_pct(qa['counts'], 50)):>12,}{int(_pct(qb['counts'], 50)):>12,}  "
+            na, nb = _pct(qa["counts"], 50), _pct(qb["counts"], 50)
+            row = f"{QNAMES[q]:<24}{int(na):>12,}{int(nb):>12,}  "
+            if not na or not nb or max(na, nb) / min(na, nb) > 1.5:
+                print(row + "result sizes differ: not comparable")
+                continue
             for p in PEERS:
                 if p not in a or p not in b:
                     continue
@@ -1042,8 +1155,11 @@ def run_tier(tier: str, args: argparse.Namespace) -> dict[str, Any]:
 
     tdir = GWORK / tier
     tdir.mkdir(parents=True, exist_ok=True)
+    lib_before = _library_hash()
     plant, facts = ensure_plant(tier, args.seed)
-    lake, ingest_info = ensure_lake(tier, plant, tdir)
+    mode = args.ingest_mode if args.ingest_mode != "auto" else (
+        "split" if TIERS[tier][0] >= 1_000_000 else "one-step")
+    lake, ingest_info = ensure_lake(tier, plant, tdir, mode)
     starts = pick_starts(lake, facts, args.starts, args.seed)
     _write_json(tdir / "starts.json", starts)
     storage = storage_stats(lake)
@@ -1060,12 +1176,26 @@ def run_tier(tier: str, args: argparse.Namespace) -> dict[str, Any]:
                 print(f"[{tier}] {p} not installed: run with 'uv run --group bench'", flush=True)
                 continue
         print(f"[{tier}] peer {p} ...", flush=True)
-        results[p] = _run_child(p, tdir, ["--budget", str(args.budget)])
+        if p != "tracelake":
+            results[p] = _run_child(p, tdir, ["--budget", str(args.budget)])
+            continue
+        # Q4 answers are large (every suspect result as a dict): its own process, so that its
+        # memory does not hide the peak RSS of the trace queries
+        results[p] = _run_child(p, tdir, ["--budget", str(args.budget),
+                                          "--queries", "Q1,Q2,Q3,Q5"])
+        if _q4_function() is not None:
+            q4 = _run_child(p, tdir, ["--budget", str(args.budget), "--queries", "Q4"],
+                            tag="tracelake-q4")
+            if "queries" in q4 and "Q4" in q4["queries"]:
+                results[p].setdefault("queries", {})["Q4"] = q4["queries"]["Q4"]
+            results[p]["q4_process"] = {k: q4.get(k) for k in ("peak_rss_mib", "error",
+                                                                 "first_query_ms")}
     info: dict[str, Any] = {
         "tier": tier, "units": units, "options": TIERS[tier][1], "seed": args.seed,
         "starts_n": args.starts, "storage": storage, "ingest": ingest_info,
         "env": {"duckdb": duckdb.__version__, "cpus": os.cpu_count(),
-                "python": platform.python_version(), "machine": platform.machine()},
+                "python": platform.python_version(), "machine": platform.machine(),
+                "library": _git_describe(), "library_hash": lib_before},
         "peers": results,
     }
     print(f"[{tier}] cold start ...", flush=True)
@@ -1078,6 +1208,7 @@ def run_tier(tier: str, args: argparse.Namespace) -> dict[str, Any]:
         info["batch"] = build_batch(plant, facts, tdir / "batch", args.upkeep_units)
         info["upkeep"] = _run_child("upkeep", tdir)
     info["crosscheck"] = {q: cross_check(results, q) for q in QUERIES}
+    info["library_changed_during_run"] = _library_hash() != lib_before
     # keep the JSON light: sets are only needed for the cross-check
     for r in results.values():
         for qr in r.get("queries", {}).values():
@@ -1099,6 +1230,10 @@ def main() -> None:
                         help="seconds per query kind and peer, after which a loop stops "
                              "(at least 5 starts are always run)")
     parser.add_argument("--upkeep-units", type=int, default=3000)
+    parser.add_argument("--ingest-mode", choices=("auto", "one-step", "split"), default="auto",
+                        help="auto: split (ingest without the index, then rebuild_lake_index "
+                             "in a fresh process) from 1M units up, where one-step runs out of "
+                             "memory on a 24 GB machine")
     parser.add_argument("--skip-rebuild", action="store_true")
     parser.add_argument("--skip-upkeep", action="store_true")
     parser.add_argument("--drop-lake", action="store_true",
@@ -1106,6 +1241,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--plant", help=argparse.SUPPRESS)
+    parser.add_argument("--tag", help=argparse.SUPPRESS)
+    parser.add_argument("--queries", default=",".join(QUERIES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_main(args.child, Path(args.dir), args)
@@ -1125,7 +1262,8 @@ def main() -> None:
             all_info[other] = json.loads(f.read_text())
             all_info[other]["from_earlier_run"] = True
     scaling(all_info)
-    earlier = [t for t, i in all_info.items() if i.get("from_earlier_run")]
+    shown = {t for pair in _shown_pairs(all_info) for t in pair}
+    earlier = [t for t, i in all_info.items() if i.get("from_earlier_run") and t in shown]
     if earlier:
         print(f"(scaling rows with {', '.join(earlier)} use that tier's saved results from an "
               "earlier run)")

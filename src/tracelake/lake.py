@@ -15,6 +15,7 @@ stays queryable.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
+        # bounded memory: DuckDB spills to disk instead of growing to 80 % of RAM (OOM at 1M units)
+        con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', '8GB')}'")
         create_schema(con)
         yield con
     finally:
