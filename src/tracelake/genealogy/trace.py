@@ -64,13 +64,13 @@ class WhereFrom:
 
 
 def _lot_node(con: duckdb.DuckDBPyConnection, code: str, lot: str) -> int | None:
-    row = con.execute("SELECT node_id FROM genealogy.lot_keys WHERE component_code = ? "
-                      "AND lot_number = ?", [code, lot]).fetchone()
+    row = con.execute("SELECT node_id FROM genealogy.lot_keys WHERE component_code = ?::VARCHAR "
+                      "AND lot_number = ?::VARCHAR", [code, lot]).fetchone()
     return None if row is None else int(row[0])
 
 
 def _serial_node(con: duckdb.DuckDBPyConnection, serial: str) -> int | None:
-    row = con.execute("SELECT node_id FROM genealogy.serial_keys WHERE serial_number = ?",
+    row = con.execute("SELECT node_id FROM genealogy.serial_keys WHERE serial_number = ?::VARCHAR",
                       [serial]).fetchone()
     return None if row is None else int(row[0])
 
