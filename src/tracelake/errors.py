@@ -8,6 +8,7 @@ Every error is a :class:`TracelakeError`; the CLI prints ``str(error)`` as one l
     - MappingError .................. a mapping file is missing, unreadable or inconsistent
   + LakeError ....................... the lake cannot be opened, written or published
     - LakeNotFound .................. no lake (or no published snapshot) at the given path
+    - RecordNotFound ................ the job, serial or record asked for is not in the lake
   + QueryRefused (PermissionError) .. ``tracelake sql`` was asked for anything but a read
 """
 
@@ -20,6 +21,7 @@ __all__ = [
     "LakeNotFound",
     "MappingError",
     "QueryRefused",
+    "RecordNotFound",
     "TracelakeError",
 ]
 
@@ -62,6 +64,10 @@ class LakeError(TracelakeError):
 
 class LakeNotFound(LakeError):
     """There is no lake, or no published snapshot of it, at the given path."""
+
+
+class RecordNotFound(LakeError, LookupError):
+    """The job, serial or other record asked for is not in the lake."""
 
 
 class QueryRefused(TracelakeError, PermissionError):
