@@ -1,0 +1,110 @@
+"""The Device History Record: one serial's whole story, assembled from the lake.
+
+``device_record(con, serial)`` returns a JSON-ready dict (see ``tracelake.records`` for its keys).
+The batch record builds every unit page with the same ``unit_page`` from evidence fetched once
+for the whole job.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from tracelake.errors import RecordNotFound
+from tracelake.findings import Finding, list_findings
+from tracelake.genealogy import where_from
+from tracelake.labels import check_label, parse_label
+from tracelake.plant_time import plant_zone
+from tracelake.records import evidence
+from tracelake.records.evidence import Scope
+
+__all__ = ["UnitEvidence", "device_record", "unit_page"]
+
+
+class UnitEvidence:
+    """Evidence rows for a set of units, grouped by serial for the unit pages."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+        self.units = evidence.units(con, scope)
+        self.operations = evidence.operations(con, scope)
+        self.tests = _by_serial(evidence.test_results(con, scope))
+        self.fitments = _by_serial(evidence.unit_components(con, scope))
+        self.ncrs = _by_serial(evidence.ncrs(con, scope))
+        self.firmware = _by_serial(evidence.firmware(con, scope))
+        self.labels = _by_serial(evidence.labels(con, scope))
+        self.shipments = _by_serial(evidence.shipments(con, scope))
+        self.signoffs = evidence.signoffs(con, scope)
+
+    def operations_of(self, serial: str, job_id: str) -> list[dict[str, Any]]:
+        """The unit's own operations and its job's batch steps, in time order."""
+        return [o for o in self.operations if o["serial_number"] == serial
+                or (o["serial_number"] is None and o["job_id"] == job_id)]
+
+    def signoffs_of(self, serial: str) -> list[dict[str, Any]]:
+        """Signatures on the unit's operations, the unit, and its NCRs."""
+        ncr_ids = {n["ncr_id"] for n in self.ncrs.get(serial, [])}
+        return [s for s in self.signoffs
+                if (s["record_type"] == "operation" and s["record_id"].split("/")[2:3] == [serial])
+                or (s["record_type"] == "unit" and s["record_id"] == serial)
+                or (s["record_type"] == "ncr" and s["record_id"] in ncr_ids)]
+
+
+def _by_serial(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in items:
+        grouped[r["serial_number"]].append(r)
+    return grouped
+
+
+def unit_page(con: duckdb.DuckDBPyConnection, unit: dict[str, Any], ev: UnitEvidence,
+              findings: list[Finding], product: dict[str, Any] | None) -> dict[str, Any]:
+    """One unit's DHR section from evidence already fetched."""
+    serial = unit["serial_number"]
+    genealogy = where_from(con, serial)
+    tests = ev.tests.get(serial, [])
+    ops = ev.operations_of(serial, unit["job_id"])
+    labels = []
+    for lab in ev.labels.get(serial, []):
+        parsed = parse_label(lab["label_data"])
+        labels.append({**lab, "parsed": parsed.as_dict(),
+                       "problems": check_label(parsed, serial_number=serial,
+                                               gtin=lab["product_gtin"])})
+    return {
+        "unit": {**unit, "description": (product or {}).get("description"),
+                 "gtin": (product or {}).get("gtin")},
+        "findings": [f.as_dict() for f in findings if f.serial_number == serial],
+        "components": genealogy.components,
+        "fitments": ev.fitments.get(serial, []),
+        "operations": ops,
+        "tests": tests,
+        "equipment": evidence.calibration_at_use(con, Scope(serial=serial)),
+        "ncrs": ev.ncrs.get(serial, []),
+        "firmware": ev.firmware.get(serial, []),
+        "labels": labels,
+        "shipments": ev.shipments.get(serial, []),
+        "signoffs": ev.signoffs_of(serial),
+    }
+
+
+def device_record(con: duckdb.DuckDBPyConnection, serial: str) -> dict[str, Any]:
+    """The DHR of one serial: components and lots, operations, results with limits and attempt,
+    equipment and calibration, NCRs and rework, firmware, label checks, shipment, sign-offs.
+
+    Raises:
+        RecordNotFound: the serial is not a unit in the lake.
+    """
+    ev = UnitEvidence(con, Scope(serial=serial))
+    if not ev.units:
+        raise RecordNotFound(f"serial {serial} is not a unit in the lake")
+    unit = ev.units[0]
+    job = evidence.rows(con, "SELECT * FROM jobs WHERE job_id = ?", [unit["job_id"]])
+    product = evidence.rows(con, "SELECT * FROM products WHERE product_code = ?",
+                            [unit["product_code"]])
+    job_findings = list_findings(con, unit["job_id"]) if job else []
+    page = unit_page(con, unit, ev, job_findings, product[0] if product else None)
+    return {"kind": "dhr", "title": f"Device History Record — {serial}",
+            "generated_at": datetime.now(UTC), "timezone": str(plant_zone(con)),
+            "job": job[0] if job else None, **page}

@@ -1,0 +1,196 @@
+"""The evidence behind batch and device records, read from the lake for a job or one serial.
+
+Each function returns JSON-ready rows (lists of dicts, timestamps as UTC datetimes) for either a
+whole job (``job_id``) or one unit (``serial``), so a BMR of 500 units costs one query per
+section, not one per unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+__all__ = ["Scope", "calibration_at_use", "firmware", "labels", "ncrs", "operations",
+           "rows", "shipments", "signoffs", "test_results", "unit_components", "units"]
+
+
+class Scope:
+    """A job or one serial: the WHERE clause on ``units`` and its parameters."""
+
+    def __init__(self, *, job_id: str | None = None, serial: str | None = None) -> None:
+        if (job_id is None) == (serial is None):
+            raise ValueError("a scope is a job or a serial")
+        self.job_id = job_id
+        self.serial = serial
+
+    def units_where(self, alias: str = "u") -> str:
+        """SQL condition selecting the scope's units."""
+        return (f"{alias}.job_id = $key" if self.job_id is not None
+                else f"{alias}.serial_number = $key")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Query parameters for ``$key``."""
+        return {"key": self.job_id if self.job_id is not None else self.serial}
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | list[Any] | None = None
+         ) -> list[dict[str, Any]]:
+    """A query's rows as dicts (lineage columns dropped except ``_source_file`` and ``_row``)."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]  # type: ignore[union-attr]
+    keep = [i for i, n in enumerate(names)
+            if not n.startswith("_") or n in ("_source_file", "_row")]
+    return [{names[i]: r[i] for i in keep} for r in cur.fetchall()]
+
+
+def units(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """The scope's units, in serial order."""
+    return rows(con, f"SELECT u.* FROM units u WHERE {scope.units_where()} "
+                     "ORDER BY u.serial_number", scope.params)
+
+
+def operations(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Operations carried out: the unit's own and the batch-level steps of its job, with the MBR
+    step's description and acceptance criteria; in time order."""
+    if scope.job_id is not None:
+        where, params = "o.job_id = $key", scope.params
+    else:
+        where = ("(o.serial_number = $key OR (o.serial_number IS NULL AND o.job_id = "
+                 "(SELECT job_id FROM units WHERE serial_number = $key)))")
+        params = scope.params
+    return rows(con, f"""
+        SELECT o.*, m.description, m.acceptance_criteria, m.first_article,
+               m.needs_calibrated_equipment, o.serial_number IS NULL AS batch_step,
+               row_number() OVER (PARTITION BY o.job_id, o.op_seq, o.serial_number
+                                  ORDER BY o.started_at) AS attempt
+        FROM operations o JOIN jobs j USING (job_id)
+        LEFT JOIN mbr_operations m ON m.product_code = j.product_code
+             AND m.mbr_revision = j.mbr_revision AND m.op_seq = o.op_seq
+        WHERE {where}
+        ORDER BY o.started_at, o.op_seq, o.serial_number""", params)
+
+
+def test_results(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Test and inspection results with limits, attempt, and the calibration in force at the time."""
+    return rows(con, f"""
+        SELECT r.*, u.job_id,
+               CASE WHEN r.value IS NULL OR (r.low_limit IS NULL AND r.high_limit IS NULL) THEN NULL
+                    ELSE coalesce(r.value >= r.low_limit, true) AND coalesce(r.value <= r.high_limit, true)
+               END AS within_limits,
+               c.certificate_no, c.calibrated_at, c.due_at,
+               CASE WHEN c.calibrated_at IS NULL THEN 'none'
+                    WHEN r.tested_at > c.due_at THEN 'overdue' ELSE 'in calibration' END
+                   AS calibration_status
+        FROM test_results r JOIN units u USING (serial_number)
+        ASOF LEFT JOIN calibrations c
+          ON c.equipment_id = r.equipment_id AND r.tested_at >= c.calibrated_at
+        WHERE {scope.units_where()}
+        ORDER BY r.serial_number, r.tested_at, r.test_step, r.measurement""", scope.params)
+
+
+def calibration_at_use(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Each piece of equipment used on the scope, per day of use: the calibration certificate
+    and due date as they stood that day, and whether a later calibration found it out of
+    tolerance (``found_oot_by``)."""
+    op_where = "o.job_id = $key" if scope.job_id is not None else "o.serial_number = $key"
+    return rows(con, f"""
+        WITH uses AS (
+            SELECT r.equipment_id, r.tested_at AS used_at, 'test' AS how, r.serial_number
+            FROM test_results r JOIN units u USING (serial_number) WHERE {scope.units_where()}
+            UNION ALL
+            SELECT o.equipment_id, o.started_at, 'operation', o.serial_number
+            FROM operations o WHERE {op_where} AND o.equipment_id IS NOT NULL),
+        cal AS (
+            SELECT u.*, c.certificate_no, c.calibrated_at, c.due_at, c.lab
+            FROM uses u ASOF LEFT JOIN calibrations c
+              ON c.equipment_id = u.equipment_id AND u.used_at >= c.calibrated_at),
+        nxt AS (
+            SELECT cal.*, n.certificate_no AS next_certificate, n.calibrated_at AS next_calibrated_at,
+                   n.as_found AS next_as_found
+            FROM cal ASOF LEFT JOIN calibrations n
+              ON n.equipment_id = cal.equipment_id AND cal.used_at < n.calibrated_at)
+        SELECT nxt.equipment_id, e.description, e.kind, CAST(timezone('UTC', used_at) AS DATE) AS day,
+               min(used_at) AS first_use, max(used_at) AS last_use, count(*) AS uses,
+               count(DISTINCT serial_number) AS units,
+               any_value(certificate_no) AS certificate_no, any_value(calibrated_at) AS calibrated_at,
+               any_value(due_at) AS due_at, any_value(lab) AS lab,
+               CASE WHEN any_value(calibrated_at) IS NULL THEN 'none'
+                    WHEN max(used_at) > any_value(due_at) THEN 'overdue'
+                    ELSE 'in calibration' END AS status,
+               CASE WHEN any_value(next_as_found) = 'out_of_tolerance'
+                    THEN any_value(next_certificate) END AS found_oot_by,
+               CASE WHEN any_value(next_as_found) = 'out_of_tolerance'
+                    THEN any_value(next_calibrated_at) END AS found_oot_at
+        FROM nxt LEFT JOIN equipment e USING (equipment_id)
+        GROUP BY nxt.equipment_id, e.description, e.kind, day, certificate_no
+        ORDER BY nxt.equipment_id, day""", scope.params)
+
+
+def unit_components(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Serialised parts and lots fitted into the scope's units, removals included."""
+    return rows(con, f"""
+        SELECT c.* FROM unit_components c JOIN units u USING (serial_number)
+        WHERE {scope.units_where()}
+        ORDER BY c.serial_number, c.fitted_at, c.component_code""", scope.params)
+
+
+def ncrs(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """NCRs against the job or its units, with the parts removed under each and the re-test run."""
+    where = "(n.job_id = $key OR u.job_id = $key)" if scope.job_id is not None else "n.serial_number = $key"
+    found = rows(con, f"""
+        SELECT n.*, coalesce(n.job_id, u.job_id) AS the_job
+        FROM ncrs n LEFT JOIN units u USING (serial_number)
+        WHERE {where} ORDER BY n.raised_at, n.ncr_id""", scope.params)
+    for n in found:
+        n["removed_parts"] = rows(con, """
+            SELECT serial_number, component_code, component_serial, lot_number, removed_at, removed_by
+            FROM unit_components WHERE removal_ncr_id = ? ORDER BY removed_at""", [n["ncr_id"]])
+        n["retest"] = rows(con, """
+            SELECT serial_number, test_step, measurement, value, units, low_limit, high_limit,
+                   result, tested_at, attempt, equipment_id
+            FROM test_results WHERE run_id = ? ORDER BY tested_at, measurement""",
+                           [n["retest_ref"]]) if n.get("retest_ref") else []
+    return found
+
+
+def firmware(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Firmware loads on the scope's units."""
+    return rows(con, f"""
+        SELECT f.* FROM firmware_loads f JOIN units u USING (serial_number)
+        WHERE {scope.units_where()} ORDER BY f.serial_number, f.loaded_at""", scope.params)
+
+
+def labels(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Label checks of the scope's units with the product's GTIN to check them against."""
+    return rows(con, f"""
+        SELECT l.*, p.gtin AS product_gtin FROM label_checks l JOIN units u USING (serial_number)
+        JOIN products p USING (product_code)
+        WHERE {scope.units_where()} ORDER BY l.serial_number, l.checked_at""", scope.params)
+
+
+def shipments(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Where the scope's units went."""
+    return rows(con, f"""
+        SELECT s.* FROM shipments s JOIN units u USING (serial_number)
+        WHERE {scope.units_where()} ORDER BY s.serial_number, s.shipped_at""", scope.params)
+
+
+def signoffs(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+    """Signatures on the job, its operations, its NCRs and its units (or on one unit's records)."""
+    if scope.job_id is not None:
+        where = """(s.record_type IN ('job', 'release') AND s.record_id = $key)
+                OR (s.record_type = 'operation' AND split_part(s.record_id, '/', 1) = $key)
+                OR (s.record_type = 'unit' AND s.record_id IN (SELECT serial_number FROM units
+                                                               WHERE job_id = $key))
+                OR (s.record_type = 'ncr' AND s.record_id IN (
+                        SELECT n.ncr_id FROM ncrs n LEFT JOIN units u USING (serial_number)
+                        WHERE n.job_id = $key OR u.job_id = $key))"""
+    else:
+        where = """(s.record_type = 'operation' AND split_part(s.record_id, '/', 3) = $key)
+                OR (s.record_type = 'unit' AND s.record_id = $key)
+                OR (s.record_type = 'ncr' AND s.record_id IN (
+                        SELECT ncr_id FROM ncrs WHERE serial_number = $key))"""
+    return rows(con, f"SELECT s.* FROM signoffs s WHERE {where} ORDER BY s.signed_at",
+                scope.params)
