@@ -15,6 +15,7 @@ import uuid
 import duckdb
 
 from tracelake.errors import LakeNotFound
+from tracelake.extensions import load_fts, needs_fts
 from tracelake.lake import LakePaths
 
 __all__ = ["open_snapshot", "publish", "publish_lake"]
@@ -37,7 +38,8 @@ def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
 
 
 def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the published snapshot read-only, in UTC, with file and network access switched off.
+    """Open the published snapshot read-only, in UTC, with file and network access switched off
+    (after loading the full-text extension from its wheel when the snapshot has a search index).
 
     Raises:
         LakeNotFound: nothing has been published at this lake yet.
@@ -46,8 +48,14 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
         raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
                            f"'tracelake ingest PATH --lake {lake.root}'")
     con = duckdb.connect(str(lake.serving), read_only=True)
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:  # type: ignore[index]
+        # this process already has the snapshot open (DuckDB shares one instance per file),
+        # configured and locked by the first open_snapshot: UTC, no file access
+        return con
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    if needs_fts(con):  # the search index's macros need it, and it loads from a file
+        load_fts(con)
     if not external_access:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")

@@ -45,6 +45,7 @@ class IngestReport:
     orphan_references: int = 0
     published: bool = False
     genealogy: dict[str, Any] | None = None  # what the genealogy index build did, if it ran
+    search: dict[str, Any] | None = None  # what the search index build did, if it ran
 
     @property
     def totals(self) -> dict[str, int]:
@@ -74,4 +75,4 @@ class IngestReport:
         """The JSON document the CLI contract specifies (plus added keys)."""
         return {"run_id": self.run_id, "files": [f.as_dict() for f in self.files],
                 "totals": self.totals, "orphan_references": self.orphan_references,
-                "published": self.published, "genealogy": self.genealogy}
+                "published": self.published, "genealogy": self.genealogy, "search": self.search}

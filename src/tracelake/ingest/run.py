@@ -21,6 +21,7 @@ import polars as pl
 from tracelake import ledger, orphans, snapshot
 from tracelake.contracts import CONTRACTS, TableContract
 from tracelake.errors import FileRejected, LakeError
+from tracelake.find import SEARCH_TABLES, build_search_index, has_search_index
 from tracelake.genealogy import GENEALOGY_TABLES, has_index, update_index
 from tracelake.ingest.coerce import coerce_frame
 from tracelake.ingest.readers import ROW, SUFFIXES, RawFrame, read_source
@@ -83,7 +84,7 @@ def sha256_of(path: Path) -> str:
 def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
            mapping: Mapping | None = None, tables: set[str] | None = None,
            exclude: Sequence[str] = (), publish: bool = True, genealogy: bool = True,
-           progress: Progress | None = None) -> IngestReport:
+           search: bool = True, progress: Progress | None = None) -> IngestReport:
     """Ingest files and folders into the lake, in one transaction, and publish a snapshot.
 
     Args:
@@ -95,6 +96,8 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
         publish: publish a new read-only snapshot after a run that changed the lake.
         genealogy: bring the genealogy index up to date when the run changed what it is
             built from (orchestrators that rebuild it as a step of their own pass False).
+        search: rebuild the search index (``find``) when the run changed what it is built
+            from or quarantined rows (orchestrators that rebuild it as a step pass False).
         progress: called with (files done, files in all, current file) as the run goes.
     """
     mapping = mapping or Mapping()
@@ -123,6 +126,9 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
             if genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
                 updated = {r.table for r in reports if r.table and r.rows_updated}
                 result.genealogy = asdict(update_index(con, run_id, updated))
+            if search and (changed & SEARCH_TABLES or not has_search_index(con)
+                           or any(r.rows_quarantined for r in reports)):
+                result.search = asdict(build_search_index(con, run_id))
             totals = result.totals
             ledger.record_run(con, {
                 "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),

@@ -1,0 +1,237 @@
+"""Answering ``find``: what the lake holds under a piece of text, best first, each hit a link.
+
+Order of evidence (the ``match`` of a hit, and its score):
+
+* ``exact`` 1.0 — the identifier, as typed; ``gs1`` 1.0 — the serial, lot or GTIN of a label;
+* ``prefix`` 0.8–0.9 — identifiers starting with the text (closer lengths first);
+* ``case_insensitive`` 0.6–0.7 — the same, ignoring case;
+* ``typo`` 0.5 — one wrong, missing, extra or swapped character, only when none of the above;
+* ``full_text`` 0.1–0.3 — words of NCR and ECN descriptions and quarantine reasons (BM25).
+
+An identifier that names several things (a lot number that is also a job number, one lot
+number on two components) gives one hit for each, labelled by ``kind``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from tracelake.errors import InputError, LakeError
+from tracelake.find.gs1 import Gs1Label, parse_label
+from tracelake.find.index import KINDS, has_search_index
+
+__all__ = ["FindAnswer", "find"]
+
+#: Characters a typo may have replaced or dropped (identifiers are compared in lower case).
+TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_/. "
+MIN_TYPO_LENGTH = 4
+FULL_TEXT_KIND = "text"
+
+_ENTRY_COLUMNS = "eid, ord, kind, id, component, record, context, page, params"
+
+
+@dataclass
+class FindAnswer:
+    """The answer of ``tracelake find``: the hits for a text, best first."""
+
+    query: str
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    kind: str | None = None
+    label: Gs1Label | None = None
+    message: str | None = None
+
+    @property
+    def by_kind(self) -> dict[str, int]:
+        """How many hits of each kind, in the order of :data:`KINDS`."""
+        counts = Counter(h["kind"] for h in self.hits)
+        return {k: counts[k] for k in KINDS if counts[k]}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The contract's JSON document (plus ``by_kind``, the GS1 label read, and a message)."""
+        out: dict[str, Any] = {"query": self.query, "hits": self.hits, "by_kind": self.by_kind}
+        if self.kind:
+            out["kind"] = self.kind
+        if self.label:
+            out["gs1"] = self.label.as_dict()
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+def find(con: duckdb.DuckDBPyConnection, text: str, *, kind: str | None = None,
+         limit: int = 50) -> FindAnswer:
+    """Every record naming ``text`` (an identifier, a GS1 label, or words), best first.
+
+    ``con`` is a connection to the lake or its snapshot (``open_snapshot``); ``kind`` keeps only
+    hits of that kind; at most ``limit`` hits. Each hit is ``{"kind", "id", "record", "context",
+    "score", "match", "link": {"page", "params"}}``, with ``component`` for lots and fitted
+    parts. Unknown text gives no hits and a message, not an error.
+    """
+    query = text.strip()
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"--kind {kind!r} is not a kind of hit; use one of: {', '.join(KINDS)}")
+    if limit < 1:
+        raise InputError(f"limit = {limit}: give at least 1")
+    answer = FindAnswer(query=query, kind=kind)
+    if not query:
+        answer.message = "nothing to find: give an identifier, a label or some words"
+        return answer
+    if not has_search_index(con):
+        raise LakeError("the lake has no search index yet; run 'tracelake ingest' "
+                        "(any new run builds it)")
+    kinds = [kind] if kind else [k for k in KINDS if k != FULL_TEXT_KIND]
+    hits: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            key = (row["kind"], row["id"], row["record"])
+            if key not in hits or hits[key]["score"] < row["score"]:
+                hits[key] = row
+
+    answer.label = parse_label(query)
+    if answer.label is not None:
+        add(_label_hits(con, answer.label, kinds, limit))
+    if answer.label is None or answer.label.form == "gtin":
+        ids = [k for k in kinds if k != FULL_TEXT_KIND]
+        if ids:
+            add(_identifier_hits(con, query, ids, limit))
+            if not hits and len(query) >= MIN_TYPO_LENGTH:
+                add(_typo_hits(con, query, ids, limit))
+        if kind in (None, FULL_TEXT_KIND):
+            add(_text_hits(con, query, limit))
+    answer.hits = sorted(hits.values(), key=lambda h: (-h["score"], h.pop("_ord"), h["id"],
+                                                      h["record"]))[:limit]
+    if not answer.hits:
+        what = f" of kind {kind}" if kind else ""
+        answer.message = (f"nothing{what} in the lake matches {query!r}: no identifier, "
+                          "label part or description words")
+    return answer
+
+
+def _hit(row: tuple[Any, ...], match: str, score: float) -> dict[str, Any]:
+    _eid, ord_, kind, id_, component, record, context, page, params = row
+    hit: dict[str, Any] = {"kind": kind, "id": id_, "record": record, "context": context,
+                           "score": round(score, 4), "match": match}
+    if component is not None:
+        hit["component"] = component
+    hit["link"] = {"page": page, "params": json.loads(params)}
+    hit["_ord"] = ord_
+    return hit
+
+
+def _kind_filter(kinds: list[str]) -> tuple[str, list[Any]]:
+    if len(kinds) == len(KINDS) - 1:
+        return "", []
+    return " AND kind IN (SELECT unnest(?::VARCHAR[]))", [kinds]
+
+
+def _prefix_rows(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
+                 limit: int) -> list[tuple[Any, ...]]:
+    """Entries whose lower-case id starts with the lower-case text: exact ones first."""
+    lo, hi = con.execute("""
+        SELECT coalesce((SELECT max(eid) FROM search.fence WHERE k < lower($q)), 0),
+               coalesce((SELECT min(eid) FROM search.fence WHERE k > lower($q) || chr(1114111)),
+                        (SELECT count(*) FROM search.entries))""", {"q": text}).fetchone()  # type: ignore[misc]
+    where, params = _kind_filter(kinds)
+    return con.execute(f"""
+        SELECT {_ENTRY_COLUMNS} FROM search.entries
+        WHERE eid >= ?::UINTEGER AND eid < ?::UINTEGER AND starts_with(lower(id), lower(?)){where}
+        ORDER BY lower(id) <> lower(?), length(id), eid
+        LIMIT ?""", [lo, hi, text, *params, text, limit]).fetchall()
+
+
+def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
+                     limit: int) -> list[dict[str, Any]]:
+    hits = []
+    for row in _prefix_rows(con, text, kinds, limit):
+        id_ = row[3]
+        if id_ == text:
+            hits.append(_hit(row, "exact", 1.0))
+        elif id_.startswith(text):
+            hits.append(_hit(row, "prefix", 0.8 + 0.1 * len(text) / len(id_)))
+        else:
+            closeness = len(text) / len(id_)
+            hits.append(_hit(row, "case_insensitive", 0.6 + 0.1 * closeness))
+    return hits
+
+
+def one_edit_variants(text: str) -> list[str]:
+    """Every string one wrong, missing, extra or swapped character away from ``text``."""
+    s = text.lower()
+    out = {s[:i] + s[i + 1:] for i in range(len(s))}
+    out |= {s[:i] + s[i + 1] + s[i] + s[i + 2:] for i in range(len(s) - 1)}
+    for c in TYPO_ALPHABET:
+        out |= {s[:i] + c + s[i + 1:] for i in range(len(s))}
+        out |= {s[:i] + c + s[i:] for i in range(len(s) + 1)}
+    out.discard(s)
+    return sorted(out)
+
+
+def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
+               limit: int) -> list[dict[str, Any]]:
+    """Identifiers one edit away: the variants' hashes joined to ``search.keyhash``."""
+    where, params = _kind_filter(kinds)
+    n = len(text)
+    rows = con.execute(f"""
+        SELECT {_ENTRY_COLUMNS} FROM search.entries
+        WHERE eid IN (SELECT eid FROM search.keyhash
+                      WHERE len BETWEEN ?::USMALLINT AND ?::USMALLINT
+                        AND h IN (SELECT hash(unnest(?::VARCHAR[]))))
+          AND damerau_levenshtein(lower(id), lower(?)) = 1{where}
+        ORDER BY eid LIMIT ?""",
+        [max(n - 1, 0), n + 1, one_edit_variants(text), text, *params, limit]).fetchall()
+    return [_hit(row, "typo", 0.5) for row in rows]
+
+
+def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str],
+                limit: int) -> list[dict[str, Any]]:
+    """Hits for a label's serial (AI 21), lot (AI 10: a lot or a job) and GTIN (AI 01)."""
+    product = None
+    if label.gtin:
+        row = con.execute("SELECT product_code FROM products WHERE lpad(gtin, 14, '0') = "
+                          "lpad(?, 14, '0') LIMIT 1", [label.gtin]).fetchone()
+        product = row[0] if row else None
+    hits: list[dict[str, Any]] = []
+    wanted = [(label.serial, ["serial"]), (label.lot, ["lot", "job"])]
+    for value, value_kinds in wanted:
+        if not value:
+            continue
+        ks = [k for k in value_kinds if k in kinds]
+        if ks:
+            hits += [_hit(r, "gs1", 1.0) for r in _prefix_rows(con, value, ks, limit)
+                     if r[3].lower() == value.lower()]
+    if product and not hits and "job" in kinds:
+        jobs = [r[0] for r in con.execute(
+            "SELECT job_id FROM jobs WHERE product_code = ? ORDER BY created_at DESC LIMIT ?",
+            [product, limit]).fetchall()]
+        for job in jobs:
+            hits += [_hit(r, "gs1", 0.95) for r in _prefix_rows(con, job, ["job"], 1)
+                     if r[3] == job]
+    for h in hits:
+        if product:
+            h["product"] = product
+    return hits
+
+
+def _text_hits(con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[dict[str, Any]]:
+    """NCR and ECN descriptions and quarantine reasons matching the words (BM25)."""
+    rows = con.execute("""
+        SELECT source, id, record, context, page, params, score FROM (
+            SELECT *, fts_search_docs.match_bm25(doc_id, ?) AS score FROM search.docs)
+        WHERE score IS NOT NULL ORDER BY score DESC, doc_id LIMIT ?""", [text, limit]).fetchall()
+    if not rows:
+        return []
+    top = max(r[-1] for r in rows)
+    out = []
+    for source, id_, record, context, page, params, score in rows:
+        out.append({"kind": FULL_TEXT_KIND, "id": id_, "record": record,
+                    "context": context if len(context) <= 160 else context[:157] + "…",
+                    "score": round(0.1 + 0.2 * score / top, 4), "match": "full_text",
+                    "source": source, "link": {"page": page, "params": json.loads(params)},
+                    "_ord": KINDS.index(FULL_TEXT_KIND)})
+    return out
