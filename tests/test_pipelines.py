@@ -9,11 +9,13 @@ import dagster as dg
 import pytest
 from tracelake_pipelines.assets import genealogy_index, lake_snapshot, table_assets
 from tracelake_pipelines.definitions import defs
+from tracelake_pipelines.records import record_findings
 from tracelake_pipelines.resources import TracelakeResource
 from tracelake_pipelines.sensors import landing_fingerprint, make_landing_sensor
 
 from tests.helpers import JOB_HEADER, OP_HEADER, REPO, SAMPLE, job_row, op_row, write_csv
 from tracelake.contracts import CONTRACTS
+from tracelake.findings import RULES
 
 
 def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:
@@ -26,8 +28,9 @@ def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:
 def test_definitions_load_with_an_asset_and_a_check_per_table() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {*CONTRACTS, "genealogy_index", "lake_snapshot"}
+    assert {*CONTRACTS, "genealogy_index", "lake_snapshot", "record_findings"} <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert {("record_findings", rule) for rule in RULES} <= checks
     assert {(t, "contract") for t in CONTRACTS} <= checks
     assert defs.resolve_job_def("ingest_everything") is not None
     assert defs.resolve_sensor_def("landing_sensor") is not None
@@ -111,3 +114,25 @@ def test_the_genealogy_asset_checks_for_cycles_and_blocks_the_snapshot(tmp_path:
     assert not check.passed and check.metadata["nodes_on_a_cycle"].value == 2
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "genealogy_index" in done and "lake_snapshot" not in done
+
+
+def test_the_findings_of_every_batch_record_are_asset_checks_per_rule(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE, landing, ignore=shutil.ignore_patterns("bad"))
+    result = dg.materialize([*table_assets, genealogy_index, lake_snapshot, record_findings],
+                            resources={"tracelake": TracelakeResource(landing=str(landing),
+                                                                      lake=str(tmp_path / "lake"))},
+                            raise_on_error=False)
+    assert result.success  # findings are results, not failures
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()
+              if e.asset_key.to_user_string() == "record_findings"}
+    assert set(checks) == set(RULES)
+    overdue, open_ncr = checks["calibration_overdue_at_use"], checks["open_ncr_at_release"]
+    assert (overdue.passed, overdue.severity, overdue.metadata["findings"].value) == (
+        False, dg.AssetCheckSeverity.WARN, 6)
+    assert (open_ncr.passed, open_ncr.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert open_ncr.metadata["jobs"].value == {"J-1047": 1}
+    assert checks["wrong_revision"].passed and checks["label_mismatch"].passed
+    mat = next(e for e in result.get_asset_materialization_events()
+               if e.asset_key.to_user_string() == "record_findings")
+    assert mat.materialization.metadata["release_blocked"].value == ["J-1047"]

@@ -16,6 +16,7 @@ needs a documented assessment before release, ``minor`` is a record-keeping defe
 
 from __future__ import annotations
 
+from tracelake.findings import rules as _rules  # noqa: F401  (registers every rule in RULES)
 from tracelake.findings.engine import (
     RULES,
     SEVERITIES,

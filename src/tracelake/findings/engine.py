@@ -85,8 +85,6 @@ def list_findings(con: duckdb.DuckDBPyConnection, job_id: str | None = None, *,
     Raises:
         RecordNotFound: ``job_id`` names no job in the lake.
     """
-    from tracelake.findings import rules as _rules  # noqa: F401  (registers the rules)
-
     if job_id is not None and not con.execute("SELECT 1 FROM jobs WHERE job_id = ?::VARCHAR",
                                               [job_id]).fetchone():
         raise RecordNotFound(f"job {job_id} is not in the lake")
