@@ -509,12 +509,22 @@ def first_article_missing(ctx: RuleContext) -> list[Finding]:
 def label_mismatch(ctx: RuleContext) -> list[Finding]:
     """A label check passed on a label that does not match its unit (GS1 GTIN and serial parsed
     with biip), or a unit whose latest label check failed."""
-    out = []
-    for r in ctx.rows(f"""
+    checks = f"""
         SELECT l.*, u.job_id, p.gtin, p.product_code,
-               row_number() OVER (PARTITION BY l.serial_number ORDER BY l.checked_at DESC) AS recency
+               row_number() OVER (PARTITION BY l.serial_number ORDER BY l.checked_at DESC) AS recency,
+               -- the usual label, (01)<the product's GTIN>…(21)<the unit's serial>, needs no parse
+               -- beyond one check of the GTIN's own check digit
+               coalesce(l.result = 'pass' AND starts_with(l.label_data, '(01)' || p.gtin)
+                        AND strpos(l.label_data || '(', '(21)' || l.serial_number || '(') > 0, false)
+                   AS plain_match
         FROM label_checks l JOIN units u USING (serial_number) JOIN products p USING (product_code)
-        WHERE {_JOB_SCOPE.format(col="u.job_id")} ORDER BY u.job_id, l.serial_number, l.checked_at"""):
+        WHERE {_JOB_SCOPE.format(col="u.job_id")}"""
+    bad_gtins = [g["gtin"] for g in ctx.rows(f"SELECT DISTINCT gtin FROM ({checks}) WHERE plain_match")
+                 if not parse_label(f"(01){g['gtin']}").ok]
+    out = []
+    for r in ctx.rows(f"""SELECT * FROM ({checks})
+                          WHERE NOT plain_match OR list_contains($bad::VARCHAR[], gtin)
+                          ORDER BY job_id, serial_number, checked_at""", bad=bad_gtins):
         rec = f"label_checks:{r['serial_number']}/{stamp(r['checked_at'], ctx.zone)}"
         if r["result"] == "fail":
             if r["recency"] == 1:
