@@ -20,19 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from tracelake.errors import InputError, LakeError
 from tracelake.find.gs1 import Gs1Label, parse_label
 from tracelake.find.index import KINDS, has_search_index
 
-__all__ = ["FindAnswer", "find"]
+__all__ = ["FindAnswer", "find", "hits_frame"]
 
 #: Characters a typo may have replaced or dropped (identifiers are compared in lower case).
 TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_/. "
 MIN_TYPO_LENGTH = 4
 FULL_TEXT_KIND = "text"
 
-_ENTRY_COLUMNS = "eid, ord, kind, id, component, record, context, page, params"
+_ENTRY_COLUMNS = "rowid, ord, kind, id, component, record, context, page, params"
 
 
 @dataclass
@@ -61,6 +62,18 @@ class FindAnswer:
         if self.message:
             out["message"] = self.message
         return out
+
+
+def hits_frame(answer: FindAnswer) -> pl.DataFrame:
+    """The hits as a flat table (CSV and the terminal): the link as page and JSON parameters."""
+    return pl.DataFrame(
+        [{"kind": h["kind"], "id": h["id"], "component": h.get("component"),
+          "match": h["match"], "score": h["score"], "record": h["record"],
+          "context": h["context"], "page": h["link"]["page"],
+          "params": json.dumps(h["link"]["params"], ensure_ascii=False)} for h in answer.hits],
+        schema={"kind": pl.String, "id": pl.String, "component": pl.String, "match": pl.String,
+                "score": pl.Float64, "record": pl.String, "context": pl.String,
+                "page": pl.String, "params": pl.String})
 
 
 def find(con: duckdb.DuckDBPyConnection, text: str, *, kind: str | None = None,
@@ -138,11 +151,13 @@ def _prefix_rows(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                coalesce((SELECT min(eid) FROM search.fence WHERE k > lower($q) || chr(1114111)),
                         (SELECT count(*) FROM search.entries))""", {"q": text}).fetchone()  # type: ignore[misc]
     where, params = _kind_filter(kinds)
-    return con.execute(f"""
+    # no ORDER BY: rows come in table (eid) order, and the scan stops at the limit; the
+    # exact key sorts first among the keys it prefixes
+    rows = con.execute(f"""
         SELECT {_ENTRY_COLUMNS} FROM search.entries
-        WHERE eid >= ?::UINTEGER AND eid < ?::UINTEGER AND starts_with(lower(id), lower(?)){where}
-        ORDER BY lower(id) <> lower(?), length(id), eid
-        LIMIT ?""", [lo, hi, text, *params, text, limit]).fetchall()
+        WHERE rowid >= ? AND rowid < ? AND starts_with(lower(id), lower(?)){where}
+        LIMIT ?""", [lo, hi, text, *params, limit]).fetchall()
+    return sorted(rows, key=lambda r: r[0])
 
 
 def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
@@ -174,18 +189,39 @@ def one_edit_variants(text: str) -> list[str]:
 
 def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                limit: int) -> list[dict[str, Any]]:
-    """Identifiers one edit away: the variants' hashes joined to ``search.keyhash``."""
-    where, params = _kind_filter(kinds)
+    """Identifiers one edit away: the variants' hashes looked up in ``search.keyhash``, then
+    the few entries they name checked (a hash may collide)."""
     n = len(text)
-    rows = con.execute(f"""
-        SELECT {_ENTRY_COLUMNS} FROM search.entries
-        WHERE eid IN (SELECT eid FROM search.keyhash
-                      WHERE len BETWEEN ?::USMALLINT AND ?::USMALLINT
-                        AND h IN (SELECT hash(unnest(?::VARCHAR[]))))
-          AND damerau_levenshtein(lower(id), lower(?)) = 1{where}
-        ORDER BY eid LIMIT ?""",
-        [max(n - 1, 0), n + 1, one_edit_variants(text), text, *params, limit]).fetchall()
-    return [_hit(row, "typo", 0.5) for row in rows]
+    eids = [r[0] for r in con.execute("""
+        SELECT DISTINCT eid FROM search.keyhash
+        WHERE len BETWEEN ?::USMALLINT AND ?::USMALLINT
+          AND h IN (SELECT hash(unnest(?::VARCHAR[])))""",
+        [max(n - 1, 0), n + 1, one_edit_variants(text)]).fetchall()]
+    if not eids:
+        return []
+    wanted = set(kinds)
+    rows = [r for r in _entries(con, eids) if r[2] in wanted and is_one_edit(r[3].lower(),
+                                                                             text.lower())]
+    return [_hit(row, "typo", 0.5) for row in rows[:limit]]
+
+
+def is_one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one wrong, missing, extra or swapped character."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1:] == b[i + 1:] or (a[i:i + 2] == b[i:i + 2][::-1] and a[i + 2:] == b[i + 2:])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1:] == shorter[i:]
+
+
+def _entries(con: duckdb.DuckDBPyConnection, eids: list[int]) -> list[tuple[Any, ...]]:
+    """Entries by rowid, in index order (DuckDB fetches just those rows)."""
+    return con.execute(f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
+                       "WHERE rowid = ANY(?::BIGINT[]) ORDER BY rowid", [sorted(eids)]).fetchall()
 
 
 def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str],
@@ -220,18 +256,37 @@ def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str
 
 def _text_hits(con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[dict[str, Any]]:
     """NCR and ECN descriptions and quarantine reasons matching the words (BM25)."""
-    rows = con.execute("""
-        SELECT source, id, record, context, page, params, score FROM (
-            SELECT *, fts_search_docs.match_bm25(doc_id, ?) AS score FROM search.docs)
-        WHERE score IS NOT NULL ORDER BY score DESC, doc_id LIMIT ?""", [text, limit]).fetchall()
-    if not rows:
+    terms = con.execute(_TERMS, [text]).fetchall()
+    if not terms:
         return []
-    top = max(r[-1] for r in rows)
+    ids = ", ".join(str(int(t[0])) for t in terms)
+    idf = ", ".join(repr(float(t[1])) for t in terms)
+    scored = con.execute(f"""
+        SELECT doc_id, sum(p.tfw * q.idf) AS score
+        FROM search.postings p
+        JOIN (SELECT unnest([{ids}]) AS termid, unnest([{idf}]) AS idf) q USING (termid)
+        WHERE p.termid IN ({ids})
+        GROUP BY doc_id ORDER BY score DESC, doc_id LIMIT ?""", [limit]).fetchall()
+    if not scored:
+        return []
+    docs = {r[0]: r[1:] for r in con.execute(
+        "SELECT doc_id, source, id, record, context, page, params FROM search.docs "
+        "WHERE doc_id IN (SELECT unnest(?::INTEGER[]))", [[d for d, _ in scored]]).fetchall()}
+    top = scored[0][1]
     out = []
-    for source, id_, record, context, page, params, score in rows:
+    for doc_id, score in scored:
+        source, id_, record, context, page, params = docs[doc_id]
         out.append({"kind": FULL_TEXT_KIND, "id": id_, "record": record,
                     "context": context if len(context) <= 160 else context[:157] + "…",
                     "score": round(0.1 + 0.2 * score / top, 4), "match": "full_text",
                     "source": source, "link": {"page": page, "params": json.loads(params)},
                     "_ord": KINDS.index(FULL_TEXT_KIND)})
     return out
+
+
+# The words of the text as the index holds them (the extension's tokenizer and stemmer), with
+# their inverse document frequency; BM25's other factor is precomputed in ``search.postings``.
+_TERMS = """
+SELECT termid, ln((num_docs - df + 0.5) / (df + 0.5) + 1) AS idf
+FROM fts_search_docs.dict, fts_search_docs.stats
+WHERE term IN (SELECT stem(unnest(fts_search_docs.tokenize(?)), 'porter'))"""

@@ -142,7 +142,7 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
             raise
         if progress:
             progress(len(files), len(files), "")
-        news = any(r.status in ("loaded", "rejected") for r in reports)
+        news = any(r.status in ("loaded", "rejected") for r in reports) or bool(result.search)
         if publish and (news or not lake_paths.serving.exists()):
             try:
                 snapshot.publish(con, lake_paths)
