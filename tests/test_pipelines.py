@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from tracelake_pipelines.assets import genealogy_index, lake_snapshot, table_assets
+from tracelake_pipelines.assets import genealogy_index, lake_snapshot, search_index, table_assets
 from tracelake_pipelines.definitions import defs
 from tracelake_pipelines.records import record_findings
 from tracelake_pipelines.resources import TracelakeResource
@@ -19,7 +19,7 @@ from tracelake.findings import RULES
 
 
 def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:
-    return dg.materialize([*table_assets, genealogy_index, lake_snapshot],
+    return dg.materialize([*table_assets, genealogy_index, search_index, lake_snapshot],
                           resources={"tracelake": TracelakeResource(landing=str(landing),
                                                                     lake=str(lake))},
                           raise_on_error=False)
@@ -28,7 +28,8 @@ def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:
 def test_definitions_load_with_an_asset_and_a_check_per_table() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {*CONTRACTS, "genealogy_index", "lake_snapshot", "record_findings"} <= keys
+    assert {*CONTRACTS, "genealogy_index", "search_index", "lake_snapshot",
+            "record_findings"} <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert {("record_findings", rule) for rule in RULES} <= checks
     assert {(t, "contract") for t in CONTRACTS} <= checks
@@ -40,7 +41,7 @@ def test_every_asset_materialises_on_the_sample_plant(tmp_path: Path) -> None:
     result = _materialize(SAMPLE, tmp_path / "lake")
     assert result.success
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialised == {*CONTRACTS, "genealogy_index", "lake_snapshot"}
+    assert materialised == {*CONTRACTS, "genealogy_index", "search_index", "lake_snapshot"}
     checks = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()
               if e.check_name == "contract"}
     assert all(checks[t].passed for t in CONTRACTS), [t for t in CONTRACTS if not checks[t].passed]
@@ -119,7 +120,8 @@ def test_the_genealogy_asset_checks_for_cycles_and_blocks_the_snapshot(tmp_path:
 def test_the_findings_of_every_batch_record_are_asset_checks_per_rule(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE, landing, ignore=shutil.ignore_patterns("bad"))
-    result = dg.materialize([*table_assets, genealogy_index, lake_snapshot, record_findings],
+    result = dg.materialize([*table_assets, genealogy_index, search_index, lake_snapshot,
+                             record_findings],
                             resources={"tracelake": TracelakeResource(landing=str(landing),
                                                                       lake=str(tmp_path / "lake"))},
                             raise_on_error=False)

@@ -61,3 +61,19 @@ def test_file_and_network_table_functions_are_refused(filled: Lake, sql: str) ->
 def test_invalid_sql_is_an_input_error(filled: Lake) -> None:
     with pytest.raises(InputError, match="not valid SQL"):
         run_sql(filled.paths, "SELEC job_id FROM jobs")
+
+
+def test_the_search_extension_is_loaded_and_files_stay_refused(filled: Lake) -> None:
+    # the snapshot holds a full-text index, so open_snapshot loads the FTS extension from its
+    # wheel (by path) before it switches file access off; after that, nothing reaches a file
+    frame = run_sql(filled.paths, "SELECT stem('scratches', 'porter') AS s, "
+                                  "(SELECT count(*) FROM fts_search_docs.docs) AS n")
+    assert frame.row(0) == ("scratch", 0)
+    from tracelake.extensions import fts_extension_path
+
+    for sql in (f"SELECT * FROM read_blob('{fts_extension_path()}')",
+                "SELECT * FROM read_csv('/etc/passwd')"):
+        with pytest.raises(QueryRefused, match="touches files"):
+            run_sql(filled.paths, sql)
+    with pytest.raises(QueryRefused):
+        run_sql(filled.paths, f"LOAD '{fts_extension_path()}'")

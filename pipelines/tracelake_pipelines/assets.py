@@ -7,13 +7,14 @@ from pathlib import Path
 import dagster as dg
 
 from tracelake.contracts import CONTRACTS
+from tracelake.find import rebuild_lake_search_index
 from tracelake.genealogy import rebuild_lake_index
 from tracelake.ingest import IngestReport, ingest
 from tracelake.snapshot import publish_lake
 from tracelake.summary import lake_summary
 from tracelake_pipelines.resources import TracelakeResource
 
-__all__ = ["genealogy_index", "lake_snapshot", "table_assets"]
+__all__ = ["genealogy_index", "lake_snapshot", "search_index", "table_assets"]
 
 #: Every asset that writes DuckDB runs in this pool (limit 1: DuckDB has a single writer).
 POOL = "duckdb"
@@ -48,6 +49,12 @@ class GenealogyConfig(dg.Config):
     full_rebuild: bool = False
 
 
+class SearchConfig(dg.Config):
+    """Run configuration of ``search_index``."""
+
+    full_rebuild: bool = False
+
+
 def _table_asset(table: str) -> dg.AssetsDefinition:
     contract = CONTRACTS[table]
 
@@ -60,7 +67,7 @@ def _table_asset(table: str) -> dg.AssetsDefinition:
                       tracelake: TracelakeResource) -> dg.MaterializeResult:
         report = ingest([Path(tracelake.landing)], tracelake.lake_paths(),
                         mapping=tracelake.load_mapping(), tables={table},
-                        exclude=tracelake.exclude, publish=False)
+                        exclude=tracelake.exclude, publish=False, search=False)
         files = [f for f in report.files if f.table == table]
         context.log.info(f"{table}: {len(files)} file(s), run {report.run_id}")
         return dg.MaterializeResult(
@@ -108,8 +115,22 @@ def genealogy_index(context: dg.AssetExecutionContext, tracelake: TracelakeResou
                          f"{stats.cycles} node(s) are inside themselves: see genealogy.cycles"))])
 
 
+@dg.asset(group_name="search", kinds={"duckdb"}, pool=POOL,
+          deps=[a.key for a in table_assets])
+def search_index(context: dg.AssetExecutionContext, tracelake: TracelakeResource,
+                 config: SearchConfig) -> dg.MaterializeResult:
+    """Every identifier and every NCR, ECN and quarantine text, for ``tracelake find`` and the
+    dashboards' search box: rebuilt when an ingest run came after it (or on request)."""
+    stats = rebuild_lake_search_index(tracelake.lake_paths(), full=config.full_rebuild)
+    context.log.info(f"search: {stats.entries} entries, {stats.docs} texts, {stats.mode} "
+                     f"in {stats.seconds:.1f} s")
+    return dg.MaterializeResult(metadata={"mode": stats.mode, "entries": stats.entries,
+                                          "texts": stats.docs,
+                                          "seconds": round(stats.seconds, 2)})
+
+
 @dg.asset(group_name="serving", kinds={"duckdb"}, pool=POOL,
-          deps=[genealogy_index],
+          deps=[genealogy_index, search_index],
           check_specs=[dg.AssetCheckSpec("no_orphan_references", asset="lake_snapshot",
                                          description="rows naming records the lake lacks")])
 def lake_snapshot(tracelake: TracelakeResource) -> dg.MaterializeResult:

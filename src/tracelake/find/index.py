@@ -5,12 +5,13 @@ Tables, rebuilt together in one set-based pass from the canonical tables:
 
 * ``search.entries``  one row per thing an identifier names (a unit, a fitted part's serial, a
   lot of a component, a job, an NCR, an ECN per job it touched, equipment, a calibration
-  certificate, an order or customer per job shipped, a supplier lot), with its record, context
-  and the dashboard page that explains it, stored in order of ``lower(id)``: the ``rowid``
-  of an entry (``eid`` in the other tables) is its place in that order.
+  certificate, an order or customer per job shipped, a supplier lot, an identifier in a
+  quarantined row), with its record, context
+  and the dashboard page that explains it; ``eid`` numbers the entries in order of
+  ``lower(id)``, and the table is stored in that order.
 * ``search.fence``    every 256th entry's ``lower(id)``: a prefix lookup reads the fence (small)
-  for the range of rowids that can start with the text, then only that range of entries; text
-  keys with a common prefix defeat DuckDB's zone maps (perf-notes §1), rowid ranges do not.
+  for the range of ``eid`` that can start with the text, then only that range of entries; text
+  keys with a common prefix defeat DuckDB's zone maps (perf-notes §1), integer ranges do not.
 * ``search.keyhash``  ``hash(lower(id))`` per entry, sorted by (length, hash): typo tolerance
   hashes the one-edit variants of the text (a few hundred) and joins them here.
 * ``search.docs``     NCR and ECN descriptions and quarantine reasons, with a DuckDB full-text
@@ -177,7 +178,8 @@ SELECT {_ord('certificate')}, 'certificate', certificate_no, NULL,
        'calibration', json_object('equipment', equipment_id)::VARCHAR
 FROM calibrations"""
 
-# Shipments grouped per order and job (an order names many units; its hit opens each job's record).
+# Shipments grouped per order and job (an order names many units; its hit opens each job's record;
+# the record key is order/job).
 _SHIPPED = """
 CREATE OR REPLACE TEMP TABLE _shipped AS
 SELECT s.order_ref, s.customer, u.job_id, count(*) AS units, min(s.serial_number) AS first_serial,
@@ -190,7 +192,8 @@ _SHIPPED_PARAMS = ("CASE WHEN job_id IS NULL THEN json_object('serial', first_se
                    "ELSE json_object('job', job_id) END::VARCHAR")
 
 _ORDERS = f"""
-SELECT {_ord('order')}, 'order', order_ref, NULL, 'shipments:' || order_ref,
+SELECT {_ord('order')}, 'order', order_ref, NULL,
+       'shipments:' || order_ref || coalesce('/' || job_id, ''),
        concat_ws(' · ', customer, units || ' unit(s)' || coalesce(' of job ' || job_id, ''),
                  'shipped ' || strftime(shipped_at, '%Y-%m-%d')),
        {_SHIPPED_PAGE}, {_SHIPPED_PARAMS}
@@ -210,15 +213,36 @@ FROM material_issues WHERE supplier_lot IS NOT NULL
 GROUP BY supplier_lot, component_code, lot_number"""
 
 _CUSTOMERS = f"""
-SELECT {_ord('customer')}, 'customer', customer, NULL, 'shipments:' || order_ref,
+SELECT {_ord('customer')}, 'customer', customer, NULL,
+       'shipments:' || order_ref || coalesce('/' || job_id, ''),
        concat_ws(' · ', 'order ' || order_ref,
                  units || ' unit(s)' || coalesce(' of job ' || job_id, ''),
                  'shipped ' || strftime(shipped_at, '%Y-%m-%d')),
        {_SHIPPED_PAGE}, {_SHIPPED_PARAMS}
 FROM _shipped"""
 
+# Identifiers in quarantined rows (as the source wrote them, under canonical headers): a serial
+# missing from the lake is found with the reason its row was held back.
+_QUARANTINED = f"""
+SELECT f.ord, f.kind, json_extract_string(q.raw, '$.' || f.col),
+       CASE WHEN f.kind = 'lot' THEN json_extract_string(q.raw, '$.component_code') END,
+       'quarantine:' || q.source_file || '#' || q.row_number,
+       'quarantined ' || q.table_name || ' row: ' || string_agg(DISTINCT q.message, '; '),
+       'data_quality',
+       json_object('table', q.table_name, 'file', q.source_file, 'row', q.row_number)::VARCHAR
+FROM quarantine q,
+     (VALUES ({_ord('serial')}, 'serial', 'serial_number'), ({_ord('serial')}, 'serial', 'component_serial'),
+             ({_ord('lot')}, 'lot', 'lot_number'), ({_ord('job')}, 'job', 'job_id'),
+             ({_ord('ncr')}, 'ncr', 'ncr_id'), ({_ord('ecn')}, 'ecn', 'ecn_id'),
+             ({_ord('equipment')}, 'equipment', 'equipment_id'),
+             ({_ord('certificate')}, 'certificate', 'certificate_no'),
+             ({_ord('order')}, 'order', 'order_ref'),
+             ({_ord('supplier_lot')}, 'supplier_lot', 'supplier_lot')) f(ord, kind, col)
+WHERE q.raw IS NOT NULL AND json_extract_string(q.raw, '$.' || f.col) IS NOT NULL
+GROUP BY f.ord, f.kind, f.col, q.raw, q.source_file, q.row_number, q.table_name"""
+
 _ENTRY_PARTS = (_UNITS, _FITTED_SERIALS, _ISSUED_SERIALS, _LOTS, _JOBS, _NCRS, _ECNS, _EQUIPMENT,
-                _CERTIFICATES, _ORDERS, _SUPPLIER_LOTS, _CUSTOMERS)
+                _CERTIFICATES, _ORDERS, _SUPPLIER_LOTS, _CUSTOMERS, _QUARANTINED)
 
 _DOCS = f"""
 CREATE OR REPLACE TABLE search.docs AS
@@ -271,23 +295,23 @@ def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None
     con.execute("CREATE SCHEMA IF NOT EXISTS search")
     con.execute(_SHIPPED)
     union = "\nUNION ALL\n".join(_ENTRY_PARTS)
-    # rows are stored in key order, so a row's rowid is its place in that order (readers fetch
-    # rows by rowid: DuckDB reads just those rows, where a filter on a column scans it)
+    # stored in eid order, so once committed an entry's rowid is its eid: readers fetch single
+    # entries by rowid (DuckDB then reads just those rows; a filter on eid reads whole row groups)
     con.execute(f"""
         CREATE OR REPLACE TABLE search.entries AS
-        SELECT ord::UTINYINT AS ord, kind, id, component, record, context, page, params
+        SELECT (row_number() OVER (ORDER BY lower(id), ord, record) - 1)::UINTEGER AS eid,
+               ord::UTINYINT AS ord, kind, id, component, record, context, page, params
         FROM ({union}) e
         WHERE id IS NOT NULL AND id <> ''
-        ORDER BY lower(id), ord, record""")
+        ORDER BY eid""")
     con.execute("DROP TABLE IF EXISTS _shipped")
     con.execute(f"""
         CREATE OR REPLACE TABLE search.fence AS
-        SELECT rowid AS eid, lower(id) AS k FROM search.entries
-        WHERE rowid % {FENCE_EVERY} = 0 ORDER BY eid""")
+        SELECT eid, lower(id) AS k FROM search.entries WHERE eid % {FENCE_EVERY} = 0 ORDER BY eid""")
     con.execute("""
         CREATE OR REPLACE TABLE search.keyhash AS
-        SELECT length(k)::USMALLINT AS len, hash(k) AS h, eid::UINTEGER AS eid
-        FROM (SELECT rowid AS eid, lower(id) AS k FROM search.entries) ORDER BY len, h""")
+        SELECT length(k)::USMALLINT AS len, hash(k) AS h, eid
+        FROM (SELECT eid, lower(id) AS k FROM search.entries) ORDER BY len, h""")
     con.execute(_DOCS)
     con.execute("PRAGMA create_fts_index('search.docs', 'doc_id', 'body', stemmer = 'porter', "
                 "stopwords = 'english', ignore = '(\\.|[^a-z0-9])+', strip_accents = 1, "
