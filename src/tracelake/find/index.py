@@ -35,7 +35,7 @@ __all__ = ["INDEX_VERSION", "KINDS", "SEARCH_TABLES", "SearchStats", "build_sear
            "has_search_index", "rebuild_lake_search_index"]
 
 #: Bump when the index tables change shape: an index of another version is rebuilt.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 #: Kinds of hit, in the order hits of equal score are listed.
 KINDS = ("serial", "lot", "job", "ncr", "ecn", "equipment", "certificate", "order",
          "supplier_lot", "customer", "text")
