@@ -557,8 +557,11 @@ def _print_summary(doc: dict) -> None:  # type: ignore[type-arg]
 @app.command()
 def demo(lake: LakeOption = DEFAULT_LAKE,
          data: Annotated[Path, typer.Option(help="The plant exports to load.")] = Path(
-             "data/sample")) -> None:
-    """Build the lake from the sample plant and show what it holds."""
+             "data/sample"),
+         serve: Annotated[bool, typer.Option("--serve/--no-serve",
+                                             help="Then open the dashboards on it.")] = True,
+         port: Annotated[int, typer.Option(help="The dashboards' port.")] = 8501) -> None:
+    """Build the lake from the sample plant, show what it holds, and open the dashboards."""
     from tracelake.ingest import ingest as run_ingest
     from tracelake.summary import lake_summary
 
@@ -568,6 +571,32 @@ def demo(lake: LakeOption = DEFAULT_LAKE,
         report = run_ingest([data], paths, exclude=SAMPLE_EXCLUDE)
         _print_ingest_table(report)
         _print_summary(lake_summary(paths))
+        if serve:
+            _serve_dashboards(lake, port)
+
+
+@app.command()
+def dashboard(lake: LakeOption = DEFAULT_LAKE,
+              port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501,
+              address: Annotated[str | None, typer.Option(
+                  help="The address to listen on (default: every interface).")] = None) -> None:
+    """Open the dashboards (recall, records, trends, calibration, data quality, SQL) on a lake."""
+    with _failures(lake):
+        if not LakePaths.of(lake).serving.exists():
+            err.print(f"no lake at {lake} yet: the dashboards will show it once "
+                      f"'tracelake ingest PATH --lake {lake}' has run", highlight=False)
+        _serve_dashboards(lake, port, address)
+
+
+def _serve_dashboards(lake: Path, port: int, address: str | None = None) -> None:
+    from tracelake.serve import dashboards_dir, serve
+
+    dashboards_dir()  # a missing dashboards folder fails here, in one line
+    err.print(f"dashboards on http://localhost:{port} for the lake {lake} (Ctrl+C stops them)",
+              highlight=False)
+    code = serve(LakePaths.of(lake).root, port, address=address)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

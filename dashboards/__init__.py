@@ -1,0 +1,1 @@
+"""tracelake dashboards (Streamlit), started by `tracelake dashboard` or `tracelake demo`."""

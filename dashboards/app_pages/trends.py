@@ -1,0 +1,123 @@
+"""NCR and yield trends, for managers: NCRs over time, the Pareto of defects, first-pass yield, rework
+and the ageing of open NCRs, for a window of dates and a choice of products."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, data, strings, ui
+from dashboards.data import (
+    AGE_BUCKETS,
+    TrendFilter,
+    defect_pareto,
+    ncr_counts,
+    open_ncr_ageing,
+    trend_summary,
+)
+
+PAGE = "trends"
+DIMENSIONS = {"defect code": "defect_code", "product": "product_code", "supplier": "supplier",
+              "disposition": "disposition"}
+
+
+def filters() -> tuple[TrendFilter, str, str]:
+    """The window, products, period and split the manager picked."""
+    bounds = data.trend_bounds()
+    if bounds["first"] is None:
+        return TrendFilter(), "week", "defect_code"
+    ui.from_query(PAGE, {"product": strings.TREND_PRODUCTS_KEY},
+                  valid={"product": lambda p: p in bounds["products"]})
+    if isinstance(st.session_state.get(strings.TREND_PRODUCTS_KEY), str):
+        st.session_state[strings.TREND_PRODUCTS_KEY] = [st.session_state[strings.TREND_PRODUCTS_KEY]]
+    a, b, c, d = st.columns([2, 3, 1, 2], vertical_alignment="bottom")
+    window = a.date_input("Dates", value=(bounds["first"], bounds["last"]),
+                          key=strings.TREND_DATES_KEY, format="YYYY-MM-DD",
+                          help="NCRs by the day they were raised, results by the day of test.")
+    products = b.multiselect("Products", bounds["products"], key=strings.TREND_PRODUCTS_KEY,
+                             placeholder="All products")
+    period = c.segmented_control("Per", ["week", "month"], default="week",
+                                 key=strings.TREND_PERIOD_KEY) or "week"
+    by = d.selectbox("Split NCRs by", list(DIMENSIONS), key=strings.TREND_BY_KEY)
+    window = tuple(window) if isinstance(window, tuple | list) else (window,)
+    start = window[0] if window else None
+    end = window[1] if len(window) > 1 else start
+    ui.to_query(PAGE, {"product": products[0] if len(products) == 1 else None})
+    return TrendFilter(start, end, tuple(products)), period, DIMENSIONS[by or "defect code"]
+
+
+def render() -> None:
+    """The page."""
+    where, period, by = filters()
+    with st.spinner("Counting NCRs and results…"):
+        ncrs = data.ncrs(where)
+        fpy = data.first_pass_yield(where, None)
+        reworked = data.rework(where)
+    tz = data.timezone()
+    now = dt.datetime.now(dt.UTC)
+    ageing = open_ncr_ageing(ncrs, now)
+    figures = trend_summary(ncrs, fpy, reworked)
+    days = figures["median_days_to_close"]
+    ui.metrics([("NCRs raised", f"{figures['ncrs']:,}"),
+                ("Open NCRs", f"{figures['open_ncrs']:,}", "not closed yet, whenever raised in "
+                                                          "the window"),
+                ("Median days to close", None if days is None else f"{days:.1f}"),
+                ("First-pass yield", ui.percent(figures["first_pass_yield"]),
+                 f"{figures['unit_tests']:,} unit tests (unit × test step)"),
+                ("Rework rate", ui.percent(figures["rework_rate"]),
+                 f"{figures['reworked']:,} of {figures['units']:,} units reworked")])
+
+    st.subheader("Nonconformances")
+    if not ncrs.height:
+        ui.empty(strings.TREND_NO_NCRS)
+    else:
+        left, right = st.columns([3, 2])
+        left.plotly_chart(charts.ncr_trend(ncr_counts(ncrs, by, period), by, period),  # type: ignore[arg-type]
+                          key="chart_ncr_trend")
+        right.plotly_chart(charts.pareto(defect_pareto(ncrs)), key="chart_pareto")
+
+    st.subheader("First-pass yield")
+    if not fpy.height:
+        ui.empty(strings.TREND_NO_RESULTS)
+    else:
+        left, right = st.columns([3, 2])
+        left.plotly_chart(charts.fpy_chart(fpy), key="chart_fpy")
+        with right:
+            ui.table(fpy.sort("fpy", "product_code", "test_step"), key="fpy_table",
+                     config={"fpy": st.column_config.ProgressColumn(
+                         "first-pass yield", min_value=0, max_value=1, format="percent")},
+                     labels={"product_code": "product", "test_step": "test step",
+                             "units_tested": "units tested", "first_pass": "first pass",
+                             "fpy": "first-pass yield"}, height=360)
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Rework")
+        ui.table(reworked, key="rework_table",
+                 labels={"product_code": "product", "units": "units built",
+                         "rework_rate": "rework rate"})
+    with right:
+        st.subheader("Open NCRs by age")
+        if ageing.height:
+            right.plotly_chart(charts.ageing_chart(ageing, [b[0] for b in AGE_BUCKETS]),
+                               key="chart_ageing")
+        else:
+            ui.empty("No open NCRs in this window.")
+    if ageing.height:
+        ui.table(ageing, key="ageing_table", tz=tz, status=["disposition"],
+                 links={"job_id": ("batch", "job"), "serial_number": ("device", "serial")},
+                 labels={"ncr_id": "NCR", "age_days": "age (days)", "age_bucket": "age",
+                         "job_id": "job", "serial_number": "serial", "product_code": "product"})
+    if ncrs.height:
+        with st.expander(f"All {ncrs.height:,} NCRs in the window"):
+            shown = ncrs.with_columns(pl.when(pl.col("open")).then(pl.lit("open"))
+                                      .otherwise(pl.lit("closed")).alias("state")).drop("open")
+            ui.table(shown, key="ncr_table", tz=tz, status=["disposition", "state"],
+                     links={"job_id": ("batch", "job"), "serial_number": ("device", "serial")},
+                     labels={"ncr_id": "NCR", "job_id": "job", "serial_number": "serial",
+                             "product_code": "product"})
+
+
+render()

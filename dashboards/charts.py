@@ -1,0 +1,269 @@
+"""Plotly figures of the pages, built from library answers and frames (no lake access, no Streamlit).
+
+Colours come from ``ui.PALETTE`` through :func:`dashboards.ui.colour`, so a status looks the same in
+every table and chart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboards.ui import AMBER, BLUE, GREEN, GREY, RED, colour
+
+FONT = {"family": "DejaVu Sans, Arial, sans-serif", "size": 13}
+#: Colours for categories that are not statuses (products, defect codes, suppliers): no red or
+#: green, which mean fail and pass everywhere else.
+CATEGORIES = ["#1565c0", "#00838f", "#6a1b9a", "#ef6c00", "#5d4037", "#3949ab", "#00897b",
+              "#8e24aa", "#f4511e", "#546e7a", "#7cb342", "#c0ca33"]
+
+
+def category_colours(keys: list[str]) -> dict[str, str]:
+    """A stable colour per category, in the order given."""
+    return {k: CATEGORIES[i % len(CATEGORIES)] for i, k in enumerate(keys)}
+#: Above this many nodes a genealogy Sankey groups units by product, status and customer.
+SANKEY_MAX_NODES = 80
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int = 320, **kw: Any) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}} if title else None,
+                      height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      font=FONT, plot_bgcolor="white", legend={"orientation": "h", "y": -0.15},
+                      **kw)
+    fig.update_xaxes(gridcolor="#eeeeee", zerolinecolor="#dddddd")
+    fig.update_yaxes(gridcolor="#eeeeee", zerolinecolor="#dddddd")
+    return fig
+
+
+def counts_bar(counts: dict[str, int], title: str, *, horizontal: bool = False,
+               coloured: bool = True, top: int = 15) -> go.Figure:
+    """A bar per key (e.g. units by status or by customer), largest first."""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(items) > top:
+        rest = sum(v for _, v in items[top:])
+        items = [*items[:top], (f"{len(items) - top} others", rest)]
+    keys = [k for k, _ in items]
+    values = [v for _, v in items]
+    colours = [colour(k) if coloured else BLUE for k in keys]
+    if horizontal:
+        bar = go.Bar(x=values, y=keys, orientation="h", marker_color=colours, text=values,
+                     textposition="auto")
+        fig = go.Figure(bar)
+        fig.update_yaxes(autorange="reversed")
+        return _layout(fig, title, height=max(220, 34 * len(keys) + 60))
+    fig = go.Figure(go.Bar(x=keys, y=values, marker_color=colours, text=values,
+                           textposition="auto"))
+    return _layout(fig, title)
+
+
+def genealogy_sankey(affected: list[dict[str, Any]], title: str = "From lot to devices") -> go.Figure:
+    """The genealogy from the traced lot to each affected unit, as a Sankey.
+
+    Small answers draw every path node by node (lot, sub-assemblies, devices); large ones group
+    the units by product, then status, then customer, so the picture stays readable.
+    """
+    nodes = {label for a in affected for label in a["path"]}
+    if len(nodes) <= SANKEY_MAX_NODES:
+        links: Counter[tuple[str, str]] = Counter()
+        for a in affected:
+            for parent, child in zip(a["path"], a["path"][1:], strict=False):
+                links[(parent, child)] += 1
+        status_of = {a["serial_number"]: a["status"] for a in affected}
+        depth_of: dict[str, int] = {}
+        for a in affected:
+            for i, label in enumerate(a["path"]):
+                depth_of[label] = min(depth_of.get(label, i), i)
+        labels = sorted(nodes, key=lambda n: (depth_of[n], n))
+        node_colours = [colour(status_of[n]) if n in status_of else GREY for n in labels]
+    else:
+        links = Counter()
+        for a in affected:
+            lot = a["path"][0]
+            product = a["product_code"] or "?"
+            status = a["status"] or "?"
+            customer = a["customer"] or "in house"
+            links[(lot, product)] += 1
+            links[(product, f"{status} ")] += 1
+            links[(f"{status} ", customer)] += 1
+        top_customers = {c for c, _ in Counter({k[1]: v for k, v in links.items()
+                                                 if k[0].endswith(" ")}).most_common(12)}
+        grouped: Counter[tuple[str, str]] = Counter()
+        for (src, dst), n in links.items():
+            if src.endswith(" ") and dst not in top_customers:
+                dst = "other customers"
+            grouped[(src, dst)] += n
+        links = grouped
+        labels = sorted({n for pair in links for n in pair})
+        node_colours = [colour(n.strip()) if n.endswith(" ") else GREY for n in labels]
+    index = {n: i for i, n in enumerate(labels)}
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node={"label": [n.strip() for n in labels], "color": node_colours, "pad": 12,
+              "thickness": 14},
+        link={"source": [index[s] for s, _ in links], "target": [index[t] for _, t in links],
+              "value": list(links.values()), "color": "rgba(21,101,192,0.30)"}))
+    return _layout(fig, title, height=max(320, min(900, 22 * len(affected) + 120)))
+
+
+def ncr_trend(counts: pl.DataFrame, by: str, period: str) -> go.Figure:
+    """NCRs per period, stacked by one dimension."""
+    fig = go.Figure()
+    keys = counts.group_by(by).agg(pl.col("ncrs").sum()).sort(["ncrs", by],
+                                                               descending=[True, False])[by]
+    palette = category_colours([str(k) for k in keys.to_list()])
+    for key in keys.to_list():
+        part = counts.filter(pl.col(by) == key)
+        fig.add_bar(x=part["period"].to_list(), y=part["ncrs"].to_list(), name=str(key),
+                    marker_color=colour(key) if by == "disposition" else palette[str(key)])
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title=None, tickformat="%d %b %Y")
+    tallest = counts.group_by("period").agg(pl.col("ncrs").sum())["ncrs"].max() or 0
+    fig.update_yaxes(title="NCRs raised", rangemode="tozero",
+                     dtick=1 if int(tallest) <= 8 else None)
+    return _layout(fig, f"NCRs per {period} by {by.replace('_', ' ')}", height=340)
+
+
+def pareto(frame: pl.DataFrame) -> go.Figure:
+    """Defect codes by count with the cumulative share (the Pareto chart)."""
+    fig = go.Figure()
+    fig.add_bar(x=frame["defect_code"].to_list(), y=frame["ncrs"].to_list(), name="NCRs",
+                marker_color=BLUE)
+    fig.add_scatter(x=frame["defect_code"].to_list(),
+                    y=(frame["cumulative_share"] * 100).to_list(), name="cumulative %",
+                    yaxis="y2", mode="lines+markers", line={"color": AMBER})
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 105],
+                              "ticksuffix": "%", "showgrid": False, "title": "cumulative share",
+                              "tickvals": [0, 25, 50, 75, 100]})
+    most = int(frame["ncrs"].max() or 0)
+    fig.update_layout(yaxis={"title": "NCRs", "rangemode": "tozero",
+                             "dtick": 1 if most <= 8 else None})
+    return _layout(fig, "Pareto of defect codes", height=340)
+
+
+def fpy_chart(frame: pl.DataFrame) -> go.Figure:
+    """First-pass yield per test step, a bar per product, lowest yields easy to spot."""
+    fig = go.Figure()
+    products = frame["product_code"].unique().sort().to_list()
+    palette = category_colours(products)
+    steps = (frame.group_by("test_step").agg(pl.col("fpy").min()).sort(["fpy", "test_step"])
+             ["test_step"].to_list())
+    for product in products:
+        part = frame.filter(pl.col("product_code") == product)
+        fig.add_bar(y=part["test_step"].to_list(), x=(part["fpy"] * 100).to_list(), name=product,
+                    orientation="h", marker_color=palette[product],
+                    text=[f"{v:.0%}" for v in part["fpy"].to_list()], textposition="auto",
+                    customdata=list(zip(part["first_pass"].to_list(),
+                                        part["units_tested"].to_list(), strict=True)),
+                    hovertemplate="%{y}: %{x:.1f}% (%{customdata[0]} of %{customdata[1]} "
+                                  "units first time)<extra>" + product + "</extra>")
+    fig.update_xaxes(title="first-pass yield", range=[0, 102], ticksuffix="%")
+    fig.update_yaxes(categoryorder="array", categoryarray=steps, autorange="reversed")
+    return _layout(fig, "First-pass yield per test step", barmode="group",
+                   height=max(300, 30 * len(steps) * max(1, min(len(products), 2)) + 110))
+
+
+def ageing_chart(ageing: pl.DataFrame, buckets: list[str]) -> go.Figure:
+    """Open NCRs by age bucket."""
+    counts = Counter(ageing["age_bucket"].to_list())
+    shades = [GREEN, AMBER, "#ef6c00", RED]
+    fig = go.Figure(go.Bar(x=buckets, y=[counts.get(b, 0) for b in buckets],
+                           marker_color=shades[:len(buckets)],
+                           text=[counts.get(b, 0) for b in buckets], textposition="auto"))
+    fig.update_yaxes(title="open NCRs", rangemode="tozero",
+                     dtick=1 if max(counts.values(), default=0) <= 8 else None)
+    return _layout(fig, None, height=300)
+
+
+def limits_chart(results: pl.DataFrame) -> go.Figure:
+    """Each measurement placed within its limits: 0 % is the low limit, 100 % the high one.
+
+    One row per test step and measurement (every attempt a point, pass green, fail red); the hover
+    shows the value and limits as measured. Measurements without two limits are left out.
+    """
+    rows = results.filter(pl.col("value").is_not_null() & pl.col("low_limit").is_not_null()
+                          & pl.col("high_limit").is_not_null()
+                          & (pl.col("high_limit") > pl.col("low_limit")))
+    rows = rows.with_columns(
+        ((pl.col("value") - pl.col("low_limit")) / (pl.col("high_limit") - pl.col("low_limit"))
+         * 100).alias("position"),
+        (pl.col("test_step") + " · " + pl.col("measurement")).alias("what"))
+    fig = go.Figure()
+    fig.add_vrect(x0=0, x1=100, fillcolor="rgba(46,125,50,0.08)", line_width=0)
+    for x, name in ((0, "low limit"), (100, "high limit")):
+        fig.add_vline(x=x, line={"color": GREY, "dash": "dash", "width": 1},
+                      annotation_text=name, annotation_position="top")
+    for verdict in ("pass", "fail"):
+        part = rows.filter(pl.col("result") == verdict)
+        if not part.height:
+            continue
+        attempt = part["attempt"].fill_null(1).to_list() if "attempt" in part.columns \
+            else [1] * part.height
+        fig.add_scatter(
+            x=part["position"].to_list(), y=part["what"].to_list(), mode="markers", name=verdict,
+            marker={"color": colour(verdict), "size": 11,
+                    "symbol": ["circle" if a == 1 else "diamond" for a in attempt],
+                    "line": {"color": "white", "width": 1}},
+            customdata=list(zip(part["value"].to_list(), part["low_limit"].to_list(),
+                                part["high_limit"].to_list(),
+                                part["units"].fill_null("").to_list(), attempt, strict=True)),
+            hovertemplate="%{y}<br>%{customdata[0]} %{customdata[3]} (limits %{customdata[1]}"
+                          " … %{customdata[2]}), attempt %{customdata[4]}<extra></extra>")
+    lo = min(-10.0, float(rows["position"].min() or 0) - 10) if rows.height else -10
+    hi = max(110.0, float(rows["position"].max() or 100) + 10) if rows.height else 110
+    fig.update_xaxes(range=[lo, hi], ticksuffix="%", title="position within limits")
+    fig.update_yaxes(autorange="reversed", title=None)
+    return _layout(fig, None, height=max(240, 26 * rows["what"].n_unique() + 90))
+
+
+def operations_timeline(ops: pl.DataFrame) -> go.Figure:
+    """Operations as bars from start to finish, coloured by result."""
+    fig = go.Figure()
+    ops = ops.with_columns((pl.col("op_seq").cast(pl.String) + " " + pl.col("op_code"))
+                           .alias("step"))
+    for result in ops["result"].unique().sort().to_list():
+        part = ops.filter(pl.col("result") == result)
+        start = part["started_at"].to_list()
+        finish = part["finished_at"].to_list()
+        fig.add_bar(
+            base=start, x=[(f - s).total_seconds() * 1000 if s and f else 0
+                           for s, f in zip(start, finish, strict=True)],
+            y=part["step"].to_list(), orientation="h", name=result,
+            marker_color=colour(result),
+            customdata=list(zip(part["operator"].fill_null("").to_list(),
+                                part["equipment_id"].fill_null("").to_list(), strict=True)),
+            hovertemplate="%{y}: %{base|%d %b %H:%M} (%{customdata[0]}) %{customdata[1]}"
+                          "<extra></extra>")
+    fig.update_xaxes(type="date")
+    fig.update_yaxes(autorange="reversed", categoryorder="array",
+                     categoryarray=ops.sort("started_at")["step"].unique(maintain_order=True)
+                     .to_list())
+    return _layout(fig, None, height=max(220, 26 * ops["step"].n_unique() + 90))
+
+
+def calibration_timeline(history: pl.DataFrame, now: dt.datetime) -> go.Figure:
+    """Each calibration's validity (calibrated → due) per piece of equipment, with today marked."""
+    fig = go.Figure()
+    for found in ("in_tolerance", "out_of_tolerance", "not_applicable"):
+        part = history.filter(pl.col("as_found") == found)
+        if not part.height:
+            continue
+        start = part["calibrated_at"].to_list()
+        due = part["due_at"].to_list()
+        fig.add_bar(base=start, x=[(d - s).total_seconds() * 1000 for s, d in zip(start, due,
+                                                                                   strict=True)],
+                    y=part["equipment_id"].to_list(), orientation="h",
+                    name=f"found {found.replace('_', ' ')}", marker_color=colour(found),
+                    opacity=0.75, customdata=part["certificate_no"].to_list(),
+                    hovertemplate="%{y} %{customdata}: %{base|%d %b %Y} → due "
+                                  "<extra></extra>")
+    fig.add_vline(x=now.timestamp() * 1000, line={"color": RED, "width": 2})
+    fig.add_annotation(x=now.timestamp() * 1000, y=1.04, yref="paper", text="today",
+                       showarrow=False, font={"color": RED})
+    fig.update_xaxes(type="date")
+    fig.update_yaxes(autorange="reversed", title=None)
+    return _layout(fig, None, height=max(220, 36 * history["equipment_id"].n_unique() + 90),
+                   barmode="overlay")

@@ -1,0 +1,407 @@
+"""The dashboards' only door to the lake: a cached read-only snapshot connection and cached library calls.
+
+The connection is opened once per published snapshot (keyed on the file's mtime and inode, so a new
+snapshot from the next ingest run is picked up on the next page view) and every query runs on its
+own cursor, as DuckDB connections are not shared between Streamlit's session threads. Results are
+cached per snapshot and arguments with ``st.cache_data``. Pages never see a connection: they call
+the functions below, which call the library (``tracelake.*``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from tracelake import catalog, dataquality, equipment, trends
+from tracelake.calibration import calibration_impact, calibration_status_at_use
+from tracelake.errors import LakeError, LakeNotFound
+from tracelake.find import find as find_records
+from tracelake.find import parse_label
+from tracelake.genealogy import has_index, supplier_recall, where_used
+from tracelake.genealogy.recall import recall_frame, write_recall
+from tracelake.genealogy.trace import WhereUsed
+from tracelake.lake import LakePaths
+from tracelake.output import CSV_DATETIME
+from tracelake.query import read_query, run_sql
+from tracelake.records import batch_record as build_bmr
+from tracelake.records import device_record as build_dhr
+from tracelake.records import render_pdf
+from tracelake.snapshot import open_snapshot
+from tracelake.trends import (  # pure functions over frames the pages already hold
+    AGE_BUCKETS,
+    TrendFilter,
+    defect_pareto,
+    ncr_counts,
+    open_ncr_ageing,
+)
+from tracelake.trends import summary as trend_summary
+
+__all__ = ["AGE_BUCKETS", "TrendFilter", "defect_pareto", "ncr_counts", "open_ncr_ageing",
+           "trend_summary"]
+
+Snapshot = tuple[str, int, int]
+DEFAULT_TIMEZONE = "Europe/London"
+
+
+# ------------------------------------------------------------------ the snapshot
+
+def lake_path() -> Path:
+    """The lake folder: ``--lake PATH`` after ``--`` on the streamlit command line, else
+    ``$TRACELAKE_LAKE``, else ``./lake``."""
+    argv = sys.argv
+    if "--lake" in argv[:-1]:
+        return Path(argv[argv.index("--lake") + 1])
+    return Path(os.environ.get("TRACELAKE_LAKE", "lake"))
+
+
+def snapshot() -> Snapshot:
+    """The published snapshot's path and version (mtime, inode); LakeNotFound if there is none."""
+    paths = LakePaths.of(lake_path())
+    try:
+        stat = paths.serving.stat()
+    except FileNotFoundError:
+        raise LakeNotFound(f"no lake yet at {paths.root}: build one with "
+                           f"`tracelake ingest PATH --lake {paths.root}` "
+                           "(or `tracelake demo` for the sample plant)") from None
+    return str(paths.serving), stat.st_mtime_ns, stat.st_ino
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    con.close()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False, on_release=_close)
+def _connection(serving: str, mtime_ns: int, inode: int) -> duckdb.DuckDBPyConnection:
+    return open_snapshot(LakePaths.of(serving))
+
+
+@contextmanager
+def cursor(snap: Snapshot | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the cached snapshot connection, for one query or one library call."""
+    con = _connection(*(snap or snapshot()))
+    cur = con.cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+
+
+_CALLS: dict[str, Callable[..., Any]] = {}
+
+
+@st.cache_data(show_spinner=False, max_entries=512, ttl="1h")
+def _cached(name: str, snap: Snapshot, args: tuple[Any, ...]) -> Any:
+    with cursor(snap) as cur:
+        return _CALLS[name](cur, *args)
+
+
+def _lake_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Cache ``fn(cursor, *args)`` per snapshot and arguments."""
+    _CALLS[fn.__name__] = fn
+
+    def call(*args: Any) -> Any:
+        return _cached(fn.__name__, snapshot(), args)
+
+    call.__name__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
+
+
+@_lake_call
+def lake_info(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """When the snapshot was published, the plant's time zone and what the lake holds."""
+    health = dataquality.health(cur)
+    tz = cur.sql("SELECT timezone FROM ingest_runs WHERE timezone IS NOT NULL "
+                 "ORDER BY finished_at DESC LIMIT 1").fetchone()
+    units = cur.sql("SELECT count(*) FROM units").fetchone()
+    return {"last_run": health["last_run"], "timezone": tz[0] if tz else DEFAULT_TIMEZONE,
+            "units": int(units[0]) if units else 0, "genealogy": has_index(cur)}
+
+
+def published_at() -> dt.datetime:
+    """When the snapshot file was last replaced."""
+    return dt.datetime.fromtimestamp(snapshot()[1] / 1e9, tz=dt.UTC)
+
+
+def timezone() -> str:
+    """The plant's time zone (from the last ingest run) that the pages show times in."""
+    try:
+        return str(lake_info()["timezone"])
+    except LakeError:
+        return DEFAULT_TIMEZONE
+
+
+# ------------------------------------------------------------------ recall / where-used
+
+def _genealogy(cur: duckdb.DuckDBPyConnection) -> None:
+    if not has_index(cur):
+        raise LakeError("the lake has no genealogy index yet: run `tracelake ingest` "
+                        "(any new run builds it)")
+
+
+@_lake_call
+def lots(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every traceable lot with its supplier."""
+    return catalog.lots(cur)
+
+
+@_lake_call
+def suppliers(cur: duckdb.DuckDBPyConnection, component_code: str) -> list[str]:
+    """Suppliers of a component."""
+    return catalog.suppliers(cur, component_code)
+
+
+@_lake_call
+def trace_lot(cur: duckdb.DuckDBPyConnection, component_code: str, lot_number: str,
+              include_removed: bool) -> WhereUsed:
+    """Where-used of one lot."""
+    _genealogy(cur)
+    return where_used(cur, component_code, lot_number, include_removed=include_removed)
+
+
+@_lake_call
+def trace_supplier(cur: duckdb.DuckDBPyConnection, component_code: str, supplier: str,
+                   issued_from: dt.date | None, issued_to: dt.date | None,
+                   include_removed: bool) -> WhereUsed:
+    """Where-used of every lot of a component from one supplier issued in a window."""
+    _genealogy(cur)
+    return supplier_recall(cur, component_code, supplier, issued_from, issued_to,
+                           include_removed=include_removed)
+
+
+def recall_table(answer: WhereUsed) -> pl.DataFrame:
+    """The recall list (one row per affected unit)."""
+    return recall_frame(answer)
+
+
+def recall_csv(answer: WhereUsed) -> bytes:
+    """The recall list as CSV (UTC timestamps, as ``tracelake trace forward --format csv``)."""
+    return recall_frame(answer).write_csv(datetime_format=CSV_DATETIME).encode("utf-8")
+
+
+def recall_xlsx(answer: WhereUsed) -> bytes:
+    """The recall list as an XLSX workbook (affected units and a summary sheet)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_recall(answer, Path(tmp) / "recall.xlsx")
+        return path.read_bytes()
+
+
+# ------------------------------------------------------------------ jobs and serials
+
+@_lake_call
+def jobs(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every job, newest first."""
+    return catalog.jobs(cur)
+
+
+@_lake_call
+def serial_suggestions(cur: duckdb.DuckDBPyConnection, text: str) -> list[str]:
+    """Serials matching typed text."""
+    return catalog.serials_like(cur, text)
+
+
+# ------------------------------------------------------------------ trends
+
+@_lake_call
+def trend_bounds(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Dates and products for the trend filters."""
+    return trends.bounds(cur)
+
+
+@_lake_call
+def ncrs(cur: duckdb.DuckDBPyConnection, where: TrendFilter) -> pl.DataFrame:
+    """NCRs raised in the window."""
+    return trends.ncrs(cur, where)
+
+
+@_lake_call
+def first_pass_yield(cur: duckdb.DuckDBPyConnection, where: TrendFilter,
+                     period: str | None) -> pl.DataFrame:
+    """First-pass yield per product and test step (and period)."""
+    return trends.first_pass_yield(cur, where, period)  # type: ignore[arg-type]
+
+
+@_lake_call
+def rework(cur: duckdb.DuckDBPyConnection, where: TrendFilter) -> pl.DataFrame:
+    """Rework per product."""
+    return trends.rework(cur, where)
+
+
+# ------------------------------------------------------------------ calibration
+
+@_lake_call
+def equipment_status(cur: duckdb.DuckDBPyConnection, due_within_days: int) -> pl.DataFrame:
+    """The calibration register as it stands now."""
+    return equipment.equipment_status(cur, due_within_days=due_within_days)
+
+
+@_lake_call
+def oot_events(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Out-of-tolerance findings."""
+    return equipment.oot_events(cur)
+
+
+@_lake_call
+def calibration_history(cur: duckdb.DuckDBPyConnection, equipment_id: str | None) -> pl.DataFrame:
+    """Calibrations of one piece of equipment (of all if None)."""
+    return equipment.calibration_history(cur, equipment_id)
+
+
+@_lake_call
+def uses_out_of_calibration(cur: duckdb.DuckDBPyConnection, equipment_id: str) -> pl.DataFrame:
+    """Results taken with the equipment while it was overdue, or before any calibration."""
+    rows = calibration_status_at_use(cur, equipment_id)
+    schema = {"serial_number": pl.String, "test_step": pl.String, "measurement": pl.String,
+              "tested_at": pl.Datetime("us", "UTC"), "calibration_status": pl.String,
+              "certificate_no": pl.String, "due_at": pl.Datetime("us", "UTC")}
+    return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema)
+
+
+@_lake_call
+def oot_impact(cur: duckdb.DuckDBPyConnection, equipment_id: str) -> dict[str, Any]:
+    """Suspect results, units and customers of an out-of-tolerance finding."""
+    _genealogy(cur)
+    return equipment.impact_tables(calibration_impact(cur, equipment_id))
+
+
+# ------------------------------------------------------------------ data quality
+
+@_lake_call
+def dq_health(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Headline figures of the ingest ledger."""
+    return dataquality.health(cur)
+
+
+@_lake_call
+def dq_runs(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every ingest run."""
+    return dataquality.runs(cur)
+
+
+@_lake_call
+def dq_files(cur: duckdb.DuckDBPyConnection, run_id: str | None) -> pl.DataFrame:
+    """Files of a run."""
+    return dataquality.files(cur, run_id)
+
+
+@_lake_call
+def dq_rules(cur: duckdb.DuckDBPyConnection, run_id: str | None) -> pl.DataFrame:
+    """Quarantined rows by table and rule."""
+    return dataquality.quarantine_rules(cur, run_id)
+
+
+@_lake_call
+def dq_quarantined(cur: duckdb.DuckDBPyConnection, run_id: str | None,
+                   table: str | None) -> pl.DataFrame:
+    """Quarantined rows with their rules."""
+    return dataquality.quarantined_rows(cur, run_id, table)
+
+
+@_lake_call
+def dq_orphans(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Orphan references."""
+    return dataquality.orphans(cur)
+
+
+@_lake_call
+def dq_lineage(cur: duckdb.DuckDBPyConnection, table: str, column: str,
+               value: str) -> dataquality.Lineage:
+    """Rows of a table matching a value, with their source file and row."""
+    return dataquality.lineage(cur, table, column, value)
+
+
+# ------------------------------------------------------------------ ask the lake
+
+@_lake_call
+def tables(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The tables SQL can read."""
+    return catalog.tables(cur)
+
+
+@_lake_call
+def columns(cur: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
+    """Columns of one table, documented."""
+    return catalog.columns(cur, table)
+
+
+def run_query(sql: str) -> pl.DataFrame:
+    """One read-only query (QueryRefused for anything else), on its own read-only connection."""
+    read_query(sql)
+    return _run_query(snapshot(), sql)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl="1h")
+def _run_query(snap: Snapshot, sql: str) -> pl.DataFrame:
+    return run_sql(LakePaths.of(snap[0]), sql)
+
+
+def frame_csv(frame: pl.DataFrame) -> bytes:
+    """Any result as CSV (list and struct columns as text)."""
+    flat = frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
+                              for c, t in frame.schema.items()
+                              if isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object))
+    return flat.write_csv(datetime_format=CSV_DATETIME).encode("utf-8")
+
+
+def frame_xlsx(frame: pl.DataFrame, sheet: str = "result") -> bytes:
+    """Any result as an XLSX workbook."""
+    flat = frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
+                              for c, t in frame.schema.items()
+                              if isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object))
+    flat = flat.with_columns(pl.col(c).dt.replace_time_zone(None) for c, t in flat.schema.items()
+                             if isinstance(t, pl.Datetime) and t.time_zone)
+    buf = io.BytesIO()
+    flat.write_excel(buf, worksheet=sheet, autofit=True)
+    return buf.getvalue()
+
+
+@_lake_call
+def _find(cur: duckdb.DuckDBPyConnection, text: str) -> tuple[list[dict[str, Any]], str | None]:
+    answer = find_records(cur, text)
+    return list(answer.hits), answer.message
+
+
+def find(text: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Every record that names ``text``, best first, and a message when there is none."""
+    return _find(text)  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ records (DHR, BMR)
+
+def serial_from_scan(text: str) -> tuple[str, str | None]:
+    """The serial in what was typed or scanned: AI 21 of a GS1 label (element string or Digital
+    Link, read with biip), else the text itself; and the GTIN the label carried, if any."""
+    text = text.strip()
+    label = parse_label(text) if text else None
+    if label is not None and label.serial:
+        return label.serial, label.gtin
+    return text, None
+
+
+@_lake_call
+def device_record(cur: duckdb.DuckDBPyConnection, serial: str) -> dict[str, Any]:
+    """The unit's DHR document (RecordNotFound for an unknown serial)."""
+    return build_dhr(cur, serial)
+
+
+@_lake_call
+def batch_record(cur: duckdb.DuckDBPyConnection, job_id: str) -> dict[str, Any]:
+    """The job's BMR document (RecordNotFound for an unknown job)."""
+    return build_bmr(cur, job_id)
+
+
+def record_pdf(kind: str, key: str) -> bytes:
+    """The DHR (``kind`` "dhr", key a serial) or BMR ("bmr", a job) as PDF, made when asked for."""
+    doc = device_record(key) if kind == "dhr" else batch_record(key)
+    return render_pdf(doc)

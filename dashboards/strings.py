@@ -1,0 +1,113 @@
+"""Words the dashboards show that tests look for: page titles, widget labels and keys, messages.
+
+Tests (AppTest and the browser suite) import these instead of repeating the text, so a reworded
+label changes in one place.
+"""
+
+from __future__ import annotations
+
+APP_TITLE = "tracelake"
+APP_TAGLINE = "Traceability lake"
+
+# ------------------------------------------------------------------ pages: (url path, title, icon)
+RECALL = ("recall", "Recall / where-used", ":material/account_tree:")
+DEVICE = ("device", "Device history", ":material/memory:")
+BATCH = ("batch", "Batch record", ":material/inventory_2:")
+TRENDS = ("trends", "NCR and yield trends", ":material/trending_up:")
+CALIBRATION = ("calibration", "Calibration", ":material/straighten:")
+DATA_QUALITY = ("data-quality", "Data quality", ":material/fact_check:")
+ASK = ("ask", "Ask the lake", ":material/terminal:")
+PAGES = (RECALL, DEVICE, BATCH, TRENDS, CALIBRATION, DATA_QUALITY, ASK)
+
+#: Query parameters a link may carry to open a page at a record.
+PARAMS = {"recall": ("component", "lot", "supplier"), "device": ("serial",), "batch": ("job",),
+          "calibration": ("equipment",),
+          "data-quality": ("table", "file", "row", "of", "column", "value"),
+          "ask": ("sql",), "trends": ("product",)}
+
+# ------------------------------------------------------------------ header and search
+SEARCH_LABEL = "Find anything"
+SEARCH_KEY = "search"
+SEARCH_PLACEHOLDER = "serial, lot, job, NCR, ECN, equipment, certificate, order, or words…"
+SEARCH_NONE = "Nothing in the lake names {text!r}."
+SEARCH_HITS = "{n} record(s) name {text!r}"
+
+# ------------------------------------------------------------------ empty states and errors
+NO_LAKE_TITLE = "No lake yet"
+NO_GENEALOGY = "The lake has no genealogy index yet: run `tracelake ingest` (any new run builds it)."
+INTERNAL_ERROR = ("Something went wrong on this page ({what}). The details are in the server log; "
+                  "the rest of the dashboards still work.")
+
+# ------------------------------------------------------------------ recall
+RECALL_MODE_KEY = "recall_mode"
+RECALL_MODE_LOT = "One lot"
+RECALL_MODE_SUPPLIER = "Every lot from a supplier"
+COMPONENT_LABEL = "Component"
+COMPONENT_KEY = "recall_component"
+LOT_LABEL = "Lot"
+LOT_KEY = "recall_lot"
+SUPPLIER_LABEL = "Supplier"
+SUPPLIER_KEY = "recall_supplier"
+ISSUED_KEY = "recall_issued"
+INCLUDE_REMOVED_LABEL = "Include units the part was removed from"
+INCLUDE_REMOVED_KEY = "recall_removed"
+RECALL_PICK = "Pick a component and one of its lots to see every unit that contains it."
+RECALL_NOTHING = "No unit contains this lot."
+RECALL_UNITS = "Affected units"
+RECALL_SHIPPED = "Shipped"
+RECALL_CUSTOMERS = "Customers"
+RECALL_IN_HOUSE = "Still in house"
+RECALL_CSV = "Download recall list (CSV)"
+RECALL_XLSX = "Download recall list (XLSX)"
+RECALL_TABLE_KEY = "recall_table"
+
+# ------------------------------------------------------------------ device history
+SERIAL_LABEL = "Serial number or scanned label"
+SERIAL_KEY = "device_serial"
+SERIAL_HELP = ("Type a serial, or scan the unit's GS1 label: the serial (AI 21) is read from "
+               "an element string such as (01)05060123450019(21)SPX200-0004.")
+DEVICE_PICK = "Type or scan a serial number to see the unit's device history record."
+DEVICE_PDF = "Download DHR (PDF)"
+
+# ------------------------------------------------------------------ batch record
+JOB_LABEL = "Job"
+JOB_KEY = "batch_job"
+BATCH_PICK = "Pick a job to see its batch manufacturing record."
+BATCH_PDF = "Download BMR (PDF)"
+BATCH_BLOCKED = "Release blocked"
+BATCH_CLEAR = "Clear for release"
+
+# ------------------------------------------------------------------ trends
+TREND_DATES_KEY = "trend_dates"
+TREND_PRODUCTS_KEY = "trend_products"
+TREND_PERIOD_KEY = "trend_period"
+TREND_BY_KEY = "trend_by"
+TREND_NO_NCRS = "No NCRs were raised in this window."
+TREND_NO_RESULTS = "No test results in this window."
+
+# ------------------------------------------------------------------ calibration
+DUE_WITHIN_KEY = "cal_due_within"
+EQUIPMENT_KEY = "cal_equipment"
+OOT_NONE = "No calibration has found equipment out of tolerance."
+
+# ------------------------------------------------------------------ data quality
+DQ_RUN_KEY = "dq_run"
+DQ_ALL_RUNS = "All runs"
+DQ_TABLE_KEY = "dq_table"
+DQ_LINEAGE_TABLE_KEY = "dq_lineage_table"
+DQ_LINEAGE_COLUMN_KEY = "dq_lineage_column"
+DQ_LINEAGE_VALUE_KEY = "dq_lineage_value"
+DQ_NO_QUARANTINE = "Nothing was quarantined: every row read was loaded."
+DQ_NO_ORPHANS = "No orphan references: every job, serial, lot and equipment named is known."
+DQ_LINEAGE_NONE = "No {table} row has {column} = {value!r}."
+
+# ------------------------------------------------------------------ ask the lake
+SQL_LABEL = "SQL (one SELECT)"
+SQL_KEY = "ask_sql"
+SQL_RUN = "Run query"
+SQL_EXAMPLE = ("SELECT serial_number, product_code, status\nFROM units\n"
+               "WHERE status = 'shipped'\nORDER BY serial_number")
+SQL_CSV = "Download result (CSV)"
+SQL_XLSX = "Download result (XLSX)"
+SQL_ROWS = "{n} row(s)"
+SQL_TABLE_KEY = "ask_table"

@@ -1,0 +1,1 @@
+"""AppTest tests of the dashboards: every page, widgets set, results asserted."""

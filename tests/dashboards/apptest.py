@@ -1,0 +1,70 @@
+"""Opening the dashboards in AppTest and reading what a page shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import REPO
+
+APP = REPO / "dashboards" / "streamlit_app.py"
+FILES = {"recall": "recall", "device": "device", "batch": "batch", "trends": "trends",
+         "calibration": "calibration", "data-quality": "data_quality", "ask": "ask"}
+
+Opener = Callable[..., AppTest]
+
+
+def opener(lake: Path, monkeypatch: pytest.MonkeyPatch) -> Opener:
+    """``open(page, **query)``: the app on that lake, showing that page with that query string."""
+    monkeypatch.setenv("TRACELAKE_LAKE", str(lake))
+
+    def open_page(page: str | None = None, **query: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=90)
+        at.run()
+        if page is not None:
+            at.switch_page(f"app_pages/{FILES[page]}.py")
+        at.query_params.update(query)
+        at.run()
+        no_traceback(at)
+        return at
+
+    return open_page
+
+
+def no_traceback(at: AppTest) -> None:
+    """The page raised nothing the user would see as a traceback."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, info, warning, error and success text on the page, joined."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value of the metric with this label."""
+    for m in at.metric:
+        if m.label == label:
+            return str(m.value)
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def table(at: AppTest, column: str) -> Any:
+    """The first table on the page holding ``column`` (a pandas frame, as AppTest gives it)."""
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with a {column!r} column: "
+                         f"{[list(d.value.columns) for d in at.dataframe]}")
+
+
+def linked(values: Any) -> list[str]:
+    """Link cells (``./device?serial=X``) back to their values, in order."""
+    return [str(v).split("=", 1)[1] if "=" in str(v) else str(v) for v in values if v]

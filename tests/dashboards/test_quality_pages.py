@@ -1,0 +1,110 @@
+"""Trends, calibration and data quality pages: filters set, figures and tables asserted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from dashboards import strings
+from tests.dashboards.apptest import Opener, linked, metric, no_traceback, opener, table, texts
+
+
+def test_trends_of_the_whole_sample(app: Opener) -> None:
+    at = app("trends")
+    assert (metric(at, "NCRs raised"), metric(at, "Open NCRs")) == ("3", "1")
+    assert metric(at, "First-pass yield") == "97.4%"  # 111 of 114 unit tests
+    assert metric(at, "Rework rate") == "5.6%"        # 2 of 36 units
+    fpy = table(at, "fpy")
+    noise = fpy[(fpy["product_code"] == "SPX-200") & (fpy["test_step"] == "NOISE")]
+    assert (int(noise["first_pass"].iloc[0]), int(noise["units_tested"].iloc[0])) == (8, 10)
+    ageing = table(at, "age_days")
+    assert ageing["ncr_id"].tolist() == ["NCR-0240"]
+    assert len(at.get("plotly_chart")) == 4  # NCR trend, Pareto, FPY, ageing
+
+
+def test_trends_filtered_by_product_and_dates(app: Opener) -> None:
+    at = app("trends")
+    at.multiselect(key=strings.TREND_PRODUCTS_KEY).set_value(["PCB-MAIN"]).run()
+    no_traceback(at)
+    assert metric(at, "NCRs raised") == "0" and strings.TREND_NO_NCRS in texts(at)
+    assert set(table(at, "fpy")["test_step"]) == {"PCB_RAILS"}
+    assert at.query_params == {"product": "PCB-MAIN"}
+    at.multiselect(key=strings.TREND_PRODUCTS_KEY).set_value([]).run()
+    at.date_input(key=strings.TREND_DATES_KEY).set_value(
+        (dt.date(2026, 11, 1), dt.date(2026, 11, 10))).run()
+    no_traceback(at)
+    assert metric(at, "NCRs raised") == "2"  # NCR-0232 and NCR-0240
+    at.segmented_control(key=strings.TREND_PERIOD_KEY).set_value("month").run()
+    at.selectbox(key=strings.TREND_BY_KEY).select("supplier").run()
+    no_traceback(at)
+
+
+def test_a_product_link_opens_trends_for_it(app: Opener) -> None:
+    at = app("trends", product="CAL-KIT-5")
+    assert at.multiselect(key=strings.TREND_PRODUCTS_KEY).value == ["CAL-KIT-5"]
+    assert set(table(at, "fpy")["test_step"]) == {"CERTIFY"}
+
+
+def test_calibration_register_and_the_dmm04_impact(app: Opener) -> None:
+    at = app("calibration")
+    assert metric(at, "Equipment") == "6" and metric(at, "Out-of-tolerance findings") == "1"
+    register = table(at, "days_to_due")
+    assert set(register["equipment_id"]) == {"RIG-3", "TQ-07", "GA-12", "DMM-04", "LV-01",
+                                             "REF-SPX-01"}
+    picker = at.selectbox(key=strings.EQUIPMENT_KEY)
+    assert picker.options[0].startswith("DMM-04")  # found out of tolerance: listed first
+    picker.set_value("DMM-04").run()
+    no_traceback(at)
+    assert (metric(at, "Suspect results"), metric(at, "Customers")) == ("36", "3")
+    units = table(at, "measured_serials")
+    assert {f"SPX200-{n:04d}" for n in range(1, 15)} <= set(linked(units["serial_number"]))
+    assert "2026-10-26 09:15 GMT" in texts(at) and "2026-11-09 14:00 GMT" in texts(at)
+    assert at.query_params == {"equipment": "DMM-04"}
+
+
+def test_equipment_used_while_overdue_by_link(app: Opener) -> None:
+    at = app("calibration", equipment="TQ-07")
+    late = table(at, "calibration_status")
+    assert sorted(linked(late["serial_number"])) == ["SPX200-0004", "SPX200-0005",
+                                                     "SPX200-0006"]
+    assert "Impact of the out-of-tolerance" not in texts(at)  # TQ-07 was never found out
+
+
+def test_data_quality_of_the_clean_sample(app: Opener) -> None:
+    at = app("data-quality")
+    assert metric(at, "Rows loaded") == "780" and metric(at, "Rows quarantined") == "0"
+    assert strings.DQ_NO_QUARANTINE in texts(at) and strings.DQ_NO_ORPHANS in texts(at)
+    at.text_input(key=strings.DQ_LINEAGE_VALUE_KEY).input("SPX200-0004").run()
+    sources = table(at, "row")
+    assert sources["source_file"].str.endswith("units.csv").all()
+    assert sources["row"].tolist() == [21]
+
+
+def test_data_quality_of_the_bad_corpus(bad_lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = opener(bad_lake, monkeypatch)("data-quality")
+    assert int(metric(at, "Rows quarantined")) > 0 and int(metric(at, "Files rejected")) >= 2
+    rows = table(at, "raw_values")
+    assert {"material_issues", "units", "operations"} <= set(rows["table_name"])
+    at.selectbox(key=strings.DQ_TABLE_KEY).select("material_issues").run()
+    no_traceback(at)
+    rows = table(at, "raw_values")
+    assert rows["row_number"].tolist() == [2, 3, 4, 5] and set(rows["rules"]) == {"wrong_type"}
+    orphans = table(at, "referenced_table")
+    assert "J-9999" in set(orphans["value"])
+
+
+def test_a_quarantine_link_shows_the_row(bad_lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = opener(bad_lake, monkeypatch)("data-quality")
+    file = table(at, "raw_values").query("table_name == 'units'")["source_file"].iloc[0]
+    at = opener(bad_lake, monkeypatch)("data-quality", table="units", file=file, row="3")
+    assert at.selectbox(key=strings.DQ_TABLE_KEY).value == "units"
+    assert f"**{file}, row 3** (units)" in texts(at)
+    assert at.json and "finished" in str(at.json[0].value)
+
+
+def test_a_lineage_link(app: Opener) -> None:
+    at = app("data-quality", of="ncrs", column="ncr_id", value="NCR-0240")
+    assert at.text_input(key=strings.DQ_LINEAGE_VALUE_KEY).value == "NCR-0240"
+    assert table(at, "row")["source_file"].str.endswith("ncrs.csv").all()
