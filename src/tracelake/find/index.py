@@ -12,8 +12,10 @@ Tables, rebuilt together in one set-based pass from the canonical tables:
 * ``search.fence``    every 256th entry's ``lower(id)``: a prefix lookup reads the fence (small)
   for the range of ``eid`` that can start with the text, then only that range of entries; text
   keys with a common prefix defeat DuckDB's zone maps (perf-notes §1), integer ranges do not.
-* ``search.keyhash``  ``hash(lower(id))`` per entry, sorted by (length, hash): typo tolerance
-  hashes the one-edit variants of the text (a few hundred) and joins them here.
+* ``search.deletes``  symmetric-delete typo index: for each entry, the hash of ``lower(id)`` and
+  of each of its one-character deletions, sorted by hash. Two strings one wrong, missing, extra
+  or swapped character apart share such a variant, so a typo lookup probes the text's own
+  length + 1 variants (zone maps prune to a few row groups); candidates are then checked.
 * ``search.docs``     NCR and ECN descriptions and quarantine reasons, with a DuckDB full-text
   index (schema ``fts_search_docs``; extension loaded from its PyPI wheel): its tokenizer,
   stemmer, dictionary and document frequencies; ``search.postings`` holds each term's documents
@@ -24,18 +26,18 @@ Tables, rebuilt together in one set-based pass from the canonical tables:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
 from tracelake.extensions import load_fts
 from tracelake.lake import LakePaths
 
-__all__ = ["INDEX_VERSION", "KINDS", "SEARCH_TABLES", "SearchStats", "build_search_index",
-           "has_search_index", "rebuild_lake_search_index"]
+__all__ = ["DELETE_HASH", "INDEX_VERSION", "KINDS", "SEARCH_TABLES", "TYPO_LENGTHS", "SearchStats",
+           "build_search_index", "has_search_index", "rebuild_lake_search_index"]
 
 #: Bump when the index tables change shape: an index of another version is rebuilt.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 #: Kinds of hit, in the order hits of equal score are listed.
 KINDS = ("serial", "lot", "job", "ncr", "ecn", "equipment", "certificate", "order",
          "supplier_lot", "customer", "text")
@@ -43,6 +45,12 @@ KINDS = ("serial", "lot", "job", "ncr", "ecn", "equipment", "certificate", "orde
 SEARCH_TABLES = frozenset({"units", "unit_components", "material_issues", "jobs", "ncrs", "ecns",
                            "job_ecns", "equipment", "calibrations", "shipments"})
 FENCE_EVERY = 256
+#: Lengths of text that typo tolerance applies to (ids one shorter or longer are indexed).
+TYPO_LENGTHS = (4, 40)
+#: The hash of a string ``{s}`` with its ``i``-th character deleted (none when i = 0), 32 bits:
+#: the one expression both the index and the query compute, so their variants agree.
+DELETE_HASH = ("(hash(CASE WHEN i = 0 THEN {s} ELSE {s}[:i - 1] || {s}[i + 1:] END) >> 32)"
+               "::UINTEGER")
 
 
 @dataclass
@@ -53,6 +61,7 @@ class SearchStats:
     docs: int
     seconds: float
     mode: str = "full"
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per table built
 
 
 def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
@@ -291,32 +300,40 @@ ORDER BY t.termid, doc_id"""
 def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> SearchStats:
     """Rebuild every search table from the lake's current rows (inside the caller's transaction)."""
     start = time.perf_counter()
+    steps: dict[str, float] = {}
+
+    def step(name: str, *sql: str) -> None:
+        t = time.perf_counter()
+        for statement in sql:
+            con.execute(statement)
+        steps[name] = round(time.perf_counter() - t, 3)
+
     load_fts(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS search")
-    con.execute(_SHIPPED)
     union = "\nUNION ALL\n".join(_ENTRY_PARTS)
     # stored in eid order, so once committed an entry's rowid is its eid: readers fetch single
     # entries by rowid (DuckDB then reads just those rows; a filter on eid reads whole row groups)
-    con.execute(f"""
+    step("entries", _SHIPPED, f"""
         CREATE OR REPLACE TABLE search.entries AS
         SELECT (row_number() OVER (ORDER BY lower(id), ord, record) - 1)::UINTEGER AS eid,
                ord::UTINYINT AS ord, kind, id, component, record, context, page, params
         FROM ({union}) e
         WHERE id IS NOT NULL AND id <> ''
-        ORDER BY eid""")
-    con.execute("DROP TABLE IF EXISTS _shipped")
-    con.execute(f"""
+        ORDER BY eid""", "DROP TABLE IF EXISTS _shipped")
+    step("fence", f"""
         CREATE OR REPLACE TABLE search.fence AS
         SELECT eid, lower(id) AS k FROM search.entries WHERE eid % {FENCE_EVERY} = 0 ORDER BY eid""")
-    con.execute("""
-        CREATE OR REPLACE TABLE search.keyhash AS
-        SELECT length(k)::USMALLINT AS len, hash(k) AS h, eid
-        FROM (SELECT eid, lower(id) AS k FROM search.entries) ORDER BY len, h""")
-    con.execute(_DOCS)
-    con.execute("PRAGMA create_fts_index('search.docs', 'doc_id', 'body', stemmer = 'porter', "
-                "stopwords = 'english', ignore = '(\\.|[^a-z0-9])+', strip_accents = 1, "
-                "lower = 1, overwrite = 1)")
-    con.execute(_POSTINGS)
+    step("deletes", f"""
+        CREATE OR REPLACE TABLE search.deletes AS
+        SELECT {DELETE_HASH.format(s='k')} AS h, eid
+        FROM (SELECT eid, k, unnest(range(0, length(k) + 1)) AS i  -- 4x a lateral range()
+              FROM (SELECT eid, lower(id) AS k FROM search.entries
+                    WHERE length(id) BETWEEN {TYPO_LENGTHS[0] - 1} AND {TYPO_LENGTHS[1] + 1}))
+        ORDER BY h""")
+    step("full_text", _DOCS,
+         "PRAGMA create_fts_index('search.docs', 'doc_id', 'body', stemmer = 'porter', "
+         "stopwords = 'english', ignore = '(\\.|[^a-z0-9])+', strip_accents = 1, "
+         "lower = 1, overwrite = 1)", _POSTINGS)
     entries = int(con.execute("SELECT count(*) FROM search.entries").fetchone()[0])  # type: ignore[index]
     docs = int(con.execute("SELECT count(*) FROM search.docs").fetchone()[0])  # type: ignore[index]
     seconds = time.perf_counter() - start
@@ -324,7 +341,7 @@ def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None
                 "now() AS built_at, ?::VARCHAR AS run_id, ?::BIGINT AS entries, "
                 "?::BIGINT AS docs, ?::DOUBLE AS seconds",
                 [INDEX_VERSION, run_id, entries, docs, seconds])
-    return SearchStats(entries=entries, docs=docs, seconds=seconds)
+    return SearchStats(entries=entries, docs=docs, seconds=seconds, steps=steps)
 
 
 def rebuild_lake_search_index(lake: LakePaths, *, full: bool = True) -> SearchStats:

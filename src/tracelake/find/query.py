@@ -5,7 +5,8 @@ Order of evidence (the ``match`` of a hit, and its score):
 * ``exact`` 1.0 — the identifier, as typed; ``gs1`` 1.0 — the serial, lot or GTIN of a label;
 * ``prefix`` 0.8–0.9 — identifiers starting with the text (closer lengths first);
 * ``case_insensitive`` 0.6–0.7 — the same, ignoring case;
-* ``typo`` 0.5 — one wrong, missing, extra or swapped character, only when none of the above;
+* ``typo`` 0.5 — one wrong, missing, extra or swapped character, only when none of the above
+  (at most 20: a serial in a dense range has many neighbours);
 * ``full_text`` 0.1–0.3 — words of NCR and ECN descriptions and quarantine reasons (BM25).
 
 An identifier that names several things (a lot number that is also a job number, one lot
@@ -24,13 +25,14 @@ import polars as pl
 
 from tracelake.errors import InputError, LakeError
 from tracelake.find.gs1 import Gs1Label, parse_label
-from tracelake.find.index import KINDS, has_search_index
+from tracelake.find.index import DELETE_HASH, KINDS, TYPO_LENGTHS, has_search_index
 
 __all__ = ["FindAnswer", "find", "hits_frame"]
 
-#: Characters a typo may have replaced or dropped (identifiers are compared in lower case).
+#: At most this many typo hits (a serial in a dense range has many neighbours one edit away).
+TYPO_MAX_HITS = 20
+#: Characters a typo may have replaced or dropped (only ``one_edit_variants``, for tests).
 TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_/. "
-MIN_TYPO_LENGTH = 4
 FULL_TEXT_KIND = "text"
 
 _ENTRY_COLUMNS = "eid, ord, kind, id, component, record, context, page, params"
@@ -113,7 +115,7 @@ def find(con: duckdb.DuckDBPyConnection, text: str, *, kind: str | None = None,
         ids = [k for k in kinds if k != FULL_TEXT_KIND]
         if ids:
             add(_identifier_hits(con, query, ids, limit))
-            if not hits and len(query) >= MIN_TYPO_LENGTH:
+            if not hits and TYPO_LENGTHS[0] <= len(query) <= TYPO_LENGTHS[1]:
                 add(_typo_hits(con, query, ids, limit))
         if kind in (None, FULL_TEXT_KIND):
             add(_text_hits(con, query, limit))
@@ -176,7 +178,7 @@ def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str]
 
 
 def one_edit_variants(text: str) -> list[str]:
-    """Every string one wrong, missing, extra or swapped character away from ``text``."""
+    """Every string one wrong, missing, extra or swapped character away from ``text`` (tests)."""
     s = text.lower()
     out = {s[:i] + s[i + 1:] for i in range(len(s))}
     out |= {s[:i] + s[i + 1] + s[i] + s[i + 2:] for i in range(len(s) - 1)}
@@ -189,20 +191,25 @@ def one_edit_variants(text: str) -> list[str]:
 
 def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                limit: int) -> list[dict[str, Any]]:
-    """Identifiers one edit away: the variants' hashes looked up in ``search.keyhash``, then
-    the few entries they name checked (a hash may collide)."""
-    n = len(text)
-    eids = [r[0] for r in con.execute("""
-        SELECT DISTINCT eid FROM search.keyhash
-        WHERE len BETWEEN ?::USMALLINT AND ?::USMALLINT
-          AND h IN (SELECT hash(unnest(?::VARCHAR[])))""",
-        [max(n - 1, 0), n + 1, one_edit_variants(text)]).fetchall()]
+    """Identifiers one edit away: the text and its one-character deletions looked up in the
+    symmetric-delete index (one point lookup each: zone maps prune to a row group), then the
+    candidates' ids checked (variants of strings two edits apart can meet, and 32-bit hashes
+    can collide) before the survivors' rows are read."""
+    hashes = [r[0] for r in con.execute(
+        f"SELECT DISTINCT {DELETE_HASH.format(s='lower($q)')} FROM range(0, length($q) + 1) r(i)",
+        {"q": text}).fetchall()]
+    eids = [r[0] for r in con.execute(" UNION ".join(
+        f"SELECT eid FROM search.deletes WHERE h = {int(h)}::UINTEGER" for h in hashes)).fetchall()]
     if not eids:
         return []
-    wanted = set(kinds)
-    rows = [r for r in _entries(con, eids) if r[2] in wanted and is_one_edit(r[3].lower(),
-                                                                             text.lower())]
-    return [_hit(row, "typo", 0.5) for row in rows[:limit]]
+    lowered, wanted = text.lower(), set(kinds)
+    ids = con.execute("SELECT eid, kind, id FROM search.entries WHERE rowid = ANY(?::BIGINT[])",
+                      [sorted(eids)]).fetchall()
+    if len(ids) != len(set(eids)):  # rowids disagree with eids (never after a commit)
+        ids = con.execute("SELECT eid, kind, id FROM search.entries "
+                          "WHERE eid = ANY(?::UINTEGER[])", [sorted(set(eids))]).fetchall()
+    close = sorted(e for e, kind, id_ in ids if kind in wanted and is_one_edit(id_.lower(), lowered))
+    return [_hit(row, "typo", 0.5) for row in _entries(con, close[:min(limit, TYPO_MAX_HITS)])]
 
 
 def is_one_edit(a: str, b: str) -> bool:
@@ -227,6 +234,8 @@ def _entries(con: duckdb.DuckDBPyConnection, eids: list[int]) -> list[tuple[Any,
     inside the transaction that built it).
     """
     wanted = sorted(set(eids))
+    if not wanted:
+        return []
     rows = con.execute(f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
                        "WHERE rowid = ANY(?::BIGINT[]) ORDER BY eid", [wanted]).fetchall()
     if [r[0] for r in rows] != wanted:
