@@ -383,3 +383,20 @@ def test_the_dagster_search_index_asset_keeps_the_snapshot_searchable(tmp_path: 
     mode = next(e for e in alone.get_asset_materialization_events()
                 ).materialization.metadata["mode"].value
     assert mode == "current"  # no ingest run since the last build
+
+
+def test_find_inside_the_transaction_that_built_the_index(lake: Lake, landing: Path) -> None:
+    # uncommitted rows have transaction-local rowids: the lookups by rowid must notice and
+    # fall back to eid, or typo hits would silently vanish
+    from tracelake.find import build_search_index
+    from tracelake.lake import connect_writer
+
+    write_csv(landing / "units.csv", UNIT_HEADER,
+              [["SN-1001", "P", "J-1", "wip"], ["SN-2002", "P", "J-1", "wip"]])
+    lake.ingest(landing, search=False)
+    with connect_writer(lake.paths) as con:
+        con.execute("BEGIN TRANSACTION")
+        build_search_index(con)
+        assert [h["id"] for h in find(con, "SN-1010").hits] == ["SN-1001"]  # swapped pair
+        assert _only(find(con, "SN-2002"), "serial")["match"] == "exact"
+        con.execute("ROLLBACK")

@@ -6,7 +6,7 @@ Order of evidence (the ``match`` of a hit, and its score):
 * ``prefix`` 0.8–0.9 — identifiers starting with the text (closer lengths first);
 * ``case_insensitive`` 0.6–0.7 — the same, ignoring case;
 * ``typo`` 0.5 — one wrong, missing, extra or swapped character, only when none of the above
-  (at most 20: a serial in a dense range has many neighbours);
+  and the text is one word (at most 20: a serial in a dense range has many neighbours);
 * ``full_text`` 0.1–0.3 — words of NCR and ECN descriptions and quarantine reasons (BM25).
 
 An identifier that names several things (a lot number that is also a job number, one lot
@@ -115,17 +115,22 @@ def find(con: duckdb.DuckDBPyConnection, text: str, *, kind: str | None = None,
         ids = [k for k in kinds if k != FULL_TEXT_KIND]
         if ids:
             add(_identifier_hits(con, query, ids, limit))
-            if not hits and TYPO_LENGTHS[0] <= len(query) <= TYPO_LENGTHS[1]:
+            if not hits and _typo_candidate(query):
                 add(_typo_hits(con, query, ids, limit))
         if kind in (None, FULL_TEXT_KIND):
             add(_text_hits(con, query, limit))
-    answer.hits = sorted(hits.values(), key=lambda h: (-h["score"], h.pop("_ord"), h["id"],
-                                                      h["record"]))[:limit]
+    ranked = sorted(hits.values(), key=lambda h: (-h["score"], h["_ord"], h["id"], h["record"]))
+    answer.hits = [{k: v for k, v in h.items() if k != "_ord"} for h in ranked[:limit]]
     if not answer.hits:
         what = f" of kind {kind}" if kind else ""
         answer.message = (f"nothing{what} in the lake matches {query!r}: no identifier, "
                           "label part or description words")
     return answer
+
+
+def _typo_candidate(text: str) -> bool:
+    """Whether a text may be a mistyped identifier: one word of a length identifiers have."""
+    return TYPO_LENGTHS[0] <= len(text) <= TYPO_LENGTHS[1] and not any(c.isspace() for c in text)
 
 
 def _hit(row: tuple[Any, ...], match: str, score: float) -> dict[str, Any]:
@@ -203,11 +208,12 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     if not eids:
         return []
     lowered, wanted = text.lower(), set(kinds)
+    wanted_eids = sorted(set(eids))
     ids = con.execute("SELECT eid, kind, id FROM search.entries WHERE rowid = ANY(?::BIGINT[])",
-                      [sorted(eids)]).fetchall()
-    if len(ids) != len(set(eids)):  # rowids disagree with eids (never after a commit)
+                      [wanted_eids]).fetchall()
+    if sorted(r[0] for r in ids) != wanted_eids:  # rowids are not eids (see _entries)
         ids = con.execute("SELECT eid, kind, id FROM search.entries "
-                          "WHERE eid = ANY(?::UINTEGER[])", [sorted(set(eids))]).fetchall()
+                          "WHERE eid = ANY(?::UINTEGER[])", [wanted_eids]).fetchall()
     close = sorted(e for e, kind, id_ in ids if kind in wanted and is_one_edit(id_.lower(), lowered))
     return [_hit(row, "typo", 0.5) for row in _entries(con, close[:min(limit, TYPO_MAX_HITS)])]
 
