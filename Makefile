@@ -10,7 +10,7 @@ UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint dagster bench-ingest clean
+.PHONY: help demo test e2e chromium dashboard lint dagster bench-ingest bench-dashboards clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,14 +23,35 @@ $(UV):
 	$(UV) sync --locked --python $(PYTHON)
 	@touch $@
 
-demo: .venv/.synced ## build the lake from data/sample and show what it holds
+demo: .venv/.synced ## build the lake from data/sample, show what it holds, open the dashboards
 	$(RUN) tracelake demo --lake lake
 
-test: .venv/.synced ## run the test suite
+dashboard: .venv/.synced ## the dashboards on ./lake (http://localhost:8501)
+	$(RUN) tracelake dashboard --lake lake
+
+test: .venv/.synced chromium ## run the test suite: library, AppTest and browser (e2e) tests
 	$(RUN) pytest
 
+e2e: .venv/.synced chromium ## only the browser tests (the dashboards in headless Chromium)
+	$(RUN) pytest -m e2e tests/e2e
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM_PACKAGES := chromium fonts-dejavu-core
+chromium: ## make sure Chromium is installed for the browser tests (apt-get, as root)
+	@if [ -n "$$TRACELAKE_CHROMIUM" ] && [ -x "$$TRACELAKE_CHROMIUM" ]; then :; \
+	elif command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(CHROMIUM_PACKAGES) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(CHROMIUM_PACKAGES); \
+	else \
+		echo "the browser tests need Chromium: run 'sudo apt-get install -y $(CHROMIUM_PACKAGES)'" \
+			"(or set TRACELAKE_CHROMIUM to a Chromium binary), then 'make test' again" >&2; \
+		exit 1; \
+	fi
+
 lint: .venv/.synced ## ruff over the code
-	$(RUN) ruff check src pipelines tests benchmarks
+	$(RUN) ruff check src pipelines tests benchmarks dashboards
 
 dagster: .venv/.synced ## the Dagster UI on the sample plant (http://127.0.0.1:3000)
 	mkdir -p .dagster_home && cp pipelines/dagster.yaml .dagster_home/dagster.yaml
@@ -38,6 +59,9 @@ dagster: .venv/.synced ## the Dagster UI on the sample plant (http://127.0.0.1:3
 
 bench-ingest: .venv/.synced ## ingest benchmark: 100,000-unit plant against a raw DuckDB load
 	$(RUN) python benchmarks/ingest.py
+
+bench-dashboards: .venv/.synced ## time every dashboard page on the sample and a 100,000-unit plant
+	$(RUN) python benchmarks/dashboards.py
 
 clean: ## remove the lake and the environment
 	rm -rf lake .venv $(TOOLS) .dagster_home

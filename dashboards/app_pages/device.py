@@ -203,7 +203,7 @@ def render() -> None:
         ui.empty(strings.DEVICE_PICK)
         return
     serial, gtin = data.serial_from_scan(typed)
-    ui.to_query(PAGE, {"serial": typed.strip()})
+    ui.to_query(PAGE, {"serial": serial})  # a link to the unit, not to the label scanned
     if serial != typed.strip():
         right.caption(f"Label read: serial (21) **{serial}**" + (f", GTIN (01) {gtin}"
                                                                  if gtin else ""))
