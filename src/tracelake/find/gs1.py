@@ -35,34 +35,29 @@ class Gs1Label:
 
 
 def parse_label(text: str) -> Gs1Label | None:
-    """The GS1 label in ``text``, or None when the text does not look like one (or is invalid)."""
+    """The GS1 label in ``text``, or None when the text does not look like one (or is invalid).
+
+    Element strings and Digital Links are read by :func:`tracelake.labels.parse_label` (the
+    label checks' parser); this decides what counts as a label, and reads a bare GTIN.
+    """
     import biip
-    from biip.gs1_messages import GS1Message
+
+    from tracelake import labels
 
     value = text.strip()
     for spelling in _GS_SPELLINGS:
         value = value.replace(spelling, "\x1d")
-    try:
-        if value.lower().startswith(("http://", "https://")):
-            uri = biip.parse(value).gs1_digital_link_uri
-            return _label(uri.element_strings, "digital_link") if uri else None
-        if _HRI.match(value):
-            return _label(GS1Message.parse_hri(value).element_strings, "element_string")
-        if _GTIN.match(value):
-            gtin = biip.parse(value).gtin
-            return Gs1Label(gtin.value, None, None, {"01": gtin.value}, "gtin") if gtin else None
-        if "\x1d" in value or value.startswith("]") or (value.startswith("01") and
-                                                         value[2:16].isdigit() and len(value) > 16):
-            message = biip.parse(value).gs1_message
-            return _label(message.element_strings, "element_string") if message else None
-    except (biip.ParseError, ValueError):
+    if _GTIN.match(value):
+        gtin = biip.parse(value).gtin
+        return Gs1Label(gtin.value, None, None, {"01": gtin.value}, "gtin") if gtin else None
+    link = value.lower().startswith(("http://", "https://"))
+    looks_like = link or bool(_HRI.match(value)) or "\x1d" in value or value.startswith("]") or (
+        value.startswith("01") and value[2:16].isdigit() and len(value) > 16)
+    if not looks_like:
         return None
-    return None
-
-
-def _label(elements, form: str) -> Gs1Label | None:  # type: ignore[no-untyped-def]
-    found = {e.ai.ai: e.value for e in elements}
-    if not found:
+    label = labels.parse_label(value)
+    if not label.elements:
         return None
-    return Gs1Label(gtin=found.get("01"), serial=found.get("21"), lot=found.get("10"),
-                    elements=found, form=form)
+    return Gs1Label(gtin=label.gtin, serial=label.serial, lot=label.lot,
+                    elements={e["ai"]: e["value"] for e in label.elements},
+                    form="digital_link" if link else "element_string")
