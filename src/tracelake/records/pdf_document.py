@@ -67,6 +67,7 @@ class RecordPDF(FPDF):
         self.header_right = header_right
         self.footer_left = footer_left
         self.running = ""  # shown under the header's right side (the unit being read)
+        self.running_pages: dict[int, str] = {}  # pages whose running line is set in advance
         self.set_margins(12, 21, 12)
         self.set_auto_page_break(True, 17)
         self.c_margin = 1.2
@@ -136,9 +137,10 @@ class RecordPDF(FPDF):
         self.font(8, color=INK)
         self.cell(self.epw * 0.45, 4.5, self.header_right, align="R", new_x=XPos.LMARGIN,
                   new_y=YPos.NEXT)
-        if self.running:
+        running = self.running_pages.get(self.page, self.running)
+        if running:
             self.font(7.5, color=MUTED)
-            self.cell(self.epw, 3.8, self.running, align="R")
+            self.cell(self.epw, 3.8, running, align="R")
         self.set_draw_color(*NAVY)
         self.set_line_width(0.4)
         self.line(self.l_margin, 17, self.w - self.r_margin, 17)
@@ -330,7 +332,7 @@ class RecordPDF(FPDF):
         """A table's header row (repeated at the top of each page it runs onto)."""
         self.set_fill_color(*NAVY)
         self.rect(self.l_margin, self.y, sum(widths), self.HEAD_H, style="F")
-        self.font(7.0, "B", cond=True, color=(255, 255, 255))
+        self.font(6.8, "B", cond=True, color=(255, 255, 255))
         y = self.y
         x = self.l_margin
         for c, w in zip(cols, widths, strict=True):
@@ -414,7 +416,7 @@ class RecordPDF(FPDF):
         self.font(8.6)
         wrapped = [self.wrap(t, inner) for t in lines]
         heights = [len(w) * 4.2 + 0.8 for w in wrapped]
-        h = 4 + 11 + (5 if sub else 0) + sum(heights) + 3
+        h = 4 + (4.5 if sub else 0) + 12 + sum(heights) + 3
         self.ensure(h)
         y = self.y
         self.set_fill_color(*fill)
@@ -422,13 +424,12 @@ class RecordPDF(FPDF):
         self.set_fill_color(*STRONG[tone])
         self.rect(self.l_margin, y, 2.4, h, style="F")
         self.set_xy(self.l_margin + 6, y + 4)
+        if sub:
+            self.font(7.5, "B", color=MUTED)
+            self.cell(inner, 4.5, sub.upper(), new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.font(22, "B", color=STRONG[tone])
         self.cell(inner, 10, headline, new_x=XPos.LEFT, new_y=YPos.NEXT)
-        self.ln(1)
-        if sub:
-            self.set_x(self.l_margin + 6)
-            self.font(9.5, "B", color=INK)
-            self.cell(inner, 5, sub, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.ln(2)
         self.font(8.6, color=INK)
         yy = self.y
         for w in wrapped:

@@ -219,7 +219,7 @@ def verdict(doc: dict[str, Any]) -> Verdict:
     job = doc.get("job") or {}
     counts = count_severities(doc.get("findings") or [])
     others = [f"{n} {s}" for s, n in counts.items() if n and s != "critical"]
-    assess = (f"{' and '.join(others)} finding(s) need a documented assessment (listed below)"
+    assess = (f"{' and '.join(others)} finding(s) need a documented assessment (see the findings)"
               if others else None)
     if doc.get("kind") == "dhr":
         unit = doc.get("unit") or {}

@@ -89,7 +89,8 @@ def _title_block(pdf: RecordPDF, kicker: str, big: str, sub: str, company: str |
 
 
 def _severity_chips(pdf: RecordPDF, counts: dict[str, int]) -> None:
-    w, h, gap = 52.0, 14.0, 5.0
+    gap, h = 5.0, 14.0
+    w = (pdf.epw - 2 * gap) / 3
     pdf.ensure(h + 4)
     y = pdf.y
     notes = {"critical": "blocks release", "major": "assess before release", "minor": "record-keeping"}
@@ -215,14 +216,12 @@ def _section(pdf: RecordPDF, key: str, doc: dict[str, Any], z: ZoneInfo) -> None
 
 
 def _serial_list(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo, title: str, where: UnitPages) -> None:
-    pdf.running = title  # in the header of every page the list runs onto
     pdf.add_page()
     pdf.heading(title)
     _muted(pdf, SECTION_NOTES["serials"] + " The serial links to it.")
     t = tables.serial_list(doc.get("serials") or [], z)
     if not t.rows:
         pdf.note(t.empty)
-        pdf.running = ""
         return
     first, pages = pdf.page, pdf.one_line_pages(len(t.rows), pdf.y)
 
@@ -232,8 +231,8 @@ def _serial_list(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo, title: str, w
         while p.page < first + pages - 1:
             p.add_page()
 
+    pdf.running_pages.update({p: title for p in range(first, first + pages)})
     pdf.insert_toc_placeholder(draw, pages=pages)  # type: ignore[arg-type]
-    pdf.running = ""
 
 
 def _release(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo) -> None:

@@ -31,7 +31,7 @@ __all__ = ["SEVERITY_TONE", "TS", "Col", "Table", "bom", "components", "equipmen
            "removed_parts", "routing", "serial_list", "serialised_parts", "shipments", "signoffs",
            "test_summary", "tests"]
 
-TS = 29.0  # PDF mm for a plant-local timestamp "2026-10-20 08:05 BST" on one line
+TS = 30.0  # PDF mm for a plant-local timestamp "2026-10-20 08:05 BST" on one line
 SEVERITY_TONE = {"critical": "bad", "major": "warn", "minor": "info"}
 
 
@@ -156,10 +156,12 @@ def operations(ops: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty
 def tests(results: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty: str) -> Table:
     """Each result against its limits: value as recorded, limits, result and why it is
     highlighted, attempt, equipment, time, operator or rig run."""
-    t = Table(([Col("Unit", 18)] if with_unit else []) + [
-        Col("Step / measurement", 38 if with_unit else 46), Col("Value", 15, "R"), Col("Limits", 22),
-        Col("Result", 26), Col("Att.", 7, "R"), Col("Equip.", 12), Col("Tested", TS),
-        Col("Operator / run", 22)], empty=empty)
+    t = Table([Col("Unit", 19), Col("Step / measurement", 40), Col("Value", 17, "R"), Col("Limits", 23),
+               Col("Result", 20), Col("Att.", 7, "R"), Col("Equip.", 13), Col("Tested", TS),
+               Col("By / run", 17)] if with_unit else
+              [Col("Step / measurement", 50), Col("Value", 17, "R"), Col("Limits", 23), Col("Result", 24),
+               Col("Att.", 7, "R"), Col("Equip.", 14), Col("Tested", TS), Col("By / run", 21)],
+              empty=empty)
     for r in results:
         flag = test_flag(r)
         t.add(([cell(r.get("serial_number"))] if with_unit else []) + [
@@ -174,9 +176,9 @@ def tests(results: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty:
 def test_summary(results: list[dict[str, Any]]) -> Table:
     """Per measurement: limits, units tested, results, min, max, failed, out of limits (and how
     many of those were passed anyway), re-tests."""
-    t = Table([Col("Step / measurement", 44), Col("Limits", 24), Col("Units", 11, "R"),
+    t = Table([Col("Step / measurement", 38), Col("Limits", 22), Col("Units", 11, "R"),
                Col("Results", 13, "R"), Col("Min", 14, "R"), Col("Max", 14, "R"), Col("Failed", 13, "R"),
-               Col("Out of limits", 17, "R"), Col("…and passed", 17, "R"), Col("Re-tests", 14, "R")],
+               Col("Out of limits", 21, "R"), Col("…passed anyway", 22, "R"), Col("Re-tests", 14, "R")],
               empty="No test or inspection results recorded.")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
@@ -198,7 +200,7 @@ def test_summary(results: list[dict[str, Any]]) -> Table:
 
 def equipment(items: list[dict[str, Any]], z: ZoneInfo, *, empty: str) -> Table:
     """Equipment per day of use with the certificate and due date in force that day."""
-    t = Table([Col("Equipment", 36), Col("Day of use", 25), Col("Certificate, lab", 31),
+    t = Table([Col("Equipment", 36), Col("Day of use", 24), Col("Certificate, lab", 30),
                Col("Calibrated", TS), Col("Due", TS), Col("Status at use", 36)], empty=empty)
     for e in items:
         used = when(e.get("day"), z) if e.get("day") else \
@@ -250,7 +252,7 @@ def serial_list(serials: list[dict[str, Any]], z: ZoneInfo) -> Table:
     """Every serial with its label check, customer and findings; the last column (the unit's
     page) is left for the renderer."""
     t = Table([Col("Serial", 21), Col("Status", 15), Col("Built", TS), Col("Label check", 30),
-               Col("Customer, order", 58), Col("Findings", 16, "R"), Col("Unit page", 17, "R")],
+               Col("Customer, order", 57), Col("Findings", 16, "R"), Col("Unit page", 17, "R")],
               empty="No serials made on this job.")
     for s in serials:
         problems = [str(p) for p in s.get("label_problems") or []]
@@ -266,8 +268,8 @@ def serial_list(serials: list[dict[str, Any]], z: ZoneInfo) -> Table:
 
 def signoffs(items: list[dict[str, Any]], z: ZoneInfo) -> Table:
     """Electronic signatures: printed name, date and time, role, meaning, what was signed."""
-    t = Table([Col("Signed by", 26), Col("Date and time", TS), Col("Role", 14),
-               Col("Meaning of the signature", 78), Col("Signed record", 39)],
+    t = Table([Col("Signed by", 24), Col("Date and time", TS), Col("Role", 13),
+               Col("Meaning of the signature", 72), Col("Signed record", 47)],
               empty="No signatures recorded.")
     for s in items:
         t.add([cell(s.get("signed_by")), when(s.get("signed_at"), z), cell(s.get("role")),
