@@ -400,3 +400,23 @@ def test_find_inside_the_transaction_that_built_the_index(lake: Lake, landing: P
         assert [h["id"] for h in find(con, "SN-1010").hits] == ["SN-1001"]  # swapped pair
         assert _only(find(con, "SN-2002"), "serial")["match"] == "exact"
         con.execute("ROLLBACK")
+
+
+def test_a_plain_connection_loads_the_extension_or_says_why_it_cannot(lake: Lake,
+                                                                      landing: Path) -> None:
+    write_csv(landing / "ncrs.csv", NCR_HEADER,
+              [["N-1", "2026-10-21T10:00", "qa", "J-1", "CRACK", "Cracked housing", "scrap"]])
+    lake.ingest(landing)
+    con = duckdb.connect(str(lake.paths.serving), read_only=True)
+    try:
+        assert _only(find(con, "cracked"), "text")["id"] == "N-1"
+    finally:
+        con.close()
+    con = duckdb.connect(str(lake.paths.serving), read_only=True)
+    con.execute("SET enable_external_access = false")
+    try:
+        assert _only(find(con, "N-1", kind="ncr"), "ncr")  # identifiers need no extension
+        with pytest.raises(LakeError, match="open_snapshot"):
+            find(con, "cracked")
+    finally:
+        con.close()

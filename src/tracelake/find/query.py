@@ -16,6 +16,7 @@ number on two components) gives one hit for each, labelled by ``kind``.
 from __future__ import annotations
 
 import json
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ import duckdb
 import polars as pl
 
 from tracelake.errors import InputError, LakeError
+from tracelake.extensions import load_fts
 from tracelake.find.gs1 import Gs1Label, parse_label
 from tracelake.find.index import DELETE_HASH, KINDS, TYPO_LENGTHS, has_search_index
 
@@ -282,6 +284,7 @@ def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str
 
 def _text_hits(con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[dict[str, Any]]:
     """NCR and ECN descriptions and quarantine reasons matching the words (BM25)."""
+    _ensure_fts(con)
     terms = con.execute(_TERMS, [text]).fetchall()
     if not terms:
         return []
@@ -308,6 +311,29 @@ def _text_hits(con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[di
                     "source": source, "link": {"page": page, "params": json.loads(params)},
                     "_ord": KINDS.index(FULL_TEXT_KIND)})
     return out
+
+
+_FTS_READY: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, bool] = weakref.WeakKeyDictionary()
+
+
+def _ensure_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """Make sure the FTS extension is loaded (from its wheel) before a full-text query, so that
+    DuckDB never tries to download it (autoinstall) on a connection not from open_snapshot."""
+    if con in _FTS_READY:
+        return
+    try:
+        loaded = con.execute("SELECT count(*) FROM duckdb_extensions() "
+                             "WHERE extension_name = 'fts' AND loaded").fetchone()[0]  # type: ignore[index]
+        if not loaded:
+            load_fts(con)
+    except duckdb.PermissionException:  # file access is off: it was loaded before, or cannot be
+        try:
+            con.execute("SELECT stem('checks', 'porter')").fetchall()
+        except duckdb.Error:
+            raise LakeError("full-text search needs the FTS extension, which loads only before "
+                            "file access is switched off: open the lake with "
+                            "tracelake.snapshot.open_snapshot") from None
+    _FTS_READY[con] = True
 
 
 # The words of the text as the index holds them (the extension's tokenizer and stemmer), with
