@@ -6,9 +6,8 @@ Tables, rebuilt together in one set-based pass from the canonical tables:
 * ``search.entries``  one row per thing an identifier names (a unit, a fitted part's serial, a
   lot of a component, a job, an NCR, an ECN per job it touched, equipment, a calibration
   certificate, an order or customer per job shipped, a supplier lot, an identifier in a
-  quarantined row), with its record, context
-  and the dashboard page that explains it; ``eid`` numbers the entries in order of
-  ``lower(id)``, and the table is stored in that order.
+  quarantined row), with its record, context and the dashboard page that explains it;
+  ``eid`` numbers the entries in order of ``lower(id)``, and the table is stored in that order.
 * ``search.fence``    every 256th entry's ``lower(id)``: a prefix lookup reads the fence (small)
   for the range of ``eid`` that can start with the text, then only that range of entries; text
   keys with a common prefix defeat DuckDB's zone maps (perf-notes §1), integer ranges do not.
