@@ -216,6 +216,40 @@ def test_a_serial_list_over_several_pages_keeps_its_page_numbers(bmr: dict[str, 
         assert listed[s] == _heading_page(pages, unit_heading(s)), s
 
 
+def test_rows_taller_than_a_page_continue_on_the_next_page(bmr: dict[str, Any]) -> None:
+    doc = copy.deepcopy(bmr)
+    doc["units"] = doc["units"][:1]
+    many = [f"FW-UNIT-{i:05d}" for i in range(2500)]
+    doc["firmware"] = [{**doc["firmware"][0], "units": len(many), "serials": many}]
+    doc["ncrs"][0]["description"] = " ".join(f"Lamp noise seen again ({i})." for i in range(500))
+    reader = pypdf.PdfReader(io.BytesIO(render_pdf(doc)))
+    low: list[float] = []
+    for page in reader.pages:
+        page.extract_text(visitor_text=lambda text, cm, tm, font, size: low.append(
+            tm[5] * cm[3] + cm[5]) if text.strip() else None)
+    assert min(low) > 0, "text drawn below the bottom of a page"
+    raw = "".join(p.extract_text() for p in reader.pages)
+    text = _squash(raw)
+    assert all(s in text for s in many[::97]) and many[-1] in text
+    assert [int(n) for n in re.findall(r"\((\d+)\)\.", raw)] == list(range(500))  # in order, none lost
+
+
+def test_a_json_round_trip_renders_the_same(bmr: dict[str, Any]) -> None:
+    import json
+
+    from tracelake.output import json_dumps
+
+    doc = copy.deepcopy(bmr)
+    doc["units"] = doc["units"][:2]
+    again = json.loads(json_dumps(doc))
+    for render in (render_pdf, render_html):
+        a, b = render(doc), render(again)
+        if isinstance(a, bytes):
+            a = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(a)).pages)
+            b = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(b)).pages)
+        assert a == b
+
+
 # ---- the DHR -------------------------------------------------------------------------------------
 
 def test_the_dhr_pdf_shows_the_ncr_the_removed_lamp_and_the_retest(dhr: dict[str, Any]) -> None:
@@ -253,6 +287,19 @@ def test_characters_a_font_lacks_stay_visible(bmr: dict[str, Any]) -> None:
         text = "".join(p.extract_text() for p in pdf.pages)
         for needle in expect:
             assert needle in text, (fonts, needle)
+
+
+def test_without_a_condensed_face_the_record_still_adds_up(bmr: dict[str, Any],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracelake.records.pdf_document as pdf_document
+
+    found = pdf_document.find_font
+    monkeypatch.setattr(pdf_document, "find_font", lambda name: None if "Condensed" in name else found(name))
+    pages = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_pdf(bmr))).pages]
+    listed = _serial_list(pages)
+    assert sorted(listed) == SERIALS
+    assert all(listed[s] == _heading_page(pages, unit_heading(s)) for s in SERIALS)
+    assert f"Page {len(pages)} of {len(pages)}" in pages[-1]
 
 
 # ---- HTML ----------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class RecordPDF(FPDF):
         self.set_title(title)
         self.set_creator("tracelake")
         self._glyphs: set[int] | None = None
+        self.cond_stretch = 100  # horizontal scaling of table text when there is no condensed face
         self._widths: dict[tuple[str, str, str], float] = {}
         self._load_fonts(fonts)
         self.core_fonts_encoding = "windows-1252"
@@ -95,8 +96,9 @@ class RecordPDF(FPDF):
             for style, name in (("", "DejaVuSansCondensed.ttf"), ("B", "DejaVuSansCondensed-Bold.ttf"),
                                 ("I", "DejaVuSansCondensed-Oblique.ttf")):
                 self.add_font(self.cond, style, find_font(name) or cond)
-        else:
+        else:  # fonts-dejavu-core has no condensed face: narrow the regular one instead
             self.cond = self.sans
+            self.cond_stretch = 88
         self._glyphs = set(self.fonts[self.sans].cmap)
 
     def normalize_text(self, text: str) -> str:
@@ -126,6 +128,7 @@ class RecordPDF(FPDF):
              color: tuple[int, int, int] = INK) -> None:
         """Select a face, size and colour."""
         self.set_font(self.cond if cond else self.sans, style, size)
+        self.set_stretching(self.cond_stretch if cond else 100)
         self.set_text_color(*color)
 
     # ---- page furniture ------------------------------------------------------------------------
@@ -213,22 +216,43 @@ class RecordPDF(FPDF):
             chunk = pairs[start:start + columns]
             self.font(8.3, cond=True)
             wrapped = [self.wrap(value or "—", col_w - label_w - 2) for _, value in chunk]
-            h = max(len(w) for w in wrapped) * line_h + 1.6
-            self.ensure(h)
-            y = self.y
-            for i, ((label, _), lines) in enumerate(zip(chunk, wrapped, strict=True)):
-                x = self.l_margin + i * col_w
-                self.set_xy(x, y + 0.8)
-                self.font(7.3, "B", cond=True, color=MUTED)
-                self.cell(label_w, line_h, label.upper())
-                tone = (tones or {}).get(label)
-                self.font(8.3, "B" if tone else "", cond=True,
-                          color=STRONG.get(tone, INK) if tone else INK)
-                self.lines_at(x + label_w, y + 0.8, col_w - label_w - 2, lines, line_h)
-            self.set_draw_color(*RULE)
-            self.line(self.l_margin, y + h, self.l_margin + self.epw, y + h)
-            self.set_y(y + h)
+            first = True
+            while wrapped:
+                n = max(len(w) for w in wrapped)
+                fit = self._lines_that_fit(n, line_h, 1.6, self.y)
+                if fit is None:
+                    self.add_page()
+                    continue
+                y, h = self.y, fit * line_h + 1.6
+                for i, ((label, _), lines) in enumerate(zip(chunk, wrapped, strict=True)):
+                    x = self.l_margin + i * col_w
+                    self.set_xy(x, y + 0.8)
+                    self.font(7.3, "B", cond=True, color=MUTED)
+                    self.cell(label_w, line_h, label.upper() if first else "")
+                    tone = (tones or {}).get(label)
+                    self.font(8.3, "B" if tone else "", cond=True,
+                              color=STRONG.get(tone, INK) if tone else INK)
+                    self.lines_at(x + label_w, y + 0.8, col_w - label_w - 2, lines[:fit], line_h)
+                self.set_draw_color(*RULE)
+                self.line(self.l_margin, y + h, self.l_margin + self.epw, y + h)
+                self.set_y(y + h)
+                wrapped = [w[fit:] for w in wrapped] if fit < n else []
+                first = False
+                if wrapped:
+                    self.add_page()
         self.ln(2)
+
+    def _lines_that_fit(self, n: int, line_h: float, pad: float, y: float) -> int | None:
+        """How many of a block's ``n`` lines to draw from ``y``: all if they fit; as many as fit
+        if the block is taller than a page anyway; None to start it on the next page."""
+        room = self.page_break_trigger - y
+        if n * line_h + pad <= room:
+            return n
+        full = self.page_break_trigger - self.t_margin - self.HEAD_H
+        if n * line_h + pad <= full:
+            return None
+        fit = int((room - pad) // line_h)
+        return fit if fit >= 3 else None
 
     # ---- measuring and wrapping (fpdf2's multi_cell is exact but slow) -------------------------
     def text_w(self, text: str) -> float:
@@ -244,7 +268,7 @@ class RecordPDF(FPDF):
                             .decode("latin-1"))
             if len(self._widths) < 200_000:
                 self._widths[key] = units
-        return units * self.font_size_pt * 0.001 / self.k
+        return units * self.font_size_pt * 0.001 / self.k * self.font_stretching / 100
 
     def wrap(self, text: str, width: float) -> list[str]:
         """``text`` broken into lines that fit ``width`` mm: at spaces, else after ``/ _ - :``."""
@@ -357,15 +381,23 @@ class RecordPDF(FPDF):
             self.font(size, cond=True)
             cells = ([[self.fit(t, w)] for t, w in zip(row, widths, strict=True)] if one_line
                      else [self.wrap(t, w) for t, w in zip(row, widths, strict=True)])
-            h = max(len(c) for c in cells) * self.ROW_H + 2 * self.PAD
             if i == 0:
-                self.ensure(self.HEAD_H + h)
+                self.ensure(self.HEAD_H + min(max(len(c) for c in cells), 3) * self.ROW_H + 2 * self.PAD)
                 self.table_head(cols, widths)
-            elif self.y + h > self.page_break_trigger:
-                self.add_page()
-                self.table_head(cols, widths)
-            self._row(cols, widths, cells, h, tone=tone, zebra=i % 2 == 1,
-                      link=links[i] if links else None, link_col=link_col, size=size)
+            while cells:  # a row taller than a page continues on the next
+                n = max(len(c) for c in cells)
+                fit = self._lines_that_fit(n, self.ROW_H, 2 * self.PAD, self.y)
+                if fit is None:
+                    self.add_page()
+                    self.table_head(cols, widths)
+                    continue
+                self._row(cols, widths, [c[:fit] for c in cells], fit * self.ROW_H + 2 * self.PAD,
+                          tone=tone, zebra=i % 2 == 1, link=links[i] if links else None,
+                          link_col=link_col, size=size)
+                cells = [c[fit:] for c in cells] if fit < n else []
+                if cells:
+                    self.add_page()
+                    self.table_head(cols, widths)
         self.set_draw_color(*NAVY)
         self.line(self.l_margin, self.y, self.l_margin + sum(widths), self.y)
         self.ln(2.5)
