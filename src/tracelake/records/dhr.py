@@ -36,6 +36,7 @@ class UnitEvidence:
         self.firmware = _by_serial(evidence.firmware(con, scope))
         self.labels = _by_serial(evidence.labels(con, scope))
         self.shipments = _by_serial(evidence.shipments(con, scope))
+        self.equipment = _by_serial(evidence.calibration_at_use(con, scope, per_unit=True))
         self.signoffs = evidence.signoffs(con, scope)
 
     def operations_of(self, serial: str, job_id: str) -> list[dict[str, Any]]:
@@ -80,7 +81,8 @@ def unit_page(con: duckdb.DuckDBPyConnection, unit: dict[str, Any], ev: UnitEvid
         "fitments": ev.fitments.get(serial, []),
         "operations": ops,
         "tests": tests,
-        "equipment": evidence.calibration_at_use(con, Scope(serial=serial)),
+        "equipment": [{k: v for k, v in e.items() if k != "serial_number"}
+                      for e in ev.equipment.get(serial, [])],
         "ncrs": ev.ncrs.get(serial, []),
         "firmware": ev.firmware.get(serial, []),
         "labels": labels,

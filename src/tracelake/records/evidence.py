@@ -90,10 +90,12 @@ def test_results(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str,
         ORDER BY r.serial_number, r.tested_at, r.test_step, r.measurement""", scope.params)
 
 
-def calibration_at_use(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
+def calibration_at_use(con: duckdb.DuckDBPyConnection, scope: Scope, *,
+                       per_unit: bool = False) -> list[dict[str, Any]]:
     """Each piece of equipment used on the scope, per day of use: the calibration certificate
     and due date as they stood that day, and whether a later calibration found it out of
-    tolerance (``found_oot_by``)."""
+    tolerance (``found_oot_by``). ``per_unit`` splits the rows by unit (``serial_number``), so
+    a batch record gets every unit page's equipment from one query."""
     op_where = "o.job_id = $key" if scope.job_id is not None else "o.serial_number = $key"
     return rows(con, f"""
         WITH uses AS (
@@ -111,7 +113,8 @@ def calibration_at_use(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dic
                    n.as_found AS next_as_found
             FROM cal ASOF LEFT JOIN calibrations n
               ON n.equipment_id = cal.equipment_id AND cal.used_at < n.calibrated_at)
-        SELECT nxt.equipment_id, e.description, e.kind, CAST(timezone('UTC', used_at) AS DATE) AS day,
+        SELECT {"nxt.serial_number," if per_unit else ""}
+               nxt.equipment_id, e.description, e.kind, CAST(timezone('UTC', used_at) AS DATE) AS day,
                min(used_at) AS first_use, max(used_at) AS last_use, count(*) AS uses,
                count(DISTINCT serial_number) AS units,
                any_value(certificate_no) AS certificate_no, any_value(calibrated_at) AS calibrated_at,
@@ -124,8 +127,10 @@ def calibration_at_use(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dic
                CASE WHEN any_value(next_as_found) = 'out_of_tolerance'
                     THEN any_value(next_calibrated_at) END AS found_oot_at
         FROM nxt LEFT JOIN equipment e USING (equipment_id)
-        GROUP BY nxt.equipment_id, e.description, e.kind, day, certificate_no
-        ORDER BY nxt.equipment_id, day""", scope.params)
+        {"WHERE nxt.serial_number IS NOT NULL" if per_unit else ""}
+        GROUP BY {"nxt.serial_number," if per_unit else ""}
+                 nxt.equipment_id, e.description, e.kind, day, certificate_no
+        ORDER BY {"nxt.serial_number," if per_unit else ""} nxt.equipment_id, day""", scope.params)
 
 
 def unit_components(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
