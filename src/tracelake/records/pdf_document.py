@@ -226,9 +226,8 @@ class RecordPDF(FPDF):
                 y, h = self.y, fit * line_h + 1.6
                 for i, ((label, _), lines) in enumerate(zip(chunk, wrapped, strict=True)):
                     x = self.l_margin + i * col_w
-                    self.set_xy(x, y + 0.8)
                     self.font(7.3, "B", cond=True, color=MUTED)
-                    self.cell(label_w, line_h, label.upper() if first else "")
+                    self.lines_at(x, y + 0.8, label_w, [label.upper() if first else ""], line_h)
                     tone = (tones or {}).get(label)
                     self.font(8.3, "B" if tone else "", cond=True,
                               color=STRONG.get(tone, INK) if tone else INK)
@@ -359,9 +358,9 @@ class RecordPDF(FPDF):
         self.font(6.8, "B", cond=True, color=(255, 255, 255))
         y = self.y
         x = self.l_margin
+        self.set_fill_color(255, 255, 255)  # text takes the fill colour: no q/Q per cell
         for c, w in zip(cols, widths, strict=True):
-            self.set_xy(x, y + 0.8)
-            self.cell(w, self.HEAD_H - 1.6, self.fit(c.title, w), align=c.align)
+            self.lines_at(x, y + 0.8, w, [self.fit(c.title, w)], self.HEAD_H - 1.6, c.align)
             x += w
         self.set_xy(self.l_margin, y + self.HEAD_H)
 
@@ -412,6 +411,7 @@ class RecordPDF(FPDF):
             self.rect(self.l_margin, y, sum(widths), h, style="F")
         color = TONES[tone][1] if tone in TONES else INK
         self.font(size, cond=True, color=color)
+        self.set_fill_color(*color)  # text is painted in the fill colour: no q/Q around each line
         x = self.l_margin
         for j, (c, w, lines) in enumerate(zip(cols, widths, cells, strict=True)):
             if link is not None and j == link_col:
