@@ -372,6 +372,8 @@ def test_a_record_without_units_or_evidence_still_renders(bmr: dict[str, Any]) -
                         "source": {"file": "data/x.csv", "row": 7}}]
     pages = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_pdf(doc))).pages]
     assert "RELEASE BLOCKED" in pages[0] and "missing_signoff: nobody signed the release" in pages[0]
+    assert ("The MRP nevertheless records the job as released: Released by Ruth Adeyemi on "
+            "2026-11-06 14:30 GMT.") in _unwrap(pages[0])
     assert "(file data/x.csv, row 7)" in _unwrap(pages[0])
     assert "No serials made on this job." in "".join(pages)
     html = render_html(doc)

@@ -233,7 +233,11 @@ def verdict(doc: dict[str, Any]) -> Verdict:
     release = doc.get("release") or {}
     status = release.get("status", "not complete")
     if status == "release blocked":
-        return Verdict("RELEASE BLOCKED", "bad", list(release.get("reasons") or []))
+        lines = list(release.get("reasons") or [])
+        released = _release_line(job, zone)
+        if released:
+            lines.insert(0, f"The MRP nevertheless records the job as released: {released}.")
+        return Verdict("RELEASE BLOCKED", "bad", lines)
     if status == "released":
         lines = [_release_line(job, zone) or "Released (no release time recorded)"]
         return Verdict("RELEASED", "good", lines + ([assess] if assess else []))

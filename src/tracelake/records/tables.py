@@ -268,8 +268,8 @@ def serial_list(serials: list[dict[str, Any]], z: ZoneInfo) -> Table:
 
 def signoffs(items: list[dict[str, Any]], z: ZoneInfo) -> Table:
     """Electronic signatures: printed name, date and time, role, meaning, what was signed."""
-    t = Table([Col("Signed by", 24), Col("Date and time", TS), Col("Role", 13),
-               Col("Meaning of the signature", 72), Col("Signed record", 47)],
+    t = Table([Col("Signed by", 24), Col("Date and time", TS), Col("Role", 15),
+               Col("Meaning of the signature", 70), Col("Signed record", 47)],
               empty="No signatures recorded.")
     for s in items:
         t.add([cell(s.get("signed_by")), when(s.get("signed_at"), z), cell(s.get("role")),
