@@ -189,8 +189,12 @@ def test_the_dhr_equipment_flags_overdue_and_later_out_of_tolerance(dhr: dict[st
 
 def test_the_dhr_shipment_and_findings_are_the_units_own(dhr: dict[str, Any]) -> None:
     assert [(s["customer"], s["order_ref"]) for s in dhr["shipments"]] == [("Kestrel Pharma Ltd", "SO-5537")]
-    assert {f["rule"] for f in dhr["findings"]} == {"calibration_overdue_at_use"}
-    assert all(f["serial_number"] == "SPX200-0004" for f in dhr["findings"])
+    own = [f for f in dhr["findings"] if f["serial_number"] == "SPX200-0004"]
+    batch = [f for f in dhr["findings"] if f["serial_number"] is None]
+    assert {f["rule"] for f in own} == {"calibration_overdue_at_use"} and len(own) == 2
+    # the batch's DMM-04 event concerns every unit measured with it, this one included
+    assert [(f["rule"], f["job_id"]) for f in batch] == [("calibration_out_of_tolerance", "J-1042")]
+    assert len(dhr["findings"]) == 3
 
 
 def test_unknown_job_or_serial_is_record_not_found(con: duckdb.DuckDBPyConnection) -> None:

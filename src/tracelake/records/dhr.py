@@ -76,7 +76,11 @@ def unit_page(con: duckdb.DuckDBPyConnection, unit: dict[str, Any], ev: UnitEvid
     return {
         "unit": {**unit, "description": (product or {}).get("description"),
                  "gtin": (product or {}).get("gtin")},
-        "findings": [f.as_dict() for f in findings if f.serial_number == serial],
+        # the unit's own findings, then its batch's findings that name no one unit (they concern
+        # every unit of the job: a revision, an ECN, a release signature, an equipment event)
+        "findings": [f.as_dict() for f in findings if f.serial_number == serial]
+                    + [f.as_dict() for f in findings
+                       if f.serial_number is None and f.job_id == unit["job_id"]],
         "components": genealogy.components,
         "fitments": ev.fitments.get(serial, []),
         "operations": ops,
