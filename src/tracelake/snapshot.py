@@ -52,7 +52,9 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
         # this process already has the snapshot open (DuckDB shares one instance per file),
         # configured and locked by the first open_snapshot: UTC, no file access
         return con
-    con.execute("SET TimeZone = 'UTC'")
+    # GLOBAL: later connections to this instance and cursors (one per thread, as the dashboards
+    # use them) start from the global settings, not from this connection's session
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     if needs_fts(con):  # the search index's macros need it, and it loads from a file
         load_fts(con)
