@@ -14,7 +14,7 @@ from tracelake.errors import InputError, QueryRefused
 from tracelake.lake import LakePaths
 from tracelake.snapshot import open_snapshot
 
-__all__ = ["read_query", "run_sql"]
+__all__ = ["read_query", "run_sql", "sql_frame"]
 
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
@@ -39,14 +39,21 @@ def run_sql(lake: LakePaths, sql: str) -> pl.DataFrame:
     query = read_query(sql)
     con = open_snapshot(lake)
     try:
+        return sql_frame(con, query)
+    finally:
+        con.close()
+
+
+def sql_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    """Run one read-only query on a connection from :func:`open_snapshot` (or a cursor of one)."""
+    query = read_query(sql)
+    try:
         return con.sql(query).pl()
     except duckdb.PermissionException as exc:
         raise QueryRefused(f"refused: the query touches files, the network or settings "
                            f"({_one_line(exc)})") from None
     except duckdb.Error as exc:
         raise InputError(f"the query failed: {_one_line(exc)}") from None
-    finally:
-        con.close()
 
 
 def _one_line(exc: BaseException) -> str:
