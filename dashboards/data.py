@@ -1,8 +1,9 @@
 """The dashboards' only door to the lake: a cached read-only snapshot connection and cached library calls.
 
 The connection is opened once per published snapshot (keyed on the file's mtime and inode, so a new
-snapshot from the next ingest run is picked up on the next page view) and every query runs on its
-own cursor, as DuckDB connections are not shared between Streamlit's session threads. Results are
+snapshot from the next ingest run is picked up on the next page view; see ``_Snapshot``) and
+every query runs on its own cursor, as DuckDB connections are not shared between Streamlit's
+session threads. Results are
 cached per snapshot and arguments with ``st.cache_data``. Pages never see a connection: they call
 the functions below, which call the library (``tracelake.*``).
 """
@@ -14,6 +15,7 @@ import io
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +35,7 @@ from tracelake.genealogy.recall import recall_frame, write_recall
 from tracelake.genealogy.trace import WhereUsed
 from tracelake.lake import LakePaths
 from tracelake.output import CSV_DATETIME
-from tracelake.query import read_query, run_sql
+from tracelake.query import read_query, sql_frame
 from tracelake.records import batch_record as build_bmr
 from tracelake.records import device_record as build_dhr
 from tracelake.records import render_pdf
@@ -77,24 +79,57 @@ def snapshot() -> Snapshot:
     return str(paths.serving), stat.st_mtime_ns, stat.st_ino
 
 
-def _close(con: duckdb.DuckDBPyConnection) -> None:
-    con.close()
+class _Snapshot:
+    """The one open connection to a lake's published snapshot, renewed when a new one is published.
+
+    DuckDB keeps one instance per database file in a process and hands it to every later
+    ``connect`` of that path while any connection to it (or a cursor of one) is open: a new
+    snapshot renamed over the old file is only read once every connection to the old one has
+    closed. So a new version waits for the cursors still reading the old one (short: one library
+    call each), closes it, then opens the new file.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._version: Snapshot | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._readers = 0
+
+    @contextmanager
+    def cursor(self, snap: Snapshot) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            if self._version is None or (snap != self._version and snap[1] >= self._version[1]):
+                if not self._lock.wait_for(lambda: self._readers == 0, timeout=60):
+                    raise LakeError("the dashboards are still reading the previous snapshot; "
+                                    "reload the page in a moment")
+                if self._con is not None:
+                    self._con.close()
+                self._con, self._version = None, None
+                self._con = open_snapshot(LakePaths.of(snap[0]))
+                self._version = snap
+            cur = self._con.cursor()  # type: ignore[union-attr]
+            self._readers += 1
+        try:
+            yield cur
+        finally:
+            cur.close()
+            with self._lock:
+                self._readers -= 1
+                self._lock.notify_all()
 
 
-@st.cache_resource(max_entries=2, show_spinner=False, on_release=_close)
-def _connection(serving: str, mtime_ns: int, inode: int) -> duckdb.DuckDBPyConnection:
-    return open_snapshot(LakePaths.of(serving))
+_SNAPSHOTS: dict[str, _Snapshot] = {}  # by the snapshot's path: one per lake served
+_SNAPSHOTS_LOCK = threading.Lock()
 
 
 @contextmanager
 def cursor(snap: Snapshot | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor on the cached snapshot connection, for one query or one library call."""
-    con = _connection(*(snap or snapshot()))
-    cur = con.cursor()
-    try:
+    snap = snap or snapshot()
+    with _SNAPSHOTS_LOCK:
+        holder = _SNAPSHOTS.setdefault(snap[0], _Snapshot())
+    with holder.cursor(snap) as cur:
         yield cur
-    finally:
-        cur.close()
 
 
 _CALLS: dict[str, Callable[..., Any]] = {}
@@ -336,14 +371,14 @@ def columns(cur: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
 
 
 def run_query(sql: str) -> pl.DataFrame:
-    """One read-only query (QueryRefused for anything else), on its own read-only connection."""
+    """One read-only query (QueryRefused for anything else, InputError if it fails)."""
     read_query(sql)
-    return _run_query(snapshot(), sql)
+    return _run_query(sql)  # type: ignore[no-any-return]
 
 
-@st.cache_data(show_spinner=False, max_entries=64, ttl="1h")
-def _run_query(snap: Snapshot, sql: str) -> pl.DataFrame:
-    return run_sql(LakePaths.of(snap[0]), sql)
+@_lake_call
+def _run_query(cur: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return sql_frame(cur, sql)
 
 
 def frame_csv(frame: pl.DataFrame) -> bytes:
