@@ -224,7 +224,8 @@ def child_build(tdir: Path) -> dict[str, Any]:
         sizes = dict(con.execute("""
             SELECT table_name, estimated_size FROM duckdb_tables()
             WHERE schema_name IN ('search', 'fts_search_docs')""").fetchall())
-    return {"seconds": build, "in_build_s": stats.seconds, "entries": stats.entries,
+    return {"seconds": build, "in_build_s": stats.seconds, "steps": stats.steps,
+            "entries": stats.entries,
             "docs": stats.docs, "publish_s": publish_s, "rows": sizes,
             "peak_rss_mib": gb._rss_mib()}
 
@@ -307,7 +308,8 @@ def report(tier: str, info: dict[str, Any]) -> None:
     print(f"\n== find, tier {tier} ({info['units']:,} finished units): {b['entries']:,} entries, "
           f"{b['docs']:,} texts; index build {b['seconds']:.1f} s (target <= "
           f"{TARGETS['build_s']:.0f} s), publish {b['publish_s']:.1f} s, build peak RSS "
-          f"{b['peak_rss_mib']:,.0f} MiB")
+          f"{b['peak_rss_mib']:,.0f} MiB; seconds by table: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in b.get("steps", {}).items()))
     print(f"{'queries':<8} {'n':>4} | {'find p50':>9} {'p95':>8} {'found':>6} | "
           f"{'ILIKE p50':>10} {'p95':>9} {'found':>6} | {'p50 ratio':>9} {'p95 ratio':>9}")
     for kind in (*KINDS, None):
@@ -346,6 +348,13 @@ def run_tier(tier: str, args: argparse.Namespace) -> dict[str, Any]:
                                     "python": platform.python_version(),
                                     "library": gb._git_describe()}}
     for peer in ("find", "ilike"):
+        if peer not in args.peers.split(","):
+            previous = FWORK / f"results-{tier}.json"  # the last run's (same queries, same seed)
+            if not previous.exists():
+                raise SystemExit(f"[{tier}] no earlier {peer} results: run with --peers find,ilike")
+            print(f"[{tier}] {peer}: from the last run ({previous.name})", flush=True)
+            info[peer] = json.loads(previous.read_text())[peer]
+            continue
         print(f"[{tier}] {peer} ...", flush=True)
         info[peer] = _run_child(peer, tdir)
         if "error" in info[peer]:
@@ -360,6 +369,9 @@ def main() -> None:
     parser.add_argument("--tiers", default="S", help=f"comma-separated, of {', '.join(gb.TIERS)}")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--peers", default="find,ilike",
+                        help="which to run; a peer left out is taken from the last run's results "
+                             "(the ILIKE scans take minutes at M)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--plant", help=argparse.SUPPRESS)

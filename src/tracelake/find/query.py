@@ -5,8 +5,9 @@ Order of evidence (the ``match`` of a hit, and its score):
 * ``exact`` 1.0 — the identifier, as typed; ``gs1`` 1.0 — the serial, lot or GTIN of a label;
 * ``prefix`` 0.8–0.9 — identifiers starting with the text (closer lengths first);
 * ``case_insensitive`` 0.6–0.7 — the same, ignoring case;
-* ``typo`` 0.5 — one wrong, missing, extra or swapped character, only when none of the above
-  and the text is one word (at most 20: a serial in a dense range has many neighbours);
+* ``typo`` 0.44–0.5 — one wrong, missing, extra or swapped character, only when none of the
+  above and the text is one word; swapped pairs first, then look-alike characters (0/O), other
+  wrong ones, missing or extra ones (at most 10: a serial in a dense range has many neighbours);
 * ``full_text`` 0.1–0.3 — words of NCR and ECN descriptions and quarantine reasons (BM25).
 
 An identifier that names several things (a lot number that is also a job number, one lot
@@ -27,12 +28,14 @@ import polars as pl
 from tracelake.errors import InputError, LakeError
 from tracelake.extensions import load_fts
 from tracelake.find.gs1 import Gs1Label, parse_label
-from tracelake.find.index import DELETE_HASH, KINDS, TYPO_LENGTHS, has_search_index
+from tracelake.find.index import DELETE_HASH, DELETED_CHAR, KINDS, TYPO_LENGTHS, has_search_index
 
 __all__ = ["FindAnswer", "find", "hits_frame"]
 
 #: At most this many typo hits (a serial in a dense range has many neighbours one edit away).
-TYPO_MAX_HITS = 20
+TYPO_MAX_HITS = 10
+#: Characters easily typed or read for each other: such a wrong character ranks above others.
+LOOK_ALIKE = {frozenset(p) for p in ("0o", "1l", "1i", "5s", "8b", "2z", "6g", "0d", "il")}
 #: Characters a typo may have replaced or dropped (only ``one_edit_variants``, for tests).
 TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_/. "
 FULL_TEXT_KIND = "text"
@@ -198,26 +201,43 @@ def one_edit_variants(text: str) -> list[str]:
 
 def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                limit: int) -> list[dict[str, Any]]:
-    """Identifiers one edit away: the text and its one-character deletions looked up in the
-    symmetric-delete index (one point lookup each: zone maps prune to a row group), then the
-    candidates' ids checked (variants of strings two edits apart can meet, and 32-bit hashes
-    can collide) before the survivors' rows are read."""
-    hashes = [r[0] for r in con.execute(
-        f"SELECT DISTINCT {DELETE_HASH.format(s='lower($q)')} FROM range(0, length($q) + 1) r(i)",
-        {"q": text}).fetchall()]
-    eids = [r[0] for r in con.execute(" UNION ".join(
-        f"SELECT eid FROM search.deletes WHERE h = {int(h)}::UINTEGER" for h in hashes)).fetchall()]
-    if not eids:
-        return []
-    lowered, wanted = text.lower(), set(kinds)
-    wanted_eids = sorted(set(eids))
-    ids = con.execute("SELECT eid, kind, id FROM search.entries WHERE rowid = ANY(?::BIGINT[])",
-                      [wanted_eids]).fetchall()
-    if sorted(r[0] for r in ids) != wanted_eids:  # rowids are not eids (see _entries)
-        ids = con.execute("SELECT eid, kind, id FROM search.entries "
-                          "WHERE eid = ANY(?::UINTEGER[])", [wanted_eids]).fetchall()
-    close = sorted(e for e, kind, id_ in ids if kind in wanted and is_one_edit(id_.lower(), lowered))
-    return [_hit(row, "typo", 0.5) for row in _entries(con, close[:min(limit, TYPO_MAX_HITS)])]
+    """Identifiers one edit away, from the symmetric-delete index, likeliest first.
+
+    The text (deletion position q = 0) and each of its one-character deletions (q > 0) is one
+    point lookup (zone maps prune it to a row group). A row of the index (an id's deletion at
+    position k of character c, or none) is one edit away when: the id is one longer and q = 0
+    (a missing character), one shorter and k = 0 (an extra one), the same length and k = q (a
+    wrong one), or k = q +/- 1 with the same character deleted from both (a swapped pair). So
+    the hits are known before any id is read, and only those kept are read (and checked, for
+    32-bit hash collisions). Swapped pairs rank first, then look-alike characters (0/O, 1/l).
+    """
+    n = len(text)
+    variants = con.execute(f"""
+        SELECT i, {DELETE_HASH.format(s='lower($q)')}, {DELETED_CHAR.format(s='lower($q)')}
+        FROM range(0, length($q) + 1) r(i)""", {"q": text}).fetchall()
+    lookups = []
+    for q, h, cq in variants:
+        if q == 0:
+            where = f"len = {n + 1} AND i > 0"
+        else:
+            where = (f"(len = {n} AND (i = {q} OR (i IN ({q - 1}, {q + 1}) AND i > 0 AND c = {cq})))"
+                     f" OR (len = {n - 1} AND i = 0)")
+        lookups.append(f"SELECT eid, i, len, c, {q} AS q, {cq} AS cq FROM search.deletes "
+                       f"WHERE h = {int(h)}::UINTEGER AND ({where})")
+    rank: dict[int, int] = {}
+    for eid, k, length, c, q, cq in con.execute(" UNION ALL ".join(lookups)).fetchall():
+        if length == n and k == q and c == cq:
+            continue  # the same string (the text has no exact match: a hash collision)
+        r = (0 if length == n and k != q else  # a swapped pair
+             (1 if frozenset((chr(c), chr(cq))) in LOOK_ALIKE else 2) if length == n else 3)
+        rank[eid] = min(r, rank.get(eid, r))
+    wanted, lowered = set(kinds), text.lower()
+    best = sorted(rank, key=lambda e: (rank[e], e))
+    hits = []
+    for row in _entries(con, best[:TYPO_MAX_HITS]):
+        if row[2] in wanted and is_one_edit(row[3].lower(), lowered):
+            hits.append(_hit(row, "typo", 0.5 - 0.02 * rank[row[0]]))
+    return hits[:limit]
 
 
 def is_one_edit(a: str, b: str) -> bool:
