@@ -452,3 +452,14 @@ def test_typo_hits_are_exactly_the_ids_one_edit_away(lake: Lake, landing: Path) 
             assert {h["id"] for h in got.hits if h["match"] == "typo"} == expected, (text, edit)
             checked += 1
     assert checked > 100
+
+
+def test_the_index_is_stored_in_key_order(sample: duckdb.DuckDBPyConnection) -> None:
+    # prefix lookups read a range of eids and stop at the limit: they need eid = rank of
+    # lower(id), and rowid = eid (rows are fetched by rowid)
+    rows = sample.execute("SELECT rowid, eid, lower(id) FROM search.entries").fetchall()
+    assert [r[0] for r in rows] == [r[1] for r in rows] == list(range(len(rows)))
+    keys = [r[2] for r in rows]
+    assert keys == sorted(keys) and len(keys) > 100
+    fence = sample.execute("SELECT eid, k FROM search.fence ORDER BY eid").fetchall()
+    assert fence and all(keys[e] == k for e, k in fence)

@@ -34,11 +34,12 @@ import duckdb
 from tracelake.extensions import load_fts
 from tracelake.lake import LakePaths
 
-__all__ = ["DELETED_CHAR", "DELETE_HASH", "INDEX_VERSION", "KINDS", "SEARCH_TABLES", "TYPO_LENGTHS",
-           "SearchStats", "build_search_index", "has_search_index", "rebuild_lake_search_index"]
+__all__ = ["DELETED_CHAR", "DELETE_HASH", "ID_PARAM", "INDEX_VERSION", "KINDS", "SEARCH_TABLES",
+           "TYPO_LENGTHS", "SearchStats", "build_search_index", "has_search_index",
+           "rebuild_lake_search_index"]
 
 #: Bump when the index tables change shape: an index of another version is rebuilt.
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 #: Kinds of hit, in the order hits of equal score are listed.
 KINDS = ("serial", "lot", "job", "ncr", "ecn", "equipment", "certificate", "order",
          "supplier_lot", "customer", "text")
@@ -83,12 +84,17 @@ def _ord(kind: str) -> int:
     return KINDS.index(kind)
 
 
-# One SELECT per kind: (kind, id, component, record, context, page, params as JSON text).
+#: The parameter a page takes when a hit's ``params`` are NULL: the hit's id itself (saves
+#: building millions of one-key JSON objects for units).
+ID_PARAM = {"device_history": "serial", "batch_record": "job", "calibration": "equipment"}
+
+# One SELECT per kind: (kind, id, component, record, context, page, params as JSON text, or
+# NULL for {ID_PARAM[page]: id}).
 _UNITS = f"""
 SELECT {_ord('serial')} AS ord, 'serial' AS kind, serial_number AS id, NULL AS component,
        'units:' || serial_number AS record,
        concat_ws(' · ', product_code, 'job ' || job_id, status) AS context,
-       'device_history' AS page, json_object('serial', serial_number)::VARCHAR AS params
+       'device_history' AS page, NULL::VARCHAR AS params
 FROM units"""
 
 _FITTED_SERIALS = f"""
@@ -137,7 +143,7 @@ GROUP BY component_code, lot_number"""
 _JOBS = f"""
 SELECT {_ord('job')}, 'job', job_id, NULL, 'jobs:' || job_id,
        concat_ws(' · ', product_code || ' rev ' || mbr_revision, quantity || ' units', status),
-       'batch_record', json_object('job', job_id)::VARCHAR
+       'batch_record', NULL
 FROM jobs"""
 
 _NCR_PAGE = """CASE WHEN job_id IS NOT NULL THEN 'batch_record'
@@ -315,14 +321,17 @@ def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None
     con.execute("CREATE SCHEMA IF NOT EXISTS search")
     union = "\nUNION ALL\n".join(_ENTRY_PARTS)
     # stored in eid order, so once committed an entry's rowid is its eid: readers fetch single
-    # entries by rowid (DuckDB then reads just those rows; a filter on eid reads whole row groups)
+    # entries by rowid (DuckDB then reads just those rows; a filter on eid reads whole row groups).
+    # One sort: row_number() OVER () numbers rows in the order the sorted subquery gives them
+    # (DuckDB keeps insertion order; the tests check the stored order), half the time of a
+    # window sorted on its own and an ORDER BY on top (13 s -> 7 s at 5M entries)
     step("entries", _SHIPPED, f"""
         CREATE OR REPLACE TABLE search.entries AS
-        SELECT (row_number() OVER (ORDER BY lower(id), ord, record) - 1)::UINTEGER AS eid,
-               ord::UTINYINT AS ord, kind, id, component, record, context, page, params
-        FROM ({union}) e
-        WHERE id IS NOT NULL AND id <> ''
-        ORDER BY eid""", "DROP TABLE IF EXISTS _shipped")
+        SELECT (row_number() OVER () - 1)::UINTEGER AS eid, *
+        FROM (SELECT ord::UTINYINT AS ord, kind, id, component, record, context, page, params
+              FROM ({union}) e
+              WHERE id IS NOT NULL AND id <> ''
+              ORDER BY lower(id), ord, record)""", "DROP TABLE IF EXISTS _shipped")
     step("fence", f"""
         CREATE OR REPLACE TABLE search.fence AS
         SELECT eid, lower(id) AS k FROM search.entries WHERE eid % {FENCE_EVERY} = 0 ORDER BY eid""")

@@ -28,7 +28,14 @@ import polars as pl
 from tracelake.errors import InputError, LakeError
 from tracelake.extensions import load_fts
 from tracelake.find.gs1 import Gs1Label, parse_label
-from tracelake.find.index import DELETE_HASH, DELETED_CHAR, KINDS, TYPO_LENGTHS, has_search_index
+from tracelake.find.index import (
+    DELETE_HASH,
+    DELETED_CHAR,
+    ID_PARAM,
+    KINDS,
+    TYPO_LENGTHS,
+    has_search_index,
+)
 
 __all__ = ["FindAnswer", "find", "hits_frame"]
 
@@ -144,7 +151,8 @@ def _hit(row: tuple[Any, ...], match: str, score: float) -> dict[str, Any]:
                            "score": round(score, 4), "match": match}
     if component is not None:
         hit["component"] = component
-    hit["link"] = {"page": page, "params": json.loads(params)}
+    hit["link"] = {"page": page,
+                   "params": {ID_PARAM[page]: id_} if params is None else json.loads(params)}
     hit["_ord"] = ord_
     return hit
 
