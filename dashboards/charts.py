@@ -31,7 +31,7 @@ SANKEY_MAX_NODES = 80
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 320, **kw: Any) -> go.Figure:
     fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}} if title else None,
-                      height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      height=height, margin={"l": 10, "r": 10, "t": 40 if title else 28, "b": 10},
                       font=FONT, plot_bgcolor="white", legend={"orientation": "h", "y": -0.15},
                       **kw)
     fig.update_xaxes(gridcolor="#eeeeee", zerolinecolor="#dddddd")
@@ -220,28 +220,33 @@ def limits_chart(results: pl.DataFrame) -> go.Figure:
 
 
 def operations_timeline(ops: pl.DataFrame) -> go.Figure:
-    """Operations as bars from start to finish, coloured by result."""
+    """Operations in time order, one row per step: a marker at the start (coloured by result) on
+    a bar from start to finish; a repeated step (rework) shows as a second marker on its row."""
     fig = go.Figure()
     ops = ops.with_columns((pl.col("op_seq").cast(pl.String) + " " + pl.col("op_code"))
                            .alias("step"))
+    order = ops.sort("op_seq")["step"].unique(maintain_order=True).to_list()
     for result in ops["result"].unique().sort().to_list():
         part = ops.filter(pl.col("result") == result)
         start = part["started_at"].to_list()
         finish = part["finished_at"].to_list()
-        fig.add_bar(
-            base=start, x=[(f - s).total_seconds() * 1000 if s and f else 0
-                           for s, f in zip(start, finish, strict=True)],
-            y=part["step"].to_list(), orientation="h", name=result,
-            marker_color=colour(result),
-            customdata=list(zip(part["operator"].fill_null("").to_list(),
-                                part["equipment_id"].fill_null("").to_list(), strict=True)),
-            hovertemplate="%{y}: %{base|%d %b %H:%M} (%{customdata[0]}) %{customdata[1]}"
-                          "<extra></extra>")
+        info = list(zip(part["operator"].fill_null("").to_list(),
+                        part["equipment_id"].fill_null("—").to_list(),
+                        [f.strftime("%d %b %H:%M") if f else "" for f in finish], strict=True))
+        fig.add_bar(base=start, x=[(f - s).total_seconds() * 1000 if s and f else 0
+                                   for s, f in zip(start, finish, strict=True)],
+                    y=part["step"].to_list(), orientation="h", marker_color=colour(result),
+                    showlegend=False, hoverinfo="skip", width=0.35)
+        fig.add_scatter(x=start, y=part["step"].to_list(), mode="markers", name=result,
+                        marker={"color": colour(result), "size": 12, "symbol": "circle",
+                                "line": {"color": "white", "width": 1}},
+                        customdata=info,
+                        hovertemplate="%{y}: %{x|%d %b %H:%M} → %{customdata[2]}<br>"
+                                      "%{customdata[0]} · equipment %{customdata[1]}"
+                                      "<extra>" + result + "</extra>")
     fig.update_xaxes(type="date")
-    fig.update_yaxes(autorange="reversed", categoryorder="array",
-                     categoryarray=ops.sort("started_at")["step"].unique(maintain_order=True)
-                     .to_list())
-    return _layout(fig, None, height=max(220, 26 * ops["step"].n_unique() + 90))
+    fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed")
+    return _layout(fig, None, height=max(240, 28 * len(order) + 100))
 
 
 def calibration_timeline(history: pl.DataFrame, now: dt.datetime) -> go.Figure:

@@ -432,11 +432,16 @@ def device_record(cur: duckdb.DuckDBPyConnection, serial: str) -> dict[str, Any]
 
 @_lake_call
 def batch_record(cur: duckdb.DuckDBPyConnection, job_id: str) -> dict[str, Any]:
-    """The job's BMR document (RecordNotFound for an unknown job)."""
-    return build_bmr(cur, job_id)
+    """The job's BMR document without its unit pages (the page links each serial to its DHR;
+    building every unit's page is what takes the time on a large job). RecordNotFound for an
+    unknown job."""
+    return build_bmr(cur, job_id, with_units=False)
 
 
 def record_pdf(kind: str, key: str) -> bytes:
-    """The DHR (``kind`` "dhr", key a serial) or BMR ("bmr", a job) as PDF, made when asked for."""
-    doc = device_record(key) if kind == "dhr" else batch_record(key)
-    return render_pdf(doc)
+    """The DHR (``kind`` "dhr", key a serial) or the whole BMR with a DHR page per serial ("bmr",
+    a job) as PDF, made when the download is asked for."""
+    if kind == "dhr":
+        return render_pdf(device_record(key))
+    with cursor() as cur:
+        return render_pdf(build_bmr(cur, key))

@@ -84,7 +84,8 @@ def findings(doc: dict[str, Any]) -> None:
     box = st.error if worst == "critical" else st.warning
     box(f"**{len(items)} finding(s)** on this unit's record", icon=":material/flag:")
     ui.table(ui.frame(items, ["severity", "rule", "message", "record"]), key="dhr_findings",
-             status=["severity"])
+             status=["severity"],
+             config={"message": st.column_config.TextColumn("message", width=760)})
 
 
 def sections(doc: dict[str, Any], tz: str) -> None:

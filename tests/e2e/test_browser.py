@@ -59,6 +59,10 @@ def test_open_a_device_history_record(page: Page, server: str) -> None:
     page.get_by_role("tab", name="NCRs").click()
     expect(page.get_by_text("NCR-0231", exact=False).first).to_be_visible()
     assert "serial=SPX200-0004" in page.url
+    with page.expect_download() as info:
+        page.get_by_role("button", name=strings.DEVICE_PDF).click()
+    assert info.value.suggested_filename == "DHR-SPX200-0004.pdf"
+    assert info.value.path().read_bytes()[:5] == b"%PDF-"
 
 
 def test_run_a_query_and_a_refused_one(page: Page, server: str) -> None:

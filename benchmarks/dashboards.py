@@ -1,0 +1,192 @@
+"""Dashboard benchmark: every page timed in AppTest on the sample plant and on a 100,000-unit plant.
+
+    uv run python benchmarks/dashboards.py [--units 100000] [--seed 1] [--tiers sample,S]
+
+A page view is one script run of the app showing that page at a record (the run a browser
+triggers when it opens the page's link), timed in AppTest (in-process, no browser, no network).
+``cold`` is the first view after the snapshot is opened (Streamlit's caches cleared: every
+library call runs), ``warm`` the same view again (served from the cache, as for the second user).
+Budgets (issue 5): 2 s a page on the sample plant, 5 s on the 100,000-unit plant, held by the
+median cold view (the slowest is printed too: machines here are noisy).
+
+The 100,000-unit plant is ``tracelake generate``'s (cached under ``benchmarks/.work/``, shared
+with ``benchmarks/ingest.py``), ingested into ``benchmarks/.work/dashboards/<tier>/lake`` (kept
+while its genealogy and search indexes are current). Records shown on it: a typical lot (the
+median reach) and the widest, a shipped finished unit, a typical job and the largest, and the
+equipment found out of tolerance with the most suspect results. Results:
+``benchmarks/.work/dashboards-results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = Path(__file__).resolve().parent / ".work"
+APP = ROOT / "dashboards" / "streamlit_app.py"
+BUDGET = {"sample": 2.0, "S": 5.0}
+FILES = {"recall": "recall", "device": "device", "batch": "batch", "trends": "trends",
+         "calibration": "calibration", "data-quality": "data_quality", "ask": "ask"}
+sys.path.insert(0, str(ROOT))
+
+
+def sample_lake() -> Path:
+    """The sample plant, ingested fresh."""
+    from tracelake.ingest import ingest
+
+    lake = WORK / "dashboards" / "sample" / "lake"
+    shutil.rmtree(lake, ignore_errors=True)
+    ingest([ROOT / "data" / "sample"], lake, exclude=["bad/*"])
+    return lake
+
+
+def big_lake(units: int, seed: int) -> Path:
+    """The synthetic plant's lake, ingested once and kept while its indexes are current."""
+    from tracelake.find import has_search_index
+    from tracelake.genealogy import has_index
+    from tracelake.ingest import ingest
+    from tracelake.lake import LakePaths
+    from tracelake.snapshot import open_snapshot
+
+    lake = WORK / "dashboards" / f"plant-{units}-{seed}" / "lake"
+    if (lake / "serving.duckdb").exists():
+        con = open_snapshot(LakePaths.of(lake))
+        try:
+            if has_index(con) and has_search_index(con):
+                return lake
+        finally:
+            con.close()
+    plant = WORK / f"plant-{units}-{seed}"
+    if not (plant / ".complete").exists():
+        from tracelake.synthetic import generate_plant
+
+        shutil.rmtree(plant, ignore_errors=True)
+        generate_plant(plant, units, seed)
+        (plant / ".complete").write_text("ok")
+    shutil.rmtree(lake, ignore_errors=True)
+    t = time.perf_counter()
+    ingest([plant], lake)
+    print(f"ingested the {units:,}-unit plant in {time.perf_counter() - t:.0f} s", flush=True)
+    return lake
+
+
+def views(lake: Path) -> list[tuple[str, str, dict[str, str]]]:
+    """(page, what is shown, query string) for every page, at records picked from this lake."""
+    from tracelake.lake import LakePaths
+    from tracelake.snapshot import open_snapshot
+
+    con = open_snapshot(LakePaths.of(lake))
+    try:
+        lots = con.sql("""
+            SELECT k.component_code, k.lot_number, count(*) AS reach
+            FROM genealogy.lot_keys k JOIN genealogy.closure_by_anc c ON c.anc = k.node_id
+            JOIN genealogy.unit_info u ON u.node_id = c.des AND u.top
+            GROUP BY ALL ORDER BY reach, k.component_code, k.lot_number""").fetchall()
+        typical_lot = lots[len(lots) // 2]
+        widest_lot = lots[-1]
+        serial = con.sql("""
+            SELECT serial_number FROM genealogy.unit_info WHERE top AND status = 'shipped'
+            ORDER BY serial_number LIMIT 1""").fetchone()[0]  # type: ignore[index]
+        jobs = con.sql("""
+            SELECT j.job_id, count(u.serial_number) AS n FROM jobs j
+            JOIN units u ON u.job_id = j.job_id GROUP BY ALL ORDER BY n, j.job_id""").fetchall()
+        typical_job, largest_job = jobs[len(jobs) // 2], jobs[-1]
+        oot = con.sql("""
+            SELECT c.equipment_id, count(r.serial_number) AS n FROM calibrations c
+            LEFT JOIN test_results r ON r.equipment_id = c.equipment_id
+            WHERE c.as_found = 'out_of_tolerance' GROUP BY ALL ORDER BY n DESC, 1
+            LIMIT 1""").fetchone()
+    finally:
+        con.close()
+    out = [
+        ("recall", f"lot reaching {typical_lot[2]:,} units",
+         {"component": typical_lot[0], "lot": typical_lot[1]}),
+        ("recall", f"widest lot, {widest_lot[2]:,} units",
+         {"component": widest_lot[0], "lot": widest_lot[1]}),
+        ("device", "a shipped unit", {"serial": serial}),
+        ("batch", f"job of {typical_job[1]:,} units", {"job": typical_job[0]}),
+        ("batch", f"largest job, {largest_job[1]:,} units", {"job": largest_job[0]}),
+        ("trends", "every product, all dates", {}),
+        ("calibration", "the register", {}),
+        ("data-quality", "runs, files, quarantine, orphans", {}),
+        ("ask", "GROUP BY over units", {"sql": "SELECT status, count(*) AS units FROM units "
+                                                "GROUP BY 1 ORDER BY 2 DESC"}),
+    ]
+    if oot is not None:
+        out.insert(7, ("calibration", f"+ impact of {oot[0]}", {"equipment": oot[0]}))
+    return out
+
+
+def time_view(lake: Path, page: str, query: dict[str, str], *, cold: bool) -> float:
+    """Seconds of the script run that shows ``page`` at ``query`` (a new session)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["TRACELAKE_LAKE"] = str(lake)
+    at = AppTest.from_file(str(APP), default_timeout=600)
+    at.run()  # the session's first run: the root URL (not timed)
+    at.switch_page(f"app_pages/{FILES[page]}.py")
+    at.query_params.update(query)
+    if cold:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+    t = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - t
+    from dashboards.strings import INTERNAL_ERROR
+
+    problems = [e.value for e in at.exception] + [
+        e.value for e in at.error if str(e.value).startswith(INTERNAL_ERROR.split("(")[0])]
+    if problems:
+        raise SystemExit(f"{page} {query} failed: {problems}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tiers", default="sample,S")
+    parser.add_argument("--repeat", type=int, default=3, help="cold and warm runs per view")
+    args = parser.parse_args()
+    from streamlit import logger
+
+    logger.set_log_level("error")
+    lakes = {"sample": sample_lake} | {"S": lambda: big_lake(args.units, args.seed)}
+    results: list[dict[str, Any]] = []
+    time_view(lakes["sample"](), "recall", {}, cold=True)  # imports, outside any timing
+    for tier in args.tiers.split(","):
+        lake = lakes[tier]()
+        for page, what, query in views(lake):
+            cold = [time_view(lake, page, query, cold=True) for _ in range(args.repeat)]
+            warm = [time_view(lake, page, query, cold=False) for _ in range(args.repeat)]
+            row = {"tier": tier, "page": page, "view": what, "query": query,
+                   "cold_s": statistics.median(cold), "cold_max_s": max(cold),
+                   "warm_s": statistics.median(warm), "budget_s": BUDGET[tier]}
+            row["within_budget"] = row["cold_s"] <= row["budget_s"]
+            results.append(row)
+            print(f"{tier:<7}{page:<13}{what:<34}cold {row['cold_s']:6.2f} s "
+                  f"(max {row['cold_max_s']:5.2f})  warm {row['warm_s']:5.2f} s  "
+                  f"{'ok' if row['within_budget'] else 'OVER ' + str(BUDGET[tier]) + ' s'}",
+                  flush=True)
+    out = WORK / "dashboards-results.json"
+    out.write_text(json.dumps({"units": args.units, "seed": args.seed,
+                               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                               "results": results}, indent=1, default=str))
+    print(f"\nresults in {out.relative_to(ROOT)}")
+    over = [r for r in results if not r["within_budget"]]
+    if over:
+        raise SystemExit(f"{len(over)} view(s) over budget")
+
+
+if __name__ == "__main__":
+    main()
