@@ -43,9 +43,10 @@ def counts_bar(counts: dict[str, int], title: str, *, horizontal: bool = False,
                coloured: bool = True, top: int = 15) -> go.Figure:
     """A bar per key (e.g. units by status or by customer), largest first."""
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    if len(items) > top:
+    if len(items) > top:  # the rest in the title, not as a bar that dwarfs the others
         rest = sum(v for _, v in items[top:])
-        items = [*items[:top], (f"{len(items) - top} others", rest)]
+        title = f"{title}: the {top} largest of {len(items)} ({rest:,} more units at the others)"
+        items = items[:top]
     keys = [k for k, _ in items]
     values = [v for _, v in items]
     colours = [colour(k) if coloured else BLUE for k in keys]
@@ -85,12 +86,15 @@ def genealogy_sankey(affected: list[dict[str, Any]], title: str = "From lot to d
             lot = a["path"][0]
             product = a["product_code"] or "?"
             status = a["status"] or "?"
-            customer = a["customer"] or "in house"
+            customer = a["customer"] or "not shipped"
             links[(lot, product)] += 1
             links[(product, f"{status} ")] += 1
             links[(f"{status} ", customer)] += 1
-        top_customers = {c for c, _ in Counter({k[1]: v for k, v in links.items()
-                                                 if k[0].endswith(" ")}).most_common(12)}
+        reached: Counter[str] = Counter()
+        for (src, dst), n in links.items():
+            if src.endswith(" "):
+                reached[dst] += n
+        top_customers = {c for c, _ in reached.most_common(12)} | {"not shipped"}
         grouped: Counter[tuple[str, str]] = Counter()
         for (src, dst), n in links.items():
             if src.endswith(" ") and dst not in top_customers:
@@ -119,12 +123,14 @@ def ncr_trend(counts: pl.DataFrame, by: str, period: str) -> go.Figure:
         part = counts.filter(pl.col(by) == key)
         fig.add_bar(x=part["period"].to_list(), y=part["ncrs"].to_list(), name=str(key),
                     marker_color=colour(key) if by == "disposition" else palette[str(key)])
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(title=None, tickformat="%d %b %Y")
+    fig.update_layout(barmode="stack", legend={"orientation": "h", "x": 0, "y": -0.12,
+                                               "yanchor": "top"})
+    fig.update_xaxes(title=None)
     tallest = counts.group_by("period").agg(pl.col("ncrs").sum())["ncrs"].max() or 0
     fig.update_yaxes(title="NCRs raised", rangemode="tozero",
                      dtick=1 if int(tallest) <= 8 else None)
-    return _layout(fig, f"NCRs per {period} by {by.replace('_', ' ')}", height=340)
+    return _layout(fig, f"NCRs per {period} by {by.replace('_', ' ')}",
+                   height=360 + 22 * ((len(keys) + 3) // 4))
 
 
 def pareto(frame: pl.DataFrame) -> go.Figure:
@@ -133,9 +139,10 @@ def pareto(frame: pl.DataFrame) -> go.Figure:
     fig.add_bar(x=frame["defect_code"].to_list(), y=frame["ncrs"].to_list(), name="NCRs",
                 marker_color=BLUE)
     fig.add_scatter(x=frame["defect_code"].to_list(),
-                    y=(frame["cumulative_share"] * 100).to_list(), name="cumulative %",
+                    y=(frame["cumulative_share"] * 100).to_list(), name="cumulative share",
                     yaxis="y2", mode="lines+markers", line={"color": AMBER})
-    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 105],
+    fig.update_layout(showlegend=False,
+                      yaxis2={"overlaying": "y", "side": "right", "range": [0, 105],
                               "ticksuffix": "%", "showgrid": False, "title": "cumulative share",
                               "tickvals": [0, 25, 50, 75, 100]})
     most = int(frame["ncrs"].max() or 0)
@@ -145,25 +152,26 @@ def pareto(frame: pl.DataFrame) -> go.Figure:
 
 
 def fpy_chart(frame: pl.DataFrame) -> go.Figure:
-    """First-pass yield per test step, a bar per product, lowest yields easy to spot."""
-    fig = go.Figure()
+    """First-pass yield per test step (rows) and product (columns): red is low, green is 100 %."""
     products = frame["product_code"].unique().sort().to_list()
-    palette = category_colours(products)
     steps = (frame.group_by("test_step").agg(pl.col("fpy").min()).sort(["fpy", "test_step"])
              ["test_step"].to_list())
-    for product in products:
-        part = frame.filter(pl.col("product_code") == product)
-        fig.add_bar(y=part["test_step"].to_list(), x=(part["fpy"] * 100).to_list(), name=product,
-                    orientation="h", marker_color=palette[product],
-                    text=[f"{v:.0%}" for v in part["fpy"].to_list()], textposition="auto",
-                    customdata=list(zip(part["first_pass"].to_list(),
-                                        part["units_tested"].to_list(), strict=True)),
-                    hovertemplate="%{y}: %{x:.1f}% (%{customdata[0]} of %{customdata[1]} "
-                                  "units first time)<extra>" + product + "</extra>")
-    fig.update_xaxes(title="first-pass yield", range=[0, 102], ticksuffix="%")
-    fig.update_yaxes(categoryorder="array", categoryarray=steps, autorange="reversed")
-    return _layout(fig, "First-pass yield per test step", barmode="group",
-                   height=max(300, 30 * len(steps) * max(1, min(len(products), 2)) + 110))
+    cell = {(r["test_step"], r["product_code"]): r for r in frame.iter_rows(named=True)}
+    z = [[cell[(s_, p)]["fpy"] * 100 if (s_, p) in cell else None for p in products]
+         for s_ in steps]
+    text = [[f"{cell[(s_, p)]['fpy']:.1%}" if (s_, p) in cell else "" for p in products]
+            for s_ in steps]
+    detail = [[f"{cell[(s_, p)]['first_pass']:,} of {cell[(s_, p)]['units_tested']:,} units"
+               if (s_, p) in cell else "" for p in products] for s_ in steps]
+    low = min((v for row in z for v in row if v is not None), default=100.0)
+    fig = go.Figure(go.Heatmap(
+        x=products, y=steps, z=z, text=text, texttemplate="%{text}", customdata=detail,
+        zmin=min(low, 95.0), zmax=100, xgap=3, ygap=3,
+        colorscale=[[0, RED], [0.5, AMBER], [1, GREEN]], showscale=False,
+        hovertemplate="%{y} on %{x}: %{text} first time (%{customdata})<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    fig.update_xaxes(side="top", showgrid=False)
+    return _layout(fig, None, height=max(220, 34 * len(steps) + 90))
 
 
 def ageing_chart(ageing: pl.DataFrame, buckets: list[str]) -> go.Figure:

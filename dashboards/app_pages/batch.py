@@ -43,17 +43,17 @@ def release(doc: dict[str, Any]) -> None:
     counts = gate.get("counts") or {}
     summary = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n) or "no findings"
     status = gate["status"]
+    reasons = list(gate.get("reasons") or [])
+    listed = "\n".join(f"- {r}" for r in reasons[:5]) + (
+        f"\n- … and {len(reasons) - 5} more (every finding is listed below)"
+        if len(reasons) > 5 else "")
     if status == "release blocked":
-        st.error(f"**{strings.BATCH_BLOCKED}** ({summary})\n\n"
-                 + "\n".join(f"- {r}" for r in gate.get("reasons") or []),
-                 icon=":material/block:")
+        st.error(f"**{strings.BATCH_BLOCKED}** ({summary})\n\n{listed}", icon=":material/block:")
     elif gate.get("releasable"):
         title = "Released" if status == "released" else strings.BATCH_CLEAR
         st.success(f"**{title}**: no critical finding ({summary}).", icon=":material/verified:")
     else:
-        st.warning(f"**{status.capitalize()}** ({summary})\n\n"
-                   + "\n".join(f"- {r}" for r in gate.get("reasons") or []),
-                   icon=":material/pending:")
+        st.warning(f"**{status.capitalize()}** ({summary})\n\n{listed}", icon=":material/pending:")
     items = sorted(doc["findings"], key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9),
                                                    f["rule"]))
     if items:

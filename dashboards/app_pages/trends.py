@@ -90,7 +90,8 @@ def render() -> None:
                          "first-pass yield", min_value=0, max_value=1, format="percent")},
                      labels={"product_code": "product", "test_step": "test step",
                              "units_tested": "units tested", "first_pass": "first pass",
-                             "fpy": "first-pass yield"}, height=360)
+                             "fpy": "first-pass yield"},
+                     height=min(38 + 35 * fpy.height, max(240, 34 * fpy["test_step"].n_unique() + 90)))
 
     left, right = st.columns(2)
     with left:
