@@ -7,7 +7,7 @@ the import contract on purpose: the generator must satisfy the document, not its
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -16,6 +16,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.helpers import Lake
+from tracelake.findings import list_findings
+from tracelake.snapshot import open_snapshot
 from tracelake.synthetic import TABLES, PlantOptions, PlantSummary, generate_plant
 
 N = 1500
@@ -577,7 +580,10 @@ def test_referential_integrity(plant: Plant) -> None:
     assert set(t["units"]["job_id"]) <= set(t["bom_snapshot"]["job_id"])
     # signoff record ids point at real records
     so = t["signoffs"]
-    ops = {f"{j}/{s}" for j, s in t["operations"].select("job_id", "op_seq").iter_rows()}
+    ops = {
+        f"{j}/{s}" + (f"/{u}" if u else "")
+        for j, s, u in t["operations"].select("job_id", "op_seq", "serial_number").iter_rows()
+    }
     for rtype, known in (("job", jobs), ("release", jobs), ("ncr", ncr_ids), ("operation", ops)):
         within(so.filter(pl.col("record_type") == rtype)["record_id"], known, rtype)
     # issued components are on the job's BOM snapshot
@@ -665,6 +671,86 @@ def test_rework_removes_and_refits_modules(
     assert fits.filter(pl.col("len") == 2).height == summary.reworked - 1
     units = plant.t["units"]
     assert units.filter(pl.col("status") == "quarantined").height == 1
+
+
+# ------------------------------------------------------------------------------------------
+# clean records: the findings are the planted defects
+
+
+def findings_of(out: Path, lake_dir: Path) -> Counter[tuple[str, str | None, str]]:
+    """Ingest a generated plant into a fresh lake; its findings keyed (rule, job, record)."""
+    lake = Lake(lake_dir)
+    lake.ingest(out)
+    con = open_snapshot(lake.paths)
+    try:
+        return Counter((f.rule, f.job_id, f.record) for f in list_findings(con))
+    finally:
+        con.close()
+
+
+def planted(summary: PlantSummary) -> Counter[tuple[str, str | None, str]]:
+    return Counter((p.rule, p.job_id, p.record) for p in summary.planted)
+
+
+def test_findings_are_exactly_the_planted_defects(
+    plant_dir: tuple[Path, PlantSummary], tmp_path: Path
+) -> None:
+    out, summary = plant_dir
+    assert summary.planted, "this plant should carry out-of-tolerance finds to compare"
+    assert {p.rule for p in summary.planted} == {"calibration_out_of_tolerance"}
+    assert findings_of(out, tmp_path / "lake") == planted(summary)
+
+
+def test_adversarial_plant_findings_are_the_planted_defects(tmp_path: Path) -> None:
+    opts = PlantOptions(serial_prefix="SN0000000", hub_lot_share=0.2, bom_depth=5, rework_rate=0.05,
+                        shuffle_rows=True, measurements_per_unit=8)
+    summary = generate_plant(tmp_path / "adv", 1200, 5, options=opts)
+    assert findings_of(tmp_path / "adv", tmp_path / "lake") == planted(summary)
+
+
+def test_every_sub_assembly_unit_has_its_test_result(plant: Plant) -> None:
+    tr = plant.t["test_results"]
+    units = plant.t["units"].filter(~pl.col("product_code").is_in(FINISHED))
+    got = units.join(tr, on="serial_number", how="left")
+    assert got["test_step"].null_count() == 0
+    steps = got.filter(~pl.col("test_step").str.starts_with("FAI-"))
+    # scrapped PCBAs fail ICT; every other sub-assembly unit passes its test step
+    assert set(steps.group_by("product_code").agg(pl.col("test_step").first()).rows()) == {
+        ("PCBA-CTRL", "ICT"),
+        ("MOD-SENSE", "CAL"),
+    }
+    assert steps.filter(pl.col("status") == "scrapped").height > 0
+    assert steps.filter((pl.col("status") == "scrapped") != (pl.col("result") == "fail")).height == 0
+
+
+def test_first_article_signed_before_the_rest_of_its_job(plant: Plant) -> None:
+    fa = (
+        plant.t["signoffs"]
+        .filter(pl.col("meaning").str.starts_with("First article"))
+        .with_columns(pl.col("record_id").str.split("/").list.to_struct(fields=["job_id", "op_seq", "fa"]))
+        .unnest("record_id")
+    )
+    units = plant.t["units"]
+    jobs_with_units = set(units["job_id"])
+    assert set(fa["job_id"]) == jobs_with_units
+    # the first article is the job's first unit built
+    first = units.sort("built_at").group_by("job_id").agg(pl.col("serial_number").first())
+    assert dict(first.rows()) == dict(fa.select("job_id", "fa").rows())
+    ops = plant.t["operations"].join(fa, on=["job_id", "op_seq"])
+    early = ops.filter(
+        (pl.col("serial_number").is_null() | (pl.col("serial_number") != pl.col("fa")))
+        & (ts("started_at") < ts("signed_at"))
+    )
+    assert ops.height > len(jobs_with_units) and early.height == 0
+    # ... and was inspected, on its own operation row, before it was signed
+    fai = (
+        plant.t["test_results"]
+        .filter(pl.col("test_step").str.starts_with("FAI-"))
+        .join(fa, left_on="serial_number", right_on="fa")
+    )
+    assert fai.filter(ts("tested_at") >= ts("signed_at")).height == 0
+    assert set(fai["job_id"]) == jobs_with_units
+    assert ops.filter(pl.col("serial_number") == pl.col("fa")).height == len(jobs_with_units)
 
 
 # ------------------------------------------------------------------------------------------

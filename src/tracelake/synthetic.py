@@ -44,8 +44,17 @@ Other rules worth knowing:
   that share of PCBAs, hence of devices (at least one job, so small plants overshoot).
 * Per device: 2 per-unit operations (ASSY, plus one EOL row per attempt), ``measurements_per_unit``
   EOL results per attempt, one firmware load (0.3 % preceded by an unapproved engineering
-  build), one label check (0.3 % failed first). Every job has batch operations and a
-  first-article result and signoff on its first unit.
+  build), one label check (0.3 % failed first). Sub-assemblies are recorded by batch
+  operations, and every unit has one result at its test step (PCBA ``rail_3v3`` at ICT on
+  RIG-ICT-01, module ``offset_after_cal`` at CAL on DMM-01/02).
+* First article: the first unit of every job is built at least an hour before the next one,
+  inspected (first-article results, ``test_step`` ``FAI-<op_seq>``) and signed off by an
+  inspector (``signoffs`` record ``job_id/op_seq/serial``) before any other unit of the job
+  starts the first-article step. At a batch step the first article has its own operation row
+  and the batch row (the rest of the job) starts after the signature.
+* NCRs are closed before the job's batch record review and release; only supplier NCRs
+  raised in the last 5 % of the span (no job) stay ``pending``. ECNs are applied to every job
+  built to the old revision that was open when the ECN took effect.
 * A few PCBAs fail ICT and are scrapped (never fitted); ~2 % of devices fail EOL once and are
   retested, a tenth of those are scrapped. The last top-level job is ``in_progress`` (units
   ``wip``), the one before ``complete`` (units ``passed``), the rest ``released`` with units
@@ -58,8 +67,16 @@ Other rules worth knowing:
 * Existing ``<table>.csv`` / ``<table>-NNNN.csv`` files in ``out_dir`` are replaced; other
   files are left alone.
 
+Planted defects. The records are clean under the findings rules (``tracelake.findings``)
+except for calibration: yearly calibrations find ~5 % of equipment out of tolerance, and
+RIG-EOL-01 has one unscheduled out-of-tolerance find mid-span, so every job measured with such
+an item since its previous calibration gets one ``calibration_out_of_tolerance`` finding per
+find (the ISO 13485 7.6 impact assessment; ``tracelake impact calibration``). A small plant
+may have none.
+
 The returned :class:`PlantSummary` carries known-good facts (a lot and the finished serials
-containing it, a serial and its ancestors, links per unit) computed from the generated arrays.
+containing it, a serial and its ancestors, links per unit) computed from the generated arrays,
+and ``planted``: every finding the plant should raise.
 """
 
 from __future__ import annotations
@@ -81,6 +98,7 @@ __all__ = [
     "LotFact",
     "PlantOptions",
     "PlantSummary",
+    "PlantedFinding",
     "SerialFact",
     "generate_plant",
 ]
@@ -138,6 +156,17 @@ _OP_WINDOWS: dict[str, tuple[int, int, bool]] = {
     "LABEL": (2 * HOUR, 5 * HOUR, True),
     "PACK": (3 * HOUR, 7 * HOUR, True),
 }
+
+# First article: inspected 5 min after the unit is built, signed 20 min after; the unit is
+# built at least an hour before the next one of its job, so the rest of the job starts the
+# first-article step (at most 20 min before it is built) after the signature.
+_FA_INSPECTED = 5 * MIN
+_FA_SIGNED = 20 * MIN
+_FA_LEAD = HOUR
+
+# Per-unit measurement at a sub-assembly's batch test step, minutes after the unit is built
+# (inside the step's batch window of _OP_WINDOWS).
+_UNIT_TEST_AT: dict[str, int] = {"ICT": 25 * MIN, "CAL": 15 * MIN}
 
 # First-article measurements per level kind: (name, units, low, high, mean, sd, equipment).
 _FAI: dict[str, tuple[tuple[str, str, float, float, float, float, tuple[str, ...]], ...]] = {
@@ -207,6 +236,16 @@ class SerialFact:
     lots: tuple[tuple[str, str], ...]  # ancestor (component_code, lot_number) pairs
 
 
+@dataclass(frozen=True)
+class PlantedFinding:
+    """A finding the plant carries on purpose, keyed as the findings engine reports it."""
+
+    rule: str
+    job_id: str
+    record: str  # e.g. "calibrations:RIG-EOL-01/CAL-2024-00003"
+    why: str
+
+
 @dataclass
 class PlantSummary:
     """What :func:`generate_plant` wrote, plus known-good facts for tests."""
@@ -223,6 +262,7 @@ class PlantSummary:
     lot_facts: list[LotFact] = field(default_factory=list)
     serial_fact: SerialFact | None = None
     hub_fact: LotFact | None = None
+    planted: list[PlantedFinding] = field(default_factory=list)  # every finding it should raise
 
 
 def generate_plant(
@@ -317,6 +357,7 @@ class _Level:
     job_product: np.ndarray  # product index per local job
     job_start: np.ndarray
     job_end: np.ndarray
+    job_rest_start: np.ndarray  # first build time after the first article (NAT: single unit)
     job_gid: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=_I64))
     job_links: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=_I64))
     unit_lots: dict[str, np.ndarray] = field(default_factory=dict)  # code -> global lot id
@@ -378,6 +419,9 @@ class _Plant:
         self.lot_code: list[str] = []
         self.streams: dict[tuple[int, str], _Stream] = {}
         self.issue_frames: list[pl.DataFrame] = []
+        self.serial_strs: dict[int, pl.Series] = {}  # level -> serial of every unit
+        # every measurement: (equipment ids, index into them, tested_at, job gid) per frame
+        self.uses: list[tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]] = []
 
     def rng(self, tag: str) -> np.random.Generator:
         """An independent RNG per purpose, so one table's draws never shift another's."""
@@ -387,13 +431,13 @@ class _Plant:
 
     def serials(self, level: int, idx: np.ndarray) -> pl.Series:
         """Serial strings for units ``idx`` of ``level`` (1-based); empty where idx < 0."""
-        spec = self.specs[level - 1]
-        s = pl.Series(np.maximum(idx, 0).astype(_I64) + 1).cast(pl.String).str.zfill(self.width)
-        out = (self.opts.serial_prefix + spec.serial_letter) + s
-        neg = idx < 0
-        if neg.any():
-            out = out.set(pl.Series(neg), None)
-        return out
+        every = self.serial_strs.get(level)
+        if every is None:  # formatted once per level, then gathered (tables repeat serials)
+            spec = self.specs[level - 1]
+            n = self.levels[level - 1].n
+            s = pl.Series(np.arange(n, dtype=_I64) + 1).cast(pl.String).str.zfill(self.width)
+            every = self.serial_strs[level] = (self.opts.serial_prefix + spec.serial_letter) + s
+        return _take(every, idx)
 
     def serial(self, level: int, i: int) -> str:
         letter = self.specs[level - 1].serial_letter
@@ -492,6 +536,12 @@ class _Plant:
                 t = t_good
             sizes = _partition(len(t), 50, 500, rng, even_tail=True)
             first = np.cumsum(sizes) - sizes
+            # The first unit of a job is its first article: built, inspected and signed off
+            # (_FA_SIGNED after it is built) before any other unit starts the step.
+            others = t.copy()
+            others[first] = np.iinfo(_I64).max
+            rest = np.where(sizes > 1, np.minimum.reduceat(others, first), _NAT)
+            t[first] = np.where(sizes > 1, np.minimum(t[first], rest - _FA_LEAD), t[first])
             if spec.top:
                 product = (rng.random(len(sizes)) >= 0.65).astype(np.int8)
             else:
@@ -508,6 +558,7 @@ class _Plant:
                     job_product=product,
                     job_start=np.minimum.reduceat(t, first),
                     job_end=np.maximum.reduceat(t, first),
+                    job_rest_start=rest,
                 )
             )
 
@@ -764,7 +815,8 @@ class _Plant:
                     "defect_code": "EOL-" + names.gather(self.fail_meas[f]).str.to_uppercase(),
                     "description": "EOL " + names.gather(self.fail_meas[f]) + " out of limits",
                     "disposition": pl.Series(np.where(scrap, "scrap", "rework")),
-                    "closed_s": np.where(scrap, self.eol2_at[f] + DAY, self.eol2_at[f] + HOUR),
+                    # closed the same shift, before the batch record review and release
+                    "closed_s": np.where(scrap, self.eol2_at[f] + 2 * HOUR, self.eol2_at[f] + HOUR),
                     "retest_ref": self._run_ids(f, 2),
                 },
                 schema_overrides={"component_code": pl.String},
@@ -1054,12 +1106,19 @@ class _Plant:
                 t = nxt
         cal = np.array([r[1] for r in rows], dtype=_I64)
         years = [datetime.fromtimestamp(int(c), UTC).year for c in cal]
+        certs = [f"CAL-{y}-{i + 1:05d}" for i, y in enumerate(years)]
+        # (equipment, previous calibration, this one, certificate) of each out-of-tolerance find
+        self.oot_events = [
+            (r[0], rows[i - 1][1], r[1], certs[i])
+            for i, r in enumerate(rows)
+            if r[3] == "out_of_tolerance"
+        ]
         return pl.DataFrame(
             {
                 "equipment_id": [r[0] for r in rows],
                 "calibrated_at": _ts(cal),
                 "due_at": _ts(np.array([r[2] for r in rows], dtype=_I64)),
-                "certificate_no": [f"CAL-{y}-{i + 1:05d}" for i, y in enumerate(years)],
+                "certificate_no": certs,
                 "as_found": [r[3] for r in rows],
                 "as_left": [r[4] for r in rows],
                 "calibrated_by": [r[5] for r in rows],
@@ -1256,7 +1315,8 @@ class _Plant:
         self._write("unit_components", pl.concat(frames))
 
     def _write_operations(self) -> None:
-        """Batch steps per job; per-unit ASSY and EOL (one row per attempt) for devices."""
+        """Batch steps per job (at a first-article step, the first article's own row and the
+        rest of the job's); per-unit ASSY and EOL (one row per attempt) for devices."""
         frames = []
         n_ops = len(cat.OPERATORS)
         for lv in self.levels:
@@ -1271,28 +1331,26 @@ class _Plant:
                     keep = phase < 3
                 s_off, e_off, rel_end = _OP_WINDOWS[op.op_code]
                 started = lv.job_start + s_off
-                finished = (lv.job_end + e_off) if rel_end else (started + e_off)
-                finished = np.maximum(finished, started + 5 * MIN)
                 eq = (
                     _take(list(op.equipment), gid % len(op.equipment))
                     if op.equipment
                     else pl.Series([None] * nj, dtype=pl.String)
                 )
+                serial = pl.Series([None] * nj, dtype=pl.String)
+                if op.first_article:
+                    # the first article's own row, then the batch row for the rest of the job
+                    fa = lv.job_first
+                    frames.append(
+                        self._op_frame(gid, op, self.serials(lv.spec.level, fa),
+                                       (gid * 3 + oi) % n_ops, lv.t[fa] - 20 * MIN, lv.t[fa], eq)
+                    )
+                    keep &= lv.job_sizes > 1
+                    started = np.where(keep, lv.job_rest_start, lv.job_start) + s_off
+                finished = (lv.job_end + e_off) if rel_end else (started + e_off)
+                finished = np.maximum(finished, started + 5 * MIN)
                 frames.append(
-                    pl.DataFrame(
-                        {
-                            "job_id": self.job_ids.gather(gid),
-                            "op_seq": np.full(nj, op.op_seq, dtype=_I64),
-                            "op_code": pl.Series([op.op_code] * nj, dtype=pl.String),
-                            "serial_number": pl.Series([None] * nj, dtype=pl.String),
-                            "work_centre": pl.Series([op.work_centre] * nj, dtype=pl.String),
-                            "operator": _take(list(cat.OPERATORS), (gid * 3 + oi) % n_ops),
-                            "started_at": _ts(started),
-                            "finished_at": _ts(finished),
-                            "result": pl.Series([op.result] * nj, dtype=pl.String),
-                            "equipment_id": eq,
-                        }
-                    ).filter(pl.Series(keep))
+                    self._op_frame(gid, op, serial, (gid * 3 + oi) % n_ops, started, finished, eq)
+                    .filter(pl.Series(keep))
                 )
         top = self.levels[-1]
         ops = {op.op_code: op for op in top.spec.ops}
@@ -1340,8 +1398,36 @@ class _Plant:
             )
         self._write("operations", pl.concat(frames))
 
+    def _op_frame(
+        self,
+        gid: np.ndarray,
+        op: cat.OpSpec,
+        serial: pl.Series,
+        operator: np.ndarray,
+        started: np.ndarray,
+        finished: np.ndarray,
+        equipment: pl.Series,
+    ) -> pl.DataFrame:
+        """Operation rows of one step, one per job in ``gid``."""
+        n = len(gid)
+        return pl.DataFrame(
+            {
+                "job_id": self.job_ids.gather(gid),
+                "op_seq": np.full(n, op.op_seq, dtype=_I64),
+                "op_code": pl.Series([op.op_code] * n, dtype=pl.String),
+                "serial_number": serial,
+                "work_centre": pl.Series([op.work_centre] * n, dtype=pl.String),
+                "operator": _take(list(cat.OPERATORS), operator),
+                "started_at": _ts(started),
+                "finished_at": _ts(finished),
+                "result": pl.Series([op.result] * n, dtype=pl.String),
+                "equipment_id": equipment,
+            }
+        )
+
     def _write_test_results(self) -> None:
-        """EOL measurements per device and attempt, plus first-article results per job."""
+        """EOL measurements per device and attempt, first-article results per job, and the
+        sub-assemblies' per-unit results; then the planted out-of-tolerance findings."""
         rng = self.rng("test-values")
         top = self.levels[-1]
         meas = self._measurements()
@@ -1370,6 +1456,7 @@ class _Plant:
             val = np.where(bad, np.where(fail_high[mi], high[mi] + over, low[mi] - over), val)
             g = top.job_gid[top.job[rf]]
             tested = np.repeat(at, k) + mi * 7
+            self.uses.append((rig, g % len(rig), tested, g))
             frames.append(
                 pl.DataFrame(
                     {
@@ -1393,20 +1480,77 @@ class _Plant:
                 )
             )
         frames.extend(self._fai_frames(rng))
+        frames.extend(self._unit_test_frames())
         self._write("test_results", pl.concat(frames))
+        self.summary.planted = self._planted()
+        self.uses.clear()
+
+    def _unit_test_frames(self) -> list[pl.DataFrame]:
+        """Sub-assembly measurements, one per unit at each step with a ``unit_test`` (PCBA
+        rail check at ICT, module offset after CAL): all pass but the PCBAs scrapped at ICT."""
+        rng = self.rng("unit-tests")
+        frames = []
+        for lv in self.levels[:-1]:
+            for op in lv.spec.ops:
+                m = op.unit_test
+                if m is None:
+                    continue
+                n, span = lv.n, m.high - m.low
+                gid = lv.job_gid[lv.job]
+                idx = gid % len(op.equipment)
+                at = lv.t + _UNIT_TEST_AT[op.op_code]
+                self.uses.append((op.equipment, idx, at, gid))
+                val = np.clip(
+                    rng.normal(m.mean, m.sd, n), m.low + 0.002 * span, m.high - 0.002 * span
+                )
+                val[lv.scrap] = m.low - (0.05 + rng.random(int(lv.scrap.sum()))) * span
+                frames.append(
+                    pl.DataFrame(
+                        {
+                            "serial_number": self.serials(lv.spec.level, np.arange(n, dtype=_I64)),
+                            "equipment_id": _take(list(op.equipment), idx),
+                            "value": np.round(val, 4),
+                            "bad": lv.scrap,
+                            "tested_at": _ts(at),
+                            "operator": _take(
+                                list(cat.OPERATORS), (gid * 5 + 2) % len(cat.OPERATORS)
+                            ),
+                        }
+                    ).select(
+                        "serial_number",
+                        "equipment_id",
+                        test_step=pl.lit(op.op_code),
+                        measurement=pl.lit(m.name),
+                        value="value",
+                        units=pl.lit(m.units),
+                        low_limit=pl.lit(m.low, pl.Float64),
+                        high_limit=pl.lit(m.high, pl.Float64),
+                        result=pl.when("bad").then(pl.lit("fail")).otherwise(pl.lit("pass")),
+                        tested_at="tested_at",
+                        operator="operator",
+                        software_version=pl.lit(None, pl.String),
+                        run_id=pl.lit(None, pl.String),
+                        attempt=pl.lit(1, pl.Int64),
+                    )
+                )
+        return frames
 
     def _fai_frames(self, rng: np.random.Generator) -> list[pl.DataFrame]:
         """First-article inspection results: first unit of each job, at the FA step."""
         frames = []
-        self.fai: list[tuple[np.ndarray, int, np.ndarray]] = []  # (gid, op_seq, signed time)
+        # (gid, op_seq, first-article serial, signed time) per level
+        self.fai: list[tuple[np.ndarray, int, pl.Series, np.ndarray]] = []
         for lv in self.levels:
             kind = "top" if lv.spec.top else "pcba" if lv.spec.level == 1 else "module"
             op = next(o for o in lv.spec.ops if o.first_article)
             unit = lv.job_first
             gid = lv.job_gid
-            at = lv.t[unit] + 5 * MIN
-            self.fai.append((gid, op.op_seq, at + 15 * MIN))
+            at = lv.t[unit] + _FA_INSPECTED
+            self.fai.append(
+                (gid, op.op_seq, self.serials(lv.spec.level, unit), lv.t[unit] + _FA_SIGNED)
+            )
             for j, (name, units, lo, hi, mu, sd, eqs) in enumerate(_FAI[kind]):
+                self.uses.append((eqs, gid % len(eqs), at + j * MIN, gid))
                 val = np.clip(
                     rng.normal(mu, sd, len(unit)), lo + 0.002 * (hi - lo), hi - 0.002 * (hi - lo)
                 )
@@ -1497,15 +1641,18 @@ class _Plant:
         product = jobs["product"].to_numpy()
         created = jobs["created"].to_numpy()
         out = []
+        rel = self.job_released_at
         for i, (eff, code, step) in enumerate(rows):
             p = 0 if code == "DEV-A" else 1
+            # applied to every job built to the old revision that was open (created, not
+            # yet released) when the ECN took effect
             m = (
                 (level == top_li)
                 & (product == p)
                 & (self.job_rev == step + 1)
                 & (created < eff)
                 & (self.job_end != _NAT)
-                & (self.job_end + 8 * HOUR > eff)
+                & ((rel == _NAT) | (rel >= eff))
             )
             g = np.flatnonzero(m)
             out.append(
@@ -1651,10 +1798,10 @@ class _Plant:
             rel[top],
             "Released for distribution",
         )
-        for gid, op_seq, at in self.fai:
+        for gid, op_seq, serial, at in self.fai:
             add(
                 "operation",
-                self.job_ids.gather(gid) + f"/{op_seq}",
+                self.job_ids.gather(gid) + f"/{op_seq}/" + serial,
                 "inspector",
                 _take(list(cat.INSPECTORS), gid % 4),
                 at,
@@ -1747,6 +1894,26 @@ class _Plant:
             tuple(self.serial(self.depth, int(f)) for f in cur),
             tuple(self.serial(self.depth, int(f)) for f in ever),
         )
+
+    def _planted(self) -> list[PlantedFinding]:
+        """The calibration_out_of_tolerance findings the plant carries: one per job and
+        out-of-tolerance find, for every job measured with the item since the calibration
+        before that find."""
+        found: set[tuple[int, str, str]] = set()
+        for eid, before, at, cert in self.oot_events:
+            for eqs, idx, t, gid in self.uses:
+                if eid in eqs:
+                    m = (idx == eqs.index(eid)) & (t >= before) & (t < at)
+                    found.update((int(g), eid, cert) for g in np.unique(gid[m]))
+        return [
+            PlantedFinding(
+                "calibration_out_of_tolerance",
+                str(self.job_ids[g]),
+                f"calibrations:{eid}/{cert}",
+                f"{eid} found out of tolerance ({cert}) after measuring units of the job",
+            )
+            for g, eid, cert in sorted(found)
+        ]
 
     def _derive_facts(self) -> None:
         facts = []

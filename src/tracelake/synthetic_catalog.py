@@ -65,6 +65,7 @@ class OpSpec:
     equipment: tuple[str, ...]
     acceptance: str
     result: str = "done"  # result written for a completed step ("done" or "pass")
+    unit_test: Measurement | None = None  # measured on every unit at this (batch) step
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ def _ops_pcba() -> tuple[OpSpec, ...]:
             ("RIG-ICT-01",),
             "All nets within limits",
             "pass",
+            Measurement("rail_3v3", "V", 3.234, 3.366, 3.3, 0.012),
         ),
     )
 
@@ -235,6 +237,7 @@ def _ops_module() -> tuple[OpSpec, ...]:
             ("DMM-01", "DMM-02"),
             "Offset within ± 0.3 °C",
             "pass",
+            Measurement("offset_after_cal", "°C", -0.3, 0.3, 0.0, 0.06),
         ),
         OpSpec(
             40,
