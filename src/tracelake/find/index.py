@@ -11,12 +11,14 @@ Tables, rebuilt together in one set-based pass from the canonical tables:
 * ``search.fence``    every 256th entry's ``lower(id)``: a prefix lookup reads the fence (small)
   for the range of ``eid`` that can start with the text, then only that range of entries; text
   keys with a common prefix defeat DuckDB's zone maps (perf-notes §1), integer ranges do not.
-* ``search.deletes``  symmetric-delete typo index: for each entry, the hash of ``lower(id)`` and
-  of each of its one-character deletions, with the position and the character deleted and the
-  id's length, sorted by hash. Two strings one wrong, missing, extra or swapped character apart
-  share such a variant, and positions and characters say which edit it was; so a typo lookup
-  probes the text's own length + 1 variants (zone maps prune each to a row group) and knows its
-  hits without reading the ids (reads are what cost: ~1 ms per scattered row at 5M entries).
+* ``search.deletes``  symmetric-delete typo index: for each entry, the hash ``h`` of
+  ``lower(id)`` and of each of its one-character deletions, sorted by hash, with ``v`` packing
+  the entry's eid (bits 32-63), the position deleted (24-31, 0 for none), the id's length
+  (16-23) and the character deleted (0-15, its code point). Two strings one wrong, missing,
+  extra or swapped character apart share such a variant, and positions and characters say which
+  edit it was; so a typo lookup probes the text's own length + 1 variants (zone maps prune each
+  to a row group) and knows its hits before reading any id. Few columns, because what a lookup
+  costs is the column blocks it loads (~1 ms per scattered row at 5M entries).
 * ``search.docs``     NCR and ECN descriptions and quarantine reasons, with a DuckDB full-text
   index (schema ``fts_search_docs``; extension loaded from its PyPI wheel): its tokenizer,
   stemmer, dictionary and document frequencies; ``search.postings`` holds each term's documents
@@ -39,7 +41,7 @@ __all__ = ["DELETED_CHAR", "DELETE_HASH", "ID_PARAM", "INDEX_VERSION", "KINDS", 
            "rebuild_lake_search_index"]
 
 #: Bump when the index tables change shape: an index of another version is rebuilt.
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 #: Kinds of hit, in the order hits of equal score are listed.
 KINDS = ("serial", "lot", "job", "ncr", "ecn", "equipment", "certificate", "order",
          "supplier_lot", "customer", "text")
@@ -54,6 +56,7 @@ TYPO_LENGTHS = (4, 40)
 DELETE_HASH = ("(hash(CASE WHEN i = 0 THEN {s} ELSE {s}[:i - 1] || {s}[i + 1:] END) >> 32)"
                "::UINTEGER")
 #: The character deleted (its code point; 0 for none): tells a swapped pair from two edits.
+#: Packed into 16 bits in the index (a rare clash above U+FFFF is caught by the final check).
 DELETED_CHAR = "(CASE WHEN i = 0 THEN 0 ELSE unicode({s}[i]) END)::UINTEGER"
 
 
@@ -328,7 +331,7 @@ def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None
     step("entries", _SHIPPED, f"""
         CREATE OR REPLACE TABLE search.entries AS
         SELECT (row_number() OVER () - 1)::UINTEGER AS eid, *
-        FROM (SELECT ord::UTINYINT AS ord, kind, id, component, record, context, page, params
+        FROM (SELECT kind, id, component, record, context, page, params
               FROM ({union}) e
               WHERE id IS NOT NULL AND id <> ''
               ORDER BY lower(id), ord, record)""", "DROP TABLE IF EXISTS _shipped")
@@ -337,8 +340,9 @@ def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None
         SELECT eid, lower(id) AS k FROM search.entries WHERE eid % {FENCE_EVERY} = 0 ORDER BY eid""")
     step("deletes", f"""
         CREATE OR REPLACE TABLE search.deletes AS
-        SELECT {DELETE_HASH.format(s='k')} AS h, eid, i::UTINYINT AS i, length(k)::UTINYINT AS len,
-               {DELETED_CHAR.format(s='k')} AS c
+        SELECT {DELETE_HASH.format(s='k')} AS h,
+               ((eid::UBIGINT << 32) | (i::UBIGINT << 24) | (length(k)::UBIGINT << 16)
+                | ({DELETED_CHAR.format(s='k')} & 65535)) AS v
         FROM (SELECT eid, k, unnest(range(0, length(k) + 1)) AS i  -- 4x a lateral range()
               FROM (SELECT eid, lower(id) AS k FROM search.entries
                     WHERE length(id) BETWEEN {TYPO_LENGTHS[0] - 1} AND {TYPO_LENGTHS[1] + 1}))

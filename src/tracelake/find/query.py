@@ -47,7 +47,7 @@ LOOK_ALIKE = {frozenset(p) for p in ("0o", "1l", "1i", "5s", "8b", "2z", "6g", "
 TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_/. "
 FULL_TEXT_KIND = "text"
 
-_ENTRY_COLUMNS = "eid, ord, kind, id, component, record, context, page, params"
+_ENTRY_COLUMNS = "eid, kind, id, component, record, context, page, params"
 
 
 @dataclass
@@ -146,14 +146,14 @@ def _typo_candidate(text: str) -> bool:
 
 
 def _hit(row: tuple[Any, ...], match: str, score: float) -> dict[str, Any]:
-    _eid, ord_, kind, id_, component, record, context, page, params = row
+    _eid, kind, id_, component, record, context, page, params = row
     hit: dict[str, Any] = {"kind": kind, "id": id_, "record": record, "context": context,
                            "score": round(score, 4), "match": match}
     if component is not None:
         hit["component"] = component
     hit["link"] = {"page": page,
                    "params": {ID_PARAM[page]: id_} if params is None else json.loads(params)}
-    hit["_ord"] = ord_
+    hit["_ord"] = KINDS.index(kind)
     return hit
 
 
@@ -184,7 +184,7 @@ def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str]
                      limit: int) -> list[dict[str, Any]]:
     hits = []
     for row in _prefix_rows(con, text, kinds, limit):
-        id_ = row[3]
+        id_ = row[2]
         if id_ == text:
             hits.append(_hit(row, "exact", 1.0))
         elif id_.startswith(text):
@@ -221,29 +221,31 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     """
     n = len(text)
     variants = con.execute(f"""
-        SELECT i, {DELETE_HASH.format(s='lower($q)')}, {DELETED_CHAR.format(s='lower($q)')}
+        SELECT i, {DELETE_HASH.format(s='lower($q)')}, {DELETED_CHAR.format(s='lower($q)')} & 65535
         FROM range(0, length($q) + 1) r(i)""", {"q": text}).fetchall()
-    lookups = []
-    for q, h, cq in variants:
-        if q == 0:
-            where = f"len = {n + 1} AND i > 0"
-        else:
-            where = (f"(len = {n} AND (i = {q} OR (i IN ({q - 1}, {q + 1}) AND i > 0 AND c = {cq})))"
-                     f" OR (len = {n - 1} AND i = 0)")
-        lookups.append(f"SELECT eid, i, len, c, {q} AS q, {cq} AS cq FROM search.deletes "
-                       f"WHERE h = {int(h)}::UINTEGER AND ({where})")
     rank: dict[int, int] = {}
-    for eid, k, length, c, q, cq in con.execute(" UNION ALL ".join(lookups)).fetchall():
-        if length == n and k == q and c == cq:
-            continue  # the same string (the text has no exact match: a hash collision)
-        r = (0 if length == n and k != q else  # a swapped pair
-             (1 if frozenset((chr(c), chr(cq))) in LOOK_ALIKE else 2) if length == n else 3)
-        rank[eid] = min(r, rank.get(eid, r))
+    found = con.execute(" UNION ALL ".join(
+        f"SELECT {q} AS q, {cq} AS cq, v FROM search.deletes WHERE h = {int(h)}::UINTEGER"
+        for q, h, cq in variants)).fetchall()
+    for q, cq, v in found:
+        eid, k, length, c = v >> 32, (v >> 24) & 0xFF, (v >> 16) & 0xFF, v & 0xFFFF
+        if q == 0:
+            r = 3 if length == n + 1 and k > 0 else None  # a missing character
+        elif length == n - 1 and k == 0:
+            r = 3  # an extra character
+        elif length != n or not k:
+            r = None
+        elif k == q:
+            r = None if c == cq else 1 if frozenset((chr(c), chr(cq))) in LOOK_ALIKE else 2
+        else:
+            r = 0 if abs(k - q) == 1 and c == cq else None  # a swapped pair
+        if r is not None:
+            rank[eid] = min(r, rank.get(eid, r))
     wanted, lowered = set(kinds), text.lower()
     best = sorted(rank, key=lambda e: (rank[e], e))
     hits = []
     for row in _entries(con, best[:TYPO_MAX_HITS]):
-        if row[2] in wanted and is_one_edit(row[3].lower(), lowered):
+        if row[1] in wanted and is_one_edit(row[2].lower(), lowered):
             hits.append(_hit(row, "typo", 0.5 - 0.02 * rank[row[0]]))
     return hits[:limit]
 
@@ -296,14 +298,14 @@ def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str
         ks = [k for k in value_kinds if k in kinds]
         if ks:
             hits += [_hit(r, "gs1", 1.0) for r in _prefix_rows(con, value, ks, limit)
-                     if r[3].lower() == value.lower()]
+                     if r[2].lower() == value.lower()]
     if product and not hits and "job" in kinds:
         jobs = [r[0] for r in con.execute(
             "SELECT job_id FROM jobs WHERE product_code = ? ORDER BY created_at DESC LIMIT ?",
             [product, limit]).fetchall()]
         for job in jobs:
             hits += [_hit(r, "gs1", 0.95) for r in _prefix_rows(con, job, ["job"], 1)
-                     if r[3] == job]
+                     if r[2] == job]
     for h in hits:
         if product:
             h["product"] = product
