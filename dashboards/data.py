@@ -181,8 +181,8 @@ def timezone() -> str:
 
 def _genealogy(cur: duckdb.DuckDBPyConnection) -> None:
     if not has_index(cur):
-        raise LakeError("the lake has no genealogy index yet: run `tracelake ingest` "
-                        "(any new run builds it)")
+        raise LakeError("the lake has no genealogy index (or one built by another version of "
+                        "tracelake): run `tracelake ingest` on it, any new run builds it")
 
 
 @_lake_call

@@ -34,7 +34,6 @@ SEARCH_HITS = "{n} record(s) name {text!r}"
 
 # ------------------------------------------------------------------ empty states and errors
 NO_LAKE_TITLE = "No lake yet"
-NO_GENEALOGY = "The lake has no genealogy index yet: run `tracelake ingest` (any new run builds it)."
 INTERNAL_ERROR = ("Something went wrong on this page ({what}). The details are in the server log; "
                   "the rest of the dashboards still work.")
 

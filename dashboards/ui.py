@@ -90,7 +90,8 @@ def table(frame: pl.DataFrame, *, key: str | None = None, tz: str | None = None,
     for name in status:
         if name in shown.columns:
             values = sorted({str(v) for v in shown[name].drop_nulls().to_list()})
-            shown = shown.with_columns(pl.concat_list(pl.col(name).cast(pl.String)).alias(name))
+            shown = shown.with_columns(pl.concat_list(pl.col(name).cast(pl.String))
+                                       .list.drop_nulls().alias(name))
             column_config[name] = st.column_config.MultiselectColumn(
                 (labels or {}).get(name, name.replace("_", " ")), options=values,
                 color=[colour(v) for v in values])
