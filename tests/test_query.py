@@ -77,3 +77,12 @@ def test_the_search_extension_is_loaded_and_files_stay_refused(filled: Lake) -> 
             run_sql(filled.paths, sql)
     with pytest.raises(QueryRefused):
         run_sql(filled.paths, f"LOAD '{fts_extension_path()}'")
+
+
+def test_list_columns_are_written_to_csv_as_json_text(filled: Lake) -> None:
+    from tracelake.output import render_frame
+
+    frame = run_sql(filled.paths, "SELECT ['a', 'b,c'] AS notes, {'x': 1} AS s, 2 AS n")
+    csv = render_frame(frame, "csv").splitlines()
+    assert csv[0] == "notes,s,n"
+    assert csv[1] == '"[""a"", ""b,c""]","{""x"": 1}",2'

@@ -59,9 +59,10 @@ def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> 
         return json_dumps({"columns": frame.columns, "rows": frame_records(frame),
                            "row_count": frame.height})
     if fmt == "csv":
+        # CSV has no nested values: lists, arrays and structs are written as their JSON text
         flat = frame.with_columns(
-            pl.col(c).cast(pl.String) for c, t in frame.schema.items()
-            if isinstance(t, pl.List | pl.Struct | pl.Array))
+            pl.col(c).map_elements(_json_cell, return_dtype=pl.String)
+            for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct | pl.Array))
         return flat.write_csv(datetime_format=CSV_DATETIME)
     table = Table(title=title, show_lines=False)
     for name in frame.columns:
@@ -71,6 +72,12 @@ def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> 
     buf = io.StringIO()
     Console(file=buf, width=200, force_terminal=False).print(table)
     return buf.getvalue()
+
+
+def _json_cell(value: object) -> str:
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    return json.dumps(_clean(value), default=_default, ensure_ascii=False)
 
 
 def _cell(value: object) -> str:
