@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from tests.helpers import Lake
+from tests.helpers import SAMPLE, Lake
+from tracelake.snapshot import open_snapshot
 
 
 @pytest.fixture
@@ -21,3 +24,22 @@ def landing(tmp_path: Path) -> Path:
     path = tmp_path / "landing"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The sample plant (without its bad/ corpus) in a real lake, built once for the session.
+
+    Read-only: tests that change a lake build their own (the ``lake`` fixture).
+    """
+    lake = Lake(tmp_path_factory.mktemp("sample") / "lake")
+    lake.ingest(SAMPLE, exclude=["bad/*"])
+    return lake
+
+
+@pytest.fixture(scope="session")
+def sample(sample_lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only snapshot connection to the sample lake."""
+    con = open_snapshot(sample_lake.paths)
+    yield con
+    con.close()

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import duckdb
-import pytest
 
-from tests.helpers import SAMPLE, Lake
 from tracelake import catalog
 from tracelake.contracts import CONTRACTS
 from tracelake.lake import LINEAGE, SUPERSEDED
-from tracelake.snapshot import open_snapshot
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    lake = Lake(tmp_path_factory.mktemp("catalog") / "lake")
-    lake.ingest(SAMPLE, exclude=["bad/*"])
-    con = open_snapshot(lake.paths)
-    yield con
-    con.close()
 
 
 def test_lots_are_keyed_by_component_and_lot(sample: duckdb.DuckDBPyConnection) -> None:

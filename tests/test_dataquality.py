@@ -32,15 +32,6 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyCon
     con.close()
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    lake = Lake(tmp_path_factory.mktemp("dq-sample") / "lake")
-    lake.ingest(SAMPLE, exclude=["bad/*"])
-    con = open_snapshot(lake.paths)
-    yield con
-    con.close()
-
-
 def test_a_run_with_its_files_by_status(bad: duckdb.DuckDBPyConnection) -> None:
     frame = runs(bad)
     assert frame.height == 1

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from tests.helpers import SAMPLE, Lake, write_csv
+from tests.helpers import Lake, write_csv
 from tracelake.calibration import calibration_impact
 from tracelake.equipment import calibration_history, equipment_status, impact_tables, oot_events
 from tracelake.snapshot import open_snapshot
@@ -17,15 +15,6 @@ from tracelake.snapshot import open_snapshot
 UTC = dt.UTC
 CAL_HEADER = ["equipment_id", "calibrated_at", "due_at", "certificate_no", "as_found", "as_left",
               "calibrated_by"]
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    lake = Lake(tmp_path_factory.mktemp("equipment") / "lake")
-    lake.ingest(SAMPLE, exclude=["bad/*"])
-    con = open_snapshot(lake.paths)
-    yield con
-    con.close()
 
 
 def _status(frame) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -12,20 +12,13 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import SAMPLE, Lake
+from tests.helpers import Lake
 from tracelake.cli import app
 from tracelake.errors import RecordNotFound
 from tracelake.records import batch_record, device_record
 from tracelake.snapshot import open_snapshot
 
 UTC = dt.UTC
-
-
-@pytest.fixture(scope="module")
-def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    lake = Lake(tmp_path_factory.mktemp("records") / "lake")
-    lake.ingest(SAMPLE, exclude=["bad/*"])
-    return lake
 
 
 @pytest.fixture(scope="module")

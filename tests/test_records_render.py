@@ -35,13 +35,6 @@ def _squash(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    lake = Lake(tmp_path_factory.mktemp("render") / "lake")
-    lake.ingest(SAMPLE, exclude=["bad/*"])
-    return lake
-
-
-@pytest.fixture(scope="module")
 def con(sample_lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
     c = open_snapshot(sample_lake.paths)
     yield c

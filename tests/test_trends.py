@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import JOB_HEADER, OP_HEADER, SAMPLE, UNIT_HEADER, Lake, job_row, op_row, write_csv
+from tests.helpers import JOB_HEADER, OP_HEADER, UNIT_HEADER, Lake, job_row, op_row, write_csv
 from tracelake.snapshot import open_snapshot
 from tracelake.trends import (
     TrendFilter,
@@ -30,15 +30,6 @@ RESULT_HEADER = ["serial_number", "equipment_id", "test_step", "measurement", "v
                  "low_limit", "high_limit", "result", "tested_at", "operator", "attempt"]
 ISSUE_HEADER = ["issue_id", "job_id", "component_code", "lot_number", "quantity", "issued_at",
                 "issued_by", "supplier"]
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    lake = Lake(tmp_path_factory.mktemp("trends") / "lake")
-    lake.ingest(SAMPLE, exclude=["bad/*"])
-    con = open_snapshot(lake.paths)
-    yield con
-    con.close()
 
 
 def _fpy(frame) -> dict[tuple[str, str], tuple[int, int]]:  # type: ignore[no-untyped-def]
