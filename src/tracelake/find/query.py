@@ -43,8 +43,6 @@ __all__ = ["FindAnswer", "find", "hits_frame"]
 TYPO_MAX_HITS = 10
 #: Characters easily typed or read for each other: such a wrong character ranks above others.
 LOOK_ALIKE = {frozenset(p) for p in ("0o", "1l", "1i", "5s", "8b", "2z", "6g", "0d", "il")}
-#: Characters a typo may have replaced or dropped (only ``one_edit_variants``, for tests).
-TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_/. "
 FULL_TEXT_KIND = "text"
 
 _ENTRY_COLUMNS = "eid, kind, id, component, record, context, page, params"
@@ -193,18 +191,6 @@ def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str]
             closeness = len(text) / len(id_)
             hits.append(_hit(row, "case_insensitive", 0.6 + 0.1 * closeness))
     return hits
-
-
-def one_edit_variants(text: str) -> list[str]:
-    """Every string one wrong, missing, extra or swapped character away from ``text`` (tests)."""
-    s = text.lower()
-    out = {s[:i] + s[i + 1:] for i in range(len(s))}
-    out |= {s[:i] + s[i + 1] + s[i] + s[i + 2:] for i in range(len(s) - 1)}
-    for c in TYPO_ALPHABET:
-        out |= {s[:i] + c + s[i + 1:] for i in range(len(s))}
-        out |= {s[:i] + c + s[i:] for i in range(len(s) + 1)}
-    out.discard(s)
-    return sorted(out)
 
 
 def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
