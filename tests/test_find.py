@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,6 @@ MI_HEADER = ["issue_id", "job_id", "component_code", "lot_number", "quantity", "
              "issued_by", "supplier", "supplier_lot"]
 NCR_HEADER = ["ncr_id", "raised_at", "raised_by", "job_id", "defect_code", "description",
               "disposition"]
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The sample plant's published snapshot, as a reader opens it."""
-    lake = Lake(tmp_path_factory.mktemp("sample") / "lake")
-    lake.ingest(SAMPLE, exclude=["bad/*"])
-    con = open_snapshot(lake.paths)
-    yield con
-    con.close()
 
 
 def _snapshot(lake: Lake) -> duckdb.DuckDBPyConnection:
