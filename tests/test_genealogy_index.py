@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.helpers import SAMPLE, Lake
+from tests.test_genealogy import fit, issue, ship, unit, write_plant
 from tracelake.genealogy import build_index
 
 TABLES = {
     "nodes": "node_id, kind, component_code, lot_number, serial_number, label",
     "edges": "child, parent, source, linked_at",
+    "edges_by_parent": "child, parent, source, linked_at",
     "closure_by_anc": "anc, des, depth",
     "closure_by_des": "anc, des, depth",
-    "unit_info": "node_id, serial_number, status, top, customer, order_ref",
-    "removed": "child, parent, removed_at, removal_ncr_id",
+    "unit_info": "node_id, serial_number, product_code, job_id, status, top, customer, "
+                 "order_ref, shipped_at, ship_to_country",
+    "removed": "child, parent, removed_at, removal_ncr_id, parent_serial, child_label",
+    "loose_serials": "node_id, serial_number, component_code",
+    "cycles": "node_id, cycle_length",
+    "multi_parent": "node_id, parents",
 }
 
 
@@ -31,6 +39,20 @@ def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[object, ..
                        else v for n, v in zip(names, row, strict=True)) for row in rows]
         out[table] = sorted(keyed, key=repr)
     return out
+
+
+def _assert_kept_equals_rebuilt(lake: Lake) -> None:
+    con = duckdb.connect(str(lake.paths.database))
+    try:
+        kept = _snapshot(con)
+        con.execute("BEGIN")
+        build_index(con)
+        rebuilt = _snapshot(con)
+        con.execute("ROLLBACK")
+    finally:
+        con.close()
+    for table in TABLES:
+        assert kept[table] == rebuilt[table], table
 
 
 def _split_sample(tmp_path: Path) -> tuple[Path, Path]:
@@ -55,17 +77,67 @@ def test_an_index_kept_current_run_by_run_equals_a_rebuilt_one(tmp_path: Path) -
     report = lake.ingest(second)
     assert report.genealogy["mode"] == "incremental"  # type: ignore[index]
     assert report.totals["rows_loaded"] > 0
-    con = duckdb.connect(str(lake.paths.database))
-    try:
-        kept = _snapshot(con)
-        con.execute("BEGIN")
-        build_index(con)
-        rebuilt = _snapshot(con)
-        con.execute("ROLLBACK")
-    finally:
-        con.close()
-    for table in TABLES:
-        assert kept[table] == rebuilt[table], table
+    _assert_kept_equals_rebuilt(lake)
+
+
+# Runs of a small plant, each ingested on top of the last; after every run the index kept
+# current must equal one rebuilt from the same lake, and the runs that only add rows must be
+# taken incrementally.
+_Run = Callable[[Path], Path]
+SCENARIOS: dict[str, list[_Run]] = {
+    "a sub-assembly built in one run is fitted in the next": [
+        lambda d: write_plant(d, units=[unit("PCB-1", "J-P", "PCB"), unit("PCB-2", "J-P", "PCB")],
+                              issues=[issue("J-P", "CAP-100", "L77")]),
+        lambda d: write_plant(d, units=[unit("DEV-1", "J-D", "DEV")],
+                              issues=[issue("J-D", "CASE", "L5")],
+                              fitments=[fit("DEV-1", "PCB", serial="PCB-1")], suffix="_2"),
+        lambda d: write_plant(d, units=[unit("MOD-1", "J-M", "MOD")],
+                              fitments=[fit("MOD-1", "PCB", serial="PCB-2"),
+                                        fit("DEV-1", "MOD", serial="MOD-1",
+                                            at="2026-10-21T10:00")], suffix="_3"),
+    ],
+    "a lot issued to a new job in a later run, shipments of earlier units": [
+        lambda d: write_plant(d, units=[unit("A-1", "J-1", "DEV"), unit("A-2", "J-1", "DEV")],
+                              issues=[issue("J-1", "CAP-100", "L77")]),
+        lambda d: write_plant(d, units=[unit("B-1", "J-2", "DEV")],
+                              issues=[issue("J-2", "CAP-100", "L77", at="2026-10-27T08:00")],
+                              shipments=[ship("A-1", "Acme Labs", "SO-1")], suffix="_2"),
+        lambda d: write_plant(d, shipments=[ship("A-1", "Acme Labs", "SO-9", "2026-12-01T10:00"),
+                                            ship("B-1", "Norsk Analyse AS", "SO-2")],
+                              suffix="_3"),
+    ],
+    "parts fitted before their unit's row, which comes later": [
+        lambda d: write_plant(d, units=[unit("X-1", "J-X", "DEV")],
+                              fitments=[fit("DEV-9", "LAMP", serial="D2-1", lot="L1")]),
+        lambda d: write_plant(d, units=[unit("DEV-9", "J-D", "DEV")],
+                              issues=[issue("J-D", "CASE", "L5")], suffix="_2"),
+    ],
+    "serialised parts of a lot, issued and fitted in later runs": [
+        lambda d: write_plant(d, units=[unit("DEV-1", "J-D", "DEV"), unit("DEV-2", "J-D", "DEV")],
+                              issues=[issue("J-D", "LAMP", "L-OLD", serial="D2-0001")],
+                              fitments=[fit("DEV-1", "LAMP", serial="D2-0001", lot="L-OLD")]),
+        lambda d: write_plant(d, issues=[issue("J-D", "LAMP", "L-OLD", serial="D2-0003",
+                                               at="2026-10-21T08:00")],
+                              fitments=[fit("DEV-2", "LAMP", serial="D2-0003", lot="L-OLD",
+                                            at="2026-10-21T10:00")], suffix="_2"),
+        lambda d: write_plant(d, units=[unit("DEV-3", "J-E", "DEV")],
+                              issues=[issue("J-E", "LAMP", "L-NEW", serial="D2-0009")],
+                              fitments=[fit("DEV-3", "LAMP", serial="D2-0009", lot="L-NEW",
+                                            at="2026-10-22T10:00")], suffix="_3"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_each_run_kept_incrementally_equals_a_rebuild(tmp_path: Path, name: str) -> None:
+    lake = Lake(tmp_path / "lake")
+    for i, write in enumerate(SCENARIOS[name]):
+        landing = tmp_path / f"run-{i}"
+        landing.mkdir()
+        report = lake.ingest(write(landing))
+        assert report.genealogy is not None
+        assert report.genealogy["mode"] == ("full" if i == 0 else "incremental"), i
+        _assert_kept_equals_rebuilt(lake)
 
 
 def test_a_changed_re_export_of_fitments_rebuilds_the_index(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
     serial_edges = _store_edges(con)
     cycles, inside = _build_closure(con, *serial_edges[:2])
     _build_unit_info(con, inside)
-    multi = _build_anomalies(con, candidates=_fitted_twice(*serial_edges))
+    multi = build_anomalies(con, candidates=_fitted_twice(*serial_edges))
     del serial_edges
     for temp in ("_removed_all", "_unit_nodes", "_holders", "_non_units", "_jobs"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
@@ -215,6 +215,9 @@ def _build_nodes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""CREATE OR REPLACE TABLE genealogy.serial_keys AS
                    SELECT node_id, serial_number, component_code FROM _keyed
                    WHERE kind = 'serial'""")
+    con.execute("""CREATE OR REPLACE TABLE genealogy.loose_serials AS  -- serials that are no unit
+                   SELECT node_id, serial_number, component_code FROM _keyed
+                   WHERE kind = 'serial' AND NOT unit""")
     con.execute("DROP TABLE _keyed")
     con.execute("CREATE INDEX lot_keys_name ON genealogy.lot_keys (component_code, lot_number)")
     con.execute("CREATE INDEX serial_keys_name ON genealogy.serial_keys (serial_number)")
@@ -235,73 +238,18 @@ _NODES_VIEW = """
     FROM genealogy.serial_keys"""
 
 
-def _append_nodes(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Give the lots and serials first seen in this run the next free keys."""
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _new_nodes AS
-        WITH lots AS (
-            SELECT component_code, lot_number FROM material_issues WHERE _run_id = $run
-            UNION SELECT component_code, lot_number FROM unit_components
-                  WHERE _run_id = $run AND lot_number IS NOT NULL
-        ), serial_names AS (
-            SELECT serial_number AS s, job_id AS j, product_code AS c FROM units
-            WHERE _run_id = $run
-            UNION ALL SELECT serial_number, NULL, NULL FROM unit_components WHERE _run_id = $run
-            UNION ALL SELECT component_serial, NULL, component_code FROM unit_components
-                      WHERE _run_id = $run AND component_serial IS NOT NULL
-            UNION ALL SELECT component_serial, job_id, component_code FROM material_issues
-                      WHERE _run_id = $run AND component_serial IS NOT NULL
-        ), serials AS (SELECT s, min(j) AS j, min(c) AS c FROM serial_names GROUP BY s),
-        fresh AS (
-            SELECT 'lot' AS kind, l.component_code, l.lot_number, NULL::VARCHAR AS serial_number,
-                   NULL::VARCHAR AS job_id, 0 AS grp, l.component_code AS k1, l.lot_number AS k2
-            FROM lots l ANTI JOIN genealogy.lot_keys k
-                 ON k.component_code = l.component_code AND k.lot_number = l.lot_number
-            UNION ALL
-            SELECT 'serial', s.c, NULL, s.s, s.j, 1, coalesce(s.j, ''), s.s
-            FROM serials s ANTI JOIN genealogy.serial_keys k ON k.serial_number = s.s
-        )
-        SELECT (SELECT coalesce(max(node_id), 0) FROM genealogy.nodes)
-               + row_number() OVER (ORDER BY grp, k1, k2) AS node_id, kind, component_code,
-               lot_number, serial_number, job_id,
-               CASE kind WHEN 'lot' THEN component_code || '/' || lot_number
-                         ELSE serial_number END AS label
-        FROM fresh""", {"run": run_id})
-    con.execute("INSERT INTO genealogy.lot_keys SELECT node_id, component_code, lot_number "
-                "FROM _new_nodes WHERE kind = 'lot' ORDER BY node_id")
-    con.execute("INSERT INTO genealogy.serial_keys SELECT node_id, serial_number, "
-                "component_code FROM _new_nodes WHERE kind = 'serial' ORDER BY node_id")
-    con.execute("DROP TABLE _new_nodes")
-
-
 # ------------------------------------------------------------------------------------------
 # edges
 
 
-def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
-    """Fitment and member edges into ``_other``, each part issued to a job into ``_job_parts``,
-    removed fitments into ``_removed_all``; for upkeep also the units of the scope (with their
-    attributes) into ``_unit_nodes`` and the serials holding fitments into ``_holders``.
-
-    ``scoped``: only for the units of the jobs in the temp table ``_scope_jobs`` (incremental
-    upkeep); otherwise for the whole lake, where ``_other`` keeps a fitment edge once per
-    fitment row (``_store_edges`` keeps the earliest of each pair while it sorts them). Each
-    name is joined to its key once, here; the rest is on keys.
+def _derive_edges(con: duckdb.DuckDBPyConnection) -> None:
+    """Fitment and member edges into ``_other`` (a fitment edge once per fitment row:
+    ``_store_edges`` keeps the earliest of each pair while it sorts them), each part issued to
+    a job into ``_job_parts``, removed fitments into ``_removed_all``, the holders of fitments
+    that are no unit into ``_holders``. Each name is joined to its key once, here; the rest is
+    on keys.
     """
-    if scoped:  # the full build has them from _build_nodes
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _unit_nodes AS
-            SELECT k.node_id, u.job_id, NULL::BIGINT AS job_key, u.serial_number,
-                   u.product_code, u.status
-            FROM units u JOIN genealogy.serial_keys k ON k.serial_number = u.serial_number
-            WHERE u.job_id IN (SELECT job_id FROM _scope_jobs)""")
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _jobs AS
-            SELECT job_id, (row_number() OVER (ORDER BY job_id) - 1)::BIGINT AS job_key
-            FROM (SELECT DISTINCT job_id FROM _unit_nodes WHERE job_id IS NOT NULL)""")
-        con.execute("UPDATE _unit_nodes n SET job_key = j.job_key FROM _jobs j "
-                    "WHERE j.job_id = n.job_id")
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _fitments AS
         SELECT p.node_id AS parent,
                CASE WHEN uc.component_serial IS NULL THEN cl.node_id ELSE cs.node_id END
@@ -317,12 +265,11 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
                CASE WHEN uc.removed_at IS NOT NULL THEN uc.removal_ncr_id END AS removal_ncr_id
         FROM unit_components uc
         JOIN genealogy.serial_keys p ON p.serial_number = uc.serial_number
-        {"SEMI JOIN _unit_nodes pu ON pu.node_id = p.node_id" if scoped else ""}
         LEFT JOIN genealogy.serial_keys cs ON cs.serial_number = uc.component_serial
         LEFT JOIN genealogy.lot_keys cl
              ON cl.component_code = uc.component_code AND cl.lot_number = uc.lot_number
     """)
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _issues AS
         SELECT j.job_key, mi.issued_at, coalesce(cs.node_id, cl.node_id) AS child,
                CASE WHEN mi.component_serial IS NOT NULL THEN cl.node_id END AS member_lot
@@ -331,7 +278,6 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
              AND cl.lot_number = mi.lot_number
         LEFT JOIN genealogy.serial_keys cs ON cs.serial_number = mi.component_serial
         LEFT JOIN _jobs j ON j.job_id = mi.job_id
-        {"WHERE mi.job_id IN (SELECT job_id FROM _scope_jobs)" if scoped else ""}
     """)
     # a part issued to a job reaches every unit of the job, from its earliest issue, unless a
     # fitment of a unit of the job names it (then the fitments say where it went)
@@ -361,13 +307,12 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
             SELECT member_lot, child, issued_at FROM _issues
             WHERE member_lot IS NOT NULL AND child IS NOT NULL)
         WHERE lot <> part GROUP BY lot, part""").fetchone()[0]  # type: ignore[index]
-    once = scoped or members  # else _store_edges keeps the earliest row of each pair
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _other AS
         SELECT child, parent, 'unit_components'::{SOURCE} AS source,
-               {"min(fitted_at)" if once else "fitted_at"} AS linked_at
+               {"min(fitted_at)" if members else "fitted_at"} AS linked_at
         FROM _fitments WHERE removed_at IS NULL AND child IS NOT NULL AND child <> parent
-        {"GROUP BY child, parent" if once else ""}
+        {"GROUP BY child, parent" if members else ""}
     """)
     if members:  # a member edge that meets another edge: the earliest link wins
         con.execute("""
@@ -397,28 +342,13 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
                coalesce(component_serial, component_code || '/' || lot_number) AS child_label
         FROM _fitments WHERE removed_at IS NOT NULL AND child IS NOT NULL
     """)
-    if scoped:
-        con.execute("CREATE OR REPLACE TEMP TABLE _holders AS "
-                    "SELECT DISTINCT parent AS node_id FROM _fitments")
-    else:  # holders that are no unit (units are holders anyway): usually none
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _holders AS
-            SELECT DISTINCT parent AS node_id FROM _fitments
-            WHERE parent IN (SELECT node_id FROM _non_units)""")
+    # holders that are no unit (units are holders anyway): usually none
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _holders AS
+        SELECT DISTINCT parent AS node_id FROM _fitments
+        WHERE parent IN (SELECT node_id FROM _non_units)""")
     for temp in ("_fitments", "_issues", "_member"):
         con.execute(f"DROP TABLE {temp}")
-
-
-def _edges_of_scope(con: duckdb.DuckDBPyConnection) -> None:
-    """All derived edges of the scope in one temp table ``_edges_all`` (incremental upkeep)."""
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _edges_all AS
-        SELECT * FROM _other
-        UNION ALL
-        SELECT p.child, n.node_id, 'material_issues', p.issued_at
-        FROM _job_parts p JOIN _unit_nodes n ON n.job_key = p.job_key
-        WHERE p.child <> n.node_id""")
-    con.execute("DROP TABLE _other; DROP TABLE _job_parts; DROP TABLE _jobs")
 
 
 def _store_edges(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -572,7 +502,7 @@ class _JobEdges:
 # closure
 
 
-def _shortest(paths: str) -> str:
+def shortest_paths(paths: str) -> str:
     """SQL: the shortest path per (anc, des) of ``paths``, through the lowest ``via_down`` among
     paths of equal length (integers only: a min over depth * 2^40 + via)."""
     return f"""
@@ -654,22 +584,22 @@ def _fitted_twice(child: np.ndarray, parent: np.ndarray, source: np.ndarray) -> 
 # unit info and anomalies
 
 
+#: ``unit_info`` in SQL, for a lake with holders that are no unit (see _build_unit_info)
 _UNIT_INFO_SQL = """
     WITH info AS (  -- units, and serials that parts are fitted into before their units row came
-        SELECT node_id, serial_number, product_code, job_id, status FROM _unit_nodes {where}
+        SELECT node_id, serial_number, product_code, job_id, status FROM _unit_nodes
         UNION ALL
         SELECT h.node_id, k.serial_number, NULL, NULL, NULL
         FROM _holders h JOIN genealogy.serial_keys k ON k.node_id = h.node_id
         ANTI JOIN _unit_nodes u ON u.node_id = h.node_id
-        {where_h}
     ), last_ship AS (
         SELECT serial_number,
-               arg_max({{'customer': customer, 'order_ref': order_ref, 'shipped_at': shipped_at,
-                         'ship_to_country': ship_to_country}},
+               arg_max({'customer': customer, 'order_ref': order_ref, 'shipped_at': shipped_at,
+                        'ship_to_country': ship_to_country},
                        coalesce(shipped_at, '-infinity'::TIMESTAMPTZ)) AS s
-        FROM shipments {ship_where} GROUP BY serial_number
+        FROM shipments GROUP BY serial_number
     ), fitted AS (  -- inside something: not top-level
-        SELECT DISTINCT anc FROM genealogy.closure_by_anc {fitted_where}
+        SELECT DISTINCT anc FROM genealogy.closure_by_anc
     )
     SELECT i.node_id, i.serial_number, i.product_code, i.job_id, i.status,
            f.anc IS NULL AS top, s.s.customer AS customer, s.s.order_ref AS order_ref,
@@ -692,8 +622,7 @@ def _build_unit_info(con: duckdb.DuckDBPyConnection, inside: np.ndarray) -> None
     extra = con.execute("SELECT count(*) FROM _non_units n SEMI JOIN _holders h "
                         "ON h.node_id = n.node_id").fetchone()[0]  # type: ignore[index]
     if extra or (len(node) > 1 and not (node[1:] > node[:-1]).all()):
-        con.execute("CREATE OR REPLACE TABLE genealogy.unit_info AS " + _UNIT_INFO_SQL.format(
-            where="", where_h="", ship_where="", fitted_where=""))
+        con.execute("CREATE OR REPLACE TABLE genealogy.unit_info AS " + _UNIT_INFO_SQL)
         return
     at = np.minimum(np.searchsorted(inside, node), max(len(inside) - 1, 0))
     top = ~(inside[at] == node) if len(inside) else np.ones(len(node), bool)
@@ -726,7 +655,7 @@ def _build_unit_info(con: duckdb.DuckDBPyConnection, inside: np.ndarray) -> None
         con.unregister("_beside_arrow")
 
 
-def _build_anomalies(con: duckdb.DuckDBPyConnection, scope: str | None = None,
+def build_anomalies(con: duckdb.DuckDBPyConnection, scope: str | None = None,
                      candidates: np.ndarray | None = None) -> int:
     """Serials fitted into two units at once (no removal between); returns how many.
 
@@ -777,131 +706,16 @@ def update_index(con: duckdb.DuckDBPyConnection, run_id: str,
 
     ``updated`` names the tables in which the run replaced existing rows.
     """
+    from tracelake.genealogy.upkeep import extend_index
+
     start = time.perf_counter()
     if not has_index(con) or set(updated) & EDGE_TABLES:
         return build_index(con)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _scope_jobs AS
-        SELECT job_id FROM units WHERE _run_id = $run
-        UNION SELECT job_id FROM material_issues WHERE _run_id = $run
-        UNION SELECT u.job_id FROM unit_components uc JOIN units u USING (serial_number)
-              WHERE uc._run_id = $run""", {"run": run_id})
-    _append_nodes(con, run_id)
-    _derive_edges(con, scoped=True)
-    _edges_of_scope(con)
-    lost = con.execute("""
-        SELECT count(*) FROM genealogy.edges_by_parent e
-        WHERE e.parent IN (SELECT node_id FROM _unit_nodes) AND e.source <> 'lot'
-          AND NOT EXISTS (SELECT 1 FROM _edges_all a
-                          WHERE a.child = e.child AND a.parent = e.parent)""").fetchone()[0]  # type: ignore[index]
-    if lost:  # a link the index holds is gone: only a full rebuild keeps the closure exact
+    added = extend_index(con, run_id, updated)
+    if added is None:  # a link is gone or a cycle closed: only a full build is exact
         return build_index(con)
-    con.execute("""
-        INSERT INTO genealogy.removed
-        SELECT * FROM _removed_all r WHERE NOT EXISTS (
-            SELECT 1 FROM genealogy.removed o
-            WHERE o.child = r.child AND o.parent = r.parent AND o.fitted_at = r.fitted_at)""")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _added AS
-        SELECT a.* FROM _edges_all a
-        WHERE NOT EXISTS (SELECT 1 FROM genealogy.edges_by_parent e
-                          WHERE e.parent IN (SELECT DISTINCT parent FROM _edges_all)
-                            AND e.child = a.child AND e.parent = a.parent)""")
-    con.execute("INSERT INTO genealogy.edges SELECT * FROM _added ORDER BY child, parent")
-    con.execute("INSERT INTO genealogy.edges_by_parent SELECT parent, child, source, linked_at "
-                "FROM _added ORDER BY parent, child")
-    if _extend_closure(con):
-        return build_index(con)  # the new links close a cycle: take the full path that reports it
-    _refresh_unit_info(con, run_id)
-    multi = _build_anomalies(con, scope="(SELECT child FROM _added)")
-    added = con.execute("SELECT count(*) FROM _added").fetchone()[0]  # type: ignore[index]
-    for temp in ("_scope_jobs", "_edges_all", "_removed_all", "_unit_nodes", "_holders", "_added"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
     count = _count(con)
-    return IndexStats(nodes=count("genealogy.nodes"), edges=int(added),
-                      closure_rows=count("genealogy.closure_by_anc"), cycles=0,
-                      multi_parent=multi, seconds=time.perf_counter() - start,
-                      mode="incremental")
-
-
-def _extend_closure(con: duckdb.DuckDBPyConnection) -> bool:
-    """Add the closure rows the serial edges in ``_added`` create; True if they close a cycle.
-
-    Each new edge, and every serial inside its child carried up to its parent (one lookup in
-    ``closure_by_des``), then rounds upwards until no new pair comes. Pairs the closure already
-    holds are kept as they are.
-    """
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _cpaths AS
-        WITH added AS (SELECT child, parent FROM _added
-                       WHERE child NOT IN (SELECT node_id FROM genealogy.lot_keys))
-        SELECT child AS anc, parent AS des, 1::INTEGER AS depth, child AS via_down FROM added
-        UNION ALL
-        SELECT c.anc, a.parent, c.depth + 1, a.child
-        FROM genealogy.closure_by_des c JOIN added a ON c.des = a.child""")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _cdelta AS {_shortest('_cpaths')}")
-    cycle = con.execute("SELECT count(*) FROM _cpaths WHERE anc = des").fetchone()[0]  # type: ignore[index]
-    _drop_known(con, "_cdelta")
-    con.execute("CREATE OR REPLACE TEMP TABLE _cnew AS SELECT * FROM _cdelta")
-    for _ in range(MAX_DEPTH):
-        if cycle or not con.execute("SELECT count(*) FROM _cdelta").fetchone()[0]:  # type: ignore[index]
-            break
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _cpaths AS
-            SELECT d.anc, e.parent AS des, d.depth + 1 AS depth, e.child AS via_down
-            FROM _cdelta d JOIN genealogy.edges e ON e.child = d.des""")
-        cycle = con.execute("SELECT count(*) FROM _cpaths WHERE anc = des").fetchone()[0]  # type: ignore[index]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _cdelta AS {_shortest('_cpaths')}")
-        _drop_known(con, "_cdelta")
-        con.execute("DELETE FROM _cdelta n USING _cnew c WHERE c.anc = n.anc AND c.des = n.des")
-        con.execute("INSERT INTO _cnew SELECT * FROM _cdelta")
-    if cycle:
-        return True
-    con.execute("INSERT INTO genealogy.closure_by_anc SELECT * FROM _cnew ORDER BY anc, des")
-    con.execute("INSERT INTO genealogy.closure_by_des SELECT des, anc, depth FROM _cnew "
-                "ORDER BY des, anc")
-    for temp in ("_cpaths", "_cdelta", "_cnew"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return False
-
-
-def _drop_known(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Delete from ``table`` the (anc, des) pairs the closure already holds."""
-    con.execute(f"""
-        DELETE FROM {table} t USING (
-            SELECT c.anc, c.des FROM genealogy.closure_by_des c
-            WHERE c.des IN (SELECT DISTINCT des FROM {table})) k
-        WHERE k.anc = t.anc AND k.des = t.des""")
-
-
-def _refresh_unit_info(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Recompute ``unit_info`` for the units the run touched (built, fitted or shipped).
-
-    A node is a holder if it is a unit or was ever fitted with a part; fitments only come
-    and never go without a full rebuild, so a holder stays one.
-    """
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _touched AS
-        SELECT node_id FROM _unit_nodes
-        UNION SELECT child FROM _added WHERE source <> 'lot'
-        UNION SELECT k.node_id FROM shipments s JOIN genealogy.serial_keys k
-              ON k.serial_number = s.serial_number WHERE s._run_id = $run
-        UNION SELECT node_id FROM _holders""", {"run": run_id})
-    # the units among the touched nodes that are outside the run's jobs
-    con.execute("""
-        INSERT INTO _unit_nodes
-        SELECT k.node_id, u.job_id, NULL, u.serial_number, u.product_code, u.status
-        FROM _touched t JOIN genealogy.serial_keys k USING (node_id)
-        JOIN units u ON u.serial_number = k.serial_number
-        WHERE t.node_id NOT IN (SELECT node_id FROM _unit_nodes)""")
-    con.execute("""
-        INSERT INTO _holders SELECT node_id FROM _touched
-        WHERE node_id IN (SELECT node_id FROM genealogy.unit_info)""")
-    con.execute("DELETE FROM genealogy.unit_info WHERE node_id IN (SELECT node_id FROM _touched)")
-    touched = "(SELECT node_id FROM _touched)"
-    con.execute("INSERT INTO genealogy.unit_info " + _UNIT_INFO_SQL.format(
-        where=f"WHERE node_id IN {touched}", where_h=f"WHERE h.node_id IN {touched}",
-        ship_where="WHERE serial_number IN (SELECT serial_number FROM genealogy.serial_keys "
-                   f"WHERE node_id IN {touched})",
-        fitted_where=f"WHERE anc IN {touched}"))
-    con.execute("DROP TABLE _touched")
+    return IndexStats(nodes=count("genealogy.lot_keys") + count("genealogy.serial_keys"),
+                      edges=added, closure_rows=count("genealogy.closure_by_anc"), cycles=0,
+                      multi_parent=count("genealogy.multi_parent"),
+                      seconds=time.perf_counter() - start, mode="incremental")
