@@ -23,6 +23,7 @@ TABLES = {
                  "order_ref, shipped_at, ship_to_country",
     "removed": "child, parent, removed_at, removal_ncr_id, parent_serial, child_label",
     "loose_serials": "node_id, serial_number, component_code",
+    "lot_keys": "node_id, component_code, lot_number",
     "cycles": "node_id, cycle_length",
     "multi_parent": "node_id, parents",
 }
@@ -37,17 +38,36 @@ def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[object, ..
         names = [c.strip() for c in cols.split(",")]
         keyed = [tuple(labels.get(v, v) if n in ("node_id", "child", "parent", "anc", "des")
                        else v for n, v in zip(names, row, strict=True)) for row in rows]
+
         out[table] = sorted(keyed, key=repr)
     return out
+
+
+def _lot_spans_are_tight(con: duckdb.DuckDBPyConnection) -> None:
+    """Each lot's key range is the least and greatest key of its holders (the parents of its
+    edges and everything they are in), or empty for a lot in nothing."""
+    bad = con.execute("""
+        WITH holders AS (
+            SELECT e.child AS lot, e.parent AS des FROM genealogy.edges e
+            UNION ALL
+            SELECT e.child, c.des FROM genealogy.edges e
+            JOIN genealogy.closure_by_anc c ON c.anc = e.parent
+        ), span AS (SELECT lot, min(des) AS lo, max(des) AS hi FROM holders GROUP BY lot)
+        SELECT k.component_code, k.lot_number, k.des_lo, k.des_hi, s.lo, s.hi
+        FROM genealogy.lot_keys k LEFT JOIN span s ON s.lot = k.node_id
+        WHERE k.des_lo IS DISTINCT FROM s.lo OR k.des_hi IS DISTINCT FROM s.hi""").fetchall()
+    assert bad == []
 
 
 def _assert_kept_equals_rebuilt(lake: Lake) -> None:
     con = duckdb.connect(str(lake.paths.database))
     try:
         kept = _snapshot(con)
+        _lot_spans_are_tight(con)
         con.execute("BEGIN")
         build_index(con)
         rebuilt = _snapshot(con)
+        _lot_spans_are_tight(con)
         con.execute("ROLLBACK")
     finally:
         con.close()

@@ -84,9 +84,12 @@ def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
     con.execute("CREATE SCHEMA IF NOT EXISTS genealogy")
     _build_nodes(con)
     _derive_edges(con)
-    serial_edges = _store_edges(con)
-    cycles, inside = _build_closure(con, *serial_edges[:2])
-    _build_unit_info(con, inside)
+    serial_edges, lot_edges = _store_edges(con)
+    cycles, closure = _build_closure(con, *serial_edges[:2])
+    _store_lot_spans(con, lot_edges, *closure)
+    del lot_edges
+    _build_unit_info(con, _distinct_sorted(closure[0]))
+    del closure
     multi = build_anomalies(con, candidates=_fitted_twice(*serial_edges))
     del serial_edges
     for temp in ("_removed_all", "_unit_nodes", "_holders", "_non_units", "_jobs"):
@@ -211,7 +214,9 @@ def _build_nodes(con: duckdb.DuckDBPyConnection) -> None:
     # lots and serials in two tables (point lookups by name through ART indexes), and
     # ``nodes`` a view over both: one copy of every serial's name, not three
     con.execute("""CREATE OR REPLACE TABLE genealogy.lot_keys AS
-                   SELECT node_id, component_code, lot_number FROM _keyed WHERE kind = 'lot'""")
+                   SELECT node_id, component_code, lot_number, NULL::BIGINT AS des_lo,
+                          NULL::BIGINT AS des_hi
+                   FROM _keyed WHERE kind = 'lot'""")
     con.execute("""CREATE OR REPLACE TABLE genealogy.serial_keys AS
                    SELECT node_id, serial_number, component_code FROM _keyed
                    WHERE kind = 'serial'""")
@@ -351,10 +356,13 @@ def _derive_edges(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE {temp}")
 
 
-def _store_edges(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _store_edges(con: duckdb.DuckDBPyConnection
+                 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray],
+                            list[tuple[np.ndarray, np.ndarray]]]:
     """Containment edges (current) sorted by child (``edges``) and by parent
     (``edges_by_parent``), and the removed fitments kept as history; returns the edges whose
-    child is a serial (child, parent, source code), sorted by (child, parent), for the closure.
+    child is a serial (child, parent, source code), sorted by (child, parent), for the closure,
+    and the edges out of lots (runs of (child, parent) sorted by child) for their spans.
 
     The job-level edges (most of them: each part issued to a job times the units of the job)
     are laid out in numpy already in order: units are numbered job by job, so the units of a
@@ -375,7 +383,7 @@ def _store_edges(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray
                      _column(parts["linked"]), n_jobs)
     del units, parts
     code = "(CASE source WHEN 'unit_components' THEN 0 WHEN 'material_issues' THEN 1 ELSE 2 END)"
-    serial_runs = []
+    serial_runs, lot_runs = [], []
     for table, by in (("edges", "child"), ("edges_by_parent", "parent")):
         then = "parent" if by == "child" else "child"
         other = con.execute(f"""SELECT child, parent, {code}::TINYINT AS source,
@@ -399,6 +407,8 @@ def _store_edges(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray
                     child, con.execute("SELECT node_id FROM genealogy.lot_keys")
                     .fetchnumpy()["node_id"])
                 serial_runs.append((child[pick], parent[pick], source[pick]))
+                lot = slice(None, cut) if cut is not None else ~pick
+                lot_runs.append((child[lot], parent[lot]))
         # each run is sorted on the table's key, and written as it is: the zone maps of each
         # run prune as well as a merged table's would, and the merge is not paid for
         arrow = pa.concat_tables([pa.table({
@@ -427,7 +437,7 @@ def _store_edges(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray
     con.execute("""CREATE OR REPLACE TABLE genealogy.removed AS
                    SELECT * FROM _removed_all ORDER BY child""")
     con.execute("DROP TABLE _other; DROP TABLE _job_parts")
-    return serial_edges
+    return serial_edges, lot_runs
 
 
 def _key_type(*keys: np.ndarray) -> type:
@@ -511,10 +521,10 @@ def shortest_paths(paths: str) -> str:
             WHERE anc <> des GROUP BY anc, des)"""
 
 
-def _build_closure(con: duckdb.DuckDBPyConnection, child: np.ndarray,
-                   parent: np.ndarray) -> tuple[int, np.ndarray]:
+def _build_closure(con: duckdb.DuckDBPyConnection, child: np.ndarray, parent: np.ndarray
+                   ) -> tuple[int, tuple[np.ndarray, np.ndarray]]:
     """The closure among serials from the edges between serials (sorted by child); returns the
-    number of nodes on a cycle, and the serials inside something (sorted).
+    number of nodes on a cycle, and the closure's (anc, des), sorted.
 
     Semi-naive rounds in numpy: each round extends last round's paths by one edge upwards. In a
     genealogy a serial sits in one parent, so paths are hardly more than pairs and each round's
@@ -569,9 +579,51 @@ def _build_closure(con: duckdb.DuckDBPyConnection, child: np.ndarray,
         con.unregister("_cycles_arrow")
     con.execute("""CREATE OR REPLACE TABLE genealogy.closure_by_des AS
                    SELECT des, anc, depth FROM genealogy.closure_by_anc ORDER BY des, anc""")
-    inside = np.ones(len(anc), bool)
-    inside[1:] = anc[1:] != anc[:-1]  # anc is sorted: its distinct values without a hash
-    return len(cycles), anc[inside]
+    return len(cycles), (anc, des)
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array (without a hash table)."""
+    first = np.ones(len(keys), bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return keys[first]
+
+
+def _store_lot_spans(con: duckdb.DuckDBPyConnection, lot_edges: list[tuple[np.ndarray, np.ndarray]],
+                     anc: np.ndarray, des: np.ndarray) -> None:
+    """``lot_keys.des_lo``/``des_hi``: the key range of each lot's holders (its edges' parents
+    and everything they are in), so that a trace reads those rows by constant ranges.
+
+    ``anc``/``des``: the closure, sorted by (anc, des): each serial's first and last rows give
+    the least and greatest key it is in.
+    """
+    size = int(max([anc.max(initial=0), des.max(initial=0)]
+                   + [int(p.max(initial=0)) for _, p in lot_edges])) + 1
+    low, high = np.arange(size, dtype=np.int64), np.arange(size, dtype=np.int64)
+    if len(anc):
+        first = np.ones(len(anc), bool)
+        first[1:] = anc[1:] != anc[:-1]
+        last = np.ones(len(anc), bool)
+        last[:-1] = first[1:]
+        low[anc[first]] = np.minimum(anc[first], des[first])
+        high[anc[last]] = np.maximum(anc[last], des[last])
+    n_lots = int(max([int(c.max(initial=0)) for c, _ in lot_edges] + [0])) + 1
+    lo = np.full(n_lots, np.iinfo(np.int64).max)
+    hi = np.full(n_lots, -1, np.int64)
+    for child, parent in lot_edges:  # each run is sorted by child
+        if not len(child):
+            continue
+        starts = np.flatnonzero(np.concatenate([[True], child[1:] != child[:-1]]))
+        lots = child[starts].astype(np.int64)
+        lo[lots] = np.minimum(lo[lots], np.minimum.reduceat(low[parent], starts))
+        hi[lots] = np.maximum(hi[lots], np.maximum.reduceat(high[parent], starts))
+    has = np.flatnonzero(hi >= 0)
+    con.register("_spans_arrow", pa.table({"node_id": has, "lo": lo[has], "hi": hi[has]}))
+    try:
+        con.execute("""UPDATE genealogy.lot_keys k SET des_lo = s.lo, des_hi = s.hi
+                       FROM _spans_arrow s WHERE k.node_id = s.node_id""")
+    finally:
+        con.unregister("_spans_arrow")
 
 
 def _fitted_twice(child: np.ndarray, parent: np.ndarray, source: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from tracelake.errors import TracelakeError
 from tracelake.genealogy.columns import ZONE_PROBE, datetimes
+from tracelake.genealogy.ranges import key_ranges, select_in_ranges
 
 __all__ = ["WhereFrom", "WhereUsed", "supplier_lots", "supplier_recall", "where_from",
            "where_used"]
@@ -180,12 +181,16 @@ class WhereFrom:
 # lookups
 
 
-def _lot_node(con: duckdb.DuckDBPyConnection, code: str, lot: str) -> tuple[int, Any] | None:
-    """(node id, a timestamp carrying the session's zone) of a lot, or None."""
-    row = con.execute(f"SELECT node_id, {ZONE_PROBE} FROM genealogy.lot_keys "
+def _lot_node(con: duckdb.DuckDBPyConnection, code: str, lot: str
+              ) -> tuple[int, Any, tuple[int, int] | None] | None:
+    """(node id, a timestamp carrying the session's zone, key range of its holders) of a lot,
+    or None."""
+    row = con.execute(f"SELECT node_id, {ZONE_PROBE}, des_lo, des_hi FROM genealogy.lot_keys "
                       "WHERE component_code = ?::VARCHAR AND lot_number = ?::VARCHAR",
                       [code, lot]).fetchone()
-    return None if row is None else (int(row[0]), row[1])
+    if row is None:
+        return None
+    return int(row[0]), row[1], (int(row[2]), int(row[3])) if row[2] is not None else None
 
 
 def _serial_node(con: duckdb.DuckDBPyConnection, serial: str) -> int | None:
@@ -217,40 +222,41 @@ def where_used(con: duckdb.DuckDBPyConnection, component_code: str | None = None
     if serial_number is not None:
         query: dict[str, Any] = {"direction": "forward", "serial_number": serial_number}
         found = _serial_node_zone(con, serial_number)
-        label = serial_number
-        what = f"serial {serial_number}"
-    else:
-        query = {"direction": "forward", "component_code": component_code,
-                 "lot_number": lot_number}
-        found = _lot_node(con, str(component_code), str(lot_number))
-        label = f"{component_code}/{lot_number}"
-        what = f"lot {lot_number} of component {component_code}"
-    if found is None:
-        return WhereUsed(query, message=f"no {what} in the lake: nothing to trace")
-    node, probe = found
-    return _forward(con, {node: label}, probe.tzinfo, query, include_removed,
-                    lots=serial_number is None)
+        if found is None:
+            return WhereUsed(query, message=f"no serial {serial_number} in the lake: "
+                                            "nothing to trace")
+        node, probe = found
+        return _forward(con, {node: serial_number}, probe.tzinfo, query, include_removed)
+    query = {"direction": "forward", "component_code": component_code, "lot_number": lot_number}
+    lot = _lot_node(con, str(component_code), str(lot_number))
+    if lot is None:
+        return WhereUsed(query, message=f"no lot {lot_number} of component {component_code} in "
+                                        "the lake: nothing to trace")
+    node, probe, span = lot
+    return _forward(con, {node: f"{component_code}/{lot_number}"}, probe.tzinfo, query,
+                    include_removed, spans=[span] if span else [])
 
 
 def supplier_lots(con: duckdb.DuckDBPyConnection, component_code: str, supplier: str,
                   issued_from: dt.datetime | dt.date | None = None,
                   issued_to: dt.datetime | dt.date | None = None) -> list[str]:
     """Lot numbers of a component received from a supplier and issued in a date window."""
-    return [lot for lot, _node, _zone in _supplier_lot_nodes(con, component_code, supplier,
-                                                              issued_from, issued_to)]
+    return [row[0] for row in _supplier_lot_nodes(con, component_code, supplier, issued_from,
+                                                   issued_to)]
 
 
 def _supplier_lot_nodes(con: duckdb.DuckDBPyConnection, component_code: str, supplier: str,
                         issued_from: dt.datetime | dt.date | None,
-                        issued_to: dt.datetime | dt.date | None) -> list[tuple[str, Any, Any]]:
-    """(lot number, node id or None, zone probe) of each lot of ``supplier_lots``."""
+                        issued_to: dt.datetime | dt.date | None) -> list[tuple[Any, ...]]:
+    """(lot number, node id or None, zone probe, key range of its holders) of each lot of
+    ``supplier_lots``."""
     return con.execute(f"""
         WITH lots AS (
             SELECT DISTINCT lot_number FROM material_issues
             WHERE component_code = $code::VARCHAR AND lower(supplier) = lower($supplier::VARCHAR)
               AND ($from::TIMESTAMPTZ IS NULL OR issued_at >= $from::TIMESTAMPTZ)
               AND ($to::TIMESTAMPTZ IS NULL OR issued_at < $to::TIMESTAMPTZ))
-        SELECT l.lot_number, k.node_id, {ZONE_PROBE} FROM lots l
+        SELECT l.lot_number, k.node_id, {ZONE_PROBE}, k.des_lo, k.des_hi FROM lots l
         LEFT JOIN genealogy.lot_keys k
              ON k.component_code = $code::VARCHAR AND k.lot_number = l.lot_number
         ORDER BY l.lot_number""",
@@ -264,110 +270,165 @@ def supplier_recall(con: duckdb.DuckDBPyConnection, component_code: str, supplie
                     include_removed: bool = False) -> WhereUsed:
     """Where-used for every lot of a component from one supplier issued in a window."""
     found = _supplier_lot_nodes(con, component_code, supplier, issued_from, issued_to)
-    lots = [lot for lot, _node, _zone in found]
+    lots = [row[0] for row in found]
     query = {"direction": "forward", "component_code": component_code, "supplier": supplier,
              "issued_from": issued_from, "issued_to": issued_to, "lots": lots}
-    starts = {int(node): f"{component_code}/{lot}" for lot, node, _zone in found
+    starts = {int(node): f"{component_code}/{lot}" for lot, node, *_ in found
               if node is not None}
+    spans = [(int(lo), int(hi)) for _lot, node, _zone, lo, hi in found
+             if node is not None and lo is not None]
     if not starts:
         return WhereUsed(query, message=f"no lots of {component_code} from {supplier} issued "
                                         "in that window")
-    return _forward(con, starts, found[0][2].tzinfo, query, include_removed, lots=True)
+    return _forward(con, starts, found[0][2].tzinfo, query, include_removed, spans=spans)
 
 
 #: the holders of serials: their closure rows
 _SERIAL_HOLDERS_SQL = """
     SELECT anc, des, depth, via_down FROM genealogy.closure_by_anc WHERE {where}"""
 
-#: the holders of lots: each edge out of the lot, and the closure rows of its parent
-_LOT_HOLDERS_SQL = """
-    SELECT e.child AS anc, e.parent, u.des, u.depth, u.via_down
-    FROM genealogy.edges e LEFT JOIN genealogy.closure_by_anc u ON u.anc = e.parent
-    WHERE {where}"""
+#: Everything a trace from lots needs, in one statement (``part`` tells the rows apart): the
+#: lots' holders (0: each edge out of a lot, and the closure rows of its parent), their unit
+#: rows (1) and the fitments undone of them or of the lots (2). Every table is read by
+#: constant key ranges, the lots' ``des_lo``/``des_hi`` (``{closure}``, ``{units}``,
+#: ``{removed}``: UNION ALLs of one BETWEEN each).
+_LOTS_SQL = """
+    WITH e AS (SELECT child AS anc, parent FROM genealogy.edges WHERE child IN ({starts})),
+    u AS ({closure}),
+    h AS (SELECT anc, parent AS des, 1 AS depth, anc AS via_down FROM e
+          UNION ALL
+          SELECT e.anc, u.des, u.depth + 1, u.via_down FROM e JOIN u ON u.anc = e.parent),
+    i AS (SELECT * FROM ({units}) WHERE node_id IN (SELECT des FROM h)),
+    r AS (SELECT * FROM ({removed}) WHERE child IN (SELECT des FROM h)
+          UNION ALL
+          SELECT child, parent_serial, child_label, removed_at, removal_ncr_id, removed_by,
+                 fitted_at
+          FROM genealogy.removed WHERE child IN ({starts}))
+    SELECT 0 AS part, anc, des, depth, via_down, NULL::VARCHAR AS serial_number,
+           NULL::BOOLEAN AS top, NULL::VARCHAR AS product_code, NULL::VARCHAR AS job_id,
+           NULL::VARCHAR AS status, NULL::VARCHAR AS customer, NULL::VARCHAR AS order_ref,
+           NULL::BIGINT AS shipped_us, NULL::BIGINT AS fitted_us
+    FROM h
+    UNION ALL
+    SELECT 1, NULL, node_id, NULL, NULL, serial_number, top,  -- attributes: top-level only
+           CASE WHEN top THEN product_code END, CASE WHEN top THEN job_id END,
+           CASE WHEN top THEN status END, CASE WHEN top THEN customer END,
+           CASE WHEN top THEN order_ref END, CASE WHEN top THEN epoch_us(shipped_at) END, NULL
+    FROM i
+    UNION ALL
+    SELECT 2, NULL, child, NULL, NULL, parent_serial, NULL, child_label, removal_ncr_id,
+           removed_by, NULL, NULL, epoch_us(removed_at), epoch_us(fitted_at)
+    FROM r"""
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching key ranges merged."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _lots_traced(con: duckdb.DuckDBPyConnection, nodes: list[int], spans: list[tuple[int, int]]
+                 ) -> tuple[tuple[np.ndarray, ...], pa.Table, pa.Table]:
+    """Holders (anc, des, depth, via_down), their unit rows and the removals, for lots."""
+    ranges = _merged(spans)
+    starts = ", ".join(str(n) for n in nodes)
+    sql = _LOTS_SQL.format(
+        starts=starts,
+        closure=select_in_ranges("SELECT anc, des, depth, via_down FROM genealogy.closure_by_anc",
+                                 "anc", ranges),
+        units=select_in_ranges("SELECT * FROM genealogy.unit_info", "node_id", ranges),
+        removed=select_in_ranges(
+            "SELECT child, parent_serial, child_label, removed_at, removal_ncr_id, removed_by, "
+            "fitted_at FROM genealogy.removed", "child", ranges))
+    table = con.execute(sql).to_arrow_table()
+    part = table.column("part").to_numpy()
+    holders = table.filter(pa.array(part == 0))
+    anc = holders.column("anc").to_numpy()
+    des = holders.column("des").to_numpy()
+    depth = holders.column("depth").to_numpy().astype(np.int64)
+    via = holders.column("via_down").to_numpy()
+    units = table.filter(pa.array(part == 1)).select(
+        ["des", "serial_number", "top", "product_code", "job_id", "status", "customer",
+         "order_ref", "shipped_us"]).rename_columns(
+        ["node_id", "serial_number", "top", "product_code", "job_id", "status", "customer",
+         "order_ref", "shipped_us"])
+    removed = table.filter(pa.array(part == 2))
+    return _shortest_rows(anc, des, depth, via), units, removed
+
+
+def _shortest_rows(anc: np.ndarray, des: np.ndarray, depth: np.ndarray, via: np.ndarray
+                   ) -> tuple[np.ndarray, ...]:
+    """One row per (anc, des): the shortest path, through the lowest key at equal length;
+    sorted by (anc, des)."""
+    width = int(max(anc.max(initial=0), des.max(initial=0), via.max(initial=0))) + 1
+    pair = anc * width + des
+    order = np.argsort(pair, kind="stable")  # rows come grouped by start: nearly sorted
+    pair, anc, des, depth, via = pair[order], anc[order], des[order], depth[order], via[order]
+    start = np.ones(len(pair), dtype=bool)
+    start[1:] = pair[1:] != pair[:-1]
+    if not start.all():  # a holder reached by several paths: the best of each pair
+        rank = (depth << 40) | via
+        group = np.cumsum(start) - 1
+        best = np.minimum.reduceat(rank, np.flatnonzero(start))
+        pick = np.flatnonzero(rank == best[group])
+        keep = np.ones(len(pick), dtype=bool)
+        keep[1:] = group[pick][1:] != group[pick][:-1]
+        pick = pick[keep]
+        return anc[pick], des[pick], depth[pick], via[pick]
+    return anc, des, depth, via
+
 
 _UNIT_ATTRS = ["serial_number", "product_code", "job_id", "status", "customer", "order_ref",
                "shipped_us"]
 
-
-def key_ranges(column: str, keys: np.ndarray, gap: int = 256, most: int = 48) -> str:
-    """An SQL condition that ``column`` lies in one of a few ranges covering ``keys``.
-
-    Constant ranges let DuckDB skip every row group (and vector) outside them and test the
-    rest with plain comparisons, where a join on the keys would hash every row of each row
-    group it cannot skip. Keys closer than ``gap`` share a range; at most ``most`` ranges (the
-    smallest gaps are closed first). The caller still matches the rows to ``keys`` exactly.
-    """
-    keys = np.unique(keys)
-    if not len(keys):
-        return "false"
-    cut = np.flatnonzero(np.diff(keys) > gap)
-    if len(cut) >= most:  # keep the widest gaps open
-        cut = np.sort(cut[np.argsort(np.diff(keys)[cut])[-(most - 1):]])
-    starts = np.concatenate([[0], cut + 1])
-    ends = np.concatenate([cut, [len(keys) - 1]])
-    return "(" + " OR ".join(f"{column} BETWEEN {int(keys[a])} AND {int(keys[b])}"
-                             for a, b in zip(starts.tolist(), ends.tolist(), strict=True)) + ")"
-
-
-def _holders(con: duckdb.DuckDBPyConnection, nodes: list[int], lots: bool
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(anc, des, depth, via_down) of every holder of the start nodes, one row per pair (the
-    shortest path, through the lowest key at equal length), sorted by (anc, des)."""
-    where = ("{k} = $s::BIGINT" if len(nodes) == 1 else "{k} IN (SELECT unnest($s::BIGINT[]))")
-    params = {"s": nodes[0] if len(nodes) == 1 else nodes}
-    if not lots:
-        got = con.execute(_SERIAL_HOLDERS_SQL.format(where=where.format(k="anc")),
-                          params).fetchnumpy()
-        anc, des = np.asarray(got["anc"]), np.asarray(got["des"])
-        order = np.lexsort((des, anc))
-        return anc[order], des[order], np.asarray(got["depth"])[order], \
-            np.asarray(got["via_down"])[order]
-    got = con.execute(_LOT_HOLDERS_SQL.format(where=where.format(k="e.child")),
-                      params).fetchnumpy()
-    anc, parent = np.asarray(got["anc"]), np.asarray(got["parent"])
-    above = ~np.ma.getmaskarray(got["des"])  # the parent is inside something
-    direct = np.unique(np.stack([anc, parent]), axis=1)  # each edge once: (lot, parent, 1, lot)
-    anc = np.concatenate([direct[0], anc[above]])
-    des = np.concatenate([direct[1], np.ma.getdata(got["des"])[above]])
-    depth = np.concatenate([np.ones(direct.shape[1], dtype=np.int64),
-                            np.ma.getdata(got["depth"])[above].astype(np.int64) + 1])
-    via = np.concatenate([direct[0], np.ma.getdata(got["via_down"])[above]])
-    order = np.lexsort((via, depth, des, anc))  # the first row of each pair is the one kept
-    anc, des, depth, via = anc[order], des[order], depth[order], via[order]
-    first = np.ones(len(anc), dtype=bool)
-    first[1:] = (anc[1:] != anc[:-1]) | (des[1:] != des[:-1])
-    return anc[first], des[first], depth[first], via[first]
-
-
-#: the unit rows of the holders (``{ranges}``: key ranges covering them)
+#: the unit rows of the holders (read by key ranges around them)
 _UNITS_SQL = """
     SELECT node_id, serial_number, top, product_code, job_id, status, customer, order_ref,
            epoch_us(shipped_at) AS shipped_us
-    FROM genealogy.unit_info WHERE {ranges}"""
+    FROM genealogy.unit_info"""
 
-#: fitments undone of the holders and of the starts
+#: fitments undone of the holders (read by key ranges around them) and of the starts
 _REMOVED_SQL = """
-    SELECT child, parent_serial, child_label, removed_at, removal_ncr_id, removed_by, fitted_at
-    FROM genealogy.removed WHERE {ranges}
-    ORDER BY removed_at, parent_serial"""
+    SELECT child, parent_serial, child_label, epoch_us(removed_at) AS removed_at,
+           removal_ncr_id, removed_by, epoch_us(fitted_at) AS fitted_at
+    FROM genealogy.removed"""
 
 
 def _forward(con: duckdb.DuckDBPyConnection, starts: dict[int, str], zone: dt.tzinfo | None,
-             query: dict[str, Any], include_removed: bool, *, lots: bool) -> WhereUsed:
+             query: dict[str, Any], include_removed: bool, *,
+             spans: list[tuple[int, int]] | None = None) -> WhereUsed:
+    """Where-used from start nodes: lots (with the key ranges of their holders, ``spans``: one
+    statement) or a serial (its closure rows, then its holders' rows by key ranges)."""
     nodes = sorted(starts)
-    anc, des, depth, via = _holders(con, nodes, lots)
-    removed = _removed_links(con, des, nodes)
+    if spans is not None:
+        (anc, des, depth, via), units, gone = _lots_traced(con, nodes, spans)
+        removed = _removals(gone.select(["serial_number", "product_code", "shipped_us",
+                                         "job_id", "status", "fitted_us"]), zone)
+    else:
+        got = con.execute(_SERIAL_HOLDERS_SQL.format(where="anc = $s::BIGINT"),
+                          {"s": nodes[0]}).fetchnumpy()
+        anc, des, depth, via = _shortest_rows(
+            np.asarray(got["anc"]), np.asarray(got["des"]),
+            np.asarray(got["depth"]).astype(np.int64), np.asarray(got["via_down"]))
+        removed = _removed_links(con, des, nodes, zone)
+        units = con.execute(select_in_ranges(_UNITS_SQL, "node_id", key_ranges(des))
+                            ).to_arrow_table() if len(des) else None
     if not len(des):
         return WhereUsed(query, [], removed)
-    units = con.execute(_UNITS_SQL.format(ranges=key_ranges("node_id", des))).to_arrow_table()
-    if not units.num_rows:  # no holder is a unit: a null row to point at
-        units = pa.Table.from_pylist([{}], schema=units.schema)
-    unit_keys = np.ma.getdata(units.column("node_id").to_numpy(zero_copy_only=False))
+    if units is None or not units.num_rows:  # no holder is a unit: a null row to point at
+        units = pa.Table.from_pylist([{}], schema=pa.schema(
+            [("node_id", pa.int64()), ("serial_number", pa.string()), ("top", pa.bool_())]
+            + [(c, pa.string()) for c in _UNIT_ATTRS[1:-1]] + [("shipped_us", pa.int64())]))
+    unit_keys = units.column("node_id").fill_null(-1).to_numpy()
     unit_order = np.argsort(unit_keys, kind="stable")
     at = np.minimum(np.searchsorted(unit_keys[unit_order], des), len(unit_keys) - 1)
     unit_row = unit_order[at]
-    is_unit = (unit_keys[unit_row] == des) & units.column("node_id").is_valid().to_numpy(
-        zero_copy_only=False)[unit_row]
+    is_unit = unit_keys[unit_row] == des
     top = is_unit & units.column("top").fill_null(False).to_numpy(zero_copy_only=False)[unit_row]
     # the top-level holders in answer order: depth, serial; a holder of several starts keeps
     # its row of least depth (at equal depth, the start with the lower key)
@@ -385,12 +446,28 @@ def _forward(con: duckdb.DuckDBPyConnection, starts: dict[int, str], zone: dt.tz
     labels = pc.if_else(pa.array(is_unit), labels, pa.nulls(len(des), pa.string()))
     extra = _non_unit_labels(con, labels, des, walks)
     kept = units.select(_UNIT_ATTRS).take(pa.array(unit_row[rows]))
-    kept = kept.append_column("depth", pa.array(depth[rows]))
+    kept = kept.append_column("depth", pa.array(depth[rows].astype(np.int32)))
     answer = WhereUsed(query, removed=removed, columns=AffectedColumns(
         kept, walks, labels, extra, starts, start_at, zone))
     if include_removed and answer.removed:
         _add_removed(con, answer, nodes, anc, des, via)
     return answer
+
+
+def _removals(rows: pa.Table, zone: dt.tzinfo | None) -> list[dict[str, Any]]:
+    """Removal rows (parent serial, child label, removed at (us), NCR, removed by, fitted at
+    (us)) as the answer's dicts, by removal time then unit."""
+    if not rows.num_rows:
+        return []
+    parent, child, at, ncr, by, fitted = (rows.column(i) for i in range(6))
+    dicts = [{"serial_number": p, "component_serial": c, "removed_at": a, "removal_ncr_id": n,
+              "removed_by": b, "fitted_at": f}
+             for p, c, a, n, b, f in zip(parent.to_pylist(), child.to_pylist(),
+                                         datetimes(at, zone), ncr.to_pylist(), by.to_pylist(),
+                                         datetimes(fitted, zone), strict=True)]
+    dicts.sort(key=lambda d: (d["removed_at"] is None, d["removed_at"] or 0,
+                              d["serial_number"] or "", d["component_serial"] or ""))
+    return dicts
 
 
 def _walks(anc: np.ndarray, des: np.ndarray, via: np.ndarray, depth: np.ndarray,
@@ -446,18 +523,17 @@ def _non_unit_labels(con: duckdb.DuckDBPyConnection, labels: pa.Array, des: np.n
     return {int(i): found[int(des[i])] for i in missing.tolist()}
 
 
-def _removed_links(con: duckdb.DuckDBPyConnection, des: np.ndarray,
-                   starts: list[int]) -> list[dict[str, Any]]:
+def _removed_links(con: duckdb.DuckDBPyConnection, des: np.ndarray, starts: list[int],
+                   zone: dt.tzinfo | None) -> list[dict[str, Any]]:
     """Fitments of the traced part (or of anything holding it: ``des``) that were undone."""
-    keys = np.concatenate([des, np.array(starts, dtype=np.int64)])
-    rows = con.execute(_REMOVED_SQL.format(ranges=key_ranges("child", keys))).fetchall()
-    if not rows:
-        return []
-    inside = np.isin(np.array([r[0] for r in rows], dtype=np.int64), keys)
-    return [{"serial_number": p, "component_serial": c, "removed_at": at,
-             "removal_ncr_id": ncr, "removed_by": by, "fitted_at": fitted}
-            for (_child, p, c, at, ncr, by, fitted), keep in zip(rows, inside.tolist(),
-                                                                  strict=True) if keep]
+    branches = select_in_ranges(_REMOVED_SQL, "child", key_ranges(des)) \
+        + f"\nUNION ALL\n{_REMOVED_SQL} WHERE child IN ({', '.join(map(str, starts))})"
+    got = con.execute(branches).to_arrow_table()
+    keep = np.isin(got.column("child").to_numpy(), np.concatenate(
+        [des, np.array(starts, dtype=np.int64)]))
+    got = got.filter(pa.array(keep))
+    return _removals(got.select(["parent_serial", "child_label", "removed_at", "removal_ncr_id",
+                                 "removed_by", "fitted_at"]), zone)
 
 
 def _add_removed(con: duckdb.DuckDBPyConnection, answer: WhereUsed, starts: list[int],
@@ -563,22 +639,27 @@ def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
     node, probe = found
     depth_of = {node: 0} | {anc: depth for depth, anc, *_ in rows if anc is not None}
     keys = ", ".join(str(int(k)) for k in depth_of)
+    near = key_ranges(np.array(list(depth_of), dtype=np.int64))
+    serials = select_in_ranges("SELECT node_id, component_code, serial_number "
+                               "FROM genealogy.serial_keys", "node_id", near)
+    edges = select_in_ranges("SELECT parent, child, source, linked_at "
+                             "FROM genealogy.edges_by_parent", "parent", near)
     links = con.execute(f"""
-        WITH n AS (SELECT node_id, kind, component_code, lot_number, serial_number, label
-                   FROM genealogy.nodes WHERE node_id IN ({keys}))
+        WITH s AS ({serials}), e AS ({edges})
         SELECT false AS removal, e.parent,
-               CASE WHEN l.node_id IS NULL THEN c.kind ELSE 'lot' END AS kind,
-               coalesce(l.component_code, c.component_code) AS component_code,
-               coalesce(l.lot_number, c.lot_number) AS lot_number, c.serial_number, p.label,
-               e.source::VARCHAR, epoch_us(e.linked_at), NULL::BIGINT, NULL::VARCHAR
-        FROM genealogy.edges_by_parent e JOIN n p ON p.node_id = e.parent
+               CASE WHEN l.node_id IS NULL THEN 'serial' ELSE 'lot' END AS kind,
+               coalesce(l.component_code, c.component_code) AS component_code, l.lot_number,
+               c.serial_number, p.serial_number AS label, e.source::VARCHAR,
+               epoch_us(e.linked_at), NULL::BIGINT, NULL::VARCHAR
+        FROM e JOIN s p ON p.node_id = e.parent
         LEFT JOIN genealogy.lot_keys l ON l.node_id = e.child  -- lots: not in the closure
-        LEFT JOIN n c ON c.node_id = e.child
+        LEFT JOIN s c ON c.node_id = e.child
         WHERE e.parent IN ({keys}) AND (l.node_id IS NOT NULL OR c.node_id IS NOT NULL)
         UNION ALL
         SELECT true, r.parent, NULL, r.component_code, r.lot_number, r.component_serial,
-               p.label, NULL, epoch_us(r.fitted_at), epoch_us(r.removed_at), r.removal_ncr_id
-        FROM genealogy.removed r JOIN n p ON p.node_id = r.parent
+               p.serial_number, NULL, epoch_us(r.fitted_at), epoch_us(r.removed_at),
+               r.removal_ncr_id
+        FROM genealogy.removed r JOIN s p ON p.node_id = r.parent
         WHERE r.parent IN ({keys})
         ORDER BY removal, 10, 7, 4, 5, 6""").fetchall()
     zone = probe.tzinfo

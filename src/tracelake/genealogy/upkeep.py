@@ -20,7 +20,7 @@ import re
 import duckdb
 
 from tracelake.genealogy.index import MAX_DEPTH, SOURCE, build_anomalies, shortest_paths
-from tracelake.genealogy.trace import key_ranges
+from tracelake.genealogy.ranges import key_ranges, select_in_ranges
 
 __all__ = ["extend_index"]
 
@@ -50,6 +50,7 @@ def extend_index(con: duckdb.DuckDBPyConnection, run_id: str,
         return None
     if _extend_closure(con):
         return None  # the new links close a cycle: the full build reports it
+    _grow_lot_spans(con)
     _refresh_unit_info(con, shipments_changed="shipments" in updated)
     added = _recheck_multi_parent(con)
     con.execute("; ".join(f"DROP TABLE IF EXISTS {temp}" for temp in (
@@ -130,8 +131,8 @@ def _key_names(con: duckdb.DuckDBPyConnection) -> None:
               UNION ALL
               SELECT 1, coalesce(j, ''), s, c, NULL, s, unit FROM _keys
               WHERE node_id IS NULL AND node)""")
-    con.execute("""INSERT INTO genealogy.lot_keys SELECT node_id, component_code, lot_number
-                   FROM _fresh WHERE grp = 0 ORDER BY node_id""")
+    con.execute("""INSERT INTO genealogy.lot_keys SELECT node_id, component_code, lot_number,
+                   NULL, NULL FROM _fresh WHERE grp = 0 ORDER BY node_id""")
     con.execute("""INSERT INTO genealogy.serial_keys SELECT node_id, s, component_code
                    FROM _fresh WHERE grp = 1 ORDER BY node_id""")
     con.execute("""INSERT INTO genealogy.loose_serials SELECT node_id, s, component_code
@@ -323,9 +324,37 @@ def _extend_closure(con: duckdb.DuckDBPyConnection) -> bool:
     con.execute("INSERT INTO genealogy.closure_by_anc SELECT * FROM _cnew ORDER BY anc, des")
     con.execute("INSERT INTO genealogy.closure_by_des SELECT des, anc, depth FROM _cnew "
                 "ORDER BY des, anc")
-    con.execute("DROP TABLE IF EXISTS _cpaths; DROP TABLE IF EXISTS _cdelta; "
-                "DROP TABLE IF EXISTS _cnew")
+    con.execute("DROP TABLE IF EXISTS _cpaths; DROP TABLE IF EXISTS _cdelta")
     return False
+
+
+def _grow_lot_spans(con: duckdb.DuckDBPyConnection) -> None:
+    """Widen ``lot_keys.des_lo``/``des_hi`` to the holders the run gave each lot: the parents
+    of its new edges and what they are in, and what the parents of its older edges were put
+    into (the new closure rows, ``_cnew``)."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _lot_edges AS
+                   SELECT child, parent FROM _added
+                   WHERE child IN (SELECT node_id FROM genealogy.lot_keys)""")
+    parents = con.execute("SELECT DISTINCT parent FROM _lot_edges").fetchnumpy()["parent"]
+    moved = con.execute("SELECT DISTINCT anc FROM _cnew").fetchnumpy()["anc"]
+    inside = select_in_ranges("SELECT anc, des FROM genealogy.closure_by_anc", "anc",
+                              key_ranges(parents))
+    holders = select_in_ranges("SELECT parent, child FROM genealogy.edges_by_parent",
+                               "parent", key_ranges(moved))
+    con.execute(f"""
+        UPDATE genealogy.lot_keys k
+        SET des_lo = least(coalesce(k.des_lo, g.lo), g.lo),
+            des_hi = greatest(coalesce(k.des_hi, g.hi), g.hi)
+        FROM (SELECT lot, min(des) AS lo, max(des) AS hi FROM (
+                  SELECT child AS lot, parent AS des FROM _lot_edges
+                  UNION ALL
+                  SELECT e.child, c.des FROM _lot_edges e JOIN ({inside}) c ON c.anc = e.parent
+                  UNION ALL
+                  SELECT e.child, n.des FROM _cnew n JOIN ({holders}) e ON e.parent = n.anc
+                  WHERE e.child IN (SELECT node_id FROM genealogy.lot_keys))
+              GROUP BY lot) g
+        WHERE k.node_id = g.lot""")
+    con.execute("DROP TABLE _lot_edges; DROP TABLE _cnew")
 
 
 def _drop_known(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -354,15 +383,15 @@ def _refresh_unit_info(con: duckdb.DuckDBPyConnection, shipments_changed: bool) 
     if not len(keys):
         con.execute("DROP TABLE _run_unit_keys")
         return
-    near = key_ranges("node_id", keys)
+    near = key_ranges(keys)
     # the last shipment of each touched serial: the one on record, or a later one of the run
     # (all of its shipments when the run changed shipment rows)
     ships = "shipments" if shipments_changed else "_run_ships"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _rows AS
-        WITH info AS (SELECT * FROM genealogy.unit_info WHERE {near}),
-        inside AS (SELECT DISTINCT anc FROM genealogy.closure_by_anc
-                   WHERE {near.replace("node_id", "anc")}),
+        WITH info AS ({select_in_ranges("SELECT * FROM genealogy.unit_info", "node_id", near)}),
+        inside AS (SELECT DISTINCT anc FROM ({select_in_ranges(
+            "SELECT anc FROM genealogy.closure_by_anc", "anc", near)})),
         mine AS (
             SELECT t.node_id, coalesce(r.serial_number, i.serial_number, k.s) AS serial_number,
                    coalesce(r.product_code, i.product_code) AS product_code,
@@ -392,17 +421,21 @@ def _refresh_unit_info(con: duckdb.DuckDBPyConnection, shipments_changed: bool) 
                m.known, m.customer, m.order_ref, m.shipped_at, m.ship_to_country
         FROM mine m LEFT JOIN shipped s ON s.serial_number = m.serial_number
         LEFT JOIN inside n ON n.anc = m.node_id""")
-    con.execute(f"""
-        UPDATE genealogy.unit_info u SET
-            product_code = r.product_code, job_id = r.job_id, status = r.status, top = r.top,
-            customer = CASE WHEN r.later IS NULL THEN r.customer ELSE r.later.customer END,
-            order_ref = CASE WHEN r.later IS NULL THEN r.order_ref ELSE r.later.order_ref END,
-            shipped_at = CASE WHEN r.later IS NULL THEN r.shipped_at
-                              ELSE r.later.shipped_at END,
-            ship_to_country = CASE WHEN r.later IS NULL THEN r.ship_to_country
-                                   ELSE r.later.ship_to_country END
-        FROM _rows r WHERE r.known AND u.node_id = r.node_id AND {near.replace("node_id",
-                                                                               "u.node_id")}""")
+    for lo, hi in near:  # one range at a time, so that each update reads only its row groups
+        con.execute(f"""
+            UPDATE genealogy.unit_info u SET
+                product_code = r.product_code, job_id = r.job_id, status = r.status,
+                top = r.top,
+                customer = CASE WHEN r.later IS NULL THEN r.customer ELSE r.later.customer END,
+                order_ref = CASE WHEN r.later IS NULL THEN r.order_ref
+                                 ELSE r.later.order_ref END,
+                shipped_at = CASE WHEN r.later IS NULL THEN r.shipped_at
+                                  ELSE r.later.shipped_at END,
+                ship_to_country = CASE WHEN r.later IS NULL THEN r.ship_to_country
+                                       ELSE r.later.ship_to_country END
+            FROM _rows r
+            WHERE r.known AND u.node_id = r.node_id AND u.node_id BETWEEN {lo} AND {hi}
+              AND r.node_id BETWEEN {lo} AND {hi}""")
     con.execute("""
         INSERT INTO genealogy.unit_info
         SELECT node_id, serial_number, product_code, job_id, status, top,
