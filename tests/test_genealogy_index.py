@@ -160,6 +160,28 @@ def test_each_run_kept_incrementally_equals_a_rebuild(tmp_path: Path, name: str)
         _assert_kept_equals_rebuilt(lake)
 
 
+@pytest.mark.parametrize("closes_a_cycle", [False, True])
+def test_a_run_fitting_parts_into_serials_that_are_no_units_takes_the_full_build(
+        tmp_path: Path, closes_a_cycle: bool) -> None:
+    """The upkeep derives links from units: parts fitted into a serial that is no unit (a known
+    loose serial, or one first named now) are links only the full build sees."""
+    lake = Lake(tmp_path / "lake")
+    first, second = tmp_path / "run-0", tmp_path / "run-1"
+    first.mkdir()
+    second.mkdir()
+    lake.ingest(write_plant(first, units=[unit("A", "J-1", "P")],
+                            fitments=[fit("A", "P", serial="LOOSE-1")]))
+    fits = [fit("LOOSE-1", "Q", serial="PART-1"), fit("NEW-1", "Q", serial="PART-2")]
+    if closes_a_cycle:
+        fits.append(fit("LOOSE-1", "P", serial="A", at="2026-10-21T10:00"))
+    report = lake.ingest(write_plant(second, fitments=fits, suffix="_2"))
+    assert report.genealogy is not None
+    assert report.genealogy["mode"] == "full"
+    assert (report.genealogy["cycles"] > 0) == closes_a_cycle
+    if not closes_a_cycle:
+        _assert_kept_equals_rebuilt(lake)
+
+
 def test_a_changed_re_export_of_fitments_rebuilds_the_index(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "lake")
     lake.ingest(SAMPLE, exclude=["bad/*"])

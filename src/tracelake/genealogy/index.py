@@ -749,15 +749,6 @@ def build_anomalies(con: duckdb.DuckDBPyConnection, scope: str | None = None,
 # upkeep
 
 
-def _fits_into_loose_serials(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    """True when the run fitted parts into serials that are not (yet) units: the upkeep derives
-    links from units, so such links (and any cycle they close) need the full build."""
-    return bool(con.execute("""
-        SELECT EXISTS (SELECT 1 FROM unit_components c WHERE c._run_id = ?::VARCHAR
-                       AND NOT EXISTS (SELECT 1 FROM units u WHERE u.serial_number = c.serial_number))
-        """, [run_id]).fetchone()[0])  # type: ignore[index]
-
-
 def update_index(con: duckdb.DuckDBPyConnection, run_id: str,
                  updated: set[str] | frozenset[str] = frozenset()) -> IndexStats:
     """Bring the index up to date after run ``run_id``: incrementally when the run only added
@@ -771,8 +762,6 @@ def update_index(con: duckdb.DuckDBPyConnection, run_id: str,
 
     start = time.perf_counter()
     if not has_index(con) or set(updated) & EDGE_TABLES:
-        return build_index(con)
-    if _fits_into_loose_serials(con, run_id):
         return build_index(con)
     added = extend_index(con, run_id, updated)
     if added is None:  # a link is gone or a cycle closed: only a full build is exact

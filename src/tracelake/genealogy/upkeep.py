@@ -44,7 +44,8 @@ def extend_index(con: duckdb.DuckDBPyConnection, run_id: str,
     full rebuild keeps the index exact."""
     run, params = _run_rows(run_id)
     _read_run(con, run, params)
-    _key_names(con)
+    if not _key_names(con):
+        return None  # parts fitted into serials that are no units: links the upkeep can't derive
     _scope(con)
     if not _derive(con):
         return None
@@ -76,9 +77,11 @@ def _read_run(con: duckdb.DuckDBPyConnection, run: str, params: dict[str, object
                     FROM shipments WHERE {run}""", params)
 
 
-def _key_names(con: duckdb.DuckDBPyConnection) -> None:
+def _key_names(con: duckdb.DuckDBPyConnection) -> bool:
     """Every name of the run to its key (``_keys``, ``_lot_keys``), and the next free keys for
-    the names first seen (lots first, then serials by job).
+    the names first seen (lots first, then serials by job); False, before any key is added, when
+    the run fits parts into a serial that is no unit (neither before nor in the run): the upkeep
+    derives links from units, so such links (and any cycle they close) need the full build.
 
     A unit the run adds was no unit before (a changed units row means a full rebuild), so if
     it is a node already it is one of the few serials that are no unit (``loose_serials``):
@@ -87,7 +90,7 @@ def _key_names(con: duckdb.DuckDBPyConnection) -> None:
     """
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _keys AS
-        SELECT n.*, l.node_id, l.known_code FROM (
+        SELECT n.*, l.node_id, l.known_code, l.node_id AS loose FROM (
             SELECT s, min(j) AS j, min(c) AS c, bool_or(node) AS node, bool_or(unit) AS unit
             FROM (SELECT serial_number AS s, job_id AS j, product_code AS c, true AS node,
                          true AS unit FROM _run_units
@@ -105,6 +108,10 @@ def _key_names(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("""UPDATE _keys k SET node_id = s.node_id, known_code = s.component_code
                        FROM genealogy.serial_keys s
                        WHERE k.node_id IS NULL AND NOT k.unit AND s.serial_number = k.s""")
+    if con.execute("""SELECT EXISTS (SELECT 1 FROM _keys k WHERE NOT k.unit
+                         AND (k.node_id IS NULL OR k.node_id = k.loose)
+                         AND k.s IN (SELECT serial_number FROM _run_fits))""").fetchone()[0]:  # type: ignore[index]
+        return False
     # a serial's code is the least any row gives it: a known serial named with a lesser one
     if con.execute("SELECT count(*) FROM _keys WHERE node_id IS NOT NULL AND c IS NOT NULL "
                    "AND (known_code IS NULL OR c < known_code)").fetchone()[0]:  # type: ignore[index]
@@ -145,6 +152,7 @@ def _key_names(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("UPDATE _keys k SET node_id = f.node_id FROM _fresh f "
                 "WHERE f.grp = 1 AND k.node_id IS NULL AND f.s = k.s")
     con.execute("DROP TABLE _fresh")
+    return True
 
 
 def _scope(con: duckdb.DuckDBPyConnection) -> None:
