@@ -30,10 +30,13 @@ def key_ranges(keys: np.ndarray, gap: int = 2048, most: int = 24) -> list[tuple[
                                                             strict=True)]
 
 
-def select_in_ranges(select: str, column: str, ranges: list[tuple[int, int]]) -> str:
-    """``select`` (a SELECT ... FROM ... without WHERE) restricted to ``column`` in the ranges,
-    one UNION ALL branch per range; a query that returns nothing if there is no range."""
+def select_in_ranges(select: str, column: str, ranges: list[tuple[int, int]],
+                     also: str | None = None) -> str:
+    """``select`` (a SELECT ... FROM ... without WHERE) restricted to ``column`` in the ranges
+    (and to the condition ``also``), one UNION ALL branch per range; a query that returns
+    nothing if there is no range."""
     if not ranges:
         return f"{select} WHERE false"
-    return "\nUNION ALL\n".join(f"{select} WHERE {column} BETWEEN {lo} AND {hi}"
+    extra = f" AND ({also})" if also else ""
+    return "\nUNION ALL\n".join(f"{select} WHERE {column} BETWEEN {lo} AND {hi}{extra}"
                                 for lo, hi in ranges)

@@ -287,38 +287,16 @@ def supplier_recall(con: duckdb.DuckDBPyConnection, component_code: str, supplie
 _SERIAL_HOLDERS_SQL = """
     SELECT anc, des, depth, via_down FROM genealogy.closure_by_anc WHERE {where}"""
 
-#: Everything a trace from lots needs, in one statement (``part`` tells the rows apart): the
-#: lots' holders (0: each edge out of a lot, and the closure rows of its parent), their unit
-#: rows (1) and the fitments undone of them or of the lots (2). Every table is read by
-#: constant key ranges, the lots' ``des_lo``/``des_hi`` (``{closure}``, ``{units}``,
-#: ``{removed}``: UNION ALLs of one BETWEEN each).
-_LOTS_SQL = """
+#: The holders of lots: each edge out of a lot, and the closure rows of its parent, read by
+#: the lots' constant key ranges (``{closure}``: a UNION ALL of one BETWEEN each). The unit rows
+#: and removals are read apart, by the same ranges: each plain scan costs a millisecond or
+#: two, where one statement semi-joining them to these holders cost 10-30 ms at 1M units.
+_LOT_HOLDERS_SQL = """
     WITH e AS (SELECT child AS anc, parent FROM genealogy.edges WHERE child IN ({starts})),
-    u AS ({closure}),
-    h AS (SELECT anc, parent AS des, 1 AS depth, anc AS via_down FROM e
-          UNION ALL
-          SELECT e.anc, u.des, u.depth + 1, u.via_down FROM e JOIN u ON u.anc = e.parent),
-    i AS (SELECT * FROM ({units}) WHERE node_id IN (SELECT des FROM h)),
-    r AS (SELECT * FROM ({removed}) WHERE child IN (SELECT des FROM h)
-          UNION ALL
-          SELECT child, parent_serial, child_label, removed_at, removal_ncr_id, removed_by,
-                 fitted_at
-          FROM genealogy.removed WHERE child IN ({starts}))
-    SELECT 0 AS part, anc, des, depth, via_down, NULL::VARCHAR AS serial_number,
-           NULL::BOOLEAN AS top, NULL::VARCHAR AS product_code, NULL::VARCHAR AS job_id,
-           NULL::VARCHAR AS status, NULL::VARCHAR AS customer, NULL::VARCHAR AS order_ref,
-           NULL::BIGINT AS shipped_us, NULL::BIGINT AS fitted_us
-    FROM h
+    u AS ({closure})
+    SELECT anc, parent AS des, 1 AS depth, anc AS via_down FROM e
     UNION ALL
-    SELECT 1, NULL, node_id, NULL, NULL, serial_number, top,  -- attributes: top-level only
-           CASE WHEN top THEN product_code END, CASE WHEN top THEN job_id END,
-           CASE WHEN top THEN status END, CASE WHEN top THEN customer END,
-           CASE WHEN top THEN order_ref END, CASE WHEN top THEN epoch_us(shipped_at) END, NULL
-    FROM i
-    UNION ALL
-    SELECT 2, NULL, child, NULL, NULL, parent_serial, NULL, child_label, removal_ncr_id,
-           removed_by, NULL, NULL, epoch_us(removed_at), epoch_us(fitted_at)
-    FROM r"""
+    SELECT e.anc, u.des, u.depth + 1, u.via_down FROM e JOIN u ON u.anc = e.parent"""
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -332,33 +310,15 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _lots_traced(con: duckdb.DuckDBPyConnection, nodes: list[int], spans: list[tuple[int, int]]
-                 ) -> tuple[tuple[np.ndarray, ...], pa.Table, pa.Table]:
-    """Holders (anc, des, depth, via_down), their unit rows and the removals, for lots."""
-    ranges = _merged(spans)
-    starts = ", ".join(str(n) for n in nodes)
-    sql = _LOTS_SQL.format(
-        starts=starts,
+def _lot_holders(con: duckdb.DuckDBPyConnection, nodes: list[int],
+                 ranges: list[tuple[int, int]]) -> tuple[np.ndarray, ...]:
+    """Holders (anc, des, depth, via_down) of lots, one row per (lot, holder)."""
+    got = con.execute(_LOT_HOLDERS_SQL.format(
+        starts=", ".join(str(n) for n in nodes),
         closure=select_in_ranges("SELECT anc, des, depth, via_down FROM genealogy.closure_by_anc",
-                                 "anc", ranges),
-        units=select_in_ranges("SELECT * FROM genealogy.unit_info", "node_id", ranges),
-        removed=select_in_ranges(
-            "SELECT child, parent_serial, child_label, removed_at, removal_ncr_id, removed_by, "
-            "fitted_at FROM genealogy.removed", "child", ranges))
-    table = con.execute(sql).to_arrow_table()
-    part = table.column("part").to_numpy()
-    holders = table.filter(pa.array(part == 0))
-    anc = holders.column("anc").to_numpy()
-    des = holders.column("des").to_numpy()
-    depth = holders.column("depth").to_numpy().astype(np.int64)
-    via = holders.column("via_down").to_numpy()
-    units = table.filter(pa.array(part == 1)).select(
-        ["des", "serial_number", "top", "product_code", "job_id", "status", "customer",
-         "order_ref", "shipped_us"]).rename_columns(
-        ["node_id", "serial_number", "top", "product_code", "job_id", "status", "customer",
-         "order_ref", "shipped_us"])
-    removed = table.filter(pa.array(part == 2))
-    return _shortest_rows(anc, des, depth, via), units, removed
+                                 "anc", ranges))).fetchnumpy()
+    return _shortest_rows(np.asarray(got["anc"]), np.asarray(got["des"]),
+                          np.asarray(got["depth"]).astype(np.int64), np.asarray(got["via_down"]))
 
 
 def _shortest_rows(anc: np.ndarray, des: np.ndarray, depth: np.ndarray, via: np.ndarray
@@ -383,14 +343,27 @@ def _shortest_rows(anc: np.ndarray, des: np.ndarray, depth: np.ndarray, via: np.
     return anc, des, depth, via
 
 
-_UNIT_ATTRS = ["serial_number", "product_code", "job_id", "status", "customer", "order_ref",
-               "shipped_us"]
-
-#: the unit rows of the holders (read by key ranges around them)
-_UNITS_SQL = """
-    SELECT node_id, serial_number, top, product_code, job_id, status, customer, order_ref,
+#: the units in key ranges around the holders: every unit's label, and the attributes of the
+#: top-level ones (two narrow scans: one scan of every column costs about twice as much)
+_LABELS_SQL = "SELECT node_id, serial_number, top FROM genealogy.unit_info"
+_TOP_ATTRS_SQL = """
+    SELECT node_id, product_code, job_id, status, customer, order_ref,
            epoch_us(shipped_at) AS shipped_us
     FROM genealogy.unit_info"""
+
+_NO_UNITS = pa.schema([("node_id", pa.int64()), ("serial_number", pa.string()),
+                       ("top", pa.bool_())])
+
+
+def _unit_rows(con: duckdb.DuckDBPyConnection, ranges: list[tuple[int, int]]
+               ) -> tuple[pa.Table, pa.Table]:
+    """(node_id, serial_number, top) of the units in ``ranges``, and (node_id, attributes) of
+    the top-level ones, each sorted by node_id."""
+    labels = con.execute(select_in_ranges(_LABELS_SQL, "node_id", ranges)).to_arrow_table()
+    attrs = con.execute(select_in_ranges(_TOP_ATTRS_SQL, "node_id", ranges, also="top")
+                        ).to_arrow_table()
+    return labels.sort_by("node_id"), attrs.sort_by("node_id")
+
 
 #: fitments undone of the holders (read by key ranges around them) and of the starts
 _REMOVED_SQL = """
@@ -402,32 +375,28 @@ _REMOVED_SQL = """
 def _forward(con: duckdb.DuckDBPyConnection, starts: dict[int, str], zone: dt.tzinfo | None,
              query: dict[str, Any], include_removed: bool, *,
              spans: list[tuple[int, int]] | None = None) -> WhereUsed:
-    """Where-used from start nodes: lots (with the key ranges of their holders, ``spans``: one
-    statement) or a serial (its closure rows, then its holders' rows by key ranges)."""
+    """Where-used from start nodes: lots (with the key ranges of their holders, ``spans``) or a
+    serial (its closure rows); then the holders' unit rows and removals by key ranges."""
     nodes = sorted(starts)
     if spans is not None:
-        (anc, des, depth, via), units, gone = _lots_traced(con, nodes, spans)
-        removed = _removals(gone.select(["serial_number", "product_code", "shipped_us",
-                                         "job_id", "status", "fitted_us"]), zone)
+        ranges = _merged(spans)
+        anc, des, depth, via = _lot_holders(con, nodes, ranges)
     else:
         got = con.execute(_SERIAL_HOLDERS_SQL.format(where="anc = $s::BIGINT"),
                           {"s": nodes[0]}).fetchnumpy()
         anc, des, depth, via = _shortest_rows(
             np.asarray(got["anc"]), np.asarray(got["des"]),
             np.asarray(got["depth"]).astype(np.int64), np.asarray(got["via_down"]))
-        removed = _removed_links(con, des, nodes, zone)
-        units = con.execute(select_in_ranges(_UNITS_SQL, "node_id", key_ranges(des))
-                            ).to_arrow_table() if len(des) else None
+        ranges = key_ranges(des)
+    removed = _removed_links(con, des, nodes, zone, ranges)
     if not len(des):
         return WhereUsed(query, [], removed)
-    if units is None or not units.num_rows:  # no holder is a unit: a null row to point at
-        units = pa.Table.from_pylist([{}], schema=pa.schema(
-            [("node_id", pa.int64()), ("serial_number", pa.string()), ("top", pa.bool_())]
-            + [(c, pa.string()) for c in _UNIT_ATTRS[1:-1]] + [("shipped_us", pa.int64())]))
+    units, attrs = _unit_rows(con, ranges)
+    if not units.num_rows:  # no holder is a unit: a null row to point at
+        units = pa.Table.from_pylist([{}], schema=_NO_UNITS)
     unit_keys = units.column("node_id").fill_null(-1).to_numpy()
-    unit_order = np.argsort(unit_keys, kind="stable")
-    at = np.minimum(np.searchsorted(unit_keys[unit_order], des), len(unit_keys) - 1)
-    unit_row = unit_order[at]
+    at = np.minimum(np.searchsorted(unit_keys, des), len(unit_keys) - 1)
+    unit_row = at
     is_unit = unit_keys[unit_row] == des
     top = is_unit & units.column("top").fill_null(False).to_numpy(zero_copy_only=False)[unit_row]
     # the top-level holders in answer order: depth, serial; a holder of several starts keeps
@@ -445,7 +414,10 @@ def _forward(con: duckdb.DuckDBPyConnection, starts: dict[int, str], zone: dt.tz
     labels = units.column("serial_number").take(pa.array(unit_row))
     labels = pc.if_else(pa.array(is_unit), labels, pa.nulls(len(des), pa.string()))
     extra = _non_unit_labels(con, labels, des, walks)
-    kept = units.select(_UNIT_ATTRS).take(pa.array(unit_row[rows]))
+    attr_row = np.searchsorted(attrs.column("node_id").to_numpy(), des[rows])
+    kept = attrs.take(pa.array(attr_row)).drop_columns(["node_id"])
+    kept = kept.add_column(0, "serial_number", units.column("serial_number").take(
+        pa.array(unit_row[rows])))
     kept = kept.append_column("depth", pa.array(depth[rows].astype(np.int32)))
     answer = WhereUsed(query, removed=removed, columns=AffectedColumns(
         kept, walks, labels, extra, starts, start_at, zone))
@@ -524,9 +496,11 @@ def _non_unit_labels(con: duckdb.DuckDBPyConnection, labels: pa.Array, des: np.n
 
 
 def _removed_links(con: duckdb.DuckDBPyConnection, des: np.ndarray, starts: list[int],
-                   zone: dt.tzinfo | None) -> list[dict[str, Any]]:
-    """Fitments of the traced part (or of anything holding it: ``des``) that were undone."""
-    branches = select_in_ranges(_REMOVED_SQL, "child", key_ranges(des)) \
+                   zone: dt.tzinfo | None, ranges: list[tuple[int, int]]
+                   ) -> list[dict[str, Any]]:
+    """Fitments of the traced part (or of anything holding it: ``des``, within ``ranges``)
+    that were undone."""
+    branches = select_in_ranges(_REMOVED_SQL, "child", ranges) \
         + f"\nUNION ALL\n{_REMOVED_SQL} WHERE child IN ({', '.join(map(str, starts))})"
     got = con.execute(branches).to_arrow_table()
     keep = np.isin(got.column("child").to_numpy(), np.concatenate(
@@ -614,6 +588,55 @@ def _tops_of(con: duckdb.DuckDBPyConnection, serial: str) -> list[dict[str, Any]
 # where-from
 
 
+def _component_order(c: dict[str, Any]) -> tuple[Any, ...]:
+    """Where-from's order: level, holder, component, current before removed (earliest removal
+    first), then lot and serial (a missing one last)."""
+    removed = c["removed_at"]
+    return (c["depth"], c["parent_serial"], c["component_code"] or "", removed is not None,
+            removed.timestamp() if removed is not None else 0.0,
+            c["lot_number"] is None, c["lot_number"] or "",
+            c["component_serial"] is None, c["component_serial"] or "")
+
+
+#: Where-from in one statement, rows told apart by ``part``: 0 the unit's row (with a
+#: timestamp carrying the session's zone), 1 each holder's key and depth (the unit: 0, the
+#: serials inside it), 2 each link into a holder (a lot, or a serial, with the holder's
+#: label), 3 each fitment undone from a holder. Columns: part, parent (or holder key), depth,
+#: kind, component_code, lot_number, serial, label, source, linked/fitted (us), removed (us),
+#: NCR, then the unit's serial, product, job, status and the zone probe.
+_WHERE_FROM_SQL = f"""
+    WITH n AS (SELECT node_id FROM genealogy.serial_keys WHERE serial_number = $s::VARCHAR),
+    k AS (SELECT node_id AS key, 0 AS depth FROM n
+          UNION ALL
+          SELECT c.anc, c.depth FROM genealogy.closure_by_des c JOIN n ON c.des = n.node_id),
+    s AS (SELECT s.node_id, s.component_code, s.serial_number
+          FROM genealogy.serial_keys s JOIN k ON s.node_id = k.key),
+    e AS (SELECT e.parent, e.child, e.source, e.linked_at
+          FROM genealogy.edges_by_parent e JOIN k ON e.parent = k.key)
+    SELECT 0 AS part, NULL::BIGINT AS parent, NULL::BIGINT AS depth, NULL AS kind,
+           NULL AS component_code, NULL AS lot_number, NULL AS serial, NULL AS label,
+           NULL AS source, NULL::BIGINT AS t1, NULL::BIGINT AS t2, NULL AS ncr,
+           u.serial_number, u.product_code, u.job_id, u.status, {ZONE_PROBE} AS zone
+    FROM genealogy.unit_info u JOIN n ON u.node_id = n.node_id
+    UNION ALL
+    SELECT 1, key, depth, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL FROM k
+    UNION ALL
+    SELECT 2, e.parent, NULL, CASE WHEN l.node_id IS NULL THEN 'serial' ELSE 'lot' END,
+           coalesce(l.component_code, c.component_code), l.lot_number, c.serial_number,
+           p.serial_number, e.source::VARCHAR, epoch_us(e.linked_at), NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL
+    FROM e JOIN s p ON p.node_id = e.parent
+    LEFT JOIN genealogy.lot_keys l ON l.node_id = e.child  -- lots: not in the closure
+    LEFT JOIN s c ON c.node_id = e.child
+    WHERE l.node_id IS NOT NULL OR c.node_id IS NOT NULL
+    UNION ALL
+    SELECT 3, r.parent, NULL, NULL, r.component_code, r.lot_number, r.component_serial,
+           p.serial_number, NULL, epoch_us(r.fitted_at), epoch_us(r.removed_at),
+           r.removal_ncr_id, NULL, NULL, NULL, NULL, NULL
+    FROM genealogy.removed r JOIN s p ON p.node_id = r.parent"""
+
+
 def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
     """Every lot and serial in a unit, level by level, with when each was fitted or issued.
 
@@ -621,48 +644,20 @@ def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
     from a job-level issue (``material_issues``). Parts removed in rework are listed with their
     ``removed_at`` as history; what was inside them is not.
 
-    Three lookups: the unit's key; its row and its contents (``closure_by_des``); then the
-    links into each holder (the unit and the serials inside it), with the names of both ends,
-    and the removals from them, all by constant keys so that zone maps prune every scan.
+    One statement: the unit's key and row, its contents (``closure_by_des``), the links into
+    each holder (the unit and the serials inside it) with the names of both ends, and the
+    removals from them. The few keys are joined, so DuckDB pushes them into each scan as an IN
+    filter and zone maps prune it (four statements by constant keys cost about twice as much).
     """
     query = {"direction": "backward", "serial_number": serial_number}
-    found = _serial_node_zone(con, serial_number)
-    rows = con.execute("""
-        SELECT 0 AS depth, NULL::BIGINT AS anc, serial_number, product_code, job_id, status
-        FROM genealogy.unit_info WHERE node_id = $node
-        UNION ALL
-        SELECT depth, anc, NULL, NULL, NULL, NULL FROM genealogy.closure_by_des
-        WHERE des = $node""", {"node": found[0]}).fetchall() if found is not None else []
-    unit = next((r[2:] for r in rows if r[1] is None), None)
-    if found is None or unit is None:
+    rows = con.execute(_WHERE_FROM_SQL, {"s": serial_number}).fetchall()
+    unit = next((r for r in rows if r[0] == 0), None)
+    if unit is None:
         return WhereFrom(query, None, message=f"no unit {serial_number} in the lake")
-    node, probe = found
-    depth_of = {node: 0} | {anc: depth for depth, anc, *_ in rows if anc is not None}
-    keys = ", ".join(str(int(k)) for k in depth_of)
-    near = key_ranges(np.array(list(depth_of), dtype=np.int64))
-    serials = select_in_ranges("SELECT node_id, component_code, serial_number "
-                               "FROM genealogy.serial_keys", "node_id", near)
-    edges = select_in_ranges("SELECT parent, child, source, linked_at "
-                             "FROM genealogy.edges_by_parent", "parent", near)
-    links = con.execute(f"""
-        WITH s AS ({serials}), e AS ({edges})
-        SELECT false AS removal, e.parent,
-               CASE WHEN l.node_id IS NULL THEN 'serial' ELSE 'lot' END AS kind,
-               coalesce(l.component_code, c.component_code) AS component_code, l.lot_number,
-               c.serial_number, p.serial_number AS label, e.source::VARCHAR,
-               epoch_us(e.linked_at), NULL::BIGINT, NULL::VARCHAR
-        FROM e JOIN s p ON p.node_id = e.parent
-        LEFT JOIN genealogy.lot_keys l ON l.node_id = e.child  -- lots: not in the closure
-        LEFT JOIN s c ON c.node_id = e.child
-        WHERE e.parent IN ({keys}) AND (l.node_id IS NOT NULL OR c.node_id IS NOT NULL)
-        UNION ALL
-        SELECT true, r.parent, NULL, r.component_code, r.lot_number, r.component_serial,
-               p.serial_number, NULL, epoch_us(r.fitted_at), epoch_us(r.removed_at),
-               r.removal_ncr_id
-        FROM genealogy.removed r JOIN s p ON p.node_id = r.parent
-        WHERE r.parent IN ({keys})
-        ORDER BY removal, 10, 7, 4, 5, 6""").fetchall()
-    zone = probe.tzinfo
+    depth_of = {r[1]: r[2] for r in rows if r[0] == 1}
+    # (is a removal, parent, kind, code, lot, serial, label, source, t1, t2, NCR)
+    links = [(r[0] == 3, r[1], *r[3:12]) for r in rows if r[0] >= 2]
+    zone = unit[16].tzinfo
     times = datetimes(pa.array([r[8] for r in links] + [r[9] for r in links], pa.int64()), zone)
     linked, removed = times[:len(links)], times[len(links):]
     components: list[dict[str, Any]] = []
@@ -691,7 +686,6 @@ def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
                            "depth": depth_by_serial.get(parent, 0) + 1, "fitted_at": fitted,
                            "removed_at": removed_at, "source": "unit_components",
                            "removal_ncr_id": ncr})
-    components.sort(key=lambda c: (c["depth"], c["parent_serial"], c["component_code"] or "",
-                                   c["removed_at"] is not None))
+    components.sort(key=_component_order)
     return WhereFrom(query, dict(zip(("serial_number", "product_code", "job_id", "status"),
-                                     unit, strict=True)), components)
+                                     unit[12:16], strict=True)), components)
