@@ -10,7 +10,8 @@ UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test e2e chromium dashboard lint dagster bench-ingest bench-dashboards clean
+.PHONY: help demo test e2e chromium dashboard lint dagster bench-ingest bench-dashboards \
+        bench-genealogy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +63,9 @@ bench-ingest: .venv/.synced ## ingest benchmark: 100,000-unit plant against a ra
 
 bench-dashboards: .venv/.synced ## time every dashboard page on the sample and a 100,000-unit plant
 	$(RUN) python benchmarks/dashboards.py
+
+bench-genealogy: .venv/.synced ## trace queries beside a recursive CTE, rustworkx, networkx (TIERS=S,adv,M)
+	$(RUN) --group bench python benchmarks/genealogy.py --tiers $(or $(TIERS),S,adv)
 
 clean: ## remove the lake and the environment
 	rm -rf lake .venv $(TOOLS) .dagster_home

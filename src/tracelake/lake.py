@@ -88,6 +88,13 @@ def _columns_ddl(contract: TableContract, extra: dict[str, str]) -> str:
     return ", ".join(cols)
 
 
+#: A join whose smaller side has at most this many keys hands them to the scan of the larger
+#: side as an IN filter, which zone maps prune by (DuckDB's default is 50). Lookups of a few
+#: hundred measured serials or holders then read the row groups holding them, not the table:
+#: 300 serials among 5M took 86 ms by a full scan, 10 ms so.
+IN_FILTER_KEYS = 2048
+
+
 @contextmanager
 def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the lake's database for writing (creating the lake if needed), in UTC."""
@@ -104,6 +111,7 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
         con.execute("SET enable_progress_bar = false")
         # bounded memory: DuckDB spills to disk instead of growing to 80 % of RAM (OOM at 1M units)
         con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', '8GB')}'")
+        con.execute(f"SET dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
         create_schema(con)
         yield con
     finally:

@@ -16,7 +16,7 @@ import duckdb
 
 from tracelake.errors import LakeNotFound
 from tracelake.extensions import load_fts, needs_fts
-from tracelake.lake import LakePaths
+from tracelake.lake import IN_FILTER_KEYS, LakePaths
 
 __all__ = ["open_snapshot", "publish", "publish_lake"]
 
@@ -56,6 +56,7 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
     # use them) start from the global settings, not from this connection's session
     con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET GLOBAL dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
     if needs_fts(con):  # the search index's macros need it, and it loads from a file
         load_fts(con)
     if not external_access:
