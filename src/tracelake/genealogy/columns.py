@@ -10,15 +10,35 @@ own (same instant, same tzinfo object).
 from __future__ import annotations
 
 import datetime as dt
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["ZONE_PROBE", "Records", "datetimes", "values"]
+__all__ = ["ZONE_PROBE", "Records", "datetimes", "no_gc_pauses", "values"]
 
 #: a column to select next to a lookup: DuckDB's conversion of it carries the session's tzinfo
 ZONE_PROBE = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+
+
+@contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while an answer's rows are built.
+
+    Thousands of new dicts, lists and datetimes set off collections of the oldest generation,
+    which walk the whole heap: at 1M units they made one where-used answer in twenty take
+    70 ms instead of 8. The rows hold no reference cycles, so nothing is left uncollected.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def datetimes(micros: pa.Array | pa.ChunkedArray, zone: dt.tzinfo | None) -> list[dt.datetime | None]:
@@ -82,6 +102,8 @@ class Records:
         """One dict per row (built once)."""
         if self._rows is None:
             names = self.table.column_names
-            cols = [values(c, self.zone) for c in self.table.columns]
-            self._rows = [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+            with no_gc_pauses():
+                cols = [values(c, self.zone) for c in self.table.columns]
+                self._rows = [dict(zip(names, row, strict=True))
+                              for row in zip(*cols, strict=True)]
         return self._rows

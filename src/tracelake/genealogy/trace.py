@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracelake.errors import TracelakeError
-from tracelake.genealogy.columns import ZONE_PROBE, datetimes
+from tracelake.genealogy.columns import ZONE_PROBE, datetimes, no_gc_pauses
 from tracelake.genealogy.ranges import key_ranges, select_in_ranges
 
 __all__ = ["WhereFrom", "WhereUsed", "supplier_lots", "supplier_recall", "where_from",
@@ -87,8 +87,10 @@ class AffectedColumns:
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per unit, keys in the contract's order."""
-        cols = [self.column(k) for k in AFFECTED_KEYS]
-        return [dict(zip(AFFECTED_KEYS, row, strict=True)) for row in zip(*cols, strict=True)]
+        with no_gc_pauses():
+            cols = [self.column(k) for k in AFFECTED_KEYS]
+            return [dict(zip(AFFECTED_KEYS, row, strict=True))
+                    for row in zip(*cols, strict=True)]
 
     def summary(self) -> dict[str, Any]:
         """The answer's summary, from the columns."""
@@ -133,8 +135,9 @@ class WhereUsed:
 
     def as_dict(self) -> dict[str, Any]:
         """The contract's JSON document (plus ``message`` when the answer is empty)."""
-        out = {"query": self.query, "affected": self.affected, "removed": self.removed,
-               "summary": self.summary}
+        with no_gc_pauses():
+            out = {"query": self.query, "affected": self.affected, "removed": self.removed,
+                   "summary": self.summary}
         if self.message:
             out["message"] = self.message
         return out
