@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from tests.helpers import SAMPLE, Lake
+from tracelake.records import batch_record, device_record
 from tracelake.snapshot import open_snapshot
 
 
@@ -43,3 +45,15 @@ def sample(sample_lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
     con = open_snapshot(sample_lake.paths)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="module")
+def bmr(sample: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The batch record of the sample's J-1042 (one per test module: tests may not share edits)."""
+    return batch_record(sample, "J-1042")
+
+
+@pytest.fixture(scope="module")
+def dhr(sample: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The device history record of the sample's SPX200-0004."""
+    return device_record(sample, "SPX200-0004")

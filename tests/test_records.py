@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +15,8 @@ from tests.helpers import Lake
 from tracelake.cli import app
 from tracelake.errors import RecordNotFound
 from tracelake.records import batch_record, device_record
-from tracelake.snapshot import open_snapshot
 
 UTC = dt.UTC
-
-
-@pytest.fixture(scope="module")
-def con(sample_lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
-    c = open_snapshot(sample_lake.paths)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def bmr(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    return batch_record(con, "J-1042")
-
-
-@pytest.fixture(scope="module")
-def dhr(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    return device_record(con, "SPX200-0004")
 
 
 def test_the_bmr_header_names_job_product_revisions_and_po(bmr: dict[str, Any]) -> None:
@@ -190,16 +171,16 @@ def test_the_dhr_shipment_and_findings_are_the_units_own(dhr: dict[str, Any]) ->
     assert len(dhr["findings"]) == 3
 
 
-def test_unknown_job_or_serial_is_record_not_found(con: duckdb.DuckDBPyConnection) -> None:
+def test_unknown_job_or_serial_is_record_not_found(sample: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(RecordNotFound, match="J-0000"):
-        batch_record(con, "J-0000")
+        batch_record(sample, "J-0000")
     with pytest.raises(RecordNotFound, match="SPX200-9999"):
-        device_record(con, "SPX200-9999")
+        device_record(sample, "SPX200-9999")
 
 
 def test_a_work_in_progress_batch_record_says_release_blocked_and_why(
-        con: duckdb.DuckDBPyConnection) -> None:
-    doc = batch_record(con, "J-1047", with_units=False)
+        sample: duckdb.DuckDBPyConnection) -> None:
+    doc = batch_record(sample, "J-1047", with_units=False)
     assert doc["release"]["status"] == "release blocked" and not doc["release"]["releasable"]
     assert any("NCR-0240" in r for r in doc["release"]["reasons"])
     assert doc["quantities"]["wip"] == 3 and doc["quantities"]["quarantined"] == 1

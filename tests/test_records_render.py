@@ -21,7 +21,7 @@ import pytest
 
 from tests.helpers import SAMPLE, Lake
 from tracelake.errors import InputError
-from tracelake.records import batch_record, device_record, render_html, render_pdf
+from tracelake.records import batch_record, render_html, render_pdf
 from tracelake.records.present import BMR_SECTIONS, UNIT_SECTIONS, unit_heading
 from tracelake.snapshot import open_snapshot
 
@@ -32,23 +32,6 @@ SCRIPT = "<script>alert('lake')</script>"
 def _squash(text: str) -> str:
     """Text without whitespace: table cells wrap long values over several lines."""
     return re.sub(r"\s+", "", text)
-
-
-@pytest.fixture(scope="module")
-def con(sample_lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
-    c = open_snapshot(sample_lake.paths)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def bmr(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    return batch_record(con, "J-1042")
-
-
-@pytest.fixture(scope="module")
-def dhr(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    return device_record(con, "SPX200-0004")
 
 
 @pytest.fixture(scope="module")

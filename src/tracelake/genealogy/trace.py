@@ -406,8 +406,7 @@ def _forward(con: duckdb.DuckDBPyConnection, starts: dict[int, str], zone: dt.tz
     if not units.num_rows:  # no holder is a unit: a null row to point at
         units = pa.Table.from_pylist([{}], schema=_NO_UNITS)
     unit_keys = units.column("node_id").fill_null(-1).to_numpy()
-    at = np.minimum(np.searchsorted(unit_keys, des), len(unit_keys) - 1)
-    unit_row = at
+    unit_row = np.minimum(np.searchsorted(unit_keys, des), len(unit_keys) - 1)
     is_unit = unit_keys[unit_row] == des
     top = is_unit & units.column("top").fill_null(False).to_numpy(zero_copy_only=False)[unit_row]
     # the top-level holders in answer order: depth, serial; a holder of several starts keeps

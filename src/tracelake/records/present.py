@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tracelake.errors import InputError
 from tracelake.findings import SEVERITIES
 from tracelake.plant_time import DEFAULT_ZONE, stamp
 
@@ -79,6 +81,37 @@ UNCONTROLLED = "Uncontrolled when printed: the controlled record is the tracelak
 def unit_heading(serial: str) -> str:
     """The heading that starts each unit page (the serial list points at it)."""
     return f"Device History Record — {serial}"
+
+
+def record_kind(doc: dict[str, Any]) -> str:
+    """``bmr`` or ``dhr``: the kind of record a document holds.
+
+    Raises:
+        InputError: the document is neither a BMR nor a DHR.
+    """
+    kind = doc.get("kind")
+    if kind not in ("bmr", "dhr"):
+        raise InputError(f"cannot render a record of kind {kind!r}: expected 'bmr' or 'dhr'")
+    return str(kind)
+
+
+def header_right(doc: dict[str, Any]) -> str:
+    """The running header's right side: job (and serial, on a DHR), product and revisions."""
+    job = doc.get("job") or {}
+    product = (f"{cell(job.get('product_code'))} rev {cell(job.get('mbr_revision'))} "
+               f"(drawing {cell(job.get('drawing_revision'))})")
+    if doc.get("kind") == "bmr":
+        return f"Job {cell(job.get('job_id'))} · {product}"
+    serial = cell((doc.get("unit") or {}).get("serial_number"))
+    return f"Serial {serial} · Job {cell(job.get('job_id'))} · {product}"
+
+
+def tracelake_version() -> str:
+    """The installed tracelake version the record names as its generator."""
+    try:
+        return version("tracelake")
+    except PackageNotFoundError:
+        return "dev"
 
 
 def zone_of(doc: dict[str, Any]) -> ZoneInfo:

@@ -7,13 +7,11 @@ Jinja2 templates in ``templates/`` with autoescaping on: plant data is always sh
 from __future__ import annotations
 
 import re
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from tracelake.errors import InputError
 from tracelake.findings import SEVERITIES
 from tracelake.records import forms, tables
 from tracelake.records.present import (
@@ -24,6 +22,9 @@ from tracelake.records.present import (
     UNIT_SECTIONS,
     cell,
     count_severities,
+    header_right,
+    record_kind,
+    tracelake_version,
     unit_heading,
     verdict,
     when,
@@ -61,13 +62,6 @@ def _env() -> Environment:
 _ENV = _env()
 
 
-def _version() -> str:
-    try:
-        return version("tracelake")
-    except PackageNotFoundError:
-        return "dev"
-
-
 def _serial_table(doc: dict[str, Any]) -> Table:
     """The serial list, its last column pointing at the unit's record further down the page."""
     t = tables.serial_list(doc.get("serials") or [], zone_of(doc))
@@ -82,19 +76,9 @@ def render_html(doc: dict[str, Any], *, company: str | None = None) -> str:
     Raises:
         InputError: the document is neither a BMR nor a DHR.
     """
-    kind = doc.get("kind")
-    if kind not in ("bmr", "dhr"):
-        raise InputError(f"cannot render a record of kind {kind!r}: expected 'bmr' or 'dhr'")
+    kind = record_kind(doc)
     zone = zone_of(doc)
-    job = doc.get("job") or {}
-    product = (f"{cell(job.get('product_code'))} rev {cell(job.get('mbr_revision'))} "
-               f"(drawing {cell(job.get('drawing_revision'))})")
-    if kind == "bmr":
-        right = f"Job {cell(job.get('job_id'))} · {product}"
-    else:
-        right = f"Serial {cell((doc.get('unit') or {}).get('serial_number'))} · " \
-                f"Job {cell(job.get('job_id'))} · {product}"
     template = _ENV.get_template(f"{kind}.html.j2")
     return template.render(doc=doc, z=zone, zone=zone.key, when=lambda v: when(v, zone),
-                           header_right=right, version=_version(), company=company or doc.get("company"),
-                           serial_table=_serial_table)
+                           header_right=header_right(doc), version=tracelake_version(),
+                           company=company or doc.get("company"), serial_table=_serial_table)
