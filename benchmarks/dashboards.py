@@ -51,11 +51,11 @@ def sample_lake() -> Path:
 
 def big_lake(units: int, seed: int) -> Path:
     """The synthetic plant's lake, ingested once and kept while its indexes are current."""
-    from tracelake.find import has_search_index
-    from tracelake.genealogy import has_index
+    from tracelake.derived.genealogy import has_index
+    from tracelake.derived.search import has_search_index
     from tracelake.ingest import ingest
-    from tracelake.lake import LakePaths
-    from tracelake.snapshot import open_snapshot
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
 
     lake = WORK / "dashboards" / f"plant-{units}-{seed}" / "lake"
     if (lake / "serving.duckdb").exists():
@@ -81,8 +81,8 @@ def big_lake(units: int, seed: int) -> Path:
 
 def views(lake: Path) -> list[tuple[str, str, dict[str, str]]]:
     """(page, what is shown, query string) for every page, at records picked from this lake."""
-    from tracelake.lake import LakePaths
-    from tracelake.snapshot import open_snapshot
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
 
     con = open_snapshot(LakePaths.of(lake))
     try:

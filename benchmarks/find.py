@@ -207,9 +207,9 @@ def child_ingest(tdir: Path, plant: Path) -> dict[str, Any]:
 
 def child_build(tdir: Path) -> dict[str, Any]:
     """The search index built from scratch in one transaction, then the snapshot published."""
-    from tracelake.find.index import build_search_index
-    from tracelake.lake import LakePaths, connect_writer
-    from tracelake.snapshot import publish
+    from tracelake.derived.search.index import build_search_index
+    from tracelake.lake.snapshot import publish
+    from tracelake.lake.storage import LakePaths, connect_writer
 
     lake = LakePaths.of(tdir / "lake")
     with connect_writer(lake) as con:
@@ -231,9 +231,9 @@ def child_build(tdir: Path) -> dict[str, Any]:
 
 
 def child_find(tdir: Path) -> dict[str, Any]:
-    from tracelake.find import find
-    from tracelake.lake import LakePaths
-    from tracelake.snapshot import open_snapshot
+    from tracelake.derived.search import find
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
 
     queries = json.loads((tdir / "queries.json").read_text())
     t = time.perf_counter()

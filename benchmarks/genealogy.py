@@ -18,7 +18,7 @@ Linux carries over from the parent across fork + exec):
                  Q1 ``where_used`` from a lot (level-1 job-level lots and top-level lots),
                  Q2 ``where_from`` a finished unit, Q3 ``supplier_recall`` over a window of
                  ~10 lots, Q5 ``where_used`` from the hub lot (tiers with ``hub_lot_share``);
-                 Q4 ``calibration_impact`` (if ``tracelake.calibration`` has it) in a second
+                 Q4 ``calibration_impact`` (if ``tracelake.derived.calibration.impact`` has it) in a second
                  process, as its answers are large, over equipment found out of tolerance.
                  Answers keep their rows as Arrow columns until read; the column
                  ``tracelake +dicts`` adds the time ``as_dict()`` takes to build the Python
@@ -169,7 +169,7 @@ def _git_describe() -> str:
 
 def _q4_function() -> Any:
     try:
-        from tracelake import calibration
+        from tracelake.derived.calibration import impact as calibration
     except ImportError:
         return None
     return getattr(calibration, "calibration_impact", None)
@@ -268,7 +268,7 @@ def ensure_lake(tier: str, plant: Path, tdir: Path, mode: str) -> tuple[Path, di
 
 def _levels(depth: int) -> tuple[list[str], list[str], list[str]]:
     """(level-1 job-level lot codes, top-level lot codes, top-level products)."""
-    from tracelake import synthetic_catalog as cat
+    from tracelake.synthetic import catalog as cat
 
     specs = cat.build_levels(depth)
     level1 = sorted({c.code for lines in specs[0].lines for c in lines if not c.unit_level})
@@ -316,7 +316,7 @@ def pick_starts(lake: Path, facts: dict[str, Any], n: int, seed: int) -> dict[st
     width = min(10, max(len(v) for v in by_pair.values()) - 1)  # small plants: fewer lots
     pairs = sorted(p for p, lots in by_pair.items() if len(lots) > width)
     q3s = []
-    from tracelake.genealogy import supplier_lots
+    from tracelake.derived.genealogy import supplier_lots
 
     for _ in range(n):
         code, sup = rng.choice(pairs)
@@ -534,9 +534,9 @@ def child_ingest(tdir: Path, plant: Path, mode: str) -> dict[str, Any]:
 
 def child_index(tdir: Path) -> dict[str, Any]:
     """The orchestrator path after ``ingest(genealogy=False)``: build the index, publish."""
-    from tracelake.genealogy.index import rebuild_lake_index
-    from tracelake.lake import LakePaths
-    from tracelake.snapshot import publish_lake
+    from tracelake.derived.genealogy.index import rebuild_lake_index
+    from tracelake.lake.snapshot import publish_lake
+    from tracelake.lake.storage import LakePaths
 
     lake = LakePaths.of(tdir / "lake")
     t = time.perf_counter()
@@ -566,9 +566,9 @@ def _tl_sets_q2(r: Any) -> list[str]:
 
 def child_tracelake(tdir: Path, budget: float, queries: list[str]) -> dict[str, Any]:
     t0 = time.perf_counter()
-    from tracelake.genealogy import supplier_recall, where_from, where_used
-    from tracelake.lake import LakePaths
-    from tracelake.snapshot import open_snapshot
+    from tracelake.derived.genealogy import supplier_recall, where_from, where_used
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
 
     t_import = time.perf_counter() - t0
     starts = json.loads((tdir / "starts.json").read_text())
@@ -654,8 +654,8 @@ def _truth_check(con: Any, starts: dict[str, Any], where_used: Any, where_from: 
 
 
 def child_cte(tdir: Path, budget: float) -> dict[str, Any]:
-    from tracelake.lake import LakePaths
-    from tracelake.snapshot import open_snapshot
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
 
     starts = json.loads((tdir / "starts.json").read_text())
     con = open_snapshot(LakePaths.of(tdir / "lake"))
@@ -815,9 +815,9 @@ def child_cold(tdir: Path) -> dict[str, Any]:
     starts = json.loads((tdir / "starts.json").read_text())
     s = starts["Q1"][0]
     t0 = time.perf_counter()
-    from tracelake.genealogy import where_used
-    from tracelake.lake import LakePaths
-    from tracelake.snapshot import open_snapshot
+    from tracelake.derived.genealogy import where_used
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
 
     t1 = time.perf_counter()
     con = open_snapshot(LakePaths.of(tdir / "lake"))
@@ -832,8 +832,8 @@ def child_cold(tdir: Path) -> dict[str, Any]:
 
 
 def child_rebuild(tdir: Path) -> dict[str, Any]:
-    from tracelake.genealogy import build_index
-    from tracelake.lake import LakePaths, connect_writer
+    from tracelake.derived.genealogy import build_index
+    from tracelake.lake.storage import LakePaths, connect_writer
 
     copy = tdir / "rebuild-lake"
     shutil.rmtree(copy, ignore_errors=True)
@@ -885,9 +885,9 @@ def _signature(con: Any) -> dict[str, list[Any]]:
 
 
 def child_upkeep(tdir: Path) -> dict[str, Any]:
-    from tracelake.genealogy import build_index
+    from tracelake.derived.genealogy import build_index
     from tracelake.ingest import ingest
-    from tracelake.lake import LakePaths, connect_writer
+    from tracelake.lake.storage import LakePaths, connect_writer
 
     batch = tdir / "batch"
     copy = tdir / "upkeep-lake"
@@ -1018,7 +1018,7 @@ def report(tier: str, info: dict[str, Any]) -> None:
     for q in QUERIES:
         if q == "Q4" and "Q4" not in tl.get("queries", {}):
             print(f"{QNAMES[q]:<24}{'':>12}  not available "
-                  f"(tracelake.calibration.calibration_impact not found)")
+                  f"(tracelake.derived.calibration.impact.calibration_impact not found)")
             continue
         if q not in tl.get("queries", {}) and not any(q in r.get("queries", {}) for r in
                                                        res.values()):

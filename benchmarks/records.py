@@ -130,9 +130,9 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="read the PDF back and check page numbers")
     args = parser.parse_args()
 
-    from tracelake.lake import LakePaths
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
     from tracelake.records import batch_record, render_html, render_pdf
-    from tracelake.snapshot import open_snapshot
 
     lake = _plant(args.units, args.seed, args.fresh)
     con = open_snapshot(LakePaths.of(lake))

@@ -25,29 +25,32 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from tracelake import catalog, dataquality, equipment, trends
-from tracelake.calibration import calibration_impact, calibration_status_at_use
-from tracelake.errors import LakeError, LakeNotFound
-from tracelake.find import find as find_records
-from tracelake.find import parse_label
-from tracelake.genealogy import has_index, supplier_recall, where_used
-from tracelake.genealogy.recall import recall_frame, write_recall
-from tracelake.genealogy.trace import WhereUsed
-from tracelake.lake import LakePaths
-from tracelake.output import CSV_DATETIME
-from tracelake.query import read_query, sql_frame
-from tracelake.records import batch_record as build_bmr
-from tracelake.records import device_record as build_dhr
-from tracelake.records import render_pdf
-from tracelake.snapshot import open_snapshot
-from tracelake.trends import (  # pure functions over frames the pages already hold
+from tracelake.derived.calibration import register as equipment
+from tracelake.derived.calibration.impact import calibration_impact, calibration_status_at_use
+from tracelake.derived.genealogy import has_index, supplier_recall, where_used
+from tracelake.derived.genealogy.trace import WhereUsed
+from tracelake.derived.quality import data_quality as dataquality
+from tracelake.derived.quality import trends
+from tracelake.derived.quality.trends import (  # pure functions over frames the pages already hold
     AGE_BUCKETS,
     TrendFilter,
     defect_pareto,
     ncr_counts,
     open_ncr_ageing,
 )
-from tracelake.trends import summary as trend_summary
+from tracelake.derived.quality.trends import summary as trend_summary
+from tracelake.derived.search import find as find_records
+from tracelake.derived.search import parse_label
+from tracelake.errors import LakeError, LakeNotFound
+from tracelake.exports.formats import CSV_DATETIME
+from tracelake.exports.recall import recall_frame, write_recall
+from tracelake.lake import catalog
+from tracelake.lake.query import read_query, sql_frame
+from tracelake.lake.snapshot import open_snapshot
+from tracelake.lake.storage import LakePaths
+from tracelake.records import batch_record as build_bmr
+from tracelake.records import device_record as build_dhr
+from tracelake.records import render_pdf
 
 __all__ = ["AGE_BUCKETS", "TrendFilter", "defect_pareto", "ncr_counts", "open_ncr_ageing",
            "trend_summary"]

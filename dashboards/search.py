@@ -1,6 +1,6 @@
 """The search box in every page's header: anything typed or scanned, every record that names it.
 
-Hits come from ``tracelake.find.find`` (through ``data.find``); each carries a link
+Hits come from ``tracelake.derived.search.find`` (through ``data.find``); each carries a link
 ``{"page": ..., "params": {...}}`` and is shown as a button that opens that page at that record
 (the router switches page on the next run, with the parameters in the query string).
 """

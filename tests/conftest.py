@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from tests.helpers import SAMPLE, Lake
+from tracelake.lake.snapshot import open_snapshot
 from tracelake.records import batch_record, device_record
-from tracelake.snapshot import open_snapshot
 
 
 @pytest.fixture

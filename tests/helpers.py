@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from tracelake.ingest import IngestReport, ingest
-from tracelake.lake import LakePaths
+from tracelake.lake.storage import LakePaths
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -85,7 +85,7 @@ def report_of(report: IngestReport, name: str) -> dict[str, Any]:
 
 def as_json(obj: Any) -> Any:
     """Round-trip through JSON, as a script reading the CLI would see it."""
-    from tracelake.output import json_dumps
+    from tracelake.exports.formats import json_dumps
 
     return json.loads(json_dumps(obj))
 

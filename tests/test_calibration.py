@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import SAMPLE, Lake, write_csv
-from tracelake.calibration import calibration_impact, calibration_status_at_use
-from tracelake.snapshot import open_snapshot
+from tracelake.derived.calibration.impact import calibration_impact, calibration_status_at_use
+from tracelake.lake.snapshot import open_snapshot
 
 
 @pytest.fixture(scope="module")

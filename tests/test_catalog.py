@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import duckdb
 
-from tracelake import catalog
 from tracelake.contracts import CONTRACTS
-from tracelake.lake import LINEAGE, SUPERSEDED
+from tracelake.lake import catalog
+from tracelake.lake.storage import LINEAGE, SUPERSEDED
 
 
 def test_lots_are_keyed_by_component_and_lot(sample: duckdb.DuckDBPyConnection) -> None:

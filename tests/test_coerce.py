@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from tracelake.contracts import CONTRACTS
-from tracelake.ingest.coerce import coerce_frame
-from tracelake.ingest.readers import ROW
+from tracelake.intake.coerce import coerce_frame
+from tracelake.intake.readers import ROW
 
 
 def _ops(**cols: list[str | None]) -> pl.DataFrame:

@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from tracelake.contracts import CONTRACTS, contract_for
-from tracelake.ingest.coerce import coerce_frame
-from tracelake.ingest.readers import ROW
-from tracelake.quality import check_frame, missing_required_columns
+from tracelake.intake.checks import check_frame, missing_required_columns
+from tracelake.intake.coerce import coerce_frame
+from tracelake.intake.readers import ROW
 
 IMPORT_CONTRACT_TABLES = [
     "products", "mbr", "mbr_bom", "mbr_operations", "equipment", "jobs", "bom_snapshot",

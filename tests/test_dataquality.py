@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from tests.helpers import BAD, JOB_HEADER, SAMPLE, UNIT_HEADER, Lake, job_row, write_csv
-from tracelake.dataquality import (
+from tracelake.derived.quality.data_quality import (
     files,
     health,
     lineage,
@@ -20,7 +20,7 @@ from tracelake.dataquality import (
     runs,
 )
 from tracelake.errors import InputError
-from tracelake.snapshot import open_snapshot
+from tracelake.lake.snapshot import open_snapshot
 
 
 @pytest.fixture(scope="module")

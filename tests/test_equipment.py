@@ -8,9 +8,14 @@ from pathlib import Path
 import duckdb
 
 from tests.helpers import Lake, write_csv
-from tracelake.calibration import calibration_impact
-from tracelake.equipment import calibration_history, equipment_status, impact_tables, oot_events
-from tracelake.snapshot import open_snapshot
+from tracelake.derived.calibration.impact import calibration_impact
+from tracelake.derived.calibration.register import (
+    calibration_history,
+    equipment_status,
+    impact_tables,
+    oot_events,
+)
+from tracelake.lake.snapshot import open_snapshot
 
 UTC = dt.UTC
 CAL_HEADER = ["equipment_id", "calibrated_at", "due_at", "certificate_no", "as_found", "as_left",

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from tests.helpers import JOB_HEADER, SAMPLE, UNIT_HEADER, Lake, job_row, write_csv
 from tracelake.cli import FindKind, app
+from tracelake.derived.search import KINDS, FindAnswer, find, has_search_index, parse_label
+from tracelake.derived.search.query import is_one_edit
 from tracelake.errors import InputError, LakeError
-from tracelake.find import KINDS, FindAnswer, find, has_search_index, parse_label
-from tracelake.find.query import is_one_edit
-from tracelake.lake import LakePaths
-from tracelake.snapshot import open_snapshot
+from tracelake.lake.snapshot import open_snapshot
+from tracelake.lake.storage import LakePaths
 
 PAGES = {"device_history", "batch_record", "recall", "calibration", "ncr", "data_quality"}
 MI_HEADER = ["issue_id", "job_id", "component_code", "lot_number", "quantity", "issued_at",
@@ -390,8 +390,8 @@ def test_the_dagster_search_index_asset_keeps_the_snapshot_searchable(tmp_path: 
 def test_find_inside_the_transaction_that_built_the_index(lake: Lake, landing: Path) -> None:
     # uncommitted rows have transaction-local rowids: the lookups by rowid must notice and
     # fall back to eid, or typo hits would silently vanish
-    from tracelake.find import build_search_index
-    from tracelake.lake import connect_writer
+    from tracelake.derived.search import build_search_index
+    from tracelake.lake.storage import connect_writer
 
     write_csv(landing / "units.csv", UNIT_HEADER,
               [["SN-1001", "P", "J-1", "wip"], ["SN-2002", "P", "J-1", "wip"]])

@@ -17,8 +17,8 @@ import duckdb
 import pytest
 
 from tests.helpers import SAMPLE, Lake, write_csv
-from tracelake.findings import Finding, list_findings, release_gate
-from tracelake.snapshot import open_snapshot
+from tracelake.derived.findings import Finding, list_findings, release_gate
+from tracelake.lake.snapshot import open_snapshot
 
 # What the clean sample plant's story implies (README "Facts the tests check").
 SAMPLE_FINDINGS = {

@@ -18,8 +18,8 @@ import duckdb
 import pytest
 
 from tests.helpers import SAMPLE, Lake, write_csv
-from tracelake.genealogy import supplier_recall, where_from, where_used
-from tracelake.snapshot import open_snapshot
+from tracelake.derived.genealogy import supplier_recall, where_from, where_used
+from tracelake.lake.snapshot import open_snapshot
 
 UTC = dt.UTC
 

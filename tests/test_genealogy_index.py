@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import SAMPLE, Lake
 from tests.test_genealogy import fit, issue, ship, unit, write_plant
-from tracelake.genealogy import build_index
+from tracelake.derived.genealogy import build_index
 
 TABLES = {
     "nodes": "node_id, kind, component_code, lot_number, serial_number, label",

@@ -17,7 +17,7 @@ from tests.helpers import (
     report_of,
     write_csv,
 )
-from tracelake.mapping import load_mapping
+from tracelake.intake.mapping import load_mapping
 
 
 def _accounting_holds(report) -> None:  # type: ignore[no-untyped-def]
@@ -236,7 +236,7 @@ def test_a_failure_part_way_leaves_the_lake_as_it_was(lake: Lake, landing: Path,
     lake.ingest(landing)
     write_csv(landing / "units.csv", UNIT_HEADER, [["S1", "SPX-200", "J-1", "wip"]])
     write_csv(landing / "jobs_2.csv", JOB_HEADER, [job_row("J-2")])
-    from tracelake import orphans
+    from tracelake.lake import orphans
 
     def boom(*args):  # type: ignore[no-untyped-def]
         raise OSError("disk full")

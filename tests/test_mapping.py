@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import Lake, write_csv
 from tracelake.errors import MappingError
-from tracelake.mapping import check_headers, load_mapping, normalise_header, table_from_name
+from tracelake.intake.mapping import check_headers, load_mapping, normalise_header, table_from_name
 
 
 @pytest.mark.parametrize(("name", "table"), [

@@ -15,7 +15,7 @@ from tracelake_pipelines.sensors import landing_fingerprint, make_landing_sensor
 
 from tests.helpers import JOB_HEADER, OP_HEADER, REPO, SAMPLE, job_row, op_row, write_csv
 from tracelake.contracts import CONTRACTS
-from tracelake.findings import RULES
+from tracelake.derived.findings import RULES
 
 
 def _materialize(landing: Path, lake: Path) -> dg.ExecuteInProcessResult:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import JOB_HEADER, Lake, job_row, write_csv
 from tracelake.errors import InputError, QueryRefused
-from tracelake.query import run_sql
+from tracelake.lake.query import run_sql
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_the_search_extension_is_loaded_and_files_stay_refused(filled: Lake) -> 
     frame = run_sql(filled.paths, "SELECT stem('scratches', 'porter') AS s, "
                                   "(SELECT count(*) FROM fts_search_docs.docs) AS n")
     assert frame.row(0) == ("scratch", 0)
-    from tracelake.extensions import fts_extension_path
+    from tracelake.lake.extensions import fts_extension_path
 
     for sql in (f"SELECT * FROM read_blob('{fts_extension_path()}')",
                 "SELECT * FROM read_csv('/etc/passwd')"):
@@ -80,7 +80,7 @@ def test_the_search_extension_is_loaded_and_files_stay_refused(filled: Lake) -> 
 
 
 def test_list_columns_are_written_to_csv_as_json_text(filled: Lake) -> None:
-    from tracelake.output import render_frame
+    from tracelake.exports.formats import render_frame
 
     frame = run_sql(filled.paths, "SELECT ['a', 'b,c'] AS notes, {'x': 1} AS s, 2 AS n")
     csv = render_frame(frame, "csv").splitlines()

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from tracelake.errors import FileRejected
-from tracelake.ingest.readers import ROW, detect_delimiter, read_source
+from tracelake.intake.readers import ROW, detect_delimiter, read_source
 
 
 def test_windows_1252_text_is_decoded_not_mangled(tmp_path: Path) -> None:

@@ -21,9 +21,9 @@ import pytest
 
 from tests.helpers import SAMPLE, Lake
 from tracelake.errors import InputError
+from tracelake.lake.snapshot import open_snapshot
 from tracelake.records import batch_record, render_html, render_pdf
 from tracelake.records.present import BMR_SECTIONS, UNIT_SECTIONS, unit_heading
-from tracelake.snapshot import open_snapshot
 
 SERIALS = [f"SPX200-{i:04d}" for i in range(1, 11)]
 SCRIPT = "<script>alert('lake')</script>"
@@ -213,7 +213,7 @@ def test_rows_taller_than_a_page_continue_on_the_next_page(bmr: dict[str, Any]) 
 def test_a_json_round_trip_renders_the_same(bmr: dict[str, Any]) -> None:
     import json
 
-    from tracelake.output import json_dumps
+    from tracelake.exports.formats import json_dumps
 
     doc = copy.deepcopy(bmr)
     doc["units"] = doc["units"][:2]

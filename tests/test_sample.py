@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tests.helpers import BAD, SAMPLE, Lake, report_of
 from tracelake.cli import app
 from tracelake.ingest import IngestReport
-from tracelake.mapping import load_mapping
+from tracelake.intake.mapping import load_mapping
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from tests.helpers import REPO, SAMPLE
 from tracelake.cli import app
-from tracelake.serve import dashboard_command, dashboards_dir
+from tracelake.cli.serve import dashboard_command, dashboards_dir
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests.helpers import JOB_HEADER, Lake, job_row, write_csv
 from tracelake.errors import LakeNotFound
-from tracelake.lake import LakePaths
-from tracelake.snapshot import open_snapshot
+from tracelake.lake.snapshot import open_snapshot
+from tracelake.lake.storage import LakePaths
 
 
 def test_a_run_publishes_a_snapshot_readers_can_open(lake: Lake, landing: Path) -> None:

@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 
 from tests.helpers import Lake
-from tracelake.findings import list_findings
-from tracelake.snapshot import open_snapshot
+from tracelake.derived.findings import list_findings
+from tracelake.lake.snapshot import open_snapshot
 from tracelake.synthetic import TABLES, PlantOptions, PlantSummary, generate_plant
 
 N = 1500

@@ -10,8 +10,7 @@ import duckdb
 import pytest
 
 from tests.helpers import JOB_HEADER, OP_HEADER, UNIT_HEADER, Lake, job_row, op_row, write_csv
-from tracelake.snapshot import open_snapshot
-from tracelake.trends import (
+from tracelake.derived.quality.trends import (
     TrendFilter,
     bounds,
     defect_pareto,
@@ -22,6 +21,7 @@ from tracelake.trends import (
     rework,
     summary,
 )
+from tracelake.lake.snapshot import open_snapshot
 
 UTC = dt.UTC
 NCR_HEADER = ["ncr_id", "raised_at", "raised_by", "job_id", "serial_number", "component_code",

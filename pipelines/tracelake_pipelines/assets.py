@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 
 from tracelake.contracts import CONTRACTS
-from tracelake.find import rebuild_lake_search_index
-from tracelake.genealogy import rebuild_lake_index
+from tracelake.derived.genealogy import rebuild_lake_index
+from tracelake.derived.search import rebuild_lake_search_index
 from tracelake.ingest import IngestReport, ingest
-from tracelake.snapshot import publish_lake
-from tracelake.summary import lake_summary
+from tracelake.lake.snapshot import publish_lake
+from tracelake.lake.summary import lake_summary
 from tracelake_pipelines.resources import TracelakeResource
 
 __all__ = ["genealogy_index", "lake_snapshot", "search_index", "table_assets"]

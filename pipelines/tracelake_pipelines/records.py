@@ -10,8 +10,8 @@ from collections import Counter, defaultdict
 
 import dagster as dg
 
-from tracelake.findings import RULES, list_findings, release_gate
-from tracelake.snapshot import open_snapshot
+from tracelake.derived.findings import RULES, list_findings, release_gate
+from tracelake.lake.snapshot import open_snapshot
 from tracelake_pipelines.assets import POOL, lake_snapshot
 from tracelake_pipelines.resources import TracelakeResource
 

@@ -6,8 +6,8 @@ import os
 
 import dagster as dg
 
-from tracelake.lake import LakePaths
-from tracelake.mapping import Mapping, load_mapping
+from tracelake.intake.mapping import Mapping, load_mapping
+from tracelake.lake.storage import LakePaths
 
 __all__ = ["TracelakeResource", "default_resource"]
 

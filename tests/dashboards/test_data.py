@@ -16,8 +16,8 @@ from tests.helpers import JOB_HEADER, UNIT_HEADER, Lake, job_row, write_csv
 
 def test_cursors_read_in_utc_whatever_the_machine_zone(sample_lake: Path) -> None:
     code = f"""
-from tracelake.lake import LakePaths
-from tracelake.snapshot import open_snapshot
+from tracelake.lake.storage import LakePaths
+from tracelake.lake.snapshot import open_snapshot
 first = open_snapshot(LakePaths.of({str(sample_lake)!r}))
 second = open_snapshot(LakePaths.of({str(sample_lake)!r}))  # the same DuckDB instance
 q = "SELECT current_setting('TimeZone')"

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import polars as pl
 
-from tracelake import ledger, orphans, snapshot
 from tracelake.contracts import CONTRACTS, TableContract
+from tracelake.derived.genealogy import GENEALOGY_TABLES, has_index, update_index
+from tracelake.derived.search import SEARCH_TABLES, build_search_index, has_search_index
 from tracelake.errors import FileRejected, LakeError
-from tracelake.find import SEARCH_TABLES, build_search_index, has_search_index
-from tracelake.genealogy import GENEALOGY_TABLES, has_index, update_index
-from tracelake.ingest.coerce import coerce_frame
-from tracelake.ingest.readers import ROW, SUFFIXES, RawFrame, read_source
 from tracelake.ingest.report import FileReport, IngestReport
-from tracelake.lake import LakePaths, connect_writer, upsert
-from tracelake.mapping import Mapping, Source, resolve_headers
-from tracelake.quality import check_frame, missing_required_columns
+from tracelake.intake.checks import check_frame, missing_required_columns
+from tracelake.intake.coerce import coerce_frame
+from tracelake.intake.mapping import Mapping, Source, resolve_headers
+from tracelake.intake.readers import ROW, SUFFIXES, RawFrame, read_source
+from tracelake.lake import ledger, orphans, snapshot
+from tracelake.lake.storage import LakePaths, connect_writer, upsert
 
 __all__ = ["discover_files", "ingest"]
 

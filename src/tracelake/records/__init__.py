@@ -1,7 +1,7 @@
 """Batch and device records (BMR, DHR) assembled from the lake, and rendered as JSON, HTML or PDF.
 
     from tracelake.records import batch_record, device_record, render_html, render_pdf
-    doc = batch_record(con, "J-1042")      # dict, JSON-ready (tracelake.output.json_dumps)
+    doc = batch_record(con, "J-1042")      # dict, JSON-ready (tracelake.exports.formats.json_dumps)
     pdf = render_pdf(doc)                   # bytes
 
 Both documents carry ``kind`` ("bmr" | "dhr"), ``title``, ``generated_at`` (UTC) and ``timezone``

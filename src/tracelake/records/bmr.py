@@ -12,9 +12,9 @@ from typing import Any
 
 import duckdb
 
+from tracelake.derived.findings import list_findings, release_gate
 from tracelake.errors import RecordNotFound
-from tracelake.findings import list_findings, release_gate
-from tracelake.plant_time import plant_zone
+from tracelake.lake.plant_time import plant_zone
 from tracelake.records import evidence
 from tracelake.records.dhr import UnitEvidence, unit_page
 from tracelake.records.evidence import Scope, rows

@@ -13,11 +13,11 @@ from typing import Any
 
 import duckdb
 
+from tracelake.derived.findings import Finding, list_findings
+from tracelake.derived.genealogy import where_from
 from tracelake.errors import RecordNotFound
-from tracelake.findings import Finding, list_findings
-from tracelake.genealogy import where_from
-from tracelake.labels import check_label, parse_label
-from tracelake.plant_time import plant_zone
+from tracelake.intake.labels import check_label, parse_label
+from tracelake.lake.plant_time import plant_zone
 from tracelake.records import evidence
 from tracelake.records.evidence import Scope
 

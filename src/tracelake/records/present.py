@@ -12,9 +12,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tracelake.derived.findings import SEVERITIES
 from tracelake.errors import InputError
-from tracelake.findings import SEVERITIES
-from tracelake.plant_time import DEFAULT_ZONE, stamp
+from tracelake.lake.plant_time import DEFAULT_ZONE, stamp
 
 __all__ = ["BMR_SECTIONS", "REVIEW_LINES", "SECTION_NOTES", "UNCONTROLLED", "UNIT_SECTIONS", "Verdict",
            "attempt", "calibration_note", "cell", "count_severities", "limits", "measured", "op_label",

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from tracelake.findings import SEVERITIES
+from tracelake.derived.findings import SEVERITIES
 from tracelake.records import forms, tables
 from tracelake.records.present import (
     BMR_SECTIONS,

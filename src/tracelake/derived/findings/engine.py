@@ -1,0 +1,141 @@
+"""The findings engine: the Finding row, the rule registry, and the release gate built on them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from tracelake.errors import RecordNotFound
+from tracelake.lake.plant_time import plant_zone
+
+__all__ = ["RULES", "SEVERITIES", "Finding", "ReleaseGate", "RuleContext", "list_findings",
+           "release_gate", "rule"]
+
+#: Most severe first; ``critical`` blocks release.
+SEVERITIES = ("critical", "major", "minor")
+
+
+@dataclass
+class Finding:
+    """One thing wrong with a record: what rule, how bad, which job/serial, which record, why."""
+
+    rule: str
+    severity: str
+    job_id: str | None
+    serial_number: str | None
+    record: str
+    message: str
+    source: dict[str, Any] | None = None  # file and row of a quarantined or orphan source row
+
+    def as_dict(self) -> dict[str, Any]:
+        """The contract's JSON row (plus ``source`` when the finding comes from a source row)."""
+        out = asdict(self)
+        if out["source"] is None:
+            del out["source"]
+        return out
+
+
+@dataclass
+class RuleContext:
+    """What every rule gets: the connection, the job in scope (None = all), the plant's zone."""
+
+    con: duckdb.DuckDBPyConnection
+    job_id: str | None
+    zone: ZoneInfo
+
+    def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a rule's query with ``$job`` bound to the job in scope; rows as dicts."""
+        if "$job" in sql:
+            params["job"] = self.job_id
+        cur = self.con.execute(sql, params)
+        names = [d[0] for d in cur.description]  # type: ignore[union-attr]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def has_table(self, name: str) -> bool:
+        """True if the lake has this table (the genealogy index may not be built yet)."""
+        schema, _, table = name.rpartition(".")
+        return bool(self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = ?",
+            [table, schema or "main"]).fetchone()[0])  # type: ignore[index]
+
+
+RuleFn = Callable[[RuleContext], list[Finding]]
+
+#: rule name -> (default severity, function); filled by :func:`rule` in ``rules.py``.
+RULES: dict[str, tuple[str, RuleFn]] = {}
+
+
+def rule(name: str, severity: str) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule function under its contract name."""
+    def register(fn: RuleFn) -> RuleFn:
+        RULES[name] = (severity, fn)
+        return fn
+    return register
+
+
+def list_findings(con: duckdb.DuckDBPyConnection, job_id: str | None = None, *,
+                  rules: list[str] | None = None) -> list[Finding]:
+    """Every finding in the lake, or of one job, most severe first.
+
+    Raises:
+        RecordNotFound: ``job_id`` names no job in the lake.
+    """
+    if job_id is not None and not con.execute("SELECT 1 FROM jobs WHERE job_id = ?::VARCHAR",
+                                              [job_id]).fetchone():
+        raise RecordNotFound(f"job {job_id} is not in the lake")
+    ctx = RuleContext(con, job_id, plant_zone(con))
+    found: list[Finding] = []
+    for name, (_severity, fn) in RULES.items():
+        if rules is not None and name not in rules:
+            continue
+        found.extend(f for f in fn(ctx) if job_id is None or f.job_id == job_id)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    found.sort(key=lambda f: (order.get(f.severity, 9), f.job_id or "", f.rule,
+                              f.serial_number or "", f.record))
+    return found
+
+
+@dataclass
+class ReleaseGate:
+    """Whether a job's record can be shown as releasable, and why not."""
+
+    job_id: str
+    status: str  # "released", "release blocked", "ready for release", "not complete"
+    releasable: bool
+    reasons: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def release_gate(con: duckdb.DuckDBPyConnection, job_id: str,
+                 findings: list[Finding] | None = None) -> ReleaseGate:
+    """The release decision for a job: blocked by any critical finding, whatever the MRP says."""
+    if findings is None:
+        findings = list_findings(con, job_id)
+    row = con.execute("SELECT status, released_at FROM jobs WHERE job_id = ?::VARCHAR",
+                      [job_id]).fetchone()
+    if row is None:
+        raise RecordNotFound(f"job {job_id} is not in the lake")
+    job_status, released_at = row
+    counts = dict(Counter(f.severity for f in findings))
+    critical = [f for f in findings if f.severity == "critical"]
+    reasons = [f"{f.rule}: {f.message}" for f in critical]
+    if critical:
+        status = "release blocked"
+    elif released_at is not None or job_status == "released":
+        status = "released"
+    elif job_status == "complete":
+        status = "ready for release"
+    else:
+        status = "not complete"
+        reasons.append(f"the job is {job_status.replace('_', ' ')}")
+    return ReleaseGate(job_id, status, releasable=not critical and job_status in ("complete", "released"),
+                       reasons=reasons, counts={s: counts.get(s, 0) for s in SEVERITIES})

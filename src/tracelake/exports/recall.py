@@ -1,0 +1,69 @@
+"""The recall list a quality engineer sends on: one row per affected unit with its customer order.
+
+The same frame feeds ``tracelake trace forward --format csv``, ``--xlsx`` and the dashboards'
+download buttons.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from tracelake.derived.genealogy.trace import WhereFrom, WhereUsed
+from tracelake.exports.formats import CSV_DATETIME
+
+__all__ = ["components_frame", "recall_frame", "write_recall"]
+
+RECALL_SCHEMA = {
+    "serial_number": pl.String, "product_code": pl.String, "job_id": pl.String,
+    "status": pl.String, "customer": pl.String, "order_ref": pl.String,
+    "shipped_at": pl.Datetime("us", "UTC"), "depth": pl.Int64, "path": pl.String,
+    "removed": pl.Boolean, "removal_ncr_id": pl.String, "traced": pl.String,
+}
+
+
+def recall_frame(answer: WhereUsed) -> pl.DataFrame:
+    """One row per affected unit (removed ones flagged), customers first, in a stable order."""
+    traced = answer.query.get("lot_number") or ", ".join(answer.query.get("lots") or []) \
+        or answer.query.get("serial_number") or ""
+    rows = [{"serial_number": a["serial_number"], "product_code": a["product_code"],
+             "job_id": a["job_id"], "status": a["status"], "customer": a["customer"],
+             "order_ref": a.get("order_ref"), "shipped_at": a["shipped_at"],
+             "depth": a["depth"], "path": " > ".join(a["path"]),
+             "removed": bool(a.get("removed", False)),
+             "removal_ncr_id": a.get("removal_ncr_id"),
+             "traced": f"{answer.query.get('component_code') or ''} {traced}".strip()}
+            for a in answer.affected]
+    frame = pl.DataFrame(rows, schema=RECALL_SCHEMA)
+    return frame.sort(["customer", "order_ref", "serial_number"], nulls_last=True)
+
+
+def components_frame(answer: WhereFrom) -> pl.DataFrame:
+    """The where-from answer as a table, one row per component link."""
+    schema = {"depth": pl.Int64, "parent_serial": pl.String, "component_code": pl.String,
+              "lot_number": pl.String, "component_serial": pl.String,
+              "fitted_at": pl.Datetime("us", "UTC"), "removed_at": pl.Datetime("us", "UTC"),
+              "source": pl.String}
+    return pl.DataFrame([{k: c.get(k) for k in schema} for c in answer.components],
+                        schema=schema)
+
+
+def write_recall(answer: WhereUsed, path: Path) -> Path:
+    """Write the recall list as CSV or XLSX (by the file's suffix); returns the path."""
+    frame = recall_frame(answer)
+    if path.suffix.lower() == ".xlsx":
+        summary = pl.DataFrame({"what": ["traced", "units", "shipped", "customers"],
+                                "value": [frame["traced"][0] if frame.height else "",
+                                          str(answer.summary["units"]),
+                                          str(answer.summary["shipped"]),
+                                          str(answer.summary["customers"])]})
+        import xlsxwriter
+
+        with xlsxwriter.Workbook(path) as workbook:
+            frame.with_columns(pl.col("shipped_at").dt.replace_time_zone(None)).write_excel(
+                workbook, worksheet="affected units", autofit=True)
+            summary.write_excel(workbook, worksheet="summary", autofit=True)
+    else:
+        frame.write_csv(path, datetime_format=CSV_DATETIME)
+    return path

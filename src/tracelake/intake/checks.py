@@ -1,0 +1,133 @@
+"""Contract checks: which rows of a typed frame break the contract, and why, row by row.
+
+Pandera (polars backend) checks required fields, allowed values, ranges and the cross-column
+rules of each model, lazily so that every failure is collected; tracelake adds natural-key
+uniqueness within the file and blank rows. Nothing is dropped here: the caller loads the rows
+without failures and quarantines the others with these reasons.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from tracelake.contracts import TableContract
+from tracelake.intake.coerce import FAILURE_SCHEMA
+from tracelake.intake.readers import ROW
+
+__all__ = ["check_frame", "missing_required_columns"]
+
+
+def missing_required_columns(columns: list[str], contract: TableContract,
+                             constants: dict[str, str] | None = None) -> list[str]:
+    """Required columns a file does not carry at all (the whole file is then rejected)."""
+    have = set(columns) | set(constants or {})
+    return [c for c in contract.required if c not in have]
+
+
+def check_frame(typed: pl.DataFrame, contract: TableContract,
+                already: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every contract failure of every row: ``_row``, column, rule, message.
+
+    ``already`` holds failures found earlier (values that could not be typed); a value reported
+    there is not reported again as a missing required value.
+    """
+    failures = [_blank_rows(typed, contract), _pandera_failures(typed, contract),
+                _duplicate_keys(typed, contract)]
+    out = pl.concat([f for f in failures if f.height] or [pl.DataFrame(schema=FAILURE_SCHEMA)])
+    blank = out.filter(pl.col("rule") == "blank_row")[ROW]
+    out = out.filter(~(pl.col(ROW).is_in(blank.implode()) & (pl.col("rule") != "blank_row")))
+    if already is not None and already.height:
+        out = out.join(already.select(ROW, "column"), on=[ROW, "column"], how="anti",
+                       nulls_equal=False)
+    return out
+
+
+def _blank_rows(typed: pl.DataFrame, contract: TableContract) -> pl.DataFrame:
+    cols = [c for c in contract.input_columns if c in typed.columns]
+    blank = typed.filter(pl.all_horizontal(pl.col(cols).is_null()))
+    return blank.select(ROW, pl.lit(None, pl.String).alias("column"),
+                        pl.lit("blank_row").alias("rule"),
+                        pl.lit("the row is empty").alias("message"))
+
+
+def _pandera_failures(typed: pl.DataFrame, contract: TableContract) -> pl.DataFrame:
+    frame = typed.select(list(contract.columns))
+    try:
+        contract.model.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+    if cases["index"].null_count():  # a schema-level failure: a bug in typing, not in the data
+        raise RuntimeError(f"{contract.name}: schema-level contract failure after typing: "
+                           f"{cases.filter(pl.col('index').is_null()).to_dicts()}")
+    rows = typed[ROW]
+    out = []
+    for column, check, case, index in cases.select(
+            "column", "check", "failure_case", "index").iter_rows():
+        rule, message = _describe(contract, column, check, case)
+        col = column if column in contract.dtypes else _frame_rule_column(check)
+        out.append((int(rows[int(index)]), col, rule, message))
+    return pl.DataFrame(out, schema=FAILURE_SCHEMA, orient="row").unique(maintain_order=True)
+
+
+def _describe(contract: TableContract, column: str | None, check: str,
+              case: str | None) -> tuple[str, str]:
+    """A rule name and a sentence a QA engineer understands, for one Pandera failure."""
+    if check == "not_nullable":
+        return "required", f"{column} is required but empty"
+    if check.startswith("isin"):
+        allowed = ", ".join(contract.allowed_values.get(column or "", []))
+        return "not_allowed", f"{column} = {case!r} is not one of: {allowed}"
+    bound = re.match(r"(greater_than_or_equal_to|greater_than|less_than_or_equal_to|less_than)"
+                     r"\((.*)\)", check)
+    if bound:
+        op = {"greater_than": ">", "greater_than_or_equal_to": ">=", "less_than": "<",
+              "less_than_or_equal_to": "<="}[bound.group(1)]
+        return "out_of_range", f"{column} = {case} must be {op} {bound.group(2)}"
+    if check.startswith("str_matches"):
+        return "bad_format", f"{column} = {case!r} is not in the expected form"
+    if column not in contract.dtypes:  # a frame-level rule, named for what it requires
+        return "inconsistent", _rule_sentence(check)
+    return check, f"{column} = {case!r} fails {check}"
+
+
+_OPS = {">=": "on or after", ">": "after", "<=": "at most", "<": "below"}
+
+
+def _rule_sentence(check: str) -> str:
+    """``finished_at >= started_at`` -> ``finished_at must be on or after started_at``."""
+    m = re.fullmatch(r"(\w+) (>=|>|<=|<) (\w+)", check)
+    if not m:
+        return f"breaks the rule: {check}"
+    return f"{m.group(1)} must be {_OPS[m.group(2)]} {m.group(3)}"
+
+
+def _frame_rule_column(check: str) -> str | None:
+    m = re.fullmatch(r"(\w+) (>=|>|<=|<) (\w+)", check)
+    return m.group(1) if m else None
+
+
+def _duplicate_keys(typed: pl.DataFrame, contract: TableContract) -> pl.DataFrame:
+    """Rows whose natural key appears more than once in the file: all of them, as none can win."""
+    key = list(contract.natural_key)
+    if typed.height < 2:
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+    dup = typed.filter(pl.struct(key).is_duplicated())
+    if not dup.height:
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+    rows_by_key = dup.group_by(key, maintain_order=True).agg(pl.col(ROW).alias("rows"))
+    dup = dup.join(rows_by_key, on=key, how="left", nulls_equal=True)
+    names = ", ".join(key)
+    return dup.select(
+        ROW, pl.lit(None, pl.String).alias("column"), pl.lit("duplicate_key").alias("rule"),
+        (pl.lit(f"natural key ({names}) appears on rows ")
+         + pl.col("rows").cast(pl.List(pl.String)).list.join(", ")
+         + pl.lit(" of this file; none is loaded until the file is corrected")).alias("message"))
+
+
+_ = pa  # pandera.polars is imported for its side effect of registering the polars backend
