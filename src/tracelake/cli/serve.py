@@ -24,7 +24,7 @@ ENTRYPOINT = "streamlit_app.py"
 def dashboards_dir() -> Path:
     """The ``dashboards/`` folder: ``$TRACELAKE_DASHBOARDS``, else beside ``src/`` of this package."""
     override = os.environ.get("TRACELAKE_DASHBOARDS")
-    folder = Path(override) if override else Path(__file__).resolve().parents[2] / "dashboards"
+    folder = Path(override) if override else Path(__file__).resolve().parents[3] / "dashboards"
     if not (folder / ENTRYPOINT).is_file():
         raise TracelakeError(
             f"no dashboards at {folder}: they ship with the tracelake repository, not the package; "

@@ -1,0 +1,5 @@
+"""``python -m tracelake.cli``."""
+
+from tracelake.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""Looking into the lake: ``sql`` (read-only) and ``summary``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tracelake.cli.app import (
+    DEFAULT_LAKE,
+    Fmt,
+    IngestFmt,
+    LakeOption,
+    _failures,
+    _print,
+    app,
+    out,
+)
+from tracelake.exports.formats import json_dumps, render_frame
+from tracelake.lake.storage import LakePaths
+
+# ------------------------------------------------------------------ sql
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SELECT statement.")],
+    lake: LakeOption = DEFAULT_LAKE,
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+) -> None:
+    """Query the lake's published snapshot, read-only."""
+    from tracelake.lake.query import run_sql
+
+    with _failures(lake):
+        frame = run_sql(LakePaths.of(lake), query)
+        _print(render_frame(frame, fmt.value))
+
+
+# ------------------------------------------------------------------ summary and demo
+
+@app.command()
+def summary(lake: LakeOption = DEFAULT_LAKE,
+            fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table) -> None:
+    """Rows per table, quarantined rows by rule, rejected files and orphan references."""
+    from tracelake.lake.summary import lake_summary
+
+    with _failures(lake):
+        doc = lake_summary(LakePaths.of(lake))
+        if fmt == IngestFmt.json:
+            _print(json_dumps(doc))
+            return
+        _print_summary(doc)
+
+
+def _print_summary(doc: dict) -> None:  # type: ignore[type-arg]
+    table = Table(title="the lake", title_justify="left")
+    for col in ("table", "rows", "quarantined", "superseded versions"):
+        table.add_column(col, justify="right" if col != "table" else "left")
+    for t in doc["tables"]:
+        table.add_row(t["table"], str(t["rows"]), str(t["rows_quarantined"]),
+                      str(t["superseded_versions"]))
+    out.print(table)
+    if doc["quarantine_rules"]:
+        out.print("[bold]quarantined rows by rule[/]")
+        for r in doc["quarantine_rules"]:
+            out.print(f"  {r['table']}: {r['rule']} x{r['rows']}", highlight=False)
+    for f in doc["rejected_files"]:
+        out.print(f"[red]rejected[/] {f['path']}: {f['reason']}", highlight=False)
+    for o in doc["orphan_references"]:
+        values = ", ".join(o["values"][:5]) + (" …" if len(o["values"]) > 5 else "")
+        out.print(f"[yellow]orphan[/] {o['kind']} in {o['table']} x{o['references']}: {values}",
+                  highlight=False)
+
+
