@@ -14,7 +14,8 @@ from tracelake.lake.snapshot import publish_lake
 from tracelake.lake.summary import lake_summary
 from tracelake_pipelines.resources import TracelakeResource
 
-__all__ = ["genealogy_index", "lake_snapshot", "search_index", "table_assets"]
+__all__ = ["TABLE_KEYS", "genealogy_index", "lake_snapshot", "landing_tables", "search_index",
+           "table_assets"]
 
 #: Every asset that writes DuckDB runs in this pool (limit 1: DuckDB has a single writer).
 POOL = "duckdb"
@@ -35,8 +36,9 @@ def _check_result(table: str, report: IngestReport) -> dg.AssetCheckResult:
         metadata={
             "rows_quarantined": quarantined,
             "files_rejected": len(rejected),
-            "rejected": dg.MetadataValue.md(
-                "\n".join(f"- `{Path(f.path).name}`: {f.reason}" for f in rejected) or "none"),
+            # JSON, not Markdown: file names and reasons are shown as they are, never rendered
+            "rejected": dg.MetadataValue.json(
+                [{"file": Path(f.path).name, "reason": f.reason} for f in rejected]),
             "quarantined_by_rule": dg.MetadataValue.json(rules),
         },
         description=("a file was rejected whole" if rejected else
@@ -55,22 +57,36 @@ class SearchConfig(dg.Config):
     full_rebuild: bool = False
 
 
-def _table_asset(table: str) -> dg.AssetsDefinition:
+def _table_spec(table: str) -> dg.AssetSpec:
     contract = CONTRACTS[table]
+    return dg.AssetSpec(table, group_name=contract.family, kinds={"duckdb", "polars"},
+                        description=(contract.model.__doc__ or table).strip().splitlines()[0],
+                        skippable=True)
 
-    @dg.asset(name=table, group_name=contract.family, kinds={"duckdb", "polars"}, pool=POOL,
-              description=(contract.model.__doc__ or table).strip().splitlines()[0],
-              check_specs=[dg.AssetCheckSpec(
-                  "contract", asset=table, blocking=True,
-                  description=f"rows of {table} files that break the import contract")])
-    def _ingest_table(context: dg.AssetExecutionContext,
-                      tracelake: TracelakeResource) -> dg.MaterializeResult:
-        report = ingest([Path(tracelake.landing)], tracelake.lake_paths(),
-                        mapping=tracelake.load_mapping(), tables={table},
-                        exclude=tracelake.exclude, publish=False, search=False)
+
+@dg.multi_asset(
+    name="landing_tables", specs=[_table_spec(t) for t in CONTRACTS], can_subset=True, pool=POOL,
+    check_specs=[dg.AssetCheckSpec("contract", asset=t, blocking=True,
+                                   description=f"rows of {t} files that break the import contract")
+                 for t in CONTRACTS])
+def landing_tables(context: dg.AssetExecutionContext, tracelake: TracelakeResource):  # type: ignore[no-untyped-def]
+    """Every canonical table the run selects, ingested from the landing folder in ONE ingest run.
+
+    One run, like ``tracelake ingest``: one transaction, one genealogy upkeep, one pass over the
+    landing folder. Materialising a few tables (a subset) reads only their files.
+    """
+    selected = {k.to_user_string() for k in context.selected_asset_keys}
+    report = ingest([Path(tracelake.landing)], tracelake.lake_paths(),
+                    mapping=tracelake.load_mapping(), tables=selected,
+                    exclude=tracelake.exclude, publish=False, search=False)
+    context.log.info(f"run {report.run_id}: {len(report.files)} file(s) for "
+                     f"{len(selected)} table(s)")
+    for table in CONTRACTS:
+        if table not in selected:
+            continue
         files = [f for f in report.files if f.table == table]
-        context.log.info(f"{table}: {len(files)} file(s), run {report.run_id}")
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
+            asset_key=table,
             metadata={
                 "run_id": report.run_id,
                 "files": len(files),
@@ -79,17 +95,17 @@ def _table_asset(table: str) -> dg.AssetsDefinition:
                 "rows_read": sum(f.rows_read for f in files),
                 "rows_loaded": sum(f.rows_loaded for f in files),
                 "rows_quarantined": sum(f.rows_quarantined for f in files),
-            },
-            check_results=[_check_result(table, report)])
-
-    return _ingest_table
+            })
+        yield _check_result(table, report)
 
 
-table_assets = [_table_asset(t) for t in CONTRACTS]
+#: The table assets (one multi-asset holding a key per canonical table).
+table_assets = [landing_tables]
+TABLE_KEYS = [dg.AssetKey(t) for t in CONTRACTS]
 
 
 @dg.asset(group_name="genealogy", kinds={"duckdb"}, pool=POOL,
-          deps=[a.key for a in table_assets],
+          deps=TABLE_KEYS,
           check_specs=[dg.AssetCheckSpec("no_cycles", asset="genealogy_index", blocking=True,
                                          description="no unit is (indirectly) inside itself")])
 def genealogy_index(context: dg.AssetExecutionContext, tracelake: TracelakeResource,
@@ -116,7 +132,7 @@ def genealogy_index(context: dg.AssetExecutionContext, tracelake: TracelakeResou
 
 
 @dg.asset(group_name="search", kinds={"duckdb"}, pool=POOL,
-          deps=[a.key for a in table_assets])
+          deps=TABLE_KEYS)
 def search_index(context: dg.AssetExecutionContext, tracelake: TracelakeResource,
                  config: SearchConfig) -> dg.MaterializeResult:
     """Every identifier and every NCR, ECN and quarantine text, for ``tracelake find`` and the

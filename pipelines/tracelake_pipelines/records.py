@@ -23,16 +23,15 @@ _SPECS = [dg.AssetCheckSpec(name, asset="record_findings",
 def _rule_check(name: str, found: list) -> dg.AssetCheckResult:  # type: ignore[type-arg]
     severity = RULES[name][0]
     mine = [f for f in found if f.rule == name]
-    table = "\n".join(f"| {f.severity} | {f.job_id or ''} | {f.serial_number or ''} | {f.record} | "
-                      f"{f.message.replace('|', '/')} |" for f in mine[:20])
     return dg.AssetCheckResult(
         check_name=name, passed=not mine,
         severity=dg.AssetCheckSeverity.ERROR if severity == "critical" else dg.AssetCheckSeverity.WARN,
         metadata={"findings": len(mine),
                   "jobs": dg.MetadataValue.json(dict(Counter(f.job_id for f in mine))),
-                  "first_findings": dg.MetadataValue.md(
-                      "| severity | job | serial | record | message |\n|---|---|---|---|---|\n" + table
-                      if mine else "none")})
+                  # JSON, not Markdown: finding messages quote lake text, shown as stored
+                  "first_findings": dg.MetadataValue.json(
+                      [{"severity": f.severity, "job": f.job_id, "serial": f.serial_number,
+                        "record": f.record, "message": f.message} for f in mine[:20]])})
 
 
 @dg.asset(group_name="records", kinds={"duckdb"}, pool=POOL, deps=[lake_snapshot],
