@@ -60,12 +60,21 @@ def test_demo_builds_the_sample_lake_without_serving(tmp_path: Path) -> None:
     assert json.loads(query.stdout)["rows"] == [{"n": 36}]
 
 
-def test_dashboard_serves_a_lake_and_stops_with_its_streamlit(tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    """What a shell does to a command it starts in the background (``cmd &``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("sig", "background"), [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM", "Ctrl+C-to-a-background-process"])
+def test_dashboard_serves_a_lake_and_stops_with_its_streamlit(tmp_path: Path, sig: int,
+                                                              background: bool) -> None:
     port = free_port()
     env = os.environ | {"TRACELAKE_LAKE": str(tmp_path / "empty-lake")}
     proc = subprocess.Popen([sys.executable, "-m", "tracelake.cli", "dashboard", "--port",
                              str(port), "--address", "127.0.0.1"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ignore_sigint if background else None)
     try:
         body = ""
         deadline = time.monotonic() + 60
@@ -79,7 +88,7 @@ def test_dashboard_serves_a_lake_and_stops_with_its_streamlit(tmp_path: Path) ->
                 time.sleep(0.3)
         assert body == "ok"
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _out, err = proc.communicate(timeout=30)
     assert "no lake at" in err and f"http://localhost:{port}" in err
     with pytest.raises(OSError):  # streamlit went down with it

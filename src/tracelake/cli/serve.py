@@ -52,13 +52,16 @@ def serve(lake: Path, port: int, *, address: str | None = None) -> int:
     def stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # SIGINT too, explicitly: a process started in the background by a shell inherits SIGINT
+    # ignored, so Ctrl+C's signal sent to it would otherwise leave the dashboards running.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return proc.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if proc.poll() is None:
             proc.terminate()
             try:
