@@ -56,7 +56,7 @@ lint: .venv/.synced ## ruff over the code
 
 dagster: .venv/.synced ## the Dagster UI on the sample plant (http://127.0.0.1:3000)
 	mkdir -p .dagster_home && cp pipelines/dagster.yaml .dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(RUN) dagster dev -m tracelake_pipelines.definitions
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(RUN) python -m tracelake_pipelines.dev
 
 bench-ingest: .venv/.synced ## ingest benchmark: 100,000-unit plant against a raw DuckDB load
 	$(RUN) python benchmarks/ingest.py

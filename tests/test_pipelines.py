@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -138,3 +143,37 @@ def test_the_findings_of_every_batch_record_are_asset_checks_per_rule(tmp_path: 
     mat = next(e for e in result.get_asset_materialization_events()
                if e.asset_key.to_user_string() == "record_findings")
     assert mat.materialization.metadata["release_blocked"].value == ["J-1047"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_make_dagster_stops_with_every_process_it_started(tmp_path: Path, sig: int) -> None:
+    """``make dagster``'s launcher, started as a shell starts a background job (SIGINT ignored):
+    one SIGTERM or SIGINT ends dagster dev, its webserver, daemon and code servers."""
+    import psutil
+
+    env = os.environ | {"DAGSTER_HOME": str(tmp_path / "home"), "TRACELAKE_LAKE": str(tmp_path / "lake")}
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "tracelake_pipelines.dev", "-p", str(_free_port()), "-h", "127.0.0.1"],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    parent = psutil.Process(launcher.pid)
+    started: list[psutil.Process] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(started) < 3:  # dagster dev + its servers
+        started = parent.children(recursive=True)
+        time.sleep(0.5)
+    assert len(started) >= 3, [p.cmdline() for p in started]
+    assert (tmp_path / "home" / "dagster.yaml").is_file()  # the shipped settings (telemetry off)
+    launcher.send_signal(sig)
+    launcher.wait(timeout=60)
+    _gone, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
