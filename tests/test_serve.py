@@ -48,6 +48,16 @@ def test_missing_dashboards_fail_in_one_line(tmp_path: Path,
     assert "TRACELAKE_DASHBOARDS" in result.stderr
 
 
+def test_demo_finds_the_sample_plant_from_any_folder(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repository: data/sample is not under the cwd
+    result = runner.invoke(app, ["demo", "--no-serve", "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0, result.stderr
+    query = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM units", "--lake",
+                                str(tmp_path / "lake"), "--format", "json"])
+    assert json.loads(query.stdout)["rows"] == [{"n": 36}]
+
+
 def test_demo_builds_the_sample_lake_without_serving(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     result = runner.invoke(app, ["demo", "--no-serve", "--lake", str(lake), "--data",

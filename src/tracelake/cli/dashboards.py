@@ -22,17 +22,19 @@ from tracelake.lake.storage import LakePaths
 
 @app.command()
 def demo(lake: LakeOption = DEFAULT_LAKE,
-         data: Annotated[Path, typer.Option(help="The plant exports to load.")] = Path(
-             "data/sample"),
+         data: Annotated[Path | None, typer.Option(
+             help="The plant exports to load (default: the repository's data/sample).")] = None,
          serve: Annotated[bool, typer.Option("--serve/--no-serve",
                                              help="Then open the dashboards on it.")] = True,
          port: Annotated[int, typer.Option(help="The dashboards' port.")] = 8501) -> None:
     """Build the lake from the sample plant, show what it holds, and open the dashboards."""
+    from tracelake.cli.serve import sample_dir
     from tracelake.ingest import ingest as run_ingest
     from tracelake.lake.summary import lake_summary
 
     with _failures(lake):
         paths = LakePaths.of(lake)
+        data = data if data is not None else sample_dir()
         # data/sample/bad holds one file per class of bad input; the demo shows the good plant
         report = run_ingest([data], paths, exclude=SAMPLE_EXCLUDE)
         _print_ingest_table(report)

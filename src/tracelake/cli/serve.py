@@ -32,6 +32,15 @@ def dashboards_dir() -> Path:
     return folder
 
 
+def sample_dir() -> Path:
+    """The sample plant (``data/sample``) beside ``src/``, so ``tracelake demo`` works from any folder."""
+    folder = Path(__file__).resolve().parents[3] / "data" / "sample"
+    if not folder.is_dir():
+        raise TracelakeError(f"no sample plant at {folder}: it ships with the tracelake repository; "
+                             "give the exports to load with --data PATH")
+    return folder
+
+
 def dashboard_command(port: int, *, address: str | None = None) -> list[str]:
     """The ``streamlit run`` command line of the dashboards (headless, on ``port``)."""
     cmd = [sys.executable, "-m", "streamlit", "run", str(dashboards_dir() / ENTRYPOINT),
