@@ -19,7 +19,9 @@ import re
 
 import duckdb
 
-from tracelake.derived.genealogy.index import MAX_DEPTH, SOURCE, build_anomalies, shortest_paths
+from tracelake.derived.genealogy.anomalies import build_anomalies
+from tracelake.derived.genealogy.closure import shortest_paths
+from tracelake.derived.genealogy.layout import MAX_DEPTH, SOURCE
 from tracelake.derived.genealogy.ranges import key_ranges, select_in_ranges
 
 __all__ = ["extend_index"]
