@@ -51,8 +51,9 @@ chromium: ## make sure Chromium is installed for the browser tests (apt-get, as 
 		exit 1; \
 	fi
 
-lint: .venv/.synced ## ruff over the code
+lint: .venv/.synced ## ruff over the code, and the library's import contracts (import-linter)
 	$(RUN) ruff check src pipelines tests benchmarks dashboards
+	$(RUN) lint-imports --no-cache
 
 dagster: .venv/.synced ## the Dagster UI on the sample plant (http://127.0.0.1:3000)
 	mkdir -p .dagster_home && cp pipelines/dagster.yaml .dagster_home/dagster.yaml
