@@ -10,8 +10,8 @@ UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test e2e chromium dashboard lint dagster bench-ingest bench-dashboards \
-        bench-genealogy clean
+.PHONY: help demo test e2e chromium dashboard lint dagster bench bench-ingest bench-dashboards \
+        bench-genealogy bench-find bench-records clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ dagster: .venv/.synced ## the Dagster UI on the sample plant (http://127.0.0.1:3
 	mkdir -p .dagster_home && cp pipelines/dagster.yaml .dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(RUN) python -m tracelake_pipelines.dev
 
+bench: ## list the benchmarks (each: one command, a printed table, a same-run baseline)
+	@grep -E '^bench-[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+	@echo "  (each is benchmarks/<name>.py; --help lists its arguments; results in benchmarks/.work/)"
+
 bench-ingest: .venv/.synced ## ingest benchmark: 100,000-unit plant against a raw DuckDB load
 	$(RUN) python benchmarks/ingest.py
 
@@ -67,6 +71,12 @@ bench-dashboards: .venv/.synced ## time every dashboard page on the sample and a
 
 bench-genealogy: .venv/.synced ## trace queries beside a recursive CTE, rustworkx, networkx (TIERS=S,adv,M)
 	$(RUN) --group bench python benchmarks/genealogy.py --tiers $(or $(TIERS),S,adv)
+
+bench-find: .venv/.synced ## tracelake find beside ILIKE scans on the genealogy plants (TIERS=S,M)
+	$(RUN) --group bench python benchmarks/find.py --tiers $(or $(TIERS),S)
+
+bench-records: .venv/.synced ## a ~500-unit batch record to PDF and HTML beside plain fpdf2
+	$(RUN) python benchmarks/records.py
 
 clean: ## remove the lake and the environment
 	rm -rf lake .venv $(TOOLS) .dagster_home

@@ -19,10 +19,7 @@ equipment found out of tolerance with the most suspect results. Results:
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -30,8 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = Path(__file__).resolve().parent / ".work"
+import harness
+
+ROOT = harness.ROOT
+WORK = harness.WORK
 APP = ROOT / "dashboards" / "streamlit_app.py"
 BUDGET = {"sample": 2.0, "S": 5.0}
 FILES = {"recall": "recall", "device": "device", "batch": "batch", "trends": "trends",
@@ -65,13 +64,8 @@ def big_lake(units: int, seed: int) -> Path:
                 return lake
         finally:
             con.close()
-    plant = WORK / f"plant-{units}-{seed}"
-    if not (plant / ".complete").exists():
-        from tracelake.synthetic import generate_plant
-
-        shutil.rmtree(plant, ignore_errors=True)
-        generate_plant(plant, units, seed)
-        (plant / ".complete").write_text("ok")
+    plant = harness.plant_dir(units, seed)
+    harness.ensure_plant(plant, units, seed)
     shutil.rmtree(lake, ignore_errors=True)
     t = time.perf_counter()
     ingest([plant], lake)
@@ -152,7 +146,7 @@ def time_view(lake: Path, page: str, query: dict[str, str], *, cold: bool) -> fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, child_args=())
     parser.add_argument("--units", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tiers", default="sample,S")
@@ -178,10 +172,15 @@ def main() -> None:
                   f"(max {row['cold_max_s']:5.2f})  warm {row['warm_s']:5.2f} s  "
                   f"{'ok' if row['within_budget'] else 'OVER ' + str(BUDGET[tier]) + ' s'}",
                   flush=True)
+    print()
+    harness.print_table(
+        ["tier", "page", "view", "cold s", "cold max s", "warm s", "budget s", "within"],
+        [(r["tier"], r["page"], r["view"], r["cold_s"], r["cold_max_s"], r["warm_s"],
+          r["budget_s"], "ok" if r["within_budget"] else "OVER") for r in results],
+        ["", "", "", ".2f", ".2f", ".2f", ".0f", ""], left=(0, 1, 2))
     out = WORK / "dashboards-results.json"
-    out.write_text(json.dumps({"units": args.units, "seed": args.seed,
-                               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                               "results": results}, indent=1, default=str))
+    harness.write_json(out, {"units": args.units, "seed": args.seed,
+                             "machine": harness.environment(), "results": results})
     print(f"\nresults in {out.relative_to(ROOT)}")
     over = [r for r in results if not r["within_budget"]]
     if over:

@@ -28,11 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import genealogy as gb  # the plant cache and helpers of the genealogy benchmark
+import genealogy_plant as gb  # the tiers and plant cache of the genealogy benchmark
+import harness
 
 FWORK = gb.WORK / "find"
 KINDS = ("exact", "prefix", "typo", "gs1", "words")
@@ -85,11 +83,11 @@ def ensure_lake(tier: str, plant: Path, tdir: Path) -> tuple[Path, dict[str, Any
         info = {"plant": str(plant), "source": str(source)}
     else:
         print(f"[{tier}] ingesting {plant.name} (no genealogy, no search index) ...", flush=True)
-        res = _run_child("ingest", tdir, ["--plant", str(plant)])
+        res = harness.run_child(__file__, "ingest", tdir, ["--plant", str(plant)])
         if "error" in res:
             raise SystemExit(f"[{tier}] ingest failed: {res['error']}")
         info = {"plant": str(plant), "source": "ingest", "ingest": res}
-    gb._write_json(info_file, info)
+    harness.write_json(info_file, info)
     return lake, info
 
 
@@ -177,32 +175,13 @@ def _found(kind: str, expect: str, hits: list[tuple[str, str, str]]) -> bool:
 # children
 
 
-def _run_child(kind: str, tdir: Path, extra: list[str] | None = None) -> dict[str, Any]:
-    out = tdir / f"result-{kind}.json"
-    out.unlink(missing_ok=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--dir", str(tdir),
-           *(extra or [])]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t
-    if proc.returncode or not out.exists():
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
-        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        if proc.returncode == -9:
-            why = "killed by signal 9 (OOM killer?)"
-        return {"error": why, "wall": wall}
-    res = json.loads(out.read_text())
-    res["wall"] = wall
-    return res
-
-
 def child_ingest(tdir: Path, plant: Path) -> dict[str, Any]:
     from tracelake.ingest import ingest
 
     t = time.perf_counter()
     r = ingest([plant], tdir / "lake", genealogy=False, search=False, publish=False)
     return {"seconds": time.perf_counter() - t, "rows_loaded": r.totals["rows_loaded"],
-            "peak_rss_mib": gb._rss_mib()}
+            "peak_rss_mib": harness.rss_mib()}
 
 
 def child_build(tdir: Path) -> dict[str, Any]:
@@ -227,7 +206,7 @@ def child_build(tdir: Path) -> dict[str, Any]:
     return {"seconds": build, "in_build_s": stats.seconds, "steps": stats.steps,
             "entries": stats.entries,
             "docs": stats.docs, "publish_s": publish_s, "rows": sizes,
-            "peak_rss_mib": gb._rss_mib()}
+            "peak_rss_mib": harness.rss_mib()}
 
 
 def child_find(tdir: Path) -> dict[str, Any]:
@@ -250,7 +229,7 @@ def child_find(tdir: Path) -> dict[str, Any]:
         hits = [(h["kind"], h["id"], h["match"]) for h in answer.hits]
         out.append({"ms": ms, "hits": len(hits), "found": _found(q["kind"], q["expect"], hits),
                     "matches": sorted({m for _, _, m in hits})})
-    return {"open_ms": open_ms, "warmup_ms": warm, "results": out, "peak_rss_mib": gb._rss_mib()}
+    return {"open_ms": open_ms, "warmup_ms": warm, "results": out, "peak_rss_mib": harness.rss_mib()}
 
 
 def child_ilike(tdir: Path) -> dict[str, Any]:
@@ -279,14 +258,13 @@ def child_ilike(tdir: Path) -> dict[str, Any]:
         else:
             found = any(q["expect"].lower() in (v or "").lower() for _, v in rows)
         out.append({"ms": ms, "hits": len(rows), "found": found})
-    return {"warmup_ms": warm, "results": out, "peak_rss_mib": gb._rss_mib()}
+    return {"warmup_ms": warm, "results": out, "peak_rss_mib": harness.rss_mib()}
 
 
 def child_main(kind: str, tdir: Path, args: argparse.Namespace) -> None:
     fn = {"ingest": lambda: child_ingest(tdir, Path(args.plant)), "build": lambda: child_build(tdir),
           "find": lambda: child_find(tdir), "ilike": lambda: child_ilike(tdir)}[kind]
-    res = fn()
-    gb._write_json(tdir / f"result-{kind}.json", res)
+    harness.child_done(tdir, kind, fn())
 
 
 # ------------------------------------------------------------------------------------------
@@ -298,7 +276,7 @@ def _stats(queries: list[dict[str, Any]], res: dict[str, Any], kind: str | None
     rows = [r for q, r in zip(queries, res["results"], strict=True)
             if kind is None or q["kind"] == kind]
     ms = [r["ms"] for r in rows]
-    return {"n": len(rows), "p50": gb._pct(ms, 50), "p95": gb._pct(ms, 95), "max": max(ms),
+    return {"n": len(rows), "p50": harness.pct(ms, 50), "p95": harness.pct(ms, 95), "max": max(ms),
             "found": sum(r["found"] for r in rows)}
 
 
@@ -310,16 +288,16 @@ def report(tier: str, info: dict[str, Any]) -> None:
           f"{TARGETS['build_s']:.0f} s), publish {b['publish_s']:.1f} s, build peak RSS "
           f"{b['peak_rss_mib']:,.0f} MiB; seconds by table: "
           + ", ".join(f"{k} {v:.1f}" for k, v in b.get("steps", {}).items()))
-    print(f"{'queries':<8} {'n':>4} | {'find p50':>9} {'p95':>8} {'found':>6} | "
-          f"{'ILIKE p50':>10} {'p95':>9} {'found':>6} | {'p50 ratio':>9} {'p95 ratio':>9}")
+    rows = []
     for kind in (*KINDS, None):
         f = _stats(queries, info["find"], kind)
         i = _stats(queries, info["ilike"], kind)
-        name = kind or "all"
-        print(f"{name:<8} {f['n']:>4} | {f['p50']:>7.2f}ms {f['p95']:>6.2f}ms "
-              f"{f['found']:>3}/{f['n']:<2} | {i['p50']:>8.1f}ms {i['p95']:>7.1f}ms "
-              f"{i['found']:>3}/{i['n']:<2} | {i['p50'] / f['p50']:>8.0f}x "
-              f"{i['p95'] / f['p95']:>8.0f}x")
+        rows.append((kind or "all", f["n"], f["p50"], f["p95"], f"{f['found']}/{f['n']}",
+                     i["p50"], i["p95"], f"{i['found']}/{i['n']}",
+                     harness.ratio(i["p50"], f["p50"]), harness.ratio(i["p95"], f["p95"])))
+    harness.print_table(["queries", "n", "find p50 ms", "p95 ms", "found", "ILIKE p50 ms",
+                         "p95 ms", "found", "ILIKE/find p50", "p95"], rows,
+                        ["", "", ".2f", ".2f", "", ".1f", ".1f", "", ".0f", ".0f"])
     f_all = _stats(queries, info["find"], None)
     verdict = "meets" if f_all["p95"] <= TARGETS["p95_ms"] else "MISSES"
     print(f"find p95 {f_all['p95']:.1f} ms {verdict} the target of {TARGETS['p95_ms']:.0f} ms; "
@@ -330,23 +308,19 @@ def report(tier: str, info: dict[str, Any]) -> None:
 
 
 def run_tier(tier: str, args: argparse.Namespace) -> dict[str, Any]:
-    import duckdb
-
     tdir = FWORK / tier
     tdir.mkdir(parents=True, exist_ok=True)
     plant, _facts = gb.ensure_plant(tier, args.seed)
     lake, lake_info = ensure_lake(tier, plant, tdir)
     print(f"[{tier}] building the search index ...", flush=True)
-    build = _run_child("build", tdir)
+    build = harness.run_child(__file__, "build", tdir)
     if "error" in build:
         raise SystemExit(f"[{tier}] index build failed: {build['error']}")
     queries = pick_queries(lake, args.queries, args.seed)
     (tdir / "queries.json").write_text(json.dumps(queries, indent=1))
     info: dict[str, Any] = {"tier": tier, "units": gb.TIERS[tier][0], "lake": lake_info,
                             "build": build, "queries": queries,
-                            "env": {"duckdb": duckdb.__version__, "cpus": os.cpu_count(),
-                                    "python": platform.python_version(),
-                                    "library": gb._git_describe()}}
+                            "env": harness.environment()}
     for peer in ("find", "ilike"):
         if peer not in args.peers.split(","):
             previous = FWORK / f"results-{tier}.json"  # the last run's (same queries, same seed)
@@ -356,25 +330,22 @@ def run_tier(tier: str, args: argparse.Namespace) -> dict[str, Any]:
             info[peer] = json.loads(previous.read_text())[peer]
             continue
         print(f"[{tier}] {peer} ...", flush=True)
-        info[peer] = _run_child(peer, tdir)
+        info[peer] = harness.run_child(__file__, peer, tdir)
         if "error" in info[peer]:
             raise SystemExit(f"[{tier}] {peer} failed: {info[peer]['error']}")
-    gb._write_json(FWORK / f"results-{tier}.json", info)
+    harness.write_json(FWORK / f"results-{tier}.json", info)
     report(tier, info)
     return info
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--tiers", default="S", help=f"comma-separated, of {', '.join(gb.TIERS)}")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--peers", default="find,ilike",
                         help="which to run; a peer left out is taken from the last run's results "
                              "(the ILIKE scans take minutes at M)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--dir", help=argparse.SUPPRESS)
-    parser.add_argument("--plant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_main(args.child, Path(args.dir), args)

@@ -22,9 +22,7 @@ serials spread over the batch. Results: ``benchmarks/.work/records/results.json`
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import platform
 import re
 import shutil
@@ -34,7 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-WORK = Path(__file__).resolve().parent / ".work" / "records"
+import harness
+
+WORK = harness.WORK / "records"
 TARGET_SECONDS = 30.0
 
 
@@ -122,7 +122,7 @@ def _check(pdf: bytes, doc: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, child_args=())
     parser.add_argument("--units", type=int, default=2000, help="finished units in the plant")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--job", help="job to render (default: the biggest job of a finished product)")
@@ -155,10 +155,10 @@ def main() -> None:
             ("html      render_html", html_s, None), ("baseline  fpdf2, 1 line/page", base, n_pages)]
     print(f"\njob {job}: {n_units} units, {len(doc['tests']):,} results, {len(doc['operations']):,} "
           f"operations; PDF {n_pages:,} pages, {len(pdf) / 1e6:.1f} MB; HTML {len(html) / 1e6:.1f} MB")
-    print(f"{'stage':<32}{'seconds':>9}{'pages':>8}{'ms/page':>9}{'x baseline':>12}")
-    for name, secs, pages in rows:
-        per = f"{secs / pages * 1000:9.2f}" if pages else " " * 9
-        print(f"{name:<32}{secs:9.2f}{pages or '':>8}{per}{secs / base:12.1f}")
+    harness.print_table(["stage", "seconds", "pages", "ms/page", "x baseline"],
+                        [(name, secs, pages, secs / pages * 1000 if pages else None,
+                          harness.ratio(secs, base)) for name, secs, pages in rows],
+                        ["", ".2f", "", ".2f", ".1f"])
     verdict = "PASS" if pdf_s < TARGET_SECONDS else "FAIL"
     print(f"target: a {n_units}-unit batch renders to PDF in under {TARGET_SECONDS:.0f} s: "
           f"{verdict} ({pdf_s:.1f} s; assembly + PDF {assembly + pdf_s:.1f} s)")
@@ -166,13 +166,12 @@ def main() -> None:
     if check:
         print(f"check: {check}")
 
-    WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "results.json").write_text(json.dumps({
+    harness.write_json(WORK / "results.json", {
         "job": job, "units": n_units, "pages": n_pages, "pdf_bytes": len(pdf),
         "seconds": {"assembly": assembly, "pdf": pdf_s, "html": html_s, "baseline": base},
         "target_seconds": TARGET_SECONDS, "pass": pdf_s < TARGET_SECONDS, "check": check,
         "plant": {"units": args.units, "seed": args.seed}, "python": platform.python_version(),
-    }, indent=2))
+    })
 
 
 if __name__ == "__main__":
