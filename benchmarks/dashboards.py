@@ -80,10 +80,16 @@ def views(lake: Path) -> list[tuple[str, str, dict[str, str]]]:
 
     con = open_snapshot(LakePaths.of(lake))
     try:
+        # a lot's holders: its edges' parents and what they are in (the closure holds serials
+        # only, since index v3)
         lots = con.sql("""
+            WITH e AS (SELECT e.child AS lot, e.parent FROM genealogy.edges e
+                       SEMI JOIN genealogy.lot_keys k ON k.node_id = e.child),
+            h AS (SELECT lot, parent AS des FROM e
+                  UNION SELECT e.lot, c.des FROM e JOIN genealogy.closure_by_anc c ON c.anc = e.parent)
             SELECT k.component_code, k.lot_number, count(*) AS reach
-            FROM genealogy.lot_keys k JOIN genealogy.closure_by_anc c ON c.anc = k.node_id
-            JOIN genealogy.unit_info u ON u.node_id = c.des AND u.top
+            FROM h JOIN genealogy.lot_keys k ON k.node_id = h.lot
+            JOIN genealogy.unit_info u ON u.node_id = h.des AND u.top
             GROUP BY ALL ORDER BY reach, k.component_code, k.lot_number""").fetchall()
         typical_lot = lots[len(lots) // 2]
         widest_lot = lots[-1]
