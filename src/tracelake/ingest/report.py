@@ -30,6 +30,8 @@ class FileReport:
     sheet: str | None = None
     source: str | None = None
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    #: test-executive reports: steps that measure nothing (actions, flow control), counted only
+    steps_skipped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The file's entry in the JSON report (contract keys first)."""

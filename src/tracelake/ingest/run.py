@@ -8,6 +8,7 @@ fails part-way the transaction is rolled back and the lake is as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import uuid
@@ -26,7 +27,7 @@ from tracelake.ingest.report import FileReport, IngestReport
 from tracelake.intake.checks import check_frame, missing_required_columns
 from tracelake.intake.coerce import coerce_frame
 from tracelake.intake.mapping import Mapping, Source, resolve_headers
-from tracelake.intake.readers import ROW, SUFFIXES, RawFrame, read_source
+from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.storage import LakePaths, connect_writer, upsert
 
@@ -62,9 +63,19 @@ def discover_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[P
 def _order(files: list[Path], mapping: Mapping) -> list[tuple[Path, Source]]:
     """Files in load order: by table in contract order (master records first), then by name."""
     rank = {t: i for i, t in enumerate(CONTRACTS)}
-    pairs = [(f, mapping.source_for(f)) for f in files]
+    pairs = [(f, _source_for(mapping, f)) for f in files]
     return sorted(pairs, key=lambda p: (rank.get(p[1].table or "", len(rank)), p[0].name,
                                         str(p[0])))
+
+
+def _source_for(mapping: Mapping, path: Path) -> Source:
+    """The file's source; a test-executive report feeds test_results whatever its name."""
+    source = mapping.source_for(path)
+    if (source.table is None or source.name == "default") \
+            and path.suffix.lower() in (".xml", ".json") \
+            and report_format(path) is not None:
+        source = dataclasses.replace(source, table=REPORT_TABLE)
+    return source
 
 
 def new_run_id() -> str:
@@ -182,7 +193,7 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
                          "its table (e.g. material_issues_2026-11.csv) or map it in a mapping file"
                          if supported else
                          f"{path.suffix or 'this'} files are not read (expected .csv, .xlsx, "
-                         ".jsonl) and the name matches no table")
+                         ".jsonl, .json, or an .xml test report) and the name matches no table")
         return report
     if sha in seen:
         report.status = "duplicate"
@@ -191,7 +202,8 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
     contract = CONTRACTS[table]
     try:
         raw = read_source(path, encoding=source.encoding, header=source.header,
-                          columns=list(source.columns) or None, sheet=source.sheet, table=table)
+                          columns=list(source.columns) or None, sheet=source.sheet, table=table,
+                          serial_from=source.serial_from, json_key=source.json_key)
         _load(con, raw, contract, source, report, run_id)
     except FileRejected as exc:
         report.status = "rejected"
@@ -205,6 +217,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     path = report.path
     report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
     report.notes = list(raw.notes)
+    report.steps_skipped = raw.skipped
     headers = [c for c in raw.frame.columns if c != ROW]
     renames = resolve_headers(headers, contract.name, source)
     clashes = _clashes(renames)

@@ -18,6 +18,11 @@ A mapping file (YAML) lists sources; each names the files it covers and how to r
         constants:                      # fill a column the export does not carry
           equipment_id: RIG-3
         sheet: Issues                   # XLSX: the sheet to read
+        serial_from: property:dut       # JUnit: the serial is this property (or suite_name)
+        json_key: records               # plain JSON: the key of the array of records
+
+Test-executive reports (TestStand, ATML, OpenHTF, JUnit) feed ``test_results`` whatever their
+name; a source may still cover them to add constants (``equipment_id``) or to say ``serial_from``.
 
 A file that no source covers is recognised from its name (``material_issues_2026-11.csv``) and
 read with the defaults. Headers are matched to canonical columns ignoring case, spaces and dashes.
@@ -50,7 +55,7 @@ __all__ = [
 
 DEFAULT_TIMEZONE = "Europe/London"
 _SOURCE_KEYS = {"name", "files", "table", "dayfirst", "encoding", "header", "columns", "aliases",
-                "constants", "sheet", "timezone", "date_formats"}
+                "constants", "sheet", "timezone", "date_formats", "serial_from", "json_key"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class Source:
     sheet: str | None = None
     timezone: str = DEFAULT_TIMEZONE
     date_formats: tuple[str, ...] = ()
+    serial_from: str | None = None  # JUnit: ``property:NAME`` or ``suite_name``
+    json_key: str | None = None  # plain JSON: the key holding the array of records
 
     def matches(self, path: Path) -> bool:
         """Whether this source covers the file."""
@@ -170,7 +177,19 @@ def _source(path: Path, index: int, raw: Any, timezone: str) -> Source:
                   files=tuple(map(str, files)), dayfirst=bool(raw.get("dayfirst", False)),
                   encoding=raw.get("encoding"), header=bool(header), columns=columns,
                   aliases=aliases, constants=constants, sheet=raw.get("sheet"), timezone=tz,
-                  date_formats=tuple(map(str, date_formats)))
+                  date_formats=tuple(map(str, date_formats)),
+                  serial_from=_serial_from(where, raw.get("serial_from")),
+                  json_key=None if raw.get("json_key") is None else str(raw["json_key"]))
+
+
+def _serial_from(where: str, value: Any) -> str | None:
+    """Check ``serial_from``: ``suite_name`` or ``property:NAME`` (JUnit reports)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text == "suite_name" or (text.startswith("property:") and text[len("property:"):]):
+        return text
+    raise MappingError(f"{where}: serial_from {text!r} must be 'suite_name' or 'property:NAME'")
 
 
 def _check_timezone(path: Path, tz: str) -> None:

@@ -1,10 +1,6 @@
-"""Readers: one source file in, one frame of text columns out, with the source row of every record.
+"""Tabular readers: CSV, XLSX and JSON Lines into text columns, with the row a user sees.
 
-Every reader returns a :class:`RawFrame`: all columns as text exactly as they came (headers as
-written, before any mapping), a ``_row`` column with the row number a user sees in the file (a
-spreadsheet row, counting the header as row 1; a JSON Lines line number), and the records the
-reader could read only in part (``problems``) so the caller can quarantine them with a reason.
-A file that cannot be read at all raises :class:`~tracelake.errors.FileRejected`.
+``_row`` is a spreadsheet row (the header counts as row 1) or a JSON Lines line number.
 """
 
 from __future__ import annotations
@@ -15,7 +11,6 @@ import json
 import re
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -23,43 +18,18 @@ import numpy as np
 import polars as pl
 
 from tracelake.errors import FileRejected
+from tracelake.intake.readers.base import PROBLEM_SCHEMA, ROW, RawFrame, no_problems
 
-__all__ = ["ROW", "RawFrame", "detect_delimiter", "read_source"]
+__all__ = ["SUFFIXES", "detect_delimiter", "read_tabular"]
 
-#: Name of the column holding each record's row number in its source file.
-ROW = "_row"
-PROBLEM_SCHEMA = {ROW: pl.Int64, "column": pl.String, "rule": pl.String, "message": pl.String,
-                  "raw": pl.String}
 BOM = b"\xef\xbb\xbf"
 SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
             ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
-@dataclass
-class RawFrame:
-    """What a reader got out of one file."""
-
-    frame: pl.DataFrame  # text columns as in the file, plus ROW
-    problems: pl.DataFrame  # records read only in part: ROW, column, rule, message, raw
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def rows_read(self) -> int:
-        """Records found in the file (read whole or in part)."""
-        return self.frame.height + self.problems.select(pl.col(ROW).n_unique()).item()
-
-
-def no_problems() -> pl.DataFrame:
-    """An empty problem table."""
-    return pl.DataFrame(schema=PROBLEM_SCHEMA)
-
-
-def read_source(path: Path, *, encoding: str | None = None, header: bool = True,
-                columns: list[str] | None = None, sheet: str | None = None,
-                table: str | None = None) -> RawFrame:
+def read_tabular(path: Path, *, encoding: str | None = None, header: bool = True,
+                 columns: list[str] | None = None, sheet: str | None = None,
+                 table: str | None = None) -> RawFrame:
     """Read one CSV, XLSX or JSON Lines file into text columns.
 
     Args:

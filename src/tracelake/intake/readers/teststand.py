@@ -1,0 +1,233 @@
+"""NI TestStand legacy XML reports (``<Reports><Report Type='UUT'>``) into ``test_results``.
+
+The report is TestStand's result tree written as ``<Prop>`` elements: a header (UUT serial,
+station, login, start date and time) and then one ``<Prop Type='TEResult'>`` per executed step,
+sequence calls holding their steps' results in ``ResultList`` arrays (nested to any depth).
+Each step's ``TS.StartTime`` is seconds on the engine's clock: a result's time is the UUT's
+start plus its offset from the first (root) result. Read as a stream: each result is taken at
+its end tag and freed, so memory holds one step at a time, not the report.
+
+Verdicts: a step that measures (``Numeric``, ``PassFail``, ``String`` or a ``Measurement``
+array) with status ``Passed``/``Failed`` loads as ``pass``/``fail``; ``Error``, ``Terminated``
+or ``Aborted`` is quarantined (the step broke down, so its reading is no verdict on the unit);
+``Done`` on a measuring step (logged, not judged) is quarantined; ``Skipped`` measured nothing.
+Steps that measure nothing (statements, actions, labels, sequence calls, flow control) are
+counted as skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tracelake.errors import FileRejected
+from tracelake.intake.readers.base import RawFrame
+from tracelake.intake.readers.results import BROKEN_WORDS, ResultRows, number_text, offset_time, verdict
+from tracelake.intake.readers.xml_safe import release, safe_iterparse
+
+__all__ = ["read_teststand"]
+
+MEASURES = ("Numeric", "PassFail", "String", "Measurement")
+#: comparison -> which TestStand limit gives (low_limit, high_limit); single comparisons use Low
+LIMITS = {"GELE": ("Low", "High"), "GTLT": ("Low", "High"), "GELT": ("Low", "High"),
+          "GTLE": ("Low", "High"), "GE": ("Low", None), "GT": ("Low", None),
+          "LE": (None, "Low"), "LT": (None, "Low"), "EQ": ("Low", "Low")}
+
+
+def _value(prop: Any) -> str | None:
+    if prop is None:
+        return None
+    text = prop.findtext("Value")
+    return text if text not in (None, "") else None
+
+
+def _props(element: Any) -> dict[str, Any]:
+    return {c.get("Name"): c for c in element if c.tag == "Prop"}
+
+
+class _Report:
+    """What one ``<Report>`` says about its run, gathered as its header props go by."""
+
+    def __init__(self, rows: ResultRows) -> None:
+        self.first_row = len(rows.rows)
+        self.first_problem = len(rows.problems)
+        self.serial: str | None = None
+        self.station: str | None = None
+        self.operator: str | None = None
+        self.date: tuple[int, int, int] | None = None
+        self.time: tuple[int, int, int, int] | None = None
+        self.root_start: float | None = None
+        self.version: str | None = None
+        self.starts: list[float | None] = []  # engine time of each row, in row order
+        self.problem_starts: list[float | None] = []
+
+    def header(self, name: str, prop: Any) -> None:
+        kids = _props(prop)
+        if name == "UUT":
+            self.serial = _value(kids.get("SerialNumber")) or self.serial
+        elif name == "SerialNumber" and not self.serial:
+            self.serial = _value(prop)
+        elif name == "StationInfo":
+            self.station = _value(kids.get("StationID"))
+            self.operator = _value(kids.get("LoginName"))
+        elif name == "StartDate":
+            parts = [_value(kids.get(k)) for k in ("Year", "Month", "MonthDay")]
+            if all(parts):
+                self.date = tuple(int(float(p)) for p in parts)  # type: ignore[assignment]
+        elif name == "StartTime":
+            parts = [_value(kids.get(k)) for k in ("Hours", "Minutes", "Seconds", "Milliseconds")]
+            if all(p is not None for p in parts):
+                self.time = tuple(int(float(p)) for p in parts)  # type: ignore[arg-type,assignment]
+
+    def start(self) -> datetime | None:
+        if self.date is None:
+            return None
+        h, m, s, ms = self.time or (0, 0, 0, 0)
+        return datetime(*self.date, h, m, s, ms * 1000)
+
+
+def read_teststand(path: Path) -> RawFrame:
+    """Read a TestStand legacy XML report (one or more ``<Report Type='UUT'>``), streaming."""
+    rows = ResultRows(str(path), "TestStand")
+    report: _Report | None = None
+    broken_actions: list[str] = []
+    n_reports = 0
+    for _event, el in safe_iterparse(path, events=("end",), tag=("Prop", "Report")):
+        if el.tag == "Report":
+            if report is not None:
+                _close(path, rows, report)
+                n_reports += 1
+            report = None
+            release(el)
+            continue
+        parent = el.getparent()
+        if el.get("Type") == "TEResult":
+            if report is None:
+                report = _Report(rows)
+            _result(el, rows, report, broken_actions)
+            if parent is not None and parent.tag == "Report":
+                release(el)
+            else:  # free the step and the finished steps before it in its ResultList
+                el.clear(keep_tail=False)
+                holder = parent.getparent() if parent is not None else None
+                if holder is not None:
+                    while parent.getprevious() is not None:
+                        del holder[0]
+            continue
+        if parent is not None and parent.tag == "Report":
+            if report is None:
+                report = _Report(rows)
+            report.header(el.get("Name") or "", el)
+            release(el)
+    if n_reports == 0:
+        raise FileRejected(str(path), "holds no <Report Type='UUT'> with results: not a "
+                           "TestStand UUT report")
+    if broken_actions:
+        shown = ", ".join(broken_actions[:5]) + (" ..." if len(broken_actions) > 5 else "")
+        rows.notes.append(f"{len(broken_actions)} step(s) that measure nothing ended in "
+                          f"error or failure: {shown}")
+    return rows.finish({}, serial_required=False)
+
+
+def _close(path: Path, rows: ResultRows, report: _Report) -> None:
+    """At a report's end: the serial must be known; times and run-wide values filled in."""
+    if not report.serial:
+        raise FileRejected(str(path), "the TestStand report names no UUT serial number "
+                           "(UUT.SerialNumber is empty), so its results cannot be tied to a "
+                           "unit; nothing of it is loaded")
+    start = report.start()
+    base = report.root_start
+    times = rows.cols["tested_at"]
+    for i, t in enumerate(report.starts):
+        offset = None if t is None or base is None else t - base
+        times[report.first_row + i] = offset_time(start, offset)
+    for i, t in enumerate(report.problem_starts):
+        offset = None if t is None or base is None else t - base
+        when = offset_time(start, offset)
+        rows.problems[report.first_problem + i]["raw"]["tested_at"] = when  # type: ignore[index]
+    run_id = f"{report.station or 'station'}@{start.isoformat(timespec='milliseconds')}" \
+        if start else None
+    rows.fill(report.first_row, report.first_problem, {
+        "serial_number": report.serial, "equipment_id": report.station,
+        "operator": report.operator, "software_version": report.version, "run_id": run_id})
+
+
+def _result(el: Any, rows: ResultRows, report: _Report, broken: list[str]) -> None:
+    """One step's result: rows for what it measured, or a count of what it skipped."""
+    kids = _props(el)
+    ts = _props(kids["TS"]) if "TS" in kids else {}
+    start_text = _value(ts.get("StartTime"))
+    start = float(start_text) if start_text else None
+    step_type = _value(ts.get("StepType")) or ""
+    name = _value(ts.get("StepName")) or ""
+    status = _value(kids.get("Status")) or ""
+    call = _props(ts["SequenceCall"]) if "SequenceCall" in ts else {}
+    if el.getparent() is not None and el.getparent().tag == "Report":  # the root result
+        report.root_start = start
+        report.version = _value(call.get("SequenceFileVersion"))
+    measured = [k for k in MEASURES if k in kids]
+    if not measured:
+        rows.skip(step_type or "untyped step")
+        if status.lower() in BROKEN_WORDS or status.lower() == "failed":
+            broken.append(f"{name!r} ({status})")
+        return
+    common = {"test_step": name, "step_type": step_type, "status": status,
+              "step_id": _value(ts.get("Id")), "sequence": None}
+    word = status.strip().lower()
+    if word == "skipped":
+        rows.skip(f"{step_type} (status Skipped)")
+        return
+    error = _props(kids["Error"]) if "Error" in kids else {}
+    if "Measurement" in kids:
+        items = _measurements(kids["Measurement"])
+    else:
+        key = measured[0]
+        items = [(el.sourceline, key, kids[key], kids)]
+    for line, mname, value_prop, holder in items:
+        comp = _value(holder.get("Comp"))
+        limits = _props(holder["Limits"]) if "Limits" in holder else {}
+        low_key, high_key = LIMITS.get((comp or "").upper(), (None, None))
+        raw_value = _value(value_prop)
+        row = {**common, "measurement": mname,
+               "value": number_text(raw_value) if mname != "PassFail" else raw_value,
+               "units": _value(holder.get("Units")), "comparison": comp,
+               "low_limit": number_text(_value(limits.get(low_key))) if low_key else None,
+               "high_limit": number_text(_value(limits.get(high_key))) if high_key else None,
+               "limits": _limit_text(limits)}
+        own = _value(holder.get("Status")) if holder is not kids else None
+        result = verdict(own or status)
+        if word in BROKEN_WORDS or _value(error.get("Occurred")) == "True":
+            code, msg = _value(error.get("Code")), _value(error.get("Msg"))
+            detail = f" (error {code}: {msg})" if (code and code != "0") or msg else ""
+            rows.quarantine(line, "step_error",
+                            f"TestStand step {name!r} ended {status or 'in error'}{detail}: the "
+                            "step broke down, so its reading is no verdict on the unit; "
+                            "re-test the unit", column="result", **row)
+            report.problem_starts.append(start)
+        elif result is None:
+            why = ("it was only logged (comparison LOG), not judged against limits"
+                   if (comp or "").upper() == "LOG" else "it gave no pass/fail verdict")
+            rows.quarantine(line, "no_verdict",
+                            f"TestStand step {name!r} has status {status!r}: {why}",
+                            column="result", **row)
+            report.problem_starts.append(start)
+        else:
+            rows.add(line, **row, result=result)
+            report.starts.append(start)
+
+
+def _measurements(prop: Any) -> list[tuple[int, str, Any, dict[str, Any]]]:
+    """The measurements of a multiple-numeric-limit step: (line, name, value prop, fields)."""
+    out = []
+    for value in prop.iterchildren("Value"):
+        for obj in value.iterchildren("Prop"):
+            fields = _props(obj)
+            name = obj.get("Name") or f"Measurement{value.get('ID') or ''}"
+            out.append((obj.sourceline, name, fields.get("Data"), fields))
+    return out
+
+
+def _limit_text(limits: dict[str, Any]) -> str | None:
+    parts = [f"{k}={_value(v)}" for k, v in limits.items() if _value(v) is not None]
+    return "; ".join(parts) or None
