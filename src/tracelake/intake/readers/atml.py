@@ -190,7 +190,7 @@ def _data(test_data: Any) -> tuple[str | None, str | None, str | None]:
     units = node.get("nonStandardUnit") or node.get("standardUnit")
     if kind == "Datum":
         value = _datum_value(node)
-        return (number_text(value) if dtype and "hex" in dtype.lower() else value), units, dtype
+        return (value if dtype and "string" in dtype.lower() else number_text(value)), units, dtype
     return json.dumps(_structured(node), ensure_ascii=False), units, dtype
 
 

@@ -1,0 +1,177 @@
+"""JUnit / xUnit XML (``<testsuites>`` / ``<testsuite>``) into ``test_results``.
+
+One row per ``testcase``: the test step is the case's ``name`` (its ``classname`` is kept as
+``sequence``); the verdict is ``fail`` with a ``<failure>``, ``pass`` without one; a case with
+``<error>`` broke down and is quarantined; a ``<skipped>`` case measured nothing and is counted.
+A case's own ``<properties>`` may carry the reading (``value``, ``units``, ``low_limit``,
+``high_limit``, ``measurement``), as hardware-test runners write them. The time is the case's
+``timestamp`` if it has one, else the suite's ``timestamp`` plus the ``time`` of the cases
+before it. The station is the suite's ``hostname`` (or a ``station`` property).
+
+The serial comes from where the mapping says (``serial_from: property:NAME`` or
+``serial_from: suite_name``); without that, from a suite property named like a serial
+(``serial_number``, ``serial``, ``sn``, ``dut_id``, ``uut_serial``). A suite name is never taken
+as a serial unless the mapping says so: a report with no serial is rejected. Read as a stream
+(``junitparser`` loads the whole tree, so it is not used for reading).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tracelake.errors import FileRejected
+from tracelake.intake.readers.base import RawFrame
+from tracelake.intake.readers.results import ResultRows, number_text, offset_time
+from tracelake.intake.readers.xml_safe import local, safe_iterparse
+
+__all__ = ["read_junit"]
+
+SERIAL_PROPS = ("serial_number", "serialnumber", "serial", "sn", "dut_id", "uut_serial")
+CASE_PROPS = {"value": "value", "measured_value": "value", "units": "units", "unit": "units",
+              "low_limit": "low_limit", "lower_limit": "low_limit", "low": "low_limit",
+              "high_limit": "high_limit", "upper_limit": "high_limit", "high": "high_limit",
+              "measurement": "measurement", "comparison": "comparison"}
+RUN_PROPS = {"operator": "operator", "operator_id": "operator", "user": "operator",
+             "station": "equipment_id", "station_id": "equipment_id",
+             "equipment_id": "equipment_id", "software_version": "software_version",
+             "version": "software_version", "run_id": "run_id"}
+
+
+def _props(element: Any) -> dict[str, str]:
+    return {p.get("name") or "": p.get("value") if p.get("value") is not None else
+            (p.text or "") for p in element if local(p.tag) == "property"}
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class _Suite:
+    def __init__(self, el: Any, rows: ResultRows, outer: dict[str, str]) -> None:
+        self.name = el.get("name") or ""
+        self.start = _time(el.get("timestamp"))
+        self.host = el.get("hostname")
+        self.props: dict[str, str] = dict(outer)
+        self.elapsed = 0.0
+        self.first_row = len(rows.rows)
+        self.first_problem = len(rows.problems)
+        self.line = el.sourceline
+
+
+def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
+    """Read a JUnit/xUnit XML file, streaming; ``serial_from`` as the mapping says."""
+    rows = ResultRows(str(path), "JUnit")
+    outer: dict[str, str] = {}
+    suite: _Suite | None = None
+    suites = 0
+    for event, el in safe_iterparse(path, events=("start", "end"),
+                                    tag=["testsuites", "testsuite", "testcase", "properties"]):
+        tag = el.tag
+        if event == "start":
+            if tag == "testsuite":
+                suite = _Suite(el, rows, outer)
+            continue
+        if tag == "properties":
+            parent = el.getparent()
+            if parent is not None and parent.tag == "testsuite" and suite is not None:
+                suite.props.update(_props(el))
+            elif parent is not None and parent.tag == "testsuites":
+                outer.update(_props(el))
+        elif tag == "testcase":
+            if suite is None:  # a bare <testcase> outside any suite
+                raise FileRejected(str(path), f"<testcase> at line {el.sourceline} is not "
+                                   "inside a <testsuite>")
+            _case(el, rows, suite)
+            el.clear(keep_tail=False)
+            parent, prev = el.getparent(), el.getprevious()
+            while prev is not None and parent is not None and prev.tag == "testcase":
+                parent.remove(prev)
+                prev = el.getprevious()
+        elif tag == "testsuite" and suite is not None:
+            _close(path, rows, suite, serial_from)
+            suites += 1
+            suite = None
+            el.clear(keep_tail=False)
+    if not suites:
+        raise FileRejected(str(path), "holds no <testsuite>: not a JUnit report")
+    return rows.finish({}, serial_required=False)
+
+
+def _serial(path: Path, suite: _Suite, serial_from: str | None) -> str:
+    lowered = {k.lower(): v for k, v in suite.props.items()}
+    if serial_from == "suite_name":
+        serial: str | None = suite.name
+        where = "its name"
+    elif serial_from:
+        name = serial_from.split(":", 1)[1]
+        serial = suite.props.get(name) or lowered.get(name.lower())
+        where = f"property {name!r}"
+    else:
+        serial = next((lowered[k] for k in SERIAL_PROPS if lowered.get(k)), None)
+        where = "a property named like a serial (" + ", ".join(SERIAL_PROPS) + ")"
+    if not serial or not serial.strip():
+        raise FileRejected(str(path), f"the JUnit suite {suite.name!r} (line {suite.line}) gives "
+                           f"no UUT serial in {where}; set serial_from (property:NAME or "
+                           "suite_name) in the mapping; nothing of the file is loaded")
+    return serial.strip()
+
+
+def _close(path: Path, rows: ResultRows, suite: _Suite, serial_from: str | None) -> None:
+    values: dict[str, str | None] = {"serial_number": _serial(path, suite, serial_from),
+                                     "equipment_id": suite.host}
+    lowered = {k.lower(): v for k, v in suite.props.items()}
+    for prop, column in RUN_PROPS.items():
+        if lowered.get(prop) and not values.get(column):
+            values[column] = lowered[prop]
+    rows.fill(suite.first_row, suite.first_problem, values)
+
+
+def _case(el: Any, rows: ResultRows, suite: _Suite) -> None:
+    name = el.get("name") or ""
+    seconds = float(el.get("time") or 0) if _is_number(el.get("time")) else 0.0
+    own = _time(el.get("timestamp"))
+    when = offset_time(own, 0.0) if own else offset_time(suite.start, suite.elapsed)
+    suite.elapsed += seconds
+    outcome = None
+    detail = None
+    props: dict[str, str] = {}
+    for child in el:
+        kind = local(child.tag)
+        if kind in ("failure", "error", "skipped") and outcome is None:
+            outcome = kind
+            detail = child.get("message") or (child.text or "").strip() or child.get("type")
+        elif kind == "properties":
+            props.update(_props(child))
+    if outcome == "skipped":
+        rows.skip("skipped testcase")
+        return
+    fields: dict[str, str | None] = {CASE_PROPS[k.lower()]: v for k, v in props.items()
+                                     if k.lower() in CASE_PROPS}
+    for key in ("value", "low_limit", "high_limit"):
+        fields[key] = number_text(fields.get(key))
+    detail_text = f": {detail.splitlines()[0][:200]}" if detail else ""
+    row = {"test_step": name, "sequence": el.get("classname"), "tested_at": when,
+           "status": f"{outcome}{detail_text}" if outcome else "passed",
+           "step_type": "testcase", **fields}
+    row.setdefault("measurement", "verdict")
+    if outcome == "error":
+        rows.quarantine(el.sourceline, "step_error", f"JUnit testcase {name!r} ended in error"
+                        f"{detail_text}; it broke down, so it is no verdict on the unit; "
+                        "re-test the unit", column="result", **row)
+        return
+    rows.add(el.sourceline, **row, result="fail" if outcome == "failure" else "pass")
+
+
+def _is_number(text: str | None) -> bool:
+    try:
+        float(text or "")
+    except ValueError:
+        return False
+    return True
