@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["Step", "atml_report", "junit_report", "openhtf_record", "teststand_report",
-           "write_big_junit", "write_big_teststand"]
+__all__ = [
+    "Step",
+    "atml_report",
+    "junit_report",
+    "legacy_report",
+    "openhtf_record",
+    "write_big_junit",
+    "write_big_teststand",
+]
 
 
 @dataclass
@@ -127,7 +134,7 @@ def _ts_header(serial: str, station: str, login: str, start: datetime, steps: in
             + uut + time + date + info)
 
 
-def teststand_report(serial: str, steps: list[Step], *, station: str = "RIG-7",
+def legacy_report(serial: str, steps: list[Step], *, station: str = "RIG-7",
                      login: str = "jsmith", start: datetime = datetime(2026, 11, 25, 9, 30, 5),
                      engine_start: float = 19897.25) -> bytes:
     """A TestStand legacy XML report (ISO-8859-1, as TestStand writes it) of one UUT."""
