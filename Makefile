@@ -11,7 +11,7 @@ RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test e2e chromium dashboard lint dagster bench bench-ingest bench-dashboards \
-        bench-genealogy bench-find bench-records clean
+        bench-genealogy bench-find bench-records bench-readers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench-ingest: .venv/.synced ## ingest benchmark: 100,000-unit plant against a ra
 
 bench-dashboards: .venv/.synced ## time every dashboard page on the sample and a 100,000-unit plant
 	$(RUN) python benchmarks/dashboards.py
+
+bench-readers: .venv/.synced ## 200 MB TestStand and JUnit reports into a lake, beside a plain lxml iterparse
+	$(RUN) python benchmarks/readers.py
 
 bench-genealogy: .venv/.synced ## trace queries beside a recursive CTE, rustworkx, networkx (TIERS=S,adv,M)
 	$(RUN) --group bench python benchmarks/genealogy.py --tiers $(or $(TIERS),S,adv)

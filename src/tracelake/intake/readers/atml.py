@@ -50,9 +50,7 @@ def _text(element: Any) -> str | None:
 
 
 class _Run:
-    def __init__(self, rows: ResultRows) -> None:
-        self.first_row = len(rows.rows)
-        self.first_problem = len(rows.problems)
+    def __init__(self) -> None:
         self.serial: str | None = None
         self.station: str | None = None
         self.operator: str | None = None
@@ -68,11 +66,11 @@ def read_atml(path: Path) -> RawFrame:
         name = local(el.tag)
         if event == "start":
             if name == "TestResults":
-                run = _Run(rows)
+                run = _Run()
                 run.run_id = el.get("uuid")
             continue
         if run is None:  # a TestResults element must hold everything else
-            run = _Run(rows)
+            run = _Run()
         if name == "SystemOperator":
             run.operator = el.get("ID") or el.get("name")
         elif name in ("Test", "TestGroup", "ResultSet"):
@@ -95,15 +93,15 @@ def read_atml(path: Path) -> RawFrame:
                 raise FileRejected(str(path), "the ATML report names no UUT serial number "
                                    "(UUT/SerialNumber is missing or empty), so its results "
                                    "cannot be tied to a unit; nothing of it is loaded")
-            rows.fill(run.first_row, run.first_problem, {
-                "serial_number": run.serial, "equipment_id": run.station,
-                "operator": run.operator, "run_id": run.run_id})
+            rows.scope({"serial_number": run.serial, "equipment_id": run.station,
+                        "operator": run.operator, "run_id": run.run_id})
+            rows.next_scope()
             closed += 1
             run = None
             release(el)
     if not closed:
         raise FileRejected(str(path), "holds no ATML <TestResults>: not a test report")
-    return rows.finish({}, serial_required=False)
+    return rows.finish()
 
 
 def _free(el: Any) -> None:
@@ -141,7 +139,7 @@ def _step(el: Any, rows: ResultRows) -> None:
         own = _child(tr, "Outcome") if _child(tr, "Outcome") is not None else \
             _child(tr, "TestOutcome")
         own_status = own.get("value") if own is not None else None
-        value, units, dtype = _data(_child(tr, "TestData"))
+        value, units, _dtype = _data(_child(tr, "TestData"))
         low, high, comparison, limits = _limits(_child(tr, "TestLimits"))
         row = {"test_step": step, "measurement": tr.get("name") or tr.get("ID") or "",
                "value": value, "units": units, "low_limit": low, "high_limit": high,
@@ -155,14 +153,13 @@ def _step(el: Any, rows: ResultRows) -> None:
             rows.quarantine(line, "step_error", f"ATML step {step!r} ended {own_status or status}"
                             f"{' (' + qualifier + ')' if qualifier else ''}: the step broke "
                             "down, so its reading is no verdict on the unit; re-test the unit",
-                            column="result", **row)
+                            row)
         elif result is None:
             rows.quarantine(line, "no_verdict", f"ATML step {step!r} has outcome "
-                            f"{own_status or status!r}: it gave no pass/fail verdict",
-                            column="result", **row)
+                            f"{own_status or status!r}: it gave no pass/fail verdict", row)
         else:
-            rows.add(line, **row, result=result)
-        _ = dtype
+            row["result"] = result
+            rows.add(line, row)
 
 
 def _path(el: Any, *names: str) -> Any:

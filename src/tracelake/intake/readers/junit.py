@@ -24,7 +24,7 @@ from typing import Any
 from tracelake.errors import FileRejected
 from tracelake.intake.readers.base import RawFrame
 from tracelake.intake.readers.results import ResultRows, number_text, offset_time
-from tracelake.intake.readers.xml_safe import local, safe_iterparse
+from tracelake.intake.readers.xml_safe import safe_iterparse
 
 __all__ = ["read_junit"]
 
@@ -40,8 +40,12 @@ RUN_PROPS = {"operator": "operator", "operator_id": "operator", "user": "operato
 
 
 def _props(element: Any) -> dict[str, str]:
-    return {p.get("name") or "": p.get("value") if p.get("value") is not None else
-            (p.text or "") for p in element if local(p.tag) == "property"}
+    out = {}
+    for p in element:
+        if p.tag == "property":
+            value = p.get("value")
+            out[p.get("name") or ""] = value if value is not None else (p.text or "")
+    return out
 
 
 def _time(text: str | None) -> datetime | None:
@@ -54,14 +58,12 @@ def _time(text: str | None) -> datetime | None:
 
 
 class _Suite:
-    def __init__(self, el: Any, rows: ResultRows, outer: dict[str, str]) -> None:
+    def __init__(self, el: Any, outer: dict[str, str]) -> None:
         self.name = el.get("name") or ""
         self.start = _time(el.get("timestamp"))
         self.host = el.get("hostname")
         self.props: dict[str, str] = dict(outer)
         self.elapsed = 0.0
-        self.first_row = len(rows.rows)
-        self.first_problem = len(rows.problems)
         self.line = el.sourceline
 
 
@@ -76,7 +78,7 @@ def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
         tag = el.tag
         if event == "start":
             if tag == "testsuite":
-                suite = _Suite(el, rows, outer)
+                suite = _Suite(el, outer)
             continue
         if tag == "properties":
             parent = el.getparent()
@@ -101,7 +103,7 @@ def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
             el.clear(keep_tail=False)
     if not suites:
         raise FileRejected(str(path), "holds no <testsuite>: not a JUnit report")
-    return rows.finish({}, serial_required=False)
+    return rows.finish()
 
 
 def _serial(path: Path, suite: _Suite, serial_from: str | None) -> str:
@@ -124,26 +126,35 @@ def _serial(path: Path, suite: _Suite, serial_from: str | None) -> str:
 
 
 def _close(path: Path, rows: ResultRows, suite: _Suite, serial_from: str | None) -> None:
-    values: dict[str, str | None] = {"serial_number": _serial(path, suite, serial_from),
-                                     "equipment_id": suite.host}
+    values: dict[str, object] = {"serial_number": _serial(path, suite, serial_from),
+                                 "equipment_id": suite.host, "base": 0.0,
+                                 "start": suite.start if suite.start is not None
+                                 and suite.start.tzinfo is None else None}
     lowered = {k.lower(): v for k, v in suite.props.items()}
     for prop, column in RUN_PROPS.items():
         if lowered.get(prop) and not values.get(column):
             values[column] = lowered[prop]
-    rows.fill(suite.first_row, suite.first_problem, values)
+    rows.scope(values)
+    rows.next_scope()
 
 
 def _case(el: Any, rows: ResultRows, suite: _Suite) -> None:
     name = el.get("name") or ""
     seconds = float(el.get("time") or 0) if _is_number(el.get("time")) else 0.0
     own = _time(el.get("timestamp"))
-    when = offset_time(own, 0.0) if own else offset_time(suite.start, suite.elapsed)
+    offset: float | None = None
+    if own is not None:
+        when = offset_time(own, 0.0)
+    elif suite.start is not None and suite.start.tzinfo is not None:
+        when = offset_time(suite.start, suite.elapsed)
+    else:  # plant-local suite time: the row's time is filled from the suite's start at the end
+        when, offset = None, suite.elapsed
     suite.elapsed += seconds
     outcome = None
     detail = None
     props: dict[str, str] = {}
     for child in el:
-        kind = local(child.tag)
+        kind = child.tag
         if kind in ("failure", "error", "skipped") and outcome is None:
             outcome = kind
             detail = child.get("message") or (child.text or "").strip() or child.get("type")
@@ -164,9 +175,10 @@ def _case(el: Any, rows: ResultRows, suite: _Suite) -> None:
     if outcome == "error":
         rows.quarantine(el.sourceline, "step_error", f"JUnit testcase {name!r} ended in error"
                         f"{detail_text}; it broke down, so it is no verdict on the unit; "
-                        "re-test the unit", column="result", **row)
+                        "re-test the unit", row, offset=offset)
         return
-    rows.add(el.sourceline, **row, result="fail" if outcome == "failure" else "pass")
+    row["result"] = "fail" if outcome == "failure" else "pass"
+    rows.add(el.sourceline, row, offset=offset)
 
 
 def _is_number(text: str | None) -> bool:

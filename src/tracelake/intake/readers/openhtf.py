@@ -114,23 +114,23 @@ def read_openhtf(path: Path) -> RawFrame:
                 if phase_outcome == "ERROR":
                     rows.quarantine(ordinal, "step_error", f"OpenHTF phase {row['test_step']!r} "
                                     "ended in ERROR: it broke down, so its measurements are no "
-                                    "verdict on the unit; re-test the unit", column="result",
-                                    **row)
+                                    "verdict on the unit; re-test the unit", row)
                 elif outcome == "UNSET":
                     ordinal -= 1
                     rows.skip("unset measurement")
                 elif verdict(outcome) is None:
                     rows.quarantine(ordinal, "no_verdict", f"OpenHTF measurement {name!r} has "
-                                    f"outcome {outcome or 'none'!r}: no pass/fail verdict",
-                                    column="result", **row)
+                                    f"outcome {outcome or 'none'!r}: no pass/fail verdict", row)
                 else:
-                    rows.add(ordinal, **row, result=verdict(outcome))
+                    row["result"] = verdict(outcome)
+                    rows.add(ordinal, row)
     run = {"serial_number": serial.strip(), "equipment_id": station,
            "operator": _text(meta.get("operator") or meta.get("operator_name")
                              or meta.get("user")),
            "software_version": _text(meta.get("test_version") or meta.get("version")),
            "run_id": f"{station or 'station'}@{start}" if start else None}
-    return rows.finish(run)
+    rows.scope(run)
+    return rows.finish()
 
 
 def _values(m: dict[str, Any]) -> list[tuple[str, str | None]]:

@@ -1,11 +1,13 @@
 """Rows of ``test_results`` as a report reader gathers them: columns of text, then a RawFrame.
 
 Report readers stream a file and call :meth:`ResultRows.add` for every measurement and
-:meth:`ResultRows.quarantine` for a result that cannot stand (an errored step); values that the
-report gives once for the whole run (serial, station, operator, software version, run id) are
-filled in by :meth:`ResultRows.finish`, since some formats write them after the results.
-Columns the contract does not know (``step_type``, ``comparison``, ``status``, ``sequence``,
-``step_id``) ride along and are kept in ``_extra``.
+:meth:`ResultRows.quarantine` for a result that cannot stand (an errored step). What a report
+says once for a whole run (serial, station, operator, software version, run id, start time) is
+given per *scope* (:meth:`ResultRows.scope`: one UUT report, one ATML TestResults, one JUnit
+suite) and joined onto the rows at the end, because some formats write it after the results.
+Rows are kept as text columns and packed into Arrow chunks every :data:`CHUNK` rows, so a large
+report's rows take little memory. Columns the contract does not know (``comparison``,
+``limits``, ``status``, ``step_type``, ``sequence``, ``step_id``) ride along into ``_extra``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from tracelake.errors import FileRejected
 from tracelake.intake.readers.base import PROBLEM_SCHEMA, ROW, RawFrame, no_problems
 
 __all__ = ["COLUMNS", "ResultRows", "number_text", "offset_time", "verdict"]
@@ -26,9 +27,11 @@ __all__ = ["COLUMNS", "ResultRows", "number_text", "offset_time", "verdict"]
 COLUMNS = ("serial_number", "equipment_id", "test_step", "measurement", "value", "units",
            "low_limit", "high_limit", "result", "tested_at", "operator", "software_version",
            "run_id", "comparison", "limits", "status", "step_type", "sequence", "step_id")
+CONTRACT_COLUMNS = COLUMNS[:13]
 RUN_FIELDS = ("serial_number", "equipment_id", "operator", "software_version", "run_id")
+SCOPE, OFFSET = "_scope", "_offset"  # internal: the row's run, and its time on the run's clock
+CHUNK = 50_000
 
-#: TestStand / ATML / OpenHTF / JUnit verdicts -> the contract's result
 PASS_WORDS = {"passed", "pass", "ok", "true"}
 FAIL_WORDS = {"failed", "fail", "false"}
 #: verdicts that say the step broke down: its reading is no verdict on the unit
@@ -50,7 +53,7 @@ def number_text(raw: str | None) -> str | None:
     if raw is None:
         return None
     text = raw.strip()
-    if text[:2].lower() == "0x":
+    if text[:2] in ("0x", "0X"):
         try:
             return str(int(text, 16))
         except ValueError:
@@ -68,83 +71,86 @@ def offset_time(start: datetime | None, seconds: float | None) -> str | None:
 
 
 class ResultRows:
-    """test_results rows gathered column by column (small in memory, one dict per row avoided)."""
+    """test_results rows gathered column by column and packed into Arrow chunks."""
 
     def __init__(self, path: str, report_format: str) -> None:
         self.path = path
         self.report_format = report_format
-        self.cols: dict[str, list[str | None]] = {c: [] for c in COLUMNS}
-        self.rows: list[int] = []
+        self._names = (*COLUMNS, ROW, SCOPE, OFFSET)
+        self._cols: dict[str, list[object]] = {c: [] for c in self._names}
+        self._chunks: list[pl.DataFrame] = []
+        self.count = 0
         self.problems: list[dict[str, object]] = []
         self.skipped: Counter[str] = Counter()
         self.notes: list[str] = []
+        self.scopes: dict[int, dict[str, object]] = {}
+        self.current = 0
 
-    def add(self, row: int, **values: str | None) -> None:
-        """One measurement; ``row`` is its element's line (or ordinal) in the report."""
-        unknown = set(values) - set(self.cols)
-        if unknown:  # pragma: no cover - a reader bug
-            raise KeyError(f"no report column(s) {sorted(unknown)}")
-        for name, column in self.cols.items():
-            column.append(values.get(name))
-        self.rows.append(row)
+    def scope(self, values: dict[str, object]) -> None:
+        """What the current run (report, suite) says for all its rows: RUN_FIELDS, plus
+        ``start`` (a datetime) and ``base`` (the run's clock at ``start``) for offset times."""
+        self.scopes.setdefault(self.current, {}).update(
+            {k: v for k, v in values.items() if v is not None})
 
-    def quarantine(self, row: int, rule: str, message: str, column: str | None = None,
-                   **values: str | None) -> None:
+    def next_scope(self) -> None:
+        """Rows added from now on belong to a new run."""
+        self.current += 1
+
+    def add(self, row: int, values: dict[str, str | None], offset: float | None = None) -> None:
+        """One measurement; ``row`` is its element's line (or ordinal) in the report, ``offset``
+        its time on the run's clock (see :meth:`scope`) when the report gives no timestamp."""
+        cols = self._cols
+        for name in COLUMNS:
+            cols[name].append(values.get(name))
+        cols[ROW].append(row)
+        cols[SCOPE].append(self.current)
+        cols[OFFSET].append(offset)
+        self.count += 1
+        if len(cols[ROW]) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._cols[ROW]:
+            return
+        schema = {**{c: pl.String for c in COLUMNS}, ROW: pl.Int64, SCOPE: pl.Int64,
+                  OFFSET: pl.Float64}
+        self._chunks.append(pl.DataFrame(self._cols, schema=schema))
+        self._cols = {c: [] for c in self._names}
+
+    def quarantine(self, row: int, rule: str, message: str, values: dict[str, str | None],
+                   column: str | None = "result", offset: float | None = None) -> None:
         """A result kept out of the lake, with its reason and what the report said."""
         raw = {k: v for k, v in values.items() if v is not None}
         self.problems.append({ROW: row, "column": column, "rule": rule, "message": message,
-                              "raw": raw})
-
-    def fill(self, start: int, problem_start: int, values: dict[str, str | None]) -> None:
-        """Fill run-wide values into rows (and quarantined results) from the given positions on,
-        where they have none: for reports that name the unit or station after the results."""
-        for name, value in values.items():
-            if value is None or name not in self.cols:
-                continue
-            column = self.cols[name]
-            for i in range(start, len(column)):
-                if column[i] is None:
-                    column[i] = value
-        for p in self.problems[problem_start:]:
-            raw = p["raw"]
-            for name, value in values.items():
-                if value is not None and not raw.get(name):  # type: ignore[attr-defined]
-                    raw[name] = value  # type: ignore[index]
+                              "raw": raw, SCOPE: self.current, OFFSET: offset})
 
     def skip(self, kind: str, n: int = 1) -> None:
         """Count a step that measures nothing (an action, a label, flow control)."""
         self.skipped[kind] += n
 
-    def finish(self, run: dict[str, str | None], *, serial_required: bool = True) -> RawFrame:
-        """The RawFrame: run-wide values filled where a row has none; a report naming no serial
-        is rejected whole."""
-        if serial_required and not run.get("serial_number") and \
-                not any(self.cols["serial_number"]):
-            raise FileRejected(self.path, f"the {self.report_format} report names no UUT serial "
-                               "number, so its results cannot be tied to a unit; nothing of it "
-                               "is loaded")
-        if len(set(self.rows)) != len(self.rows):  # several results on one line: number them
-            self.rows = list(range(1, len(self.rows) + 1))
+    def scope_of_rows(self) -> set[int]:
+        """Scopes that hold at least one row or quarantined result."""
+        return set(self.scopes) | {int(p[SCOPE]) for p in self.problems}  # type: ignore[call-overload]
+
+    def finish(self) -> RawFrame:
+        """The RawFrame: run-wide values filled where a row has none, offsets made times."""
+        self._flush()
+        schema = {**{c: pl.String for c in COLUMNS}, ROW: pl.Int64, SCOPE: pl.Int64,
+                  OFFSET: pl.Float64}
+        frame = pl.concat(self._chunks) if self._chunks else pl.DataFrame(schema=schema)
+        self._chunks = []
+        frame = self._apply_scopes(frame)
+        if frame[ROW].n_unique() != frame.height:  # several results on one line: number them
+            frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW))
             self.notes.append("rows are numbered by result order (the report puts several "
                               "results on one line)")
-        frame = pl.DataFrame({**self.cols, ROW: self.rows},
-                             schema={**{c: pl.String for c in COLUMNS}, ROW: pl.Int64})
-        fills = [pl.col(c).fill_null(pl.lit(run[c], dtype=pl.String)) for c in RUN_FIELDS
-                 if run.get(c)]
-        if fills:
-            frame = frame.with_columns(fills)
-        frame = frame.select([c for c in frame.columns if frame[c].null_count() < frame.height
-                              or c in COLUMNS[:13] or c == ROW])
+        keep = [c for c in frame.columns if c in CONTRACT_COLUMNS or c == ROW
+                or frame[c].null_count() < frame.height]
+        frame = frame.select(keep)
         problems = no_problems()
         if self.problems:
-            filled = []
-            for p in self.problems:
-                raw = dict(p["raw"])  # type: ignore[call-overload]
-                for c in RUN_FIELDS:
-                    if run.get(c) and not raw.get(c):
-                        raw[c] = run[c]
-                filled.append({**p, "raw": json.dumps(raw, ensure_ascii=False)})
-            problems = pl.DataFrame(filled, schema=PROBLEM_SCHEMA)
+            problems = pl.DataFrame([self._problem_row(p) for p in self.problems],
+                                    schema=PROBLEM_SCHEMA)
         notes = list(self.notes)
         total = sum(self.skipped.values())
         if total:
@@ -153,3 +159,38 @@ class ResultRows:
         notes.append(f"read as a test-executive report ({self.report_format})")
         return RawFrame(frame, problems, notes=notes, skipped=total,
                         report_format=self.report_format)
+
+    def _scope_table(self) -> pl.DataFrame:
+        rows = []
+        for sid, v in self.scopes.items():
+            start = v.get("start")
+            rows.append({SCOPE: sid, **{f"_s_{c}": v.get(c) for c in RUN_FIELDS},
+                         "_s_start": start if isinstance(start, datetime) else None,
+                         "_s_base": float(v["base"]) if v.get("base") is not None else 0.0})
+        schema = {SCOPE: pl.Int64, **{f"_s_{c}": pl.String for c in RUN_FIELDS},
+                  "_s_start": pl.Datetime("us"), "_s_base": pl.Float64}
+        return pl.DataFrame(rows, schema=schema)
+
+    def _apply_scopes(self, frame: pl.DataFrame) -> pl.DataFrame:
+        table = self._scope_table()
+        out = frame.join(table, on=SCOPE, how="left", maintain_order="left")
+        when = (pl.col("_s_start") + pl.duration(
+            microseconds=((pl.col(OFFSET) - pl.col("_s_base")) * 1e6).round(0).cast(pl.Int64)))
+        exprs = [pl.coalesce(c, f"_s_{c}").alias(c) for c in RUN_FIELDS]
+        exprs.append(pl.coalesce("tested_at", when.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"))
+                     .alias("tested_at"))
+        return out.with_columns(exprs).select([*COLUMNS, ROW])
+
+    def _problem_row(self, p: dict[str, object]) -> dict[str, object]:
+        v = self.scopes.get(int(p[SCOPE]), {})  # type: ignore[call-overload]
+        raw = dict(p["raw"])  # type: ignore[call-overload]
+        for c in RUN_FIELDS:
+            if v.get(c) and not raw.get(c):
+                raw[c] = v[c]
+        if not raw.get("tested_at") and isinstance(v.get("start"), datetime):
+            base = float(v["base"]) if v.get("base") is not None else 0.0  # type: ignore[arg-type]
+            offset = p[OFFSET]
+            raw["tested_at"] = offset_time(v["start"],  # type: ignore[arg-type]
+                                           None if offset is None else float(offset) - base)  # type: ignore[arg-type]
+        return {ROW: p[ROW], "column": p["column"], "rule": p["rule"], "message": p["message"],
+                "raw": json.dumps(raw, ensure_ascii=False)}

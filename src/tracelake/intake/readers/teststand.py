@@ -23,7 +23,7 @@ from typing import Any
 
 from tracelake.errors import FileRejected
 from tracelake.intake.readers.base import RawFrame
-from tracelake.intake.readers.results import BROKEN_WORDS, ResultRows, number_text, offset_time, verdict
+from tracelake.intake.readers.results import BROKEN_WORDS, ResultRows, number_text, verdict
 from tracelake.intake.readers.xml_safe import release, safe_iterparse
 
 __all__ = ["read_teststand"]
@@ -38,8 +38,10 @@ LIMITS = {"GELE": ("Low", "High"), "GTLT": ("Low", "High"), "GELT": ("Low", "Hig
 def _value(prop: Any) -> str | None:
     if prop is None:
         return None
-    text = prop.findtext("Value")
-    return text if text not in (None, "") else None
+    for child in prop:  # a Prop's <Value> is its first child element
+        if child.tag == "Value":
+            return child.text or None
+    return None
 
 
 def _props(element: Any) -> dict[str, Any]:
@@ -49,9 +51,7 @@ def _props(element: Any) -> dict[str, Any]:
 class _Report:
     """What one ``<Report>`` says about its run, gathered as its header props go by."""
 
-    def __init__(self, rows: ResultRows) -> None:
-        self.first_row = len(rows.rows)
-        self.first_problem = len(rows.problems)
+    def __init__(self) -> None:
         self.serial: str | None = None
         self.station: str | None = None
         self.operator: str | None = None
@@ -59,8 +59,7 @@ class _Report:
         self.time: tuple[int, int, int, int] | None = None
         self.root_start: float | None = None
         self.version: str | None = None
-        self.starts: list[float | None] = []  # engine time of each row, in row order
-        self.problem_starts: list[float | None] = []
+        self.first_start: float | None = None
 
     def header(self, name: str, prop: Any) -> None:
         kids = _props(prop)
@@ -104,7 +103,7 @@ def read_teststand(path: Path) -> RawFrame:
         parent = el.getparent()
         if el.get("Type") == "TEResult":
             if report is None:
-                report = _Report(rows)
+                report = _Report()
             _result(el, rows, report, broken_actions)
             if parent is not None and parent.tag == "Report":
                 release(el)
@@ -117,7 +116,7 @@ def read_teststand(path: Path) -> RawFrame:
             continue
         if parent is not None and parent.tag == "Report":
             if report is None:
-                report = _Report(rows)
+                report = _Report()
             report.header(el.get("Name") or "", el)
             release(el)
     if n_reports == 0:
@@ -127,30 +126,23 @@ def read_teststand(path: Path) -> RawFrame:
         shown = ", ".join(broken_actions[:5]) + (" ..." if len(broken_actions) > 5 else "")
         rows.notes.append(f"{len(broken_actions)} step(s) that measure nothing ended in "
                           f"error or failure: {shown}")
-    return rows.finish({}, serial_required=False)
+    return rows.finish()
 
 
 def _close(path: Path, rows: ResultRows, report: _Report) -> None:
-    """At a report's end: the serial must be known; times and run-wide values filled in."""
+    """At a report's end: the serial must be known; run-wide values and the clock given."""
     if not report.serial:
         raise FileRejected(str(path), "the TestStand report names no UUT serial number "
                            "(UUT.SerialNumber is empty), so its results cannot be tied to a "
                            "unit; nothing of it is loaded")
     start = report.start()
-    base = report.root_start
-    times = rows.cols["tested_at"]
-    for i, t in enumerate(report.starts):
-        offset = None if t is None or base is None else t - base
-        times[report.first_row + i] = offset_time(start, offset)
-    for i, t in enumerate(report.problem_starts):
-        offset = None if t is None or base is None else t - base
-        when = offset_time(start, offset)
-        rows.problems[report.first_problem + i]["raw"]["tested_at"] = when  # type: ignore[index]
     run_id = f"{report.station or 'station'}@{start.isoformat(timespec='milliseconds')}" \
         if start else None
-    rows.fill(report.first_row, report.first_problem, {
-        "serial_number": report.serial, "equipment_id": report.station,
-        "operator": report.operator, "software_version": report.version, "run_id": run_id})
+    base = report.root_start if report.root_start is not None else report.first_start
+    rows.scope({"serial_number": report.serial, "equipment_id": report.station,
+                "operator": report.operator, "software_version": report.version,
+                "run_id": run_id, "start": start, "base": base})
+    rows.next_scope()
 
 
 def _result(el: Any, rows: ResultRows, report: _Report, broken: list[str]) -> None:
@@ -159,6 +151,8 @@ def _result(el: Any, rows: ResultRows, report: _Report, broken: list[str]) -> No
     ts = _props(kids["TS"]) if "TS" in kids else {}
     start_text = _value(ts.get("StartTime"))
     start = float(start_text) if start_text else None
+    if report.first_start is None:
+        report.first_start = start
     step_type = _value(ts.get("StepType")) or ""
     name = _value(ts.get("StepName")) or ""
     status = _value(kids.get("Status")) or ""
@@ -203,18 +197,16 @@ def _result(el: Any, rows: ResultRows, report: _Report, broken: list[str]) -> No
             rows.quarantine(line, "step_error",
                             f"TestStand step {name!r} ended {status or 'in error'}{detail}: the "
                             "step broke down, so its reading is no verdict on the unit; "
-                            "re-test the unit", column="result", **row)
-            report.problem_starts.append(start)
+                            "re-test the unit", row, offset=start)
         elif result is None:
             why = ("it was only logged (comparison LOG), not judged against limits"
                    if (comp or "").upper() == "LOG" else "it gave no pass/fail verdict")
             rows.quarantine(line, "no_verdict",
-                            f"TestStand step {name!r} has status {status!r}: {why}",
-                            column="result", **row)
-            report.problem_starts.append(start)
+                            f"TestStand step {name!r} has status {status!r}: {why}", row,
+                            offset=start)
         else:
-            rows.add(line, **row, result=result)
-            report.starts.append(start)
+            row["result"] = result
+            rows.add(line, row, offset=start)
 
 
 def _measurements(prop: Any) -> list[tuple[int, str, Any, dict[str, Any]]]:
