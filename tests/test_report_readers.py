@@ -244,3 +244,29 @@ def test_plain_json_with_several_arrays_needs_json_key(tmp_path: Path) -> None:
     with pytest.raises(FileRejected, match=r"several arrays of objects .*json_key"):
         read_source(path)
     assert read_source(path, json_key="jobs").frame["job_id"].to_list() == ["J"]
+
+
+def test_two_uut_reports_in_one_file_each_keep_their_serial(tmp_path: Path, lake: Lake) -> None:
+    one = legacy_report("SN-A", [Step("Vdd", value="3.3", low="3", high="4", offset=1)])
+    two = legacy_report("SN-B", [Step("Vdd", value="3.5", low="3", high="4", offset=2)],
+                        station="RIG-8", start=datetime(2026, 11, 26, 8, 0, 0))
+    body = one.split(b"<Reports>\n", 1)[1].rsplit(b"</Reports>", 1)[0] + \
+        two.split(b"<Reports>\n", 1)[1]
+    path = tmp_path / "units_batch.xml"  # starts like a table's name: still a report
+    path.write_bytes(one.split(b"<Reports>\n", 1)[0] + b"<Reports>\n" + body)
+    f = report_of(lake.ingest(path), path.name)
+    assert (f["table"], f["rows_loaded"]) == ("test_results", 2)
+    assert lake.query("SELECT serial_number, equipment_id, value, tested_at FROM test_results "
+                      "ORDER BY 1") == [
+        ("SN-A", "RIG-7", 3.3, datetime(2026, 11, 25, 9, 30, 6, tzinfo=UTC)),
+        ("SN-B", "RIG-8", 3.5, datetime(2026, 11, 26, 8, 0, 2, tzinfo=UTC))]
+
+
+def test_mapping_serial_from_must_be_a_property_or_the_suite_name(tmp_path: Path) -> None:
+    from tracelake.errors import MappingError
+
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("sources:\n  - files: ['*.xml']\n    serial_from: classname\n")
+    with pytest.raises(MappingError, match="serial_from 'classname' must be 'suite_name' or "
+                       "'property:NAME'"):
+        load_mapping(mapping)
