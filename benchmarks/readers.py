@@ -69,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=200.0, help="size of each generated file")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--only", choices=["teststand", "junit"], help="one format only")
     args = parser.parse_args()
     from tracelake.synthetic.reports import write_big_junit, write_big_teststand
 
@@ -89,6 +90,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for label, path in files.items():
+        if args.only and not label.lower().startswith(args.only):
+            continue
         size_mb = path.stat().st_size / 1e6
         base = None
         for kind in ("iterparse", "read", "ingest"):

@@ -57,12 +57,23 @@ def _time(text: str | None) -> datetime | None:
         return None
 
 
+def _own_props(el: Any) -> dict[str, str]:
+    """The properties an element (a suite, or the <testsuites> around them) holds itself."""
+    out: dict[str, str] = {}
+    for child in el:
+        if child.tag == "properties":
+            out.update(_props(child))
+        elif child.tag in ("testcase", "testsuite"):
+            break  # properties come first; cleared cases and suites follow
+    return out
+
+
 class _Suite:
     def __init__(self, el: Any, outer: dict[str, str]) -> None:
         self.name = el.get("name") or ""
         self.start = _time(el.get("timestamp"))
         self.host = el.get("hostname")
-        self.props: dict[str, str] = dict(outer)
+        self.props: dict[str, str] = {**outer, **_own_props(el)}
         self.elapsed = 0.0
         self.line = el.sourceline
 
@@ -70,36 +81,38 @@ class _Suite:
 def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
     """Read a JUnit/xUnit XML file, streaming; ``serial_from`` as the mapping says."""
     rows = ResultRows(str(path), "JUnit")
-    outer: dict[str, str] = {}
     suite: _Suite | None = None
+    suite_el: Any = None
+    outer: dict[str, str] | None = None  # properties of the <testsuites> around the suites
     suites = 0
-    for event, el in safe_iterparse(path, events=("start", "end"),
-                                    tag=["testsuites", "testsuite", "testcase", "properties"]):
-        tag = el.tag
-        if event == "start":
-            if tag == "testsuite":
-                suite = _Suite(el, outer)
-            continue
-        if tag == "properties":
+    # end events only (one per case): a suite is met through its first case's parent, when its
+    # attributes and the <properties> before its cases are already parsed
+    for _event, el in safe_iterparse(path, events=("end",), tag=["testsuite", "testcase"]):
+        if el.tag == "testcase":
             parent = el.getparent()
-            if parent is not None and parent.tag == "testsuite" and suite is not None:
-                suite.props.update(_props(el))
-            elif parent is not None and parent.tag == "testsuites":
-                outer.update(_props(el))
-        elif tag == "testcase":
-            if suite is None:  # a bare <testcase> outside any suite
+            if parent is None or parent.tag != "testsuite":
                 raise FileRejected(str(path), f"<testcase> at line {el.sourceline} is not "
                                    "inside a <testsuite>")
-            _case(el, rows, suite)
+            if parent is not suite_el:
+                if outer is None:
+                    around = parent.getparent()
+                    outer = _own_props(around) if around is not None else {}
+                suite, suite_el = _Suite(parent, outer), parent
+            _case(el, rows, suite)  # type: ignore[arg-type]
             el.clear(keep_tail=False)
-            parent, prev = el.getparent(), el.getprevious()
-            while prev is not None and parent is not None and prev.tag == "testcase":
+            prev = el.getprevious()
+            while prev is not None and prev.tag == "testcase":
                 parent.remove(prev)
                 prev = el.getprevious()
-        elif tag == "testsuite" and suite is not None:
-            _close(path, rows, suite, serial_from)
+        else:
+            if el is not suite_el:  # a suite without cases
+                suite, suite_el = _Suite(el, outer or {}), el
+            for child in el:  # properties written after the cases
+                if child.tag == "properties":
+                    suite.props.update(_props(child))  # type: ignore[union-attr]
+            _close(path, rows, suite, serial_from)  # type: ignore[arg-type]
             suites += 1
-            suite = None
+            suite = suite_el = None
             el.clear(keep_tail=False)
     if not suites:
         raise FileRejected(str(path), "holds no <testsuite>: not a JUnit report")
@@ -169,8 +182,7 @@ def _case(el: Any, rows: ResultRows, suite: _Suite) -> None:
         fields[key] = number_text(fields.get(key))
     detail_text = f": {detail.splitlines()[0][:200]}" if detail else ""
     row = {"test_step": name, "sequence": el.get("classname"), "tested_at": when,
-           "status": f"{outcome}{detail_text}" if outcome else "passed",
-           "step_type": "testcase", **fields}
+           "status": f"{outcome}{detail_text}" if outcome else None, **fields}
     row.setdefault("measurement", "verdict")
     if outcome == "error":
         rows.quarantine(el.sourceline, "step_error", f"JUnit testcase {name!r} ended in error"

@@ -112,9 +112,7 @@ class ResultRows:
     def _flush(self) -> None:
         if not self._cols[ROW]:
             return
-        schema = {**{c: pl.String for c in COLUMNS}, ROW: pl.Int64, SCOPE: pl.Int64,
-                  OFFSET: pl.Float64}
-        self._chunks.append(pl.DataFrame(self._cols, schema=schema))
+        self._chunks.append(pl.DataFrame(self._cols, schema=self._schema()))
         self._cols = {c: [] for c in self._names}
 
     def quarantine(self, row: int, rule: str, message: str, values: dict[str, str | None],
@@ -133,20 +131,23 @@ class ResultRows:
         return set(self.scopes) | {int(p[SCOPE]) for p in self.problems}  # type: ignore[call-overload]
 
     def finish(self) -> RawFrame:
-        """The RawFrame: run-wide values filled where a row has none, offsets made times."""
+        """The RawFrame: run-wide values filled where a row has none, offsets made times.
+
+        Chunk by chunk, so that finishing a large report holds one chunk's copy at a time."""
         self._flush()
-        schema = {**{c: pl.String for c in COLUMNS}, ROW: pl.Int64, SCOPE: pl.Int64,
-                  OFFSET: pl.Float64}
-        frame = pl.concat(self._chunks) if self._chunks else pl.DataFrame(schema=schema)
-        self._chunks = []
-        frame = self._apply_scopes(frame)
+        table = self._scope_table()
+        chunks, self._chunks = self._chunks, []
+        for i, chunk in enumerate(chunks):
+            chunks[i] = self._apply_scopes(chunk, table)
+        frame = pl.concat(chunks, rechunk=False) if chunks else \
+            self._apply_scopes(pl.DataFrame(schema=self._schema()), table)
+        del chunks
         if frame[ROW].n_unique() != frame.height:  # several results on one line: number them
             frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW))
             self.notes.append("rows are numbered by result order (the report puts several "
                               "results on one line)")
-        keep = [c for c in frame.columns if c in CONTRACT_COLUMNS or c == ROW
-                or frame[c].null_count() < frame.height]
-        frame = frame.select(keep)
+        frame = frame.select([c for c in frame.columns if c in CONTRACT_COLUMNS or c == ROW
+                              or frame[c].null_count() < frame.height])
         problems = no_problems()
         if self.problems:
             problems = pl.DataFrame([self._problem_row(p) for p in self.problems],
@@ -160,6 +161,11 @@ class ResultRows:
         return RawFrame(frame, problems, notes=notes, skipped=total,
                         report_format=self.report_format)
 
+    @staticmethod
+    def _schema() -> dict[str, pl.DataType]:
+        return {**{c: pl.String() for c in COLUMNS}, ROW: pl.Int64(), SCOPE: pl.Int64(),
+                OFFSET: pl.Float64()}
+
     def _scope_table(self) -> pl.DataFrame:
         rows = []
         for sid, v in self.scopes.items():
@@ -171,8 +177,8 @@ class ResultRows:
                   "_s_start": pl.Datetime("us"), "_s_base": pl.Float64}
         return pl.DataFrame(rows, schema=schema)
 
-    def _apply_scopes(self, frame: pl.DataFrame) -> pl.DataFrame:
-        table = self._scope_table()
+    @staticmethod
+    def _apply_scopes(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
         out = frame.join(table, on=SCOPE, how="left", maintain_order="left")
         when = (pl.col("_s_start") + pl.duration(
             microseconds=((pl.col(OFFSET) - pl.col("_s_base")) * 1e6).round(0).cast(pl.Int64)))
