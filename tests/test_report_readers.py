@@ -270,3 +270,23 @@ def test_mapping_serial_from_must_be_a_property_or_the_suite_name(tmp_path: Path
     with pytest.raises(MappingError, match="serial_from 'classname' must be 'suite_name' or "
                        "'property:NAME'"):
         load_mapping(mapping)
+
+
+def test_a_report_without_operator_says_how_to_give_one(tmp_path: Path, lake: Lake) -> None:
+    path = tmp_path / "TEST-noop.xml"
+    path.write_bytes(junit_report([{"name": "x", "properties": {"serial_number": "SN-3"},
+                                    "cases": [{"name": "vdd"}]}]))
+    f = report_of(lake.ingest(path), path.name)
+    assert f["quarantined_by_rule"] == {"required": 1}
+    assert any("names no operator" in n and "constants: {operator: ...}" in n
+               for n in f["notes"])
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("sources:\n  - files: ['TEST-*.xml']\n    table: test_results\n"
+                       "    constants: {operator: line-4}\n")
+    fixed = tmp_path / "again" / "TEST-noop2.xml"
+    fixed.parent.mkdir()
+    fixed.write_bytes(path.read_bytes().replace(b"SN-3", b"SN-4"))
+    g = report_of(lake.ingest(fixed, mapping=load_mapping(mapping)), fixed.name)
+    assert (g["rows_loaded"], g["rows_quarantined"]) == (1, 0)
+    assert lake.scalar("SELECT operator FROM test_results WHERE serial_number = 'SN-4'") == \
+        "line-4"

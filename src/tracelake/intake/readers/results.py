@@ -153,6 +153,11 @@ class ResultRows:
             problems = pl.DataFrame([self._problem_row(p) for p in self.problems],
                                     schema=PROBLEM_SCHEMA)
         notes = list(self.notes)
+        for column in ("operator", "equipment_id"):
+            if frame.height and frame[column].null_count() == frame.height:
+                notes.append(f"the {self.report_format} report names no {column}: every row "
+                             f"lacks it; a mapping for these files can give it (constants: "
+                             f"{{{column}: ...}})")
         total = sum(self.skipped.values())
         if total:
             kinds = ", ".join(f"{n} {k}" for k, n in self.skipped.most_common())
