@@ -6,7 +6,15 @@ Each module holds one group of commands and registers them on the shared app
 
 from __future__ import annotations
 
-from tracelake.cli import dashboards, intake, lake, records, search, trace  # noqa: F401  (registers commands)
+from tracelake.cli import (  # noqa: F401  (registers commands)
+    dashboards,
+    intake,
+    lake,
+    records,
+    review,
+    search,
+    trace,
+)
 from tracelake.cli.app import app
 from tracelake.cli.search import FindKind
 

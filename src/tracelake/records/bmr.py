@@ -18,6 +18,7 @@ from tracelake.lake.plant_time import plant_zone
 from tracelake.records import evidence
 from tracelake.records.dhr import UnitEvidence, unit_page
 from tracelake.records.evidence import Scope, rows
+from tracelake.records.signatures import add_review
 
 __all__ = ["batch_record"]
 
@@ -124,4 +125,4 @@ def batch_record(con: duckdb.DuckDBPyConnection, job_id: str, *,
         "signoffs": ev.signoffs,
         "units": unit_pages,
     }
-    return doc
+    return add_review(con, doc)

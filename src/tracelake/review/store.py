@@ -1,0 +1,44 @@
+"""Writing reviews: one transaction on the lake's writer database, then a new published snapshot,
+so pages, records and ``tracelake sql`` read the review at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from tracelake.errors import LakeError, LakeNotFound
+from tracelake.lake import snapshot
+from tracelake.lake.storage import LakePaths, connect_writer
+from tracelake.review import chain
+
+__all__ = ["review_writer"]
+
+
+@contextmanager
+def review_writer(lake: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The writer connection (holding the lake's writer lock, like ingest) in a transaction;
+    commits when the block ends without error, then publishes the snapshot.
+
+    Raises:
+        LakeNotFound: there is no lake here.
+        LakeError: another process is writing the lake, or the snapshot could not be published.
+    """
+    if not lake.database.exists():
+        raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
+                           f"'tracelake ingest PATH --lake {lake.root}'")
+    with connect_writer(lake) as con:
+        chain.create_table(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        try:
+            snapshot.publish(con, lake)
+        except Exception as exc:  # the review is committed; only the reader copy failed
+            raise LakeError(f"{lake.serving}: the review was recorded but the snapshot for "
+                            f"readers could not be published ({exc})") from exc
