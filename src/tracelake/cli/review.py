@@ -146,15 +146,15 @@ def _sign_in(lake: Path, user: str, password_stdin: bool) -> Any:
     return signer
 
 
-def _current(con: Any, job_id: str, seen: str | None) -> dict[str, Any]:
-    from tracelake.errors import InputError
-    from tracelake.records import batch_record
+def _zone(lake: Path) -> Any:
+    from tracelake.lake.plant_time import plant_zone
+    from tracelake.lake.snapshot import open_snapshot
 
-    doc = batch_record(con, job_id, with_units=False)
-    if seen is not None and seen != doc["record_hash"]:
-        raise InputError(f"the record of {job_id} has changed since you reviewed it "
-                         f"({seen} → {doc['record_hash']}): review it again")
-    return doc
+    con = open_snapshot(LakePaths.of(lake))
+    try:
+        return plant_zone(con)
+    finally:
+        con.close()
 
 
 @review_app.command("show")
@@ -208,19 +208,15 @@ def review_dispose(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Record a signed disposition of one or more findings of a job."""
-    from tracelake.review import dispose, manifestation, review_writer
+    from tracelake.records.signatures import record_dispositions
+    from tracelake.review import manifestation
 
     with _failures(lake):
         signer = _sign_in(lake, user, password_stdin)
-        paths = LakePaths.of(lake)
-        with review_writer(paths) as con:
-            doc = _current(con, job_id, record_hash)
-            targets = _resolve(finding, doc["review"])
-            made = [dispose(con, signer, job_id, f, disposition.value,
-                            record_hash=doc["record_hash"], rationale=rationale, ncr_id=ncr)
-                    for f in targets]
-            from tracelake.lake.plant_time import plant_zone
-            zone = plant_zone(con)
+        made = record_dispositions(LakePaths.of(lake), signer, job_id,
+                                   lambda review: _resolve(finding, review), disposition.value,
+                                   rationale=rationale, ncr_id=ncr, seen_hash=record_hash)
+        zone = _zone(lake)
         for e in made:
             out.print(f"entry {e.seq}: {e.finding_rule} {e.finding_record}: {e.disposition} — "
                       f"{manifestation(e, zone)}", highlight=False, markup=False)
@@ -239,16 +235,14 @@ def review_sign(
 ) -> None:
     """Sign a job's release (refused while a critical finding is open or a major one has no
     disposition) or its rejection, bound to the record as it stands."""
-    from tracelake.lake.plant_time import plant_zone
-    from tracelake.review import manifestation, review_writer, sign
+    from tracelake.records.signatures import record_signature
+    from tracelake.review import manifestation
 
     with _failures(lake):
         signer = _sign_in(lake, user, password_stdin)
-        with review_writer(LakePaths.of(lake)) as con:
-            doc = _current(con, job_id, record_hash)
-            e = sign(con, signer, job_id, meaning.value, record_hash=doc["record_hash"],
-                     refused=doc["review"]["decision"]["reasons"], comment=comment)
-            zone = plant_zone(con)
+        e = record_signature(LakePaths.of(lake), signer, job_id, meaning.value, comment=comment,
+                             seen_hash=record_hash)
+        zone = _zone(lake)
         out.print(f"entry {e.seq}: {job_id} — {manifestation(e, zone)} (record {e.record_hash})",
                   highlight=False, markup=False)
 
@@ -275,7 +269,8 @@ def review_log(
         for e in found:
             what = (f"{e.finding_rule} {e.finding_record}: {e.disposition}"
                     if e.kind == "disposition" else "batch signature")
-            fix = f" (corrects entry {e.supersedes})" if e.supersedes else ""
+            verb = "corrects" if e.kind == "disposition" else "replaces"
+            fix = f" ({verb} entry {e.supersedes})" if e.supersedes else ""
             _print(f"{e.seq}\t{e.job_id}\t{e.signed_at.isoformat()}\t{e.printed_name} "
                    f"({e.role})\t{e.meaning}\t{what}{fix}")
         err.print(f"{len(found)} entr{'y' if len(found) == 1 else 'ies'}", highlight=False)

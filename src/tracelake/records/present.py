@@ -34,6 +34,7 @@ BMR_SECTIONS: tuple[tuple[str, str], ...] = (
     ("serials", "Serial list"),
     ("ecns", "ECNs applied"),
     ("signoffs", "Sign-offs (21 CFR 11.50)"),
+    ("review", "Review and signatures (21 CFR 11.50, 11.70)"),
     ("release", "Release"),
 )
 
@@ -263,6 +264,14 @@ def verdict(doc: dict[str, Any]) -> Verdict:
         lines = [f"Job {job.get('job_id', '?')}: {_release_line(job, zone) or job.get('status', '?')}"]
         return Verdict(f"UNIT {status.upper()}", "good" if status in ("released", "shipped") else "info",
                        lines + ([assess] if assess else []))
+    v = _bmr_verdict(doc, job, zone, assess)
+    review = doc.get("review")
+    if review and review.get("summary"):
+        v.lines.append(f"Review: {review['summary']}")
+    return v
+
+
+def _bmr_verdict(doc: dict[str, Any], job: dict[str, Any], zone: ZoneInfo, assess: str | None) -> Verdict:
     release = doc.get("release") or {}
     status = release.get("status", "not complete")
     if status == "release blocked":

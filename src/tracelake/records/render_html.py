@@ -30,6 +30,8 @@ from tracelake.records.present import (
     when,
     zone_of,
 )
+from tracelake.records.review_view import NOTE as REVIEW_NOTE
+from tracelake.records.review_view import review_view
 from tracelake.records.tables import SEVERITY_TONE, Col, Table
 
 __all__ = ["render_html"]
@@ -55,7 +57,8 @@ def _env() -> Environment:
     env.globals.update(T=tables, F=forms, verdict=verdict, severities=count_severities,
                        sev_tone=SEVERITY_TONE, sev_note=_SEVERITY_NOTE, unit_heading=unit_heading,
                        sections=BMR_SECTIONS, unit_sections=UNIT_SECTIONS, notes=SECTION_NOTES,
-                       review_lines=REVIEW_LINES, uncontrolled=UNCONTROLLED, SEVERITIES=SEVERITIES)
+                       review_lines=REVIEW_LINES, uncontrolled=UNCONTROLLED, SEVERITIES=SEVERITIES,
+                       review_view=review_view, review_note=REVIEW_NOTE)
     return env
 
 

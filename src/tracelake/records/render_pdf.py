@@ -31,6 +31,8 @@ from tracelake.records.present import (
     when,
     zone_of,
 )
+from tracelake.records.review_view import NOTE as REVIEW_NOTE
+from tracelake.records.review_view import review_view
 from tracelake.records.tables import SEVERITY_TONE
 
 __all__ = ["render_pdf"]
@@ -196,6 +198,8 @@ def _section(pdf: RecordPDF, key: str, doc: dict[str, Any], z: ZoneInfo) -> None
             pdf.form(forms.ecn_fields(e, z), columns=1, label_w=32)
     elif key == "signoffs":
         pdf.draw(tables.signoffs(doc.get("signoffs") or [], z))
+    elif key == "review":
+        _review(pdf, doc, z)
     elif key == "release":
         _release(pdf, doc, z)
 
@@ -220,13 +224,24 @@ def _serial_list(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo, title: str, w
     pdf.insert_toc_placeholder(draw, pages=pages)  # type: ignore[arg-type]
 
 
+def _review(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo) -> None:
+    r = review_view(doc.get("review"), z)
+    pdf.verdict_box(r.headline, r.lines, r.tone, sub="Review")
+    _muted(pdf, REVIEW_NOTE)
+    pdf.heading("Dispositions of findings", 1, bookmark=False)
+    pdf.draw(r.dispositions)
+    pdf.heading("Review signatures", 1, bookmark=False)
+    pdf.draw(r.signatures)
+
+
 def _release(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo) -> None:
     v = verdict(doc)
     pdf.verdict_box(v.headline, v.lines, v.tone, sub="Release decision")
     pdf.form(forms.release_fields(doc, z), columns=1, label_w=34)
     pdf.heading("Review of this printed record", 1, bookmark=False, keep=48)
     _muted(pdf, "For the reviewer or auditor who checks this printout against the lake. The "
-                "electronic sign-offs in section 12 are the record's own signatures.")
+                "electronic sign-offs in section 12 and the review signatures in section 13 are the "
+                "record's own signatures.")
     for label in REVIEW_LINES:
         pdf.ensure(11)
         y = pdf.y + 8
