@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from tracelake import review
 from tracelake.derived.calibration import register as equipment
 from tracelake.derived.calibration.impact import calibration_impact, calibration_status_at_use
 from tracelake.derived.genealogy import has_index, supplier_recall, where_used
@@ -51,6 +52,7 @@ from tracelake.lake.storage import LakePaths
 from tracelake.records import batch_record as build_bmr
 from tracelake.records import device_record as build_dhr
 from tracelake.records import render_pdf
+from tracelake.records.signatures import record_dispositions, record_signature
 
 __all__ = ["AGE_BUCKETS", "TrendFilter", "defect_pareto", "ncr_counts", "open_ncr_ageing",
            "trend_summary"]
@@ -448,3 +450,42 @@ def record_pdf(kind: str, key: str) -> bytes:
         return render_pdf(device_record(key))
     with cursor() as cur:
         return render_pdf(build_bmr(cur, key))
+
+
+# ------------------------------------------------------------------ review: users and signatures
+
+def users_exist() -> bool:
+    """True once any user has been added to this lake (the dashboards then ask for a login)."""
+    return review.has_users(LakePaths.of(lake_path()))
+
+
+def login(name: str, password: str) -> review.User:
+    """The user, if name and password match (AuthError otherwise)."""
+    return review.authenticate(LakePaths.of(lake_path()), name, password)
+
+
+def _signer(name: str, password: str) -> review.User:
+    user = login(name, password)  # both components again at every signing (11.200)
+    if not user.can_sign:
+        raise review.AuthError(f"{user.name} is a {user.role}: only a reviewer or approver may sign")
+    return user
+
+
+def sign_dispositions(name: str, password: str, job_id: str, keys: list[str], disposition: str,
+                      rationale: str | None, ncr_id: str | None,
+                      seen_hash: str) -> list[Any]:
+    """Sign the disposition of the findings with these keys, on the record the user looked at;
+    writes the lake (writer lock) and publishes a new snapshot."""
+    user = _signer(name, password)
+    return record_dispositions(
+        LakePaths.of(lake_path()), user, job_id,
+        lambda r: [f for f in r["findings"] if f["key"] in keys], disposition,
+        rationale=rationale, ncr_id=ncr_id, seen_hash=seen_hash)
+
+
+def sign_batch(name: str, password: str, job_id: str, meaning: str, comment: str | None,
+               seen_hash: str) -> Any:
+    """Sign the job's release or rejection on the record the user looked at."""
+    user = _signer(name, password)
+    return record_signature(LakePaths.of(lake_path()), user, job_id, meaning, comment=comment,
+                            seen_hash=seen_hash)

@@ -15,7 +15,7 @@ if _ROOT not in sys.path:  # pages import `dashboards.*` however streamlit was s
 
 import streamlit as st  # noqa: E402
 
-from dashboards import data, strings, ui  # noqa: E402
+from dashboards import auth, data, strings, ui  # noqa: E402
 from dashboards.search import search_box  # noqa: E402
 
 st.set_page_config(layout="wide", page_title="tracelake", page_icon=":material/hub:")
@@ -55,7 +55,10 @@ def header() -> None:
         search_box(PAGES)
 
 
+if not auth.gate():  # once any user exists, each session logs in first
+    st.stop()
 header()
+auth.badge()
 try:
     data.snapshot()  # no lake: say what to run, whatever the page
     page.run()

@@ -110,3 +110,31 @@ SQL_CSV = "Download result (CSV)"
 SQL_XLSX = "Download result (XLSX)"
 SQL_ROWS = "{n} row(s)"
 SQL_TABLE_KEY = "ask_table"
+
+# ------------------------------------------------------------------ login and review (signatures)
+LOGIN_TITLE = "Log in to tracelake"
+LOGIN_USER = "User name"
+LOGIN_PASSWORD = "Password"
+LOGIN_BUTTON = "Log in"
+LOGIN_FAILED = "User name or password not recognised."
+LOGOUT_BUTTON = "Log out"
+REVIEW_TITLE = "Review and signatures"
+REVIEW_NO_SIGNERS = ("Nobody can sign yet: add a reviewer or approver with "
+                     "`tracelake user add NAME --role reviewer`.")
+REVIEW_VIEW_ONLY = "You are logged in as a {role}: only a reviewer or approver can sign."
+DISPOSE_FORM = "Dispose of findings"
+DISPOSE_FINDINGS = "Findings"
+DISPOSE_AS = "Disposition"
+DISPOSE_RATIONALE = "Rationale"
+DISPOSE_NCR = "NCR number (for 'NCR raised')"
+DISPOSE_PASSWORD = "Your password (to sign the disposition)"
+DISPOSE_BUTTON = "Sign disposition"
+SIGN_FORM = "Sign the batch"
+SIGN_MEANING = "Meaning of the signature"
+SIGN_COMMENT = "Comment (a rejection needs the reason)"
+SIGN_PASSWORD = "Your password (to sign the batch)"
+SIGN_BUTTON = "Sign"
+DISPOSITION_LABELS = {"accepted": "Accepted (with a rationale)", "ncr_raised": "NCR raised",
+                      "corrected_at_source": "Corrected at source",
+                      "rejected": "Rejected (the finding does not apply)"}
+MEANING_LABELS = {"release": "Release the batch", "rejection": "Reject the batch"}

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, strings, ui
+from dashboards import charts, data, review_panel, strings, ui
 from tracelake.errors import RecordNotFound
 
 PAGE = "batch"
@@ -177,6 +177,7 @@ def render() -> None:
                            file_name=f"BMR-{job}.pdf", mime="application/pdf", on_click="ignore",
                            icon=":material/picture_as_pdf:", key="bmr_pdf")
     release(doc)
+    review_panel.show(doc, tz)
     header(doc, tz)
     sections(doc, tz)
 
