@@ -25,6 +25,8 @@ SYSTEM_TABLES: dict[str, str] = {
                     "quarantined, the reason.",
     "orphan_references": "Loaded rows that name a job, serial, lot or equipment the lake does not "
                          "know (rebuilt every run).",
+    "review_entries": "The review chain: signed dispositions of findings and release/rejection "
+                      "signatures, append-only and hash-chained ('tracelake verify').",
 }
 
 _LINEAGE_DOCS = {
