@@ -24,6 +24,7 @@ from tests.helpers import SAMPLE, Lake
 from tracelake.review import add_user, verify_lake
 
 pytestmark = pytest.mark.e2e
+WAIT = 30_000  # ms: on a loaded machine the first run of a page can take a while
 
 PASSWORD = "signing pass 7"
 SHOTS = os.environ.get("TRACELAKE_SHOTS")  # a folder to keep screenshots in, when set
@@ -74,7 +75,7 @@ def _shot(page: Page, name: str) -> None:
 
 def _login(page: Page, url: str, user: str) -> None:
     open_page(page, f"{url}/batch?job=J-1042")
-    expect(page.get_by_text(strings.LOGIN_TITLE)).to_be_visible()
+    expect(page.get_by_text(strings.LOGIN_TITLE)).to_be_visible(timeout=WAIT)
     assert page.get_by_text(strings.REVIEW_TITLE).count() == 0  # nothing shown before login
     page.get_by_role("textbox", name=strings.LOGIN_USER).fill(user)
     page.get_by_role("textbox", name=strings.LOGIN_PASSWORD).fill(PASSWORD)
@@ -87,8 +88,9 @@ def test_a_viewer_sees_the_review_but_no_signing_controls(
         page: Page, signing_lake: tuple[str, Lake]) -> None:
     url, _ = signing_lake
     _login(page, url, "vic")
-    expect(page.get_by_text(strings.REVIEW_TITLE)).to_be_visible()
-    expect(page.get_by_text(strings.REVIEW_VIEW_ONLY.format(role="viewer"))).to_be_visible()
+    expect(page.get_by_text(strings.REVIEW_TITLE)).to_be_visible(timeout=WAIT)
+    only = page.get_by_text(strings.REVIEW_VIEW_ONLY.format(role="viewer"))
+    expect(only).to_be_visible(timeout=WAIT)
     assert page.get_by_role("button", name=strings.DISPOSE_BUTTON).count() == 0
     assert page.get_by_role("button", name=strings.SIGN_BUTTON).count() == 0
 
@@ -98,13 +100,13 @@ def test_a_reviewer_signs_the_dispositions_and_the_release(
     url, lake = signing_lake
     _login(page, url, "rita")
     review = page.locator("[data-testid=stAlert]").filter(has_text="Awaiting dispositions")
-    expect(review).to_contain_text("7 major finding(s) without a disposition")
+    expect(review).to_contain_text("7 major finding(s) without a disposition", timeout=WAIT)
     sign = page.locator("[data-testid=stForm]").filter(has_text=strings.SIGN_FORM)
     sign.get_by_role("textbox", name=strings.SIGN_PASSWORD).fill(PASSWORD)
     sign.get_by_role("button", name=strings.SIGN_BUTTON).click()  # too early: refused
     settle(page)
     expect(page.locator("[data-testid=stAlertContentError]")).to_contain_text(
-        "release of J-1042 refused")
+        "release of J-1042 refused", timeout=WAIT)
 
     form = page.locator("[data-testid=stForm]").filter(has_text=strings.DISPOSE_FORM)
     form.scroll_into_view_if_needed()
@@ -115,7 +117,7 @@ def test_a_reviewer_signs_the_dispositions_and_the_release(
     form.get_by_role("button", name=strings.DISPOSE_BUTTON).click()
     settle(page)
     no_error(page)
-    expect(page.get_by_text("7 disposition(s) signed by Rita Okafor.")).to_be_visible()
+    expect(page.get_by_text("7 disposition(s) signed by Rita Okafor.")).to_be_visible(timeout=WAIT)
 
     sign = page.locator("[data-testid=stForm]").filter(has_text=strings.SIGN_FORM)
     sign.get_by_role("textbox", name=strings.SIGN_PASSWORD).fill(PASSWORD)
@@ -123,8 +125,8 @@ def test_a_reviewer_signs_the_dispositions_and_the_release(
     settle(page)
     no_error(page)
     released = page.locator("[data-testid=stAlert]").filter(has_text="Approved: batch released")
-    expect(released).to_contain_text("Rita Okafor (reviewer)")
-    expect(released).to_contain_text("(signed this version)")
+    expect(released).to_contain_text("Rita Okafor (reviewer)", timeout=WAIT)
+    expect(released).to_contain_text("(signed this version)", timeout=WAIT)
     released.scroll_into_view_if_needed()
     _shot(page, "review-signed")
     assert verify_lake(lake.paths).intact
