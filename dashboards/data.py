@@ -52,7 +52,7 @@ from tracelake.lake.storage import LakePaths
 from tracelake.records import batch_record as build_bmr
 from tracelake.records import device_record as build_dhr
 from tracelake.records import render_pdf
-from tracelake.records.signatures import record_dispositions, record_signature
+from tracelake.records.signing import record_dispositions, record_signature
 
 __all__ = ["AGE_BUCKETS", "TrendFilter", "defect_pareto", "ncr_counts", "open_ncr_ageing",
            "trend_summary"]

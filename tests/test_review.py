@@ -19,7 +19,8 @@ from tracelake.cli import app
 from tracelake.errors import InputError
 from tracelake.lake.snapshot import open_snapshot
 from tracelake.records import batch_record, render_html, render_pdf
-from tracelake.records.signatures import record_dispositions, record_hash, record_signature
+from tracelake.records.signatures import record_hash
+from tracelake.records.signing import record_dispositions, record_signature
 from tracelake.review import (
     AuthError,
     add_user,

@@ -208,7 +208,7 @@ def review_dispose(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Record a signed disposition of one or more findings of a job."""
-    from tracelake.records.signatures import record_dispositions
+    from tracelake.records.signing import record_dispositions
     from tracelake.review import manifestation
 
     with _failures(lake):
@@ -235,7 +235,7 @@ def review_sign(
 ) -> None:
     """Sign a job's release (refused while a critical finding is open or a major one has no
     disposition) or its rejection, bound to the record as it stands."""
-    from tracelake.records.signatures import record_signature
+    from tracelake.records.signing import record_signature
     from tracelake.review import manifestation
 
     with _failures(lake):

@@ -13,17 +13,14 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
-from tracelake.errors import InputError
 from tracelake.lake.plant_time import plant_zone
-from tracelake.lake.storage import LakePaths
-from tracelake.review import User, chain, dispose, review_state, review_writer, sign
+from tracelake.review import review_state
 
-__all__ = ["VOLATILE", "add_review", "record_dispositions", "record_hash", "record_signature"]
+__all__ = ["VOLATILE", "add_review", "record_hash"]
 
 #: Top-level keys of a BMR that the hash leaves out.
 VOLATILE = frozenset({"generated_at", "review", "record_hash", "units", "company"})
@@ -68,39 +65,3 @@ def add_review(con: duckdb.DuckDBPyConnection, doc: dict[str, Any]) -> dict[str,
         job_reason=None if releasable else f"the job is {str(status).replace('_', ' ')}")
     return doc
 
-
-def _current(con: duckdb.DuckDBPyConnection, job_id: str, seen_hash: str | None) -> dict[str, Any]:
-    """The BMR as it stands in the writer's database; refused if it is not what the signer saw."""
-    from tracelake.records.bmr import batch_record
-
-    doc = batch_record(con, job_id, with_units=False)
-    if seen_hash is not None and seen_hash != doc["record_hash"]:
-        raise InputError(f"the record of {job_id} has changed since you reviewed it: "
-                         "look at it again, then sign")
-    return doc
-
-
-Select = Callable[[dict[str, Any]], list[dict[str, Any]]]
-
-
-def record_dispositions(lake: LakePaths, user: User, job_id: str, select: Select,
-                        disposition: str, *, rationale: str | None = None,
-                        ncr_id: str | None = None,
-                        seen_hash: str | None = None) -> list[chain.Entry]:
-    """Sign dispositions of the findings ``select(review)`` picks (rows of the BMR's
-    ``review["findings"]``), bound to the record as it stands under the writer lock, then
-    publish the snapshot. ``seen_hash``: the hash the signer looked at (refused if changed)."""
-    with review_writer(lake) as con:
-        doc = _current(con, job_id, seen_hash)
-        return [dispose(con, user, job_id, f, disposition, record_hash=doc["record_hash"],
-                        rationale=rationale, ncr_id=ncr_id) for f in select(doc["review"])]
-
-
-def record_signature(lake: LakePaths, user: User, job_id: str, meaning: str, *,
-                     comment: str | None = None, seen_hash: str | None = None) -> chain.Entry:
-    """Sign a job's release or rejection on the record as it stands (release refused while the
-    review's decision holds reasons), then publish the snapshot."""
-    with review_writer(lake) as con:
-        doc = _current(con, job_id, seen_hash)
-        return sign(con, user, job_id, meaning, record_hash=doc["record_hash"],
-                    refused=doc["review"]["decision"]["reasons"], comment=comment)
