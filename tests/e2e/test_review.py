@@ -24,7 +24,7 @@ from tests.helpers import SAMPLE, Lake
 from tracelake.review import add_user, verify_lake
 
 pytestmark = pytest.mark.e2e
-WAIT = 30_000  # ms: on a loaded machine the first run of a page can take a while
+WAIT = 90_000  # ms: on a loaded machine the first run of a fresh server takes over 30 s
 
 PASSWORD = "signing pass 7"
 SHOTS = os.environ.get("TRACELAKE_SHOTS")  # a folder to keep screenshots in, when set
