@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tracelake.cli import (  # noqa: F401  (registers commands)
     dashboards,
+    export,
     intake,
     lake,
     records,

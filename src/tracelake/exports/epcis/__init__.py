@@ -1,0 +1,62 @@
+"""The lake's genealogy out as one GS1 EPCIS 2.0 JSON-LD document (``tracelake export epcis``).
+
+:func:`export_epcis` selects jobs and serials as the trace commands do (:mod:`.select`), builds
+the events from lake queries (:mod:`.document`), names things with GS1 keys or a private URN
+scheme (:mod:`.identifiers`), gives each event its CBV hash ID (:mod:`.event_hash`) and writes
+the document as a stream (:mod:`.stream`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import TextIO
+
+import duckdb
+
+from tracelake.exports.epcis.document import CONTEXT, NAMESPACE, Events
+from tracelake.exports.epcis.event_hash import event_hash
+from tracelake.exports.epcis.identifiers import Identifiers, private_urn, valid_gtin
+from tracelake.exports.epcis.select import Scope, Selection, resolve
+from tracelake.exports.epcis.stream import WriteStats, write_document
+
+__all__ = ["CONTEXT", "NAMESPACE", "ExportResult", "Identifiers", "Selection", "event_hash",
+           "export_epcis", "private_urn", "valid_gtin"]
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What an export wrote: events by kind, bytes, and a message when the selection is empty
+    or some products' GTINs are not valid (those products use the private URN scheme)."""
+
+    events: int
+    by_kind: dict[str, int]
+    bytes: int
+    messages: list[str]
+
+
+def export_epcis(con: duckdb.DuckDBPyConnection, out: TextIO, selection: Selection | None = None,
+                 *, digital_link: bool = False, since: dt.datetime | None = None,
+                 until: dt.datetime | None = None,
+                 created: dt.datetime | None = None) -> ExportResult:
+    """Write the EPCIS document of ``selection`` (default: the whole lake) to ``out``.
+
+    ``since`` / ``until`` keep the events at or after / before those times.
+    """
+    selection = selection or Selection()
+    scope: Scope = resolve(con, selection)
+    events = Events(con, scope, digital_link=digital_link, since=since, until=until)
+    try:
+        header = {"tl:selection": selection.describe() or {"all": True}}
+        if since is not None:
+            header["tl:since"] = since.isoformat()
+        if until is not None:
+            header["tl:until"] = until.isoformat()
+        stats: WriteStats = write_document(out, events, CONTEXT, header, created)
+    finally:
+        events.close()
+    messages = [scope.message] if scope.message else []
+    for code, raw in sorted(events.ids.invalid.items()):
+        messages.append(f"products: GTIN {raw!r} of {code} is not a valid GTIN (length or check "
+                        f"digit); its items are named urn:tracelake:serial:{code}:…")
+    return ExportResult(stats.events, dict(events.counts), stats.bytes, messages)

@@ -1,0 +1,343 @@
+"""The lake's genealogy as EPCIS 2.0 events, built from lake queries one event at a time.
+
+* a ``TransformationEvent`` per job: its input lots (material issues at lot level, summed per
+  lot) as classes with quantities, parts issued by serial as input EPCs, its units as output
+  EPCs, ``transformationID`` the job, the job as a ``prodorder`` business transaction;
+* an ``AggregationEvent`` per fitment (``unit_components``): ADD at ``fitted_at``, and DELETE at
+  ``removed_at`` for a part removed in rework (the NCR as a business transaction);
+* ``ObjectEvent``: an inspection per (unit, test step, run, attempt, equipment) with its results
+  as sensor reports and disposition ``conformant`` / ``non_conformant``; a shipment per
+  (order, customer, time); ``destroying`` for a scrapped unit; ``recalled`` for the units of a
+  recall answer.
+
+Rows are read in batches (Arrow record batches) and each event is handed on as soon as it is
+built, so memory does not grow with the number of events. ``eventID`` is the CBV event hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+
+from tracelake.exports.epcis.event_hash import event_hash
+from tracelake.exports.epcis.identifiers import Identifiers, private_urn
+from tracelake.exports.epcis.select import Scope
+from tracelake.lake.plant_time import plant_zone
+
+__all__ = ["CONTEXT", "NAMESPACE", "Events"]
+
+NAMESPACE = "https://tracelake.dev/epcis/"
+GS1_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+CONTEXT: list[Any] = [GS1_CONTEXT, {"tl": NAMESPACE}]
+_NS = {"tl": NAMESPACE}
+BATCH = 4096
+
+
+def _time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Events:
+    """Builds the events of one export (``scope`` from :func:`select.resolve`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, scope: Scope, *, digital_link: bool = False,
+                 since: dt.datetime | None = None, until: dt.datetime | None = None) -> None:
+        self.con = con
+        self.scope = scope
+        self.since, self.until = since, until
+        self.zone: ZoneInfo = plant_zone(con)
+        gtins = dict(con.execute("SELECT product_code, gtin FROM products").fetchall())
+        self.ids = Identifiers(gtins, digital_link=digital_link)
+        self._offsets: dict[tuple[int, int, int, int], str] = {}
+        self.counts: dict[str, int] = {}
+        if scope.serials is not None:
+            con.register("_epcis_serials", pa.table({"serial_number": pa.array(
+                sorted(scope.serials), pa.string())}))
+        if scope.jobs is not None:
+            con.register("_epcis_jobs", pa.table({"job_id": pa.array(sorted(scope.jobs),
+                                                                      pa.string())}))
+
+    def close(self) -> None:
+        """Drop the registered scope tables."""
+        for name in ("_epcis_serials", "_epcis_jobs"):
+            with contextlib.suppress(duckdb.Error):  # not registered
+                self.con.unregister(name)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _offset(self, when: dt.datetime) -> str:
+        key = (when.year, when.month, when.day, when.hour)
+        hit = self._offsets.get(key)
+        if hit is None:
+            off = when.astimezone(self.zone).utcoffset() or dt.timedelta(0)
+            minutes = int(off.total_seconds() // 60)
+            sign = "+" if minutes >= 0 else "-"
+            hit = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+            self._offsets[key] = hit
+        return hit
+
+    def _in_window(self, when: dt.datetime) -> bool:
+        return (self.since is None or when >= self.since) and (self.until is None or when < self.until)
+
+    def _finish(self, kind: str, event: dict[str, Any]) -> dict[str, Any]:
+        event_id = event_hash(event, _NS)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return {"type": event.pop("type"), "eventID": event_id, **event}
+
+    def _where(self, serial_col: str | None, job_col: str | None) -> str:
+        parts = []
+        if serial_col and self.scope.serials is not None:
+            parts.append(f"{serial_col} IN (SELECT serial_number FROM _epcis_serials)")
+        if job_col and self.scope.jobs is not None:
+            parts.append(f"{job_col} IN (SELECT job_id FROM _epcis_jobs)")
+        return ("WHERE " + " OR ".join(parts)) if parts else ""
+
+    def _rows(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
+        reader = self.con.execute(sql, params or []).fetch_record_batch(BATCH)
+        for batch in reader:
+            yield from batch.to_pylist()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        yield from self.transformations()
+        yield from self.aggregations()
+        yield from self.inspections()
+        yield from self.shipments()
+        yield from self.scrapped()
+        yield from self.recall()
+
+    # -- events -------------------------------------------------------------------------------
+
+    def transformations(self) -> Iterator[dict[str, Any]]:
+        """One TransformationEvent per job: input lots and serials, output units."""
+        where = self._where(None, "j.job_id")
+        sql = f"""
+            WITH j AS (SELECT * FROM jobs j {where}),
+            lots AS (
+                SELECT job_id, list({{'c': component_code, 'l': lot_number, 'q': q, 'u': uom}}
+                                    ORDER BY component_code, lot_number, uom) AS lots
+                FROM (SELECT m.job_id, m.component_code, m.lot_number, m.uom, sum(m.quantity) AS q
+                      FROM material_issues m JOIN j USING (job_id)
+                      WHERE m.component_serial IS NULL GROUP BY ALL) GROUP BY job_id),
+            parts AS (
+                SELECT m.job_id, list(DISTINCT {{'c': m.component_code, 's': m.component_serial}})
+                       AS parts
+                FROM material_issues m JOIN j USING (job_id)
+                WHERE m.component_serial IS NOT NULL GROUP BY m.job_id),
+            outs AS (
+                SELECT u.job_id, list({{'p': u.product_code, 's': u.serial_number}}
+                                      ORDER BY u.serial_number) AS outs,
+                       max(u.built_at) AS built
+                FROM units u JOIN j USING (job_id) GROUP BY u.job_id)
+            SELECT j.job_id, j.product_code, coalesce(outs.built, j.released_at, j.created_at) AS t,
+                   lots.lots, parts.parts, outs.outs
+            FROM j LEFT JOIN lots USING (job_id) LEFT JOIN parts USING (job_id)
+                 LEFT JOIN outs USING (job_id)
+            ORDER BY t, j.job_id"""
+        ids = self.ids
+        for row in self._rows(sql):
+            when = row["t"]
+            if not self._in_window(when):
+                continue
+            event: dict[str, Any] = {"type": "TransformationEvent", "eventTime": _time(when),
+                                     "eventTimeZoneOffset": self._offset(when)}
+            if row["parts"]:
+                event["inputEPCList"] = sorted({ids.unit(p["c"], p["s"]) for p in row["parts"]})
+            if row["lots"]:
+                event["inputQuantityList"] = [
+                    {"epcClass": ids.lot(x["c"], x["l"]), "quantity": float(x["q"]),
+                     **({"uom": _REC20[_key(x["u"])]} if _key(x["u"]) in _REC20 else {})}
+                    for x in row["lots"]]
+            if row["outs"]:
+                event["outputEPCList"] = [ids.unit(o["p"], o["s"]) for o in row["outs"]]
+            event["transformationID"] = private_urn("job", row["job_id"])
+            event["bizStep"] = "assembling" if (row["lots"] or row["parts"]) else "commissioning"
+            event["bizTransactionList"] = [{"type": "prodorder",
+                                            "bizTransaction": private_urn("job", row["job_id"])}]
+            other = [x for x in row["lots"] or [] if x["u"] and _key(x["u"]) not in _REC20
+                     and _key(x["u"]) not in _COUNTS]
+            if other:  # units of measure with no UN/ECE code: said, not dropped
+                event["tl:inputUom"] = [{"tl:epcClass": ids.lot(x["c"], x["l"]), "tl:uom": x["u"]}
+                                        for x in other]
+            yield self._finish("TransformationEvent", event)
+
+    def aggregations(self) -> Iterator[dict[str, Any]]:
+        """An AggregationEvent ADD per fitment, and DELETE for each removal."""
+        where = self._where("c.serial_number", None)
+        sql = f"""
+            SELECT c.serial_number, u.product_code, c.component_code, c.component_serial,
+                   c.lot_number, c.fitted_at, c.removed_at, c.removal_ncr_id
+            FROM unit_components c LEFT JOIN units u USING (serial_number) {where}
+            ORDER BY c.fitted_at, c.serial_number, c.component_code, c.component_serial,
+                     c.lot_number"""
+        ids = self.ids
+        removals: list[dict[str, Any]] = []
+        for row in self._rows(sql):
+            parent = ids.unit(row["product_code"] or "", row["serial_number"])
+            if row["component_serial"]:
+                child = {"childEPCs": [ids.unit(row["component_code"], row["component_serial"])]}
+            else:
+                child = {"childQuantityList": [{"epcClass": ids.lot(row["component_code"],
+                                                                    row["lot_number"])}]}
+            when = row["fitted_at"]
+            if self._in_window(when):
+                yield self._finish("AggregationEvent", {
+                    "type": "AggregationEvent", "eventTime": _time(when),
+                    "eventTimeZoneOffset": self._offset(when), "parentID": parent, **child,
+                    "action": "ADD", "bizStep": "installing"})
+            if row["removed_at"] is not None and self._in_window(row["removed_at"]):
+                removals.append({"parent": parent, "child": child, "at": row["removed_at"],
+                                 "ncr": row["removal_ncr_id"]})
+        for r in sorted(removals, key=lambda r: r["at"]):
+            event = {"type": "AggregationEvent", "eventTime": _time(r["at"]),
+                     "eventTimeZoneOffset": self._offset(r["at"]), "parentID": r["parent"],
+                     **r["child"], "action": "DELETE", "bizStep": "removing"}
+            if r["ncr"]:
+                event["bizTransactionList"] = [{"type": NCR_TYPE,
+                                                "bizTransaction": private_urn("ncr", r["ncr"])}]
+            yield self._finish("AggregationEvent", event)
+
+    def inspections(self) -> Iterator[dict[str, Any]]:
+        """An ObjectEvent ``inspecting`` per unit, test step, run, attempt and equipment."""
+        where = self._where("t.serial_number", None)
+        sql = f"""
+            SELECT t.serial_number, any_value(u.product_code) AS product_code, t.test_step,
+                   t.equipment_id, t.run_id, t.attempt, max(t.tested_at) AS t,
+                   bool_or(t.result = 'fail') AS failed,
+                   list({{'m': t.measurement, 'v': t.value, 'x': t.value_text, 'u': t.units,
+                          'lo': t.low_limit, 'hi': t.high_limit, 'r': t.result, 'at': t.tested_at}}
+                        ORDER BY t.tested_at, t.measurement) AS results
+            FROM test_results t LEFT JOIN units u USING (serial_number) {where}
+            GROUP BY t.serial_number, t.test_step, t.equipment_id, t.run_id, t.attempt
+            ORDER BY t, t.serial_number, t.test_step, t.run_id, t.attempt"""
+        ids = self.ids
+        for row in self._rows(sql):
+            when = row["t"]
+            if not self._in_window(when):
+                continue
+            device = private_urn("equipment", row["equipment_id"])
+            elements = []
+            for r in row["results"]:
+                report: dict[str, Any] = {"type": private_urn("measurement", row["test_step"],
+                                                              r["m"])}
+                if r["v"] is not None:
+                    report["value"] = float(r["v"])
+                elif r["x"] is not None:
+                    report["stringValue"] = r["x"]
+                if r["u"]:
+                    report["tl:units"] = r["u"]
+                if r["lo"] is not None:
+                    report["tl:lowLimit"] = float(r["lo"])
+                if r["hi"] is not None:
+                    report["tl:highLimit"] = float(r["hi"])
+                report["tl:result"] = r["r"]
+                elements.append({"sensorMetadata": {"time": _time(r["at"]), "deviceID": device},
+                                 "sensorReport": [report]})
+            event: dict[str, Any] = {
+                "type": "ObjectEvent", "eventTime": _time(when),
+                "eventTimeZoneOffset": self._offset(when),
+                "epcList": [ids.unit(row["product_code"] or "", row["serial_number"])],
+                "action": "OBSERVE", "bizStep": "inspecting",
+                "disposition": "non_conformant" if row["failed"] else "conformant",
+                "readPoint": {"id": device}, "sensorElementList": elements,
+                "tl:testStep": row["test_step"]}
+            if row["run_id"]:
+                event["tl:runId"] = row["run_id"]
+            if row["attempt"] is not None:
+                event["tl:attempt"] = int(row["attempt"])
+            yield self._finish("ObjectEvent:inspecting", event)
+
+    def shipments(self) -> Iterator[dict[str, Any]]:
+        """An ObjectEvent ``shipping`` per order, customer and time."""
+        where = self._where("s.serial_number", None)
+        sql = f"""
+            SELECT s.order_ref, s.customer, s.shipped_at, s.ship_to_country,
+                   list({{'p': u.product_code, 's': s.serial_number}} ORDER BY s.serial_number)
+                   AS units
+            FROM shipments s LEFT JOIN units u USING (serial_number) {where}
+            GROUP BY ALL ORDER BY s.shipped_at, s.order_ref, s.customer"""
+        ids = self.ids
+        for row in self._rows(sql):
+            when = row["shipped_at"]
+            if not self._in_window(when):
+                continue
+            event: dict[str, Any] = {
+                "type": "ObjectEvent", "eventTime": _time(when),
+                "eventTimeZoneOffset": self._offset(when),
+                "epcList": [ids.unit(u["p"] or "", u["s"]) for u in row["units"]],
+                "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
+                "bizTransactionList": [{"type": "po",
+                                        "bizTransaction": private_urn("order", row["order_ref"])}],
+                "destinationList": [{"type": "owning_party",
+                                     "destination": private_urn("party", row["customer"])}]}
+            if row["ship_to_country"]:
+                event["tl:shipToCountry"] = row["ship_to_country"]
+            yield self._finish("ObjectEvent:shipping", event)
+
+    def scrapped(self) -> Iterator[dict[str, Any]]:
+        """An ObjectEvent ``destroying`` per scrapped unit (when: its scrap NCR, else built)."""
+        where = self._where("u.serial_number", None)
+        sql = f"""
+            SELECT u.serial_number, u.product_code,
+                   coalesce(n.t, u.built_at, j.released_at, j.created_at) AS t, n.ncr_id
+            FROM units u LEFT JOIN jobs j USING (job_id)
+            LEFT JOIN (SELECT serial_number, arg_max(ncr_id, coalesce(closed_at, raised_at)) AS ncr_id,
+                              max(coalesce(closed_at, raised_at)) AS t
+                       FROM ncrs WHERE disposition = 'scrap' AND serial_number IS NOT NULL
+                       GROUP BY serial_number) n USING (serial_number)
+            {where}{' AND' if where else 'WHERE'} u.status = 'scrapped'
+            ORDER BY t, u.serial_number"""
+        for row in self._rows(sql):
+            when = row["t"]
+            if when is None or not self._in_window(when):
+                continue
+            event: dict[str, Any] = {
+                "type": "ObjectEvent", "eventTime": _time(when),
+                "eventTimeZoneOffset": self._offset(when),
+                "epcList": [self.ids.unit(row["product_code"], row["serial_number"])],
+                "action": "DELETE", "bizStep": "destroying", "disposition": "destroyed"}
+            if row["ncr_id"]:
+                event["bizTransactionList"] = [{"type": NCR_TYPE, "bizTransaction":
+                                                private_urn("ncr", row["ncr_id"])}]
+            yield self._finish("ObjectEvent:destroying", event)
+
+    def recall(self) -> Iterator[dict[str, Any]]:
+        """For a recall answer: one ObjectEvent, disposition ``recalled``, for its units and
+        lots, at the time of the lake state it describes (its last ingest run)."""
+        if not self.scope.recalled_units and not self.scope.recalled_lots:
+            return
+        row = self.con.execute("SELECT max(finished_at) FROM ingest_runs").fetchone()
+        when = row[0] if row and row[0] is not None else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        products = dict(self.con.execute(
+            "SELECT serial_number, product_code FROM units WHERE list_contains($s, serial_number)",
+            {"s": self.scope.recalled_units}).fetchall()) if self.scope.recalled_units else {}
+        event: dict[str, Any] = {
+            "type": "ObjectEvent", "eventTime": _time(when),
+            "eventTimeZoneOffset": self._offset(when),
+            "epcList": [self.ids.unit(products.get(s, ""), s) for s in self.scope.recalled_units]}
+        if self.scope.recalled_lots:
+            event["quantityList"] = [{"epcClass": self.ids.lot(c, lot)}
+                                     for c, lot in self.scope.recalled_lots]
+        event.update({"action": "OBSERVE", "disposition": "recalled"})
+        yield self._finish("ObjectEvent:recalled", event)
+
+
+NCR_TYPE = NAMESPACE + "btt/ncr"  # a business transaction type of our own: the NCR behind a step
+
+
+#: plant units of measure -> UN/ECE Recommendation 20 codes (EPCIS ``uom``); counts carry none
+#: (a quantity without ``uom`` is a number of items)
+_REC20 = {"kg": "KGM", "g": "GRM", "mg": "MGM", "t": "TNE", "m": "MTR", "mm": "MMT", "cm": "CMT",
+          "km": "KMT", "m2": "MTK", "l": "LTR", "ml": "MLT", "m3": "MTQ", "h": "HUR", "kgm": "KGM",
+          "grm": "GRM", "mtr": "MTR", "ltr": "LTR"}
+_COUNTS = {"ea", "each", "pc", "pcs", "piece", "pieces", "unit", "units", "no", "nos", "h87",
+           "c62", "ct"}
+
+
+def _key(uom: str | None) -> str:
+    return (uom or "").strip().lower().replace("²", "2").replace("³", "3")

@@ -1,0 +1,375 @@
+"""The EPCIS event hash ID (CBV 2.0, "EPCIS Event Hash ID"): ``ni:///sha-256;<hex>?ver=CBV2.0``.
+
+An event's ID is the SHA-256 of a canonical pre-hash string, so the same event gives the same
+ID whoever writes it and in whichever syntax (EPC URN or GS1 Digital Link, any key order, any
+time zone). This module follows the reference implementation of the algorithm
+(RalphTro/epcis-event-hash-generator, MIT licence, Ralph Troeger and Sebastian Schmittner):
+the same property order, value canonicalisation (UTC milliseconds, numbers, CBV bare words as
+web URIs, GS1 keys as canonical Digital Links) and the same handling of lists and extensions,
+so that its IDs match that tool's. It works on one event dict at a time, offline: the
+package on PyPI (1.9.3) needs Flask and PyLD and expands whole documents through JSON-LD,
+which would make a streamed export of a million events impractical.
+
+The bare-word expansion the reference does with JSON-LD is done here from the fields whose
+values are CBV or GS1 vocabulary (bizStep, disposition, business transaction, source and
+destination types, error reasons, sensor measurement types).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["canonical_digital_link", "event_hash", "prehash"]
+
+_Py = tuple  # (name, text, children) as in the reference implementation
+
+_SUB_QTY = [("epcClass", None), ("quantity", None), ("uom", None)]
+PROP_ORDER: list[tuple[Any, Any]] = [
+    ("eventTime", None), ("eventTimeZoneOffset", None), ("certificationInfo", None),
+    ("parentID", None), ("epcList", [("epc", None)]), ("inputEPCList", [("epc", None)]),
+    ("childEPCs", [("epc", None)]), ("quantityList", [("quantityElement", _SUB_QTY)]),
+    ("childQuantityList", [("quantityElement", _SUB_QTY)]),
+    ("inputQuantityList", [("quantityElement", _SUB_QTY)]),
+    ("outputEPCList", [("epc", None)]), ("outputQuantityList", [("quantityElement", _SUB_QTY)]),
+    ("action", None), ("transformationID", None), ("bizStep", None), ("disposition", None),
+    ("persistentDisposition", [("set", None), ("unset", None)]),
+    ("readPoint", [("id", None)]), ("bizLocation", [("id", None)]),
+    ("bizTransactionList", [(("type", None), ("bizTransaction", None))]),
+    ("sourceList", [(("type", None), ("source", None))]),
+    ("destinationList", [(("type", None), ("destination", None))]),
+    ("sensorElementList", [("sensorElement", [
+        ("sensorMetadata", [(k, None) for k in (
+            "time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData",
+            "dataProcessingMethod", "bizRules")]),
+        ("sensorReport", [(k, None) for k in (
+            "type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod",
+            "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue",
+            "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue",
+            "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem")]),
+    ])]),
+]
+
+_CBV = "https://ref.gs1.org/cbv/"
+_VOC = "https://gs1.org/voc/"
+_OLD_CBV = (("urn:epcglobal:cbv:bizstep:", _CBV + "BizStep-"), ("urn:epcglobal:cbv:disp:", _CBV + "Disp-"),
+            ("urn:epcglobal:cbv:btt:", _CBV + "BTT-"), ("urn:epcglobal:cbv:sdt:", _CBV + "SDT-"),
+            ("urn:epcglobal:cbv:er:", _CBV + "ER-"))
+
+
+# ------------------------------------------------------------------------------------------
+# bare CBV words -> web vocabulary (what the reference gets from JSON-LD expansion)
+
+
+def _vocab_values(event: Mapping[str, Any]) -> set[str]:
+    out: set[str] = set()
+
+    def add(value: Any, prefix: str) -> None:
+        if isinstance(value, str) and value and ":" not in value:
+            out.add(prefix + value)
+
+    add(event.get("bizStep"), _CBV + "BizStep-")
+    add(event.get("disposition"), _CBV + "Disp-")
+    for key in ("set", "unset"):
+        for v in (event.get("persistentDisposition") or {}).get(key, []) or []:
+            add(v, _CBV + "Disp-")
+    for bt in event.get("bizTransactionList", []) or []:
+        add(bt.get("type"), _CBV + "BTT-")
+    for key in ("sourceList", "destinationList"):
+        for sd in event.get(key, []) or []:
+            add(sd.get("type"), _CBV + "SDT-")
+    add((event.get("errorDeclaration") or {}).get("reason"), _CBV + "ER-")
+    for element in event.get("sensorElementList", []) or []:
+        for report in element.get("sensorReport", []) or []:
+            add(report.get("type"), _VOC)
+            add(report.get("exception"), _VOC)
+    return out
+
+
+def _replace_bare(obj: Any, expanded: set[str]) -> Any:
+    if isinstance(obj, str):
+        matches = [x for x in expanded if x.endswith(("-" + obj, "/" + obj))]
+        return matches[0] if len(matches) == 1 else obj
+    if isinstance(obj, list):
+        return [_replace_bare(x, expanded) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _replace_bare(v, expanded) for k, v in obj.items()}
+    return obj
+
+
+# ------------------------------------------------------------------------------------------
+# JSON -> (name, text, children), as the reference's json_to_py and structure correction
+
+
+def _ns_replace(text: Any, namespaces: Mapping[str, str], is_value: bool = False) -> Any:
+    if not isinstance(text, str):
+        return text
+    parts = text.split(":", 1)
+    if len(parts) > 1 and parts[0] in namespaces:
+        if is_value:
+            return namespaces[parts[0]].replace("{", "").replace("}", "") + parts[1]
+        return namespaces[parts[0]] + parts[1]
+    return text
+
+
+def _to_py(obj: Any, ns: Mapping[str, str]) -> _Py:
+    py: _Py = ("", "", [])
+    if isinstance(obj, list):
+        for child in obj:
+            py[2].append(_to_py(child, ns))
+    elif isinstance(obj, dict):
+        if "type" in obj:
+            py = (obj["type"], "", [])
+        if "#text" in obj:
+            py = (py[0], obj["#text"], py[2])
+        for key, val in obj.items():
+            if key in ("#text", "rdfs:comment", "comment"):
+                continue
+            child = _to_py(val, ns)
+            key = _ns_replace(key, ns)
+            if isinstance(val, list):
+                for element in child[2]:
+                    py[2].append((key, element[1], element[2]))
+            else:
+                py[2].append((key, child[1], child[2]))
+    else:
+        return "", str(_ns_replace(obj, ns, True)), []
+    if not isinstance(obj, dict) or not any(k in obj for k in ("bizTransaction", "source",
+                                                                "destination")):
+        py[2].sort()
+    return py
+
+
+def _rename(py: _Py) -> _Py:
+    name = py[0]
+    if name in ("inputEPC", "outputEPC"):
+        return "epc", py[1], py[2]
+    if name in ("inputQuantity", "outputQuantity", "childQuantity") or (
+            name == "quantity" and len(py[2]) > 0):
+        return "quantityElement", py[1], py[2]
+    return py
+
+
+def _correct(py: _Py) -> _Py:
+    children = py[2] if len(py) > 2 else []
+    lists: dict[str, list[_Py]] = {}
+    for element in [e for e in children if not isinstance(e[0], tuple) and e[0].endswith("List")]:
+        lists.setdefault(element[0], []).append((element[0][:-4], element[1], element[2]))
+        children.remove(element)
+    for name, elements in lists.items():
+        if name in ("sourceList", "destinationList", "bizTransactionList"):
+            children.append((name, "", [(e[2][0], e[2][1]) for e in elements]))
+        else:
+            children.append((name, "", elements))
+    epcs = []
+    for element in [e for e in children if e[0] == "childEPCs"]:
+        epcs.append(("epc", element[1], []))
+        children.remove(element)
+    if epcs:
+        children.append(("childEPCs", "", epcs))
+    corrected = [e if e[0] in ("sourceList", "destinationList", "bizTransactionList")
+                 else _correct(e) for e in children]
+    return _rename((py[0], py[1], corrected))
+
+
+# ------------------------------------------------------------------------------------------
+# the pre-hash string
+
+
+def _fix_time(text: str) -> str:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.datetime.now().astimezone().tzinfo)
+    when = when.astimezone(dt.UTC)
+    when = when.replace(microsecond=round(when.microsecond, -3) % 1_000_000)
+    return when.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _numeric(text: str) -> str:
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if math.isinf(number):
+        return text
+    try:
+        if int(number) == number:
+            return str(int(number))
+    except ValueError:  # NaN
+        return text
+    return str(number)
+
+
+def _canon(text: str) -> str:
+    for old, new in _OLD_CBV:
+        text = text.replace(old, new)
+    text = _numeric(text)
+    return canonical_digital_link(text) or text
+
+
+def _child(child: _Py, order: Any, join: str) -> str:
+    text = ""
+    grand = _in_order(child[2], order, join) if order else ""
+    if child[1]:
+        text = child[1].strip()
+        low = child[0].lower()
+        text = _fix_time(text) if "time" in low and "offset" not in low else _canon(text)
+        if text:
+            text = "=" + text
+    if text or grand:
+        return child[0] + text + grand
+    return ""
+
+
+def _user_extensions(children: list[Any]) -> list[Any]:
+    if len(children) <= 1:
+        return []
+    for child in children:
+        if "eventTime" in child[0] or "action" in child[0]:
+            return []
+    found = [x for x in children if isinstance(x, tuple) and "{" in x[0] and "/}" in x[0]]
+    for x in found:
+        children.remove(x)
+    return found
+
+
+def _in_order(children: list[Any], order: Any, join: str) -> str:
+    pre = ""
+    extensions = _user_extensions(children)
+    for name, sub in order:
+        values = []
+        for child in [x for x in children if x[0] == name]:
+            text = _child(child, sub, join)
+            if text:
+                values.append(text)
+            if len(child[2]) == 0:
+                children.remove(child)
+        values.sort()
+        if "".join(values):
+            if pre:
+                values.insert(0, pre)
+            pre = join.join(values)
+    if extensions:
+        pre = pre + join + _generic(extensions, join)
+    return pre
+
+
+def _generic(children: Any, join: str) -> str:
+    values = []
+    for child in children:
+        if isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], tuple):
+            values.append(_generic(child, join))
+        else:
+            text = child[1].strip()
+            if text:
+                text = "=" + _canon(text)
+            values.append(child[0] + text + _generic(child[2], join))
+    if len(children) > 1 and not any(c[0] in ("bizTransaction", "source", "destination")
+                                     for c in children):
+        values.sort()
+    return join.join(values)
+
+
+def prehash(event: Mapping[str, Any], namespaces: Mapping[str, str] | None = None,
+            join: str = "") -> str:
+    """The canonical pre-hash string of one event (``namespaces``: the document's ``@context``
+    prefixes, e.g. ``{"tl": "https://…/"}``, so that extension fields hash by their IRI)."""
+    ns = {k: "{" + v + "}" for k, v in (namespaces or {}).items()}
+    event = _replace_bare(dict(event), _vocab_values(event))
+    py = _correct(_to_py(event, ns))
+    ordered = _in_order(py[2], PROP_ORDER, join)
+    rest = [c for c in py[2] if c[0] not in ("recordTime", "eventID", "type", "errorDeclaration")]
+    return "eventType=" + py[0] + join + ordered + join + (_generic(rest, join) if rest else "")
+
+
+def event_hash(event: Mapping[str, Any], namespaces: Mapping[str, str] | None = None) -> str:
+    """The event's hash ID: ``ni:///sha-256;<64 hex>?ver=CBV2.0``."""
+    digest = hashlib.sha256(prehash(event, namespaces).encode("utf-8")).hexdigest()
+    return f"ni:///sha-256;{digest}?ver=CBV2.0"
+
+
+# ------------------------------------------------------------------------------------------
+# GS1 keys as canonical Digital Links (SGTIN, LGTIN, SSCC, SGLN and Digital Link URIs of them)
+
+_AI82 = ("(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]"
+         "|[!')(*+,.0-9:;=A-Za-z_-])")
+
+
+def _split(total: int) -> str:
+    """A GS1 company prefix of 6-12 digits, a dot, and the rest of ``total`` digits."""
+    return "(?:" + "|".join(rf"\d{{{n}}}\.\d{{{total - n}}}" if total > n else rf"\d{{{n}}}\."
+                            for n in range(6, 13)) + ")"
+
+
+_GCP_ITEM = _split(13)
+_SGTIN = re.compile(rf"^urn:epc:id:sgtin:({_GCP_ITEM})\.({_AI82}{{1,20}})$")
+_LGTIN = re.compile(rf"^urn:epc:class:lgtin:({_GCP_ITEM})\.({_AI82}{{1,20}})$")
+_SSCC = re.compile(rf"^urn:epc:id:sscc:({_split(17)})$")
+_SGLN = re.compile(rf"^urn:epc:id:sgln:({_split(12)})\.({_AI82}{{1,20}})$")
+_IDPAT_SGTIN = re.compile(rf"^urn:epc:idpat:sgtin:({_GCP_ITEM})\.\*$")
+_DL_CHARS = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]"
+_DL = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/(01|gtin)/(\d{8}|\d{12,14})"
+                 r"(?:/(10|lot|21|ser)/([^/?#]+))?(?:/(21|ser)/([^/?#]+))?/?(?:\?[^#]*)?(?:#.*)?$")
+
+
+def _check_digit(digits: str) -> int:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return (10 - total % 10) % 10
+
+
+def _web_encode(text: str) -> str:
+    for ch, enc in (("!", "%21"), ("(", "%28"), (")", "%29"), ("*", "%2A"), ("+", "%2B"),
+                    (",", "%2C"), (":", "%3A")):
+        text = text.replace(ch, enc)
+    return text
+
+
+def _gtin_of(gcp_item: str) -> str:
+    gcp, item = gcp_item.split(".")
+    raw = item[0] + gcp + item[1:]
+    return raw + str(_check_digit(raw))
+
+
+def canonical_digital_link(uri: str) -> str | None:
+    """The canonical GS1 Digital Link (``https://id.gs1.org/01/…/21/…``) of an SGTIN, LGTIN,
+    SSCC, SGLN or SGTIN pattern URN, or of a Digital Link URI of a GTIN with a serial or lot;
+    None for anything else (other GS1 keys are left as written)."""
+    if "." not in uri:
+        return None
+    if m := _SGTIN.match(uri):
+        return f"https://id.gs1.org/01/{_gtin_of(m.group(1))}/21/{_web_encode(m.group(2))}"
+    if m := _SSCC.match(uri):
+        gcp, ref = m.group(1).split(".")
+        raw = ref[0] + gcp + ref[1:]
+        return f"https://id.gs1.org/00/{raw}{_check_digit(raw)}"
+    if m := _SGLN.match(uri):
+        gcp, ref = m.group(1).split(".")
+        raw = gcp + ref
+        ext = m.group(2)
+        gln = f"https://id.gs1.org/414/{raw}{_check_digit(raw)}"
+        return gln if ext == "0" else f"{gln}/254/{_web_encode(ext)}"
+    if m := _IDPAT_SGTIN.match(uri):
+        return f"https://id.gs1.org/01/{_gtin_of(m.group(1))}"
+    if m := _LGTIN.match(uri):
+        return f"https://id.gs1.org/01/{_gtin_of(m.group(1))}/10/{_web_encode(m.group(2))}"
+    if (m := _DL.match(uri)) is None:
+        return None
+    gtin = m.group(2).rjust(14, "0")
+    lot = m.group(4) if m.group(3) in ("10", "lot") else None
+    serial = m.group(6) or (m.group(4) if m.group(3) in ("21", "ser") else None)
+    if serial is not None:
+        out = f"https://id.gs1.org/01/{gtin}/21/{serial}"
+    elif lot is not None:
+        out = f"https://id.gs1.org/01/{gtin}/10/{lot}"
+    else:
+        out = f"https://id.gs1.org/01/{gtin}"
+    tail = out.split("/", 6)[6] if out.count("/") > 5 else ""
+    value = tail.split("/", 1)[1] if "/" in tail else ""
+    return out if re.fullmatch(f"{_DL_CHARS}{{0,20}}", value) else None
