@@ -99,7 +99,7 @@ class Events:
         return ("WHERE " + " OR ".join(parts)) if parts else ""
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
-        reader = self.con.execute(sql, params or []).fetch_record_batch(BATCH)
+        reader = self.con.execute(sql, params or []).to_arrow_reader(BATCH)
         for batch in reader:
             yield from batch.to_pylist()
 
