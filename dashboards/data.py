@@ -43,6 +43,7 @@ from tracelake.derived.quality.trends import summary as trend_summary
 from tracelake.derived.search import find as find_records
 from tracelake.derived.search import parse_label
 from tracelake.errors import LakeError, LakeNotFound
+from tracelake.exports.epcis import Selection, export_epcis
 from tracelake.exports.formats import CSV_DATETIME
 from tracelake.exports.recall import recall_frame, write_recall
 from tracelake.lake import catalog
@@ -228,6 +229,24 @@ def recall_table(answer: WhereUsed) -> pl.DataFrame:
 def recall_csv(answer: WhereUsed) -> bytes:
     """The recall list as CSV (UTC timestamps, as ``tracelake trace forward --format csv``)."""
     return recall_frame(answer).write_csv(datetime_format=CSV_DATETIME).encode("utf-8")
+
+
+def recall_epcis(answer: WhereUsed) -> bytes:
+    """The recall as a GS1 EPCIS 2.0 document (its units marked ``recalled``), as
+    ``tracelake export epcis --component C --lot L``."""
+    return _epcis(Selection(answer=answer))
+
+
+def batch_epcis(job: str) -> bytes:
+    """One job as a GS1 EPCIS 2.0 document, as ``tracelake export epcis --job J``."""
+    return _epcis(Selection(job=job))
+
+
+def _epcis(selection: Selection) -> bytes:
+    buf = io.StringIO()
+    with cursor() as cur:
+        export_epcis(cur, buf, selection)
+    return buf.getvalue().encode("utf-8")
 
 
 def recall_xlsx(answer: WhereUsed) -> bytes:

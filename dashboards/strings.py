@@ -58,6 +58,7 @@ RECALL_CUSTOMERS = "Customers"
 RECALL_IN_HOUSE = "Still in house"
 RECALL_CSV = "Download recall list (CSV)"
 RECALL_XLSX = "Download recall list (XLSX)"
+RECALL_EPCIS = "Download EPCIS 2.0 (JSON-LD)"
 RECALL_TABLE_KEY = "recall_table"
 
 # ------------------------------------------------------------------ device history
@@ -73,6 +74,7 @@ JOB_LABEL = "Job"
 JOB_KEY = "batch_job"
 BATCH_PICK = "Pick a job to see its batch manufacturing record."
 BATCH_PDF = "Download BMR (PDF)"
+BATCH_EPCIS = "Download EPCIS 2.0 (JSON-LD)"
 BATCH_BLOCKED = "Release blocked"
 BATCH_CLEAR = "Clear for release"
 

@@ -176,6 +176,9 @@ def render() -> None:
         st.download_button(strings.BATCH_PDF, data=lambda: data.record_pdf("bmr", job),
                            file_name=f"BMR-{job}.pdf", mime="application/pdf", on_click="ignore",
                            icon=":material/picture_as_pdf:", key="bmr_pdf")
+        st.download_button(strings.BATCH_EPCIS, data=lambda: data.batch_epcis(job),
+                           file_name=f"EPCIS-{job}.jsonld", mime="application/ld+json",
+                           on_click="ignore", icon=":material/download:", key="bmr_epcis")
     release(doc)
     review_panel.show(doc, tz)
     header(doc, tz)

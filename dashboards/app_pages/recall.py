@@ -128,7 +128,7 @@ def render() -> None:
                      "removal_ncr_id": "removed under"},
              height=min(600, 38 + 35 * frame.height))
     name = f"recall-{component}-{lot or supplier}".replace(" ", "_").replace("/", "_")
-    a, b, _ = st.columns([1, 1, 3])
+    a, b, c, _ = st.columns([1, 1, 1, 2])
     a.download_button(strings.RECALL_CSV, data=lambda: data.recall_csv(answer),
                       file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
                       icon=":material/download:", key="recall_csv")
@@ -136,6 +136,9 @@ def render() -> None:
                       file_name=f"{name}.xlsx", on_click="ignore", icon=":material/download:",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                       key="recall_xlsx")
+    c.download_button(strings.RECALL_EPCIS, data=lambda: data.recall_epcis(answer),
+                      file_name=f"{name}.jsonld", mime="application/ld+json", on_click="ignore",
+                      icon=":material/download:", key="recall_epcis")
     if answer.removed:
         with st.expander(f"Removed in rework ({len(answer.removed)})"):
             ui.table(pl.DataFrame(answer.removed), tz=tz,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import polars as pl
 
@@ -34,7 +35,8 @@ def test_tracing_a_lot_picked_by_hand(app: Opener) -> None:
     assert at.query_params == {"component": "CAP-100", "lot": "L-4471"}
     assert len(at.get("plotly_chart")) == 3  # by status, by customer, the genealogy
     assert [b.label for b in at.get("download_button")] == [strings.RECALL_CSV,
-                                                             strings.RECALL_XLSX]
+                                                             strings.RECALL_XLSX,
+                                                             strings.RECALL_EPCIS]
 
 
 def test_a_link_opens_the_page_at_a_lot(app: Opener) -> None:
@@ -84,6 +86,15 @@ def test_the_recall_list_downloads_as_csv_and_xlsx(app: Opener) -> None:
     assert csv.filter(pl.col("status") == "shipped").height == 8
     xlsx = pl.read_excel(io.BytesIO(data.recall_xlsx(answer)), sheet_name="affected units")
     assert xlsx.height == 12
+
+
+def test_the_recall_downloads_as_epcis(app: Opener) -> None:
+    at = app("recall", component="CAP-100", lot="L-4471")
+    no_traceback(at)
+    doc = json.loads(data.recall_epcis(data.trace_lot("CAP-100", "L-4471", False)))
+    assert doc["type"] == "EPCISDocument" and doc["schemaVersion"] == "2.0"
+    [recall] = [e for e in doc["epcisBody"]["eventList"] if e.get("disposition") == "recalled"]
+    assert len(recall["epcList"]) == 12
 
 
 def test_an_unknown_component_in_a_link_is_ignored(app: Opener) -> None:

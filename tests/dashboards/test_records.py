@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 from dashboards import data, strings
 from tests.dashboards.apptest import Opener, linked, metric, no_traceback, table, texts
@@ -78,8 +79,12 @@ def test_batch_record_of_a_released_job_by_link(app: Opener) -> None:
     serials = table(at, "label_data")
     assert sorted(linked(serials["serial_number"])) == [f"SPX200-{n:04d}" for n in range(1, 11)]
     assert (metric(at, "Made"), metric(at, "Shipped")) == ("10", "8")
-    assert [b.label for b in at.get("download_button")] == [strings.BATCH_PDF]
+    assert [b.label for b in at.get("download_button")] == [strings.BATCH_PDF,
+                                                             strings.BATCH_EPCIS]
     assert len(at.tabs) == 11
+    doc = json.loads(data.batch_epcis("J-1042"))
+    [t] = [e for e in doc["epcisBody"]["eventList"] if e["type"] == "TransformationEvent"]
+    assert t["transformationID"] == "urn:tracelake:job:J-1042" and len(t["outputEPCList"]) == 10
 
 
 def test_records_download_as_pdf(app: Opener) -> None:
