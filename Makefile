@@ -11,7 +11,7 @@ RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test e2e chromium dashboard lint dagster bench bench-ingest bench-dashboards \
-        bench-genealogy bench-find bench-records bench-readers clean
+        bench-genealogy bench-find bench-records bench-readers bench-epcis clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ bench-find: .venv/.synced ## tracelake find beside ILIKE scans on the genealogy 
 
 bench-records: .venv/.synced ## a ~500-unit batch record to PDF and HTML beside plain fpdf2
 	$(RUN) python benchmarks/records.py
+
+bench-epcis: .venv/.synced ## EPCIS export of a 25,000- and a 100,000-unit plant beside a plain JSON dump
+	$(RUN) python benchmarks/epcis.py
 
 clean: ## remove the lake and the environment
 	rm -rf lake .venv $(TOOLS) .dagster_home

@@ -34,7 +34,7 @@ def test_definitions_load_with_an_asset_and_a_check_per_table() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {*CONTRACTS, "genealogy_index", "search_index", "lake_snapshot",
-            "record_findings"} <= keys
+            "record_findings", "epcis_batches"} <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert {("record_findings", rule) for rule in RULES} <= checks
     assert {(t, "contract") for t in CONTRACTS} <= checks
@@ -177,3 +177,28 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_an_epcis_document_per_released_batch(tmp_path: Path) -> None:
+    from tracelake_pipelines.epcis import epcis_batches, epcis_folder
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    shutil.copytree(SAMPLE, landing, ignore=shutil.ignore_patterns("bad"))
+    resources = {"tracelake": TracelakeResource(landing=str(landing), lake=str(lake))}
+    assets = [*table_assets, genealogy_index, search_index, lake_snapshot, epcis_batches]
+    result = dg.materialize(assets, resources=resources, raise_on_error=False)
+    assert result.success
+    folder = epcis_folder(lake)
+    released = ["J-1038", "J-1042", "J-1044", "J-1050"]  # J-1047 is in progress
+    assert sorted(p.stem for p in folder.glob("*.jsonld")) == released
+    import json
+
+    doc = json.loads((folder / "J-1042.jsonld").read_text(encoding="utf-8"))
+    [t] = [e for e in doc["epcisBody"]["eventList"] if e["type"] == "TransformationEvent"]
+    assert t["transformationID"] == "urn:tracelake:job:J-1042"
+    mat = next(e for e in result.get_asset_materialization_events()
+               if e.asset_key.to_user_string() == "epcis_batches")
+    assert mat.materialization.metadata["written"].value == 4
+    again = dg.materialize([epcis_batches], resources=resources)  # nothing changed: none written
+    mat = next(e for e in again.get_asset_materialization_events())
+    assert mat.materialization.metadata["written"].value == 0

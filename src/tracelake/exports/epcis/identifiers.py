@@ -18,6 +18,7 @@ scheme for everything else.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from urllib.parse import quote, unquote
@@ -43,9 +44,17 @@ def _escape(value: str, table: Mapping[str, str]) -> str:
     return "".join(table.get(ch, ch) for ch in value)
 
 
+@functools.lru_cache(maxsize=65536)
 def private_urn(kind: str, *parts: str) -> str:
     """``urn:tracelake:<kind>:<part>:<part>`` with each part percent-encoded."""
-    return PRIVATE_PREFIX + kind + "".join(":" + quote(str(p), safe="") for p in parts)
+    return PRIVATE_PREFIX + kind + "".join(":" + _quote(str(p)) for p in parts)
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9._~-]*$")
+
+
+def _quote(part: str) -> str:
+    return part if _PLAIN.match(part) else quote(part, safe="")
 
 
 def parse_private(urn: str) -> tuple[str, list[str]] | None:
