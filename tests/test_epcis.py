@@ -442,3 +442,16 @@ def test_direct_prehash_equals_the_general_one(sample: duckdb.DuckDBPyConnection
     empty = {**tricky, "tl:empty": ""}
     assert event_hash(empty, ns).split(";")[1][:64] == \
         __import__("hashlib").sha256(prehash(empty, ns).encode()).hexdigest()
+
+
+def test_a_whole_lake_read_in_key_ranges_gives_the_same_events(
+        sample: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracelake.exports.epcis import document
+
+    whole = export(sample)
+    monkeypatch.setattr(document, "CHUNK_UNITS", 5)
+    monkeypatch.setattr(document, "CHUNK_JOBS", 2)
+    ranged = export(sample)
+    ids = sorted(e["eventID"] for e in whole["epcisBody"]["eventList"])
+    assert sorted(e["eventID"] for e in ranged["epcisBody"]["eventList"]) == ids
+    assert len(ids) == len(set(ids)) > 150

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,9 @@ GS1_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 CONTEXT: list[Any] = [GS1_CONTEXT, {"tl": NAMESPACE}]
 _NS = {"tl": NAMESPACE}
 BATCH = 4096
+CHUNK_UNITS = 50_000  # units per key range when exporting a whole lake
+CHUNK_JOBS = 200
+CHUNK_ORDERS = 20_000
 
 
 def _time(value: dt.datetime) -> str:
@@ -56,6 +60,7 @@ class Events:
         self.ids = Identifiers(gtins, digital_link=digital_link)
         self._offsets: dict[tuple[int, int, int, int], str] = {}
         self.counts: dict[str, int] = {}
+        self._bounds: dict[tuple[str, str], list[tuple[str | None, str | None]]] = {}
         if scope.serials is not None:
             con.register("_epcis_serials", pa.table({"serial_number": pa.array(
                 sorted(scope.serials), pa.string())}))
@@ -90,18 +95,49 @@ class Events:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         return {"type": event.pop("type"), "eventID": event_id, **event}
 
-    def _where(self, serial_col: str | None, job_col: str | None) -> str:
-        parts = []
-        if serial_col and self.scope.serials is not None:
-            parts.append(f"{serial_col} IN (SELECT serial_number FROM _epcis_serials)")
-        if job_col and self.scope.jobs is not None:
-            parts.append(f"{job_col} IN (SELECT job_id FROM _epcis_jobs)")
-        return ("WHERE " + " OR ".join(parts)) if parts else ""
+    def _chunks(self, table: str, key: str, size: int) -> list[tuple[str | None, str | None]]:
+        """Ranges of ``table.key`` to read a whole lake in (each query's DuckDB state bounded
+        by a range's rows, so memory stays flat in the plant's size); one open range for a
+        selection."""
+        if not self.scope.everything:
+            return [(None, None)]
+        if (table, key) not in self._bounds:
+            cuts = [r[0] for r in self.con.execute(
+                f"SELECT {key} FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS rn "
+                f"FROM (SELECT DISTINCT {key} FROM {table} WHERE {key} IS NOT NULL)) "
+                f"WHERE rn % {size} = 0 ORDER BY 1").fetchall()]
+            edges: list[str | None] = [None, *cuts, None]
+            self._bounds[(table, key)] = list(itertools.pairwise(edges))
+        return self._bounds[(table, key)]
 
-    def _rows(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
-        reader = self.con.execute(sql, params or []).to_arrow_reader(BATCH)
-        for batch in reader:
-            yield from batch.to_pylist()
+    def _rows(self, template: str, column: str, *, by: str = "serial",
+              scoped: str | None = None, extra: str | None = None
+              ) -> Iterator[dict[str, Any]]:
+        """Rows of ``template`` (its ``{where}`` filled with the scope, a key range of
+        ``column`` — ranges of serials, jobs or orders — and ``extra``; the selection's serials
+        filter ``scoped``, default ``column``), range after range, batch after batch."""
+        table, key, size = {"serial": ("units", "serial_number", CHUNK_UNITS),
+                            "job": ("jobs", "job_id", CHUNK_JOBS),
+                            "order": ("shipments", "order_ref", CHUNK_ORDERS)}[by]
+        for lo, hi in self._chunks(table, key, size):
+            conds: list[str] = []
+            params: dict[str, Any] = {}
+            if by != "job" and self.scope.serials is not None:
+                conds.append(f"{scoped or column} IN (SELECT serial_number FROM _epcis_serials)")
+            if by == "job" and self.scope.jobs is not None:
+                conds.append(f"{column} IN (SELECT job_id FROM _epcis_jobs)")
+            if lo is not None:
+                conds.append(f"{column} >= $lo")
+                params["lo"] = lo
+            if hi is not None:
+                conds.append(f"{column} < $hi")
+                params["hi"] = hi
+            if extra:
+                conds.append(extra)
+            sql = template.format(where=("WHERE " + " AND ".join(conds)) if conds else "")
+            reader = self.con.execute(sql, params).to_arrow_reader(BATCH)
+            for batch in reader:
+                yield from batch.to_pylist()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         yield from self.transformations()
@@ -115,8 +151,7 @@ class Events:
 
     def transformations(self) -> Iterator[dict[str, Any]]:
         """One TransformationEvent per job: input lots and serials, output units."""
-        where = self._where(None, "j.job_id")
-        sql = f"""
+        sql = """
             WITH j AS (SELECT * FROM jobs j {where}),
             lots AS (
                 SELECT job_id, list({{'c': component_code, 'l': lot_number, 'q': q, 'u': uom}}
@@ -140,7 +175,7 @@ class Events:
                  LEFT JOIN outs USING (job_id)
             ORDER BY t, j.job_id"""
         ids = self.ids
-        for row in self._rows(sql):
+        for row in self._rows(sql, "j.job_id", by="job"):
             when = row["t"]
             if not self._in_window(when):
                 continue
@@ -168,16 +203,14 @@ class Events:
 
     def aggregations(self) -> Iterator[dict[str, Any]]:
         """An AggregationEvent ADD per fitment, and DELETE for each removal."""
-        where = self._where("c.serial_number", None)
-        sql = f"""
+        sql = """
             SELECT c.serial_number, u.product_code, c.component_code, c.component_serial,
                    c.lot_number, c.fitted_at, c.removed_at, c.removal_ncr_id
             FROM unit_components c LEFT JOIN units u USING (serial_number) {where}
             ORDER BY c.fitted_at, c.serial_number, c.component_code, c.component_serial,
                      c.lot_number"""
         ids = self.ids
-        removals: list[dict[str, Any]] = []
-        for row in self._rows(sql):
+        for row in self._rows(sql, "c.serial_number"):
             parent = ids.unit(row["product_code"] or "", row["serial_number"])
             if row["component_serial"]:
                 child = {"childEPCs": [ids.unit(row["component_code"], row["component_serial"])]}
@@ -190,22 +223,20 @@ class Events:
                     "type": "AggregationEvent", "eventTime": _time(when),
                     "eventTimeZoneOffset": self._offset(when), "parentID": parent, **child,
                     "action": "ADD", "bizStep": "installing"})
-            if row["removed_at"] is not None and self._in_window(row["removed_at"]):
-                removals.append({"parent": parent, "child": child, "at": row["removed_at"],
-                                 "ncr": row["removal_ncr_id"]})
-        for r in sorted(removals, key=lambda r: r["at"]):
-            event = {"type": "AggregationEvent", "eventTime": _time(r["at"]),
-                     "eventTimeZoneOffset": self._offset(r["at"]), "parentID": r["parent"],
-                     **r["child"], "action": "DELETE", "bizStep": "removing"}
-            if r["ncr"]:
-                event["bizTransactionList"] = [{"type": NCR_TYPE,
-                                                "bizTransaction": private_urn("ncr", r["ncr"])}]
-            yield self._finish("AggregationEvent", event)
+            at = row["removed_at"]
+            if at is not None and self._in_window(at):  # right after its fitment: no list kept
+                event = {"type": "AggregationEvent", "eventTime": _time(at),
+                         "eventTimeZoneOffset": self._offset(at), "parentID": parent,
+                         **child, "action": "DELETE", "bizStep": "removing"}
+                if row["removal_ncr_id"]:
+                    event["bizTransactionList"] = [{
+                        "type": NCR_TYPE,
+                        "bizTransaction": private_urn("ncr", row["removal_ncr_id"])}]
+                yield self._finish("AggregationEvent", event)
 
     def inspections(self) -> Iterator[dict[str, Any]]:
         """An ObjectEvent ``inspecting`` per unit, test step, run, attempt and equipment."""
-        where = self._where("t.serial_number", None)
-        sql = f"""
+        sql = """
             SELECT t.serial_number, any_value(u.product_code) AS product_code, t.test_step,
                    t.equipment_id, t.run_id, t.attempt, max(t.tested_at) AS t,
                    bool_or(t.result = 'fail') AS failed,
@@ -216,7 +247,7 @@ class Events:
             GROUP BY t.serial_number, t.test_step, t.equipment_id, t.run_id, t.attempt
             ORDER BY t, t.serial_number, t.test_step, t.run_id, t.attempt"""
         ids = self.ids
-        for row in self._rows(sql):
+        for row in self._rows(sql, "t.serial_number"):
             when = row["t"]
             if not self._in_window(when):
                 continue
@@ -254,15 +285,14 @@ class Events:
 
     def shipments(self) -> Iterator[dict[str, Any]]:
         """An ObjectEvent ``shipping`` per order, customer and time."""
-        where = self._where("s.serial_number", None)
-        sql = f"""
+        sql = """
             SELECT s.order_ref, s.customer, s.shipped_at, s.ship_to_country,
                    list({{'p': u.product_code, 's': s.serial_number}} ORDER BY s.serial_number)
                    AS units
             FROM shipments s LEFT JOIN units u USING (serial_number) {where}
             GROUP BY ALL ORDER BY s.shipped_at, s.order_ref, s.customer"""
         ids = self.ids
-        for row in self._rows(sql):
+        for row in self._rows(sql, "s.order_ref", by="order", scoped="s.serial_number"):
             when = row["shipped_at"]
             if not self._in_window(when):
                 continue
@@ -281,8 +311,7 @@ class Events:
 
     def scrapped(self) -> Iterator[dict[str, Any]]:
         """An ObjectEvent ``destroying`` per scrapped unit (when: its scrap NCR, else built)."""
-        where = self._where("u.serial_number", None)
-        sql = f"""
+        sql = """
             SELECT u.serial_number, u.product_code,
                    coalesce(n.t, u.built_at, j.released_at, j.created_at) AS t, n.ncr_id
             FROM units u LEFT JOIN jobs j USING (job_id)
@@ -290,9 +319,9 @@ class Events:
                               max(coalesce(closed_at, raised_at)) AS t
                        FROM ncrs WHERE disposition = 'scrap' AND serial_number IS NOT NULL
                        GROUP BY serial_number) n USING (serial_number)
-            {where}{' AND' if where else 'WHERE'} u.status = 'scrapped'
+            {where}
             ORDER BY t, u.serial_number"""
-        for row in self._rows(sql):
+        for row in self._rows(sql, "u.serial_number", extra="u.status = 'scrapped'"):
             when = row["t"]
             if when is None or not self._in_window(when):
                 continue

@@ -122,7 +122,7 @@ class Identifiers:
         if hit is None:
             hit = self._gs1("serial", product_code, serial) or private_urn("serial", product_code,
                                                                              serial)
-            if len(self._cache) < 200_000:
+            if len(self._cache) < 65_536:
                 self._cache[key] = hit
         return hit
 
