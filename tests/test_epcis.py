@@ -17,14 +17,15 @@ from biip.gtin import Gtin
 from typer.testing import CliRunner
 
 from tests.epcis_reader import where_used as read_where_used
-from tests.helpers import JOB_HEADER, UNIT_HEADER, Lake, job_row, write_csv
+from tests.helpers import JOB_HEADER, REPO, UNIT_HEADER, Lake, job_row, write_csv
 from tracelake.cli import app
 from tracelake.derived.genealogy import where_used
 from tracelake.exports.epcis import Selection, event_hash, export_epcis
 from tracelake.exports.epcis.event_hash import canonical_digital_link, prehash
 from tracelake.exports.epcis.identifiers import Identifiers, parse_private, valid_gtin
 
-GS1 = Path("/work/shared/realworld/epcis")
+# GS1's files stay where the project keeps real-world inputs, beside the repository (never copied in)
+GS1 = REPO.parent / "shared" / "realworld" / "epcis"
 SCHEMA = GS1 / "EPCIS-JSON-Schema.json"
 SGTIN = "urn:epc:id:sgtin:506012345.0001."  # SPX-200, GTIN 05060123450019 (GCP 506012345)
 
