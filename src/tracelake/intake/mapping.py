@@ -64,6 +64,7 @@ __all__ = [
     "did_you_mean",
     "load_mapping",
     "normalise_header",
+    "shipped_description",
     "shipped_mappings",
     "table_from_name",
 ]
@@ -439,7 +440,10 @@ def _check_timezone(path: Path | str, tz: str) -> None:
 
 def resolve_headers(headers: list[str], table: str, source: Source) -> dict[str, str]:
     """File header -> canonical column, for the headers that map to one."""
-    known = set(CONTRACTS[table].input_columns)
+    targets = set(source.aliases.values())
+    # a column an alias fills is not also taken from a header that merely shares its name
+    # (a register's STATUS column when REMARKS is mapped to status)
+    known = set(CONTRACTS[table].input_columns) - targets
     aliases = {normalise_header(k): v for k, v in source.aliases.items()}
     out: dict[str, str] = {}
     for header in headers:
