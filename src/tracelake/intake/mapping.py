@@ -351,7 +351,7 @@ def _source(path: Path, where: str, index: int, raw: dict[str, Any], table: Any,
                                    "{from: row} or {from: file}")
             generated[str(column)] = str(value["from"])
         else:
-            constants[str(column)] = "" if value is None else str(value)
+            constants[str(column)] = _text(value)
     values = _values(where, _as_dict(where, "values", raw), table)
     columns = tuple("" if c is None else str(c) for c in (raw.get("columns") or []))
     if table is not None:
@@ -393,6 +393,15 @@ def _serial_from(where: str, value: Any) -> str | None:
     raise MappingError(f"{where}: serial_from {text!r} must be 'suite_name' or 'property:NAME'")
 
 
+def _text(value: Any) -> str:
+    """A YAML scalar as the text a file would hold (``true``, not Python's ``True``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _as_dict(where: str, key: str, raw: dict[str, Any]) -> dict[Any, Any]:
     value = raw.get(key) or {}
     if not isinstance(value, dict):
@@ -412,8 +421,7 @@ def _values(where: str, raw: dict[Any, Any], table: str | None) -> dict[str, dic
         if not isinstance(words, dict):
             raise MappingError(f"{where}: values: {column}: expected a map of the export's "
                                "words to the contract's (e.g. {Passed: pass})")
-        out[column] = {("" if k is None else str(k)): ("" if v is None else str(v))
-                       for k, v in words.items()}
+        out[column] = {_text(k): _text(v) for k, v in words.items()}
         if contract is None:
             continue
         allowed = contract.allowed_values.get(column)
