@@ -148,15 +148,16 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
                         source.fingerprint())
                 reports.append(report)
             changed = {r.table for r in reports if r.status == "loaded" and r.table and
-                       (r.rows_inserted or r.rows_updated)}
+                       (r.rows_inserted or r.rows_updated or r.rows_retired)}
             n_orphans = orphans.refresh(con, changed)
             result = IngestReport(run_id, reports, orphan_references=n_orphans,
                                   warnings=warnings)
             if genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
-                updated = {r.table for r in reports if r.table and r.rows_updated}
+                updated = {r.table for r in reports if r.table and
+                           (r.rows_updated or r.rows_retired)}
                 result.genealogy = asdict(update_index(con, run_id, updated))
             if search and (changed & SEARCH_TABLES or not has_search_index(con)
-                           or any(r.rows_quarantined for r in reports)):
+                           or any(r.rows_quarantined or r.quarantine_closed for r in reports)):
                 result.search = asdict(build_search_index(con, run_id))
             totals = result.totals
             ledger.record_run(con, {
