@@ -138,7 +138,8 @@ def test_mapping_errors_are_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "m.yaml"
     for text, expected in [
         ("sources:\n  - files: [a]\n    tabel: units\n", "unknown key 'tabel' (did you mean 'table'?)"),
-        ("sources:\n  - files: [a]\n    table: unit\n", "table 'unit' is not in the import contract (did you mean 'units'?)"),
+        ("sources:\n  - files: [a]\n    table: unit\n",
+         "table 'unit' is not in the import contract (did you mean 'units'?)"),
         ("sources:\n  - files: [a]\n    table: units\n    values: {stauts: {A: wip}}\n",
          "values: 'stauts' is not a column of units (did you mean 'status'?)"),
         ("sources: [\n", "not valid YAML"),

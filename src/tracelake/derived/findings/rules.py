@@ -181,7 +181,8 @@ def missing_operator_or_time(ctx: RuleContext) -> list[Finding]:
                    json_extract_string(raw, '$.record_id') AS raw_record_id,
                    json_extract_string(raw, '$.op_seq') AS raw_op_seq
             FROM quarantine
-            WHERE superseded_by_run IS NULL AND table_name IN {tuple(tables)!r} AND column_name IN {tuple(columns)!r}
+            WHERE superseded_by_run IS NULL
+              AND table_name IN {tuple(tables)!r} AND column_name IN {tuple(columns)!r}
               AND rule IN ('required', 'wrong_type')
             ORDER BY source_file, row_number, column_name, quarantined_at DESC)
         SELECT q.*, coalesce(q.raw_job, u.job_id, n.job_id,
