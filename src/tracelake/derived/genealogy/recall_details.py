@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from tracelake.derived.genealogy.trace import WhereUsed
+    from tracelake.derived.genealogy.answers import WhereUsed
 
 __all__ = ["CONSIGNEE_FIELDS", "GOODS_IN_FIELDS", "attach_details", "lot_details"]
 
