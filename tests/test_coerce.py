@@ -44,7 +44,7 @@ def test_day_first_dates_need_the_mapping_to_say_so() -> None:
     frame = _ops(started_at=["25/10/2026 14:05"], finished_at=["25/10/2026 15:00"])
     refused = coerce_frame(frame, CONTRACTS["operations"])
     assert refused.failures["rule"].to_list() == ["wrong_type", "wrong_type"]
-    assert "set 'dayfirst: true'" in refused.failures["message"][0]
+    assert "date_formats: ['%d/%m/%Y %H:%M'] (or dayfirst: true)" in refused.failures["message"][0]
     read = coerce_frame(frame, CONTRACTS["operations"], dayfirst=True)
     assert read.failures.height == 0
     assert read.frame["started_at"][0] == _utc(2026, 10, 25, 14, 5)  # GMT after the change

@@ -11,7 +11,8 @@ from tracelake.intake.coerce import coerce_frame
 from tracelake.intake.readers import ROW
 
 IMPORT_CONTRACT_TABLES = [
-    "products", "mbr", "mbr_bom", "mbr_operations", "equipment", "jobs", "bom_snapshot",
+    "products", "mbr", "mbr_bom", "mbr_operations", "equipment", "lots", "customers", "jobs",
+    "bom_snapshot",
     "material_issues", "units", "unit_components", "operations", "ncrs", "ecns", "job_ecns",
     "firmware_loads", "label_checks", "signoffs", "shipments", "test_results", "calibrations"]
 
@@ -29,7 +30,10 @@ def test_required_columns_follow_the_contract_stars() -> None:
     assert CONTRACTS["operations"].required == (
         "job_id", "op_seq", "op_code", "operator", "started_at", "finished_at", "result")
     assert CONTRACTS["calibrations"].allowed_values["as_found"] == [
-        "in_tolerance", "out_of_tolerance", "not_applicable"]
+        "in_tolerance", "out_of_tolerance", "not_applicable", "not_recorded"]  # v2: left empty
+    # v2: a column with a default (equipment status, calibration results) is never missing
+    assert CONTRACTS["equipment"].required == ("equipment_id", "description")
+    assert "as_found" not in CONTRACTS["calibrations"].required
 
 
 def _check(table: str, rows: dict[str, list[str | None]]) -> list[tuple[int, str | None, str]]:

@@ -83,7 +83,7 @@ def test_a_forced_encoding_is_used(lake: Lake, tmp_path: Path) -> None:
     ("sources:\n  - table: units", "'files' must list"),
     ("sources:\n  - files: [a.csv]\n    table: units\n    aliases: {X: colour}",
      "'colour' is not a column of units"),
-    ("sources:\n  - files: [a.csv]\n    flavour: mint", "unknown key(s) ['flavour']"),
+    ("sources:\n  - files: [a.csv]\n    flavour: mint", "unknown key 'flavour'"),
     ("timezone: Mars/Olympus\nsources: []", "unknown time zone"),
     ("sources:\n  - files: [a.csv]\n    header: false", "'header: false' needs a 'columns'"),
     ("sources: [", "not valid YAML"),

@@ -133,10 +133,16 @@ def test_bad_corpus_facts(bad_run) -> None:  # type: ignore[no-untyped-def]
     assert lake.query("SELECT value_text FROM test_results WHERE value_text = 'OK'") == [("OK",)]
 
 
-def test_without_the_mapping_day_first_rows_are_quarantined_not_misread(lake: Lake) -> None:
+def test_without_the_mapping_the_data_decides_the_day_first_order(lake: Lake) -> None:
+    # import contract v2: 13/10/2026 and 25/10/2026 can only be day first, so the whole column
+    # (09/10/2026 and 03/11/2026 too) is read day first; never month first (10 Sep, 11 Mar)
     report = lake.ingest(BAD / "material_issues-dayfirst.csv")
-    assert (report.files[0].rows_loaded, report.files[0].rows_quarantined) == (0, 4)
-    assert all("dayfirst: true" in m for (m,) in lake.query("SELECT message FROM quarantine"))
+    assert (report.files[0].rows_loaded, report.files[0].rows_quarantined) == (4, 0)
+    assert "date order read from the data: issued_at as %d/%m/%Y %H:%M" in report.files[0].notes
+    assert lake.query("SELECT issue_id, strftime(issued_at, '%Y-%m-%dT%H:%MZ') FROM "
+                      "material_issues ORDER BY 1") == [
+        ("MI-26-9001", "2026-10-09T15:20Z"), ("MI-26-9002", "2026-10-13T07:45Z"),
+        ("MI-26-9003", "2026-10-25T14:05Z"), ("MI-26-9004", "2026-11-03T09:30Z")]
 
 
 def test_cli_reports_the_bad_corpus_as_json(tmp_path: Path) -> None:

@@ -86,11 +86,11 @@ def test_data_quality_of_the_bad_corpus(bad_lake: Path, monkeypatch: pytest.Monk
     at = opener(bad_lake, monkeypatch)("data-quality")
     assert int(metric(at, "Rows quarantined")) > 0 and int(metric(at, "Files rejected")) >= 2
     rows = table(at, "raw_values")
-    assert {"material_issues", "units", "operations"} <= set(rows["table_name"])
-    at.selectbox(key=strings.DQ_TABLE_KEY).select("material_issues").run()
+    assert {"test_results", "units", "operations"} <= set(rows["table_name"])
+    at.selectbox(key=strings.DQ_TABLE_KEY).select("units").run()
     no_traceback(at)
     rows = table(at, "raw_values")
-    assert rows["row_number"].tolist() == [2, 3, 4, 5] and set(rows["rules"]) == {"wrong_type"}
+    assert rows["row_number"].tolist() == [3] and set(rows["rules"]) == {"not_allowed"}
     orphans = table(at, "referenced_table")
     assert "J-9999" in set(orphans["value"])
 

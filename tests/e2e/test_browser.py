@@ -23,6 +23,8 @@ def test_trace_a_lot_and_see_its_serials(page: Page, server: str) -> None:
     pick(page, strings.COMPONENT_LABEL, "CAP-100")
     pick(page, strings.LOT_LABEL, "L-4471 · Farwell Components Ltd · issued 2026-10-06")
     no_error(page)
+    # the recall list (wider since v2: consignee and goods-in columns) may draw after the charts
+    expect(page.locator("[role=gridcell]").filter(has_text="device?serial=").first).to_be_attached()
     serials = {c.split("serial=")[1] for c in cells(page) if "device?serial=" in c}
     assert serials == J1042 | {"PCB-M-0111", "PCB-M-0112"}
     metric = page.locator("[data-testid=stMetric]").filter(has_text=strings.RECALL_SHIPPED)

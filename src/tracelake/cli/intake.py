@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,9 +30,14 @@ from tracelake.lake.storage import LakePaths
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
     lake: LakeOption = DEFAULT_LAKE,
-    mapping: Annotated[Path | None, typer.Option(help="A mapping file (YAML).")] = None,
+    mapping: Annotated[str | None, typer.Option(
+        help="A mapping file (YAML), or the name of a shipped mapping (tracelake mapping list)."
+    )] = None,
     exclude: Annotated[list[str] | None, typer.Option(
         help="Leave out files matching this pattern (relative to a folder), e.g. 'bad/*'.")] = None,
+    reread: Annotated[bool, typer.Option(
+        "--reread", help="Read the given files again even if the same bytes were loaded under "
+        "the same mapping.")] = False,
     fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
 ) -> None:
     """Load plant exports into the lake: every row loaded or quarantined with its reason."""
@@ -50,7 +56,9 @@ def ingest(
                            description=f"ingesting {Path(current).name}" if current else "done")
 
             report = run_ingest(paths, LakePaths.of(lake), mapping=maps, exclude=exclude or (),
-                                progress=progress)
+                                progress=progress, reread=reread)
+        for warning in report.warnings:
+            err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
         if fmt == IngestFmt.json:
             _print(json_dumps(report.as_dict()))
             return
@@ -64,12 +72,17 @@ def _print_ingest_table(report) -> None:  # type: ignore[no-untyped-def]
     style = {"loaded": "green", "duplicate": "dim", "rejected": "red", "unrecognised": "yellow"}
     for f in report.files:
         changes = [f"{n} {what}" for n, what in ((f.rows_updated, "updated"),
-                                                  (f.rows_unchanged, "unchanged")) if n]
+                                                  (f.rows_unchanged, "unchanged"),
+                                                  (f.rows_retired, "retired to history"),
+                                                  (f.quarantine_closed,
+                                                   "earlier quarantine rows closed")) if n]
+        if f.reread:
+            changes.insert(0, "read again (mapping changed or --reread)")
         why = f.reason or "; ".join(changes + f.notes + [f"{r}: {n}" for r, n in
                                                          f.quarantined_by_rule.items()])
-        table.add_row(Path(f.path).name, f.table or "-",
+        table.add_row(escape(Path(f.path).name), f.table or "-",
                       f"[{style.get(f.status, '')}]{f.status}[/]", str(f.rows_read),
-                      str(f.rows_loaded), str(f.rows_quarantined), why)
+                      str(f.rows_loaded), str(f.rows_quarantined), escape(why))
     t = report.totals
     out.print(table)
     out.print(f"{t['files']} files, {t['rows_read']} rows read, {t['rows_loaded']} loaded, "
@@ -110,11 +123,35 @@ def generate(
 
 # ------------------------------------------------------------------ mapping
 
+def _export_file(file: Path) -> None:
+    """A file argument that names no readable file: one line, exit 1."""
+    from tracelake.errors import InputError
+
+    if not file.exists():
+        raise InputError(f"{file}: no such file")
+    if file.is_dir():
+        raise InputError(f"{file}: is a folder; give one export file")
+
+
+def _table_option(table: str | None) -> str | None:
+    """A --table that names no table of the contract: one line with a suggestion, exit 2."""
+    from tracelake.contracts import CONTRACTS
+    from tracelake.intake.mapping import did_you_mean
+
+    if table is None or table in CONTRACTS:
+        return table
+    err.print(f"[red]error:[/red] --table {escape(table)!s}: no such table in the import "
+              f"contract{escape(did_you_mean(table, list(CONTRACTS)))} (tables: "
+              f"{', '.join(CONTRACTS)})", highlight=False)
+    raise typer.Exit(2)
+
+
 @mapping_app.command("check")
 def mapping_check(
     file: Annotated[Path, typer.Argument(help="An export file to check.")],
     table: Annotated[str | None, typer.Option(help="The table it should feed.")] = None,
-    mapping: Annotated[Path | None, typer.Option(help="A mapping file (YAML).")] = None,
+    mapping: Annotated[str | None, typer.Option(
+        help="A mapping file (YAML) or the name of a shipped mapping.")] = None,
     fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
 ) -> None:
     """Show which canonical columns a file's headers give, and which its table still needs."""
@@ -122,9 +159,12 @@ def mapping_check(
     from tracelake.intake.mapping import check_headers, load_mapping
     from tracelake.intake.readers import ROW, read_source
 
+    table = _table_option(table)
     with _failures():
+        _export_file(file)
         maps = load_mapping(mapping)
-        source = maps.source_for(file)
+        sources = maps.sources_for(file)
+        source = next((s for s in sources if s.table == table), sources[0])
         target = table or source.table
         if target is None:
             raise InputError(f"{file}: the file name matches no table; say which with --table")
@@ -139,13 +179,13 @@ def mapping_check(
                                "missing_optional": report.missing_optional,
                                "suggestions": report.suggestions}))
             return
-        out.print(f"[bold]{file}[/] -> table [bold]{target}[/]")
+        out.print(f"[bold]{escape(str(file))}[/] -> table [bold]{target}[/]")
         for header, column in report.mapped.items():
-            out.print(f"  [green]ok[/]       {header!r} -> {column}", highlight=False)
+            out.print(f"  [green]ok[/]       {escape(repr(header))} -> {column}", highlight=False)
         for header in report.unmapped:
             hint = report.suggestions.get(header)
-            out.print(f"  [yellow]unmapped[/] {header!r}" + (f" (perhaps {hint}?)" if hint
-                                                           else " (kept in _extra)"),
+            out.print(f"  [yellow]unmapped[/] {escape(repr(header))}"
+                      + (f" (perhaps {hint}?)" if hint else " (kept in _extra)"),
                       highlight=False)
         if report.missing_required:
             out.print("[red]still needed (required):[/] " + ", ".join(report.missing_required),
@@ -160,3 +200,52 @@ def mapping_check(
                       highlight=False, markup=False)
 
 
+@mapping_app.command("list")
+def mapping_list(fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table) -> None:
+    """The mappings that ship with tracelake: name them with ingest --mapping NAME."""
+    from tracelake.intake.mapping import load_mapping, shipped_description, shipped_mappings
+
+    with _failures():
+        rows = []
+        for name, path in shipped_mappings().items():
+            tables = sorted({s.table for s in load_mapping(path).sources if s.table})
+            rows.append({"name": name, "tables": tables,
+                         "description": shipped_description(path), "path": str(path)})
+        if fmt == IngestFmt.json:
+            _print(json_dumps({"mappings": rows}))
+            return
+        grid = Table(title="shipped mappings (tracelake ingest FILE --mapping NAME)",
+                     title_justify="left")
+        for col in ("name", "tables", "description"):
+            grid.add_column(col, overflow="fold")
+        for row in rows:
+            grid.add_row(row["name"], ", ".join(row["tables"]), escape(row["description"]))
+        out.print(grid)
+        out.print(f"(files in {escape(str(Path(rows[0]['path']).parent)) if rows else '-'}; "
+                  "copy one to change it)", highlight=False)
+
+
+@mapping_app.command("init")
+def mapping_init(
+    file: Annotated[Path, typer.Argument(help="An export file to draft a mapping for.")],
+    table: Annotated[str | None, typer.Option(help="The table it feeds (else guessed).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Write the draft here instead of to stdout.")] = None,
+) -> None:
+    """Write a draft mapping for a file, header or not, with every guess marked for you to confirm."""
+    from tracelake.errors import InputError
+    from tracelake.intake.draft import draft_mapping
+
+    table = _table_option(table)
+    with _failures():
+        _export_file(file)
+        text = draft_mapping(file, table)
+        if output is None:
+            _print(text)
+            return
+        if output.exists():
+            raise InputError(f"{output}: already exists; give another -o or remove it")
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {escape(str(output))}: check every line marked GUESS, then "
+                  f"tracelake ingest {escape(str(file))} --mapping {escape(str(output))}",
+                  highlight=False)

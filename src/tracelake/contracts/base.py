@@ -47,6 +47,9 @@ class TableContract:
     references: tuple[Reference, ...] = field(default=())
     #: Columns added by tracelake beyond the import contract (derived, never required).
     derived: tuple[str, ...] = field(default=())
+    #: v2: what an empty (or absent) cell of a column means, as the contract says
+    #: (``equipment.status`` empty is ``active``); such a column is never missing from a file
+    defaults: tuple[tuple[str, str], ...] = field(default=())
 
     @cached_property
     def schema(self) -> pa.DataFrameSchema:
@@ -71,7 +74,9 @@ class TableContract:
     @cached_property
     def required(self) -> tuple[str, ...]:
         """Columns that must be present in a file and filled on every row (``*`` in the contract)."""
-        return tuple(n for n, c in self.schema.columns.items() if c.required and not c.nullable)
+        defaulted = {name for name, _ in self.defaults}
+        return tuple(n for n, c in self.schema.columns.items()
+                     if c.required and not c.nullable and n not in defaulted)
 
     @cached_property
     def allowed_values(self) -> dict[str, list[str]]:

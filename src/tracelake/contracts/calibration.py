@@ -7,9 +7,11 @@ import polars as pl
 
 from tracelake.contracts.base import UTC_DATETIME, utc_field
 
-__all__ = ["Calibrations"]
+__all__ = ["NOT_RECORDED", "TOLERANCE", "Calibrations"]
 
-TOLERANCE = ["in_tolerance", "out_of_tolerance", "not_applicable"]
+TOLERANCE = ["in_tolerance", "out_of_tolerance", "not_applicable", "not_recorded"]
+#: v2: an as-found or as-left left empty is stored as this (and an empty as-found is a finding)
+NOT_RECORDED = "not_recorded"
 
 
 class Calibrations(pa.DataFrameModel):

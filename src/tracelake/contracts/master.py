@@ -6,10 +6,12 @@ import pandera.polars as pa
 
 from tracelake.contracts.base import UTC_DATETIME, utc_field
 
-__all__ = ["Equipment", "Mbr", "MbrBom", "MbrOperations", "Products"]
+__all__ = ["EQUIPMENT_STATUS", "Equipment", "Mbr", "MbrBom", "MbrOperations", "Products"]
 
 MBR_STATUS = ["draft", "approved", "superseded"]
 EQUIPMENT_KINDS = ["gauge", "meter", "rig", "tool"]
+#: v2: whether a piece of equipment may be used; anything but ``active`` is out of service
+EQUIPMENT_STATUS = ["active", "inactive", "out_for_repair", "scrapped", "missing"]
 
 
 class Products(pa.DataFrameModel):
@@ -68,4 +70,6 @@ class Equipment(pa.DataFrameModel):
     description: str
     kind: str | None = pa.Field(nullable=True, isin=EQUIPMENT_KINDS)
     location: str | None = pa.Field(nullable=True)
+    status: str = pa.Field(isin=EQUIPMENT_STATUS)  # v2; empty is ``active`` (see DEFAULTS)
+    calibration_required: bool  # v2; empty is true: no calibration means never overdue
 

@@ -20,6 +20,12 @@ RECALL_SCHEMA = {
     "status": pl.String, "customer": pl.String, "order_ref": pl.String,
     "shipped_at": pl.Datetime("us", "UTC"), "depth": pl.Int64, "path": pl.String,
     "removed": pl.Boolean, "removal_ncr_id": pl.String, "traced": pl.String,
+    # v2: the consignee (customers) and where the shipment went, for a field safety notice
+    "contact_name": pl.String, "email": pl.String, "phone": pl.String, "address": pl.String,
+    "country": pl.String, "ship_to_country": pl.String,
+    # v2: the goods-in record of the traced lot (lots)
+    "supplier": pl.String, "supplier_lot": pl.String, "certificate_ref": pl.String,
+    "expires_at": pl.Datetime("us", "UTC"),
 }
 
 
@@ -27,7 +33,9 @@ def recall_frame(answer: WhereUsed) -> pl.DataFrame:
     """One row per affected unit (removed ones flagged), customers first, in a stable order."""
     traced = answer.query.get("lot_number") or ", ".join(answer.query.get("lots") or []) \
         or answer.query.get("serial_number") or ""
-    rows = [{"serial_number": a["serial_number"], "product_code": a["product_code"],
+    lots = {f"{g['component_code']}/{g['lot_number']}": g for g in answer.goods_in}
+    rows = [{**_consignee(answer, a), **_goods_in(lots, a["path"]),
+             "serial_number": a["serial_number"], "product_code": a["product_code"],
              "job_id": a["job_id"], "status": a["status"], "customer": a["customer"],
              "order_ref": a.get("order_ref"), "shipped_at": a["shipped_at"],
              "depth": a["depth"], "path": " > ".join(a["path"]),
@@ -35,8 +43,25 @@ def recall_frame(answer: WhereUsed) -> pl.DataFrame:
              "removal_ncr_id": a.get("removal_ncr_id"),
              "traced": f"{answer.query.get('component_code') or ''} {traced}".strip()}
             for a in answer.affected]
-    frame = pl.DataFrame(rows, schema=RECALL_SCHEMA)
+    frame = pl.DataFrame(rows, schema=RECALL_SCHEMA).select(list(RECALL_SCHEMA))
     return frame.sort(["customer", "order_ref", "serial_number"], nulls_last=True)
+
+
+def _consignee(answer: WhereUsed, unit: dict[str, object]) -> dict[str, object]:
+    who = answer.consignees.get(str(unit.get("customer"))) or {}
+    return {"contact_name": who.get("contact_name"), "email": who.get("email"),
+            "phone": who.get("phone"), "address": who.get("address"),
+            "country": who.get("country"),
+            "ship_to_country": answer.ship_to.get((str(unit["serial_number"]),
+                                                   str(unit.get("order_ref"))))}
+
+
+def _goods_in(lots: dict[str, dict[str, object]], path: object) -> dict[str, object]:
+    """The goods-in record of the lot a unit's path starts from."""
+    first = path[0] if isinstance(path, list) and path else None
+    lot = lots.get(str(first)) or (next(iter(lots.values())) if len(lots) == 1 else {})
+    return {"supplier": lot.get("supplier"), "supplier_lot": lot.get("supplier_lot"),
+            "certificate_ref": lot.get("certificate_ref"), "expires_at": lot.get("expires_at")}
 
 
 def components_frame(answer: WhereFrom) -> pl.DataFrame:
@@ -61,7 +86,7 @@ def write_recall(answer: WhereUsed, path: Path) -> Path:
         import xlsxwriter
 
         with xlsxwriter.Workbook(path) as workbook:
-            frame.with_columns(pl.col("shipped_at").dt.replace_time_zone(None)).write_excel(
+            frame.with_columns(pl.col("shipped_at", "expires_at").dt.replace_time_zone(None)).write_excel(
                 workbook, worksheet="affected units", autofit=True)
             summary.write_excel(workbook, worksheet="summary", autofit=True)
     else:

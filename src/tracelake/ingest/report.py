@@ -32,6 +32,10 @@ class FileReport:
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     #: test-executive reports: steps that measure nothing (actions, flow control), counted only
     steps_skipped: int = 0
+    #: v2: read again because its mapping changed (or --reread); what that replaced
+    reread: bool = False
+    rows_retired: int = 0  # rows of the earlier reading this one no longer gives (to history)
+    quarantine_closed: int = 0  # the earlier reading's quarantine rows, now superseded
 
     def as_dict(self) -> dict[str, Any]:
         """The file's entry in the JSON report (contract keys first)."""
@@ -48,6 +52,8 @@ class IngestReport:
     published: bool = False
     genealogy: dict[str, Any] | None = None  # what the genealogy index build did, if it ran
     search: dict[str, Any] | None = None  # what the search index build did, if it ran
+    #: v2: e.g. a mapping pattern that matched no file of the run
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -77,4 +83,5 @@ class IngestReport:
         """The JSON document the CLI contract specifies (plus added keys)."""
         return {"run_id": self.run_id, "files": [f.as_dict() for f in self.files],
                 "totals": self.totals, "orphan_references": self.orphan_references,
-                "published": self.published, "genealogy": self.genealogy, "search": self.search}
+                "published": self.published, "genealogy": self.genealogy, "search": self.search,
+                "warnings": self.warnings}

@@ -47,7 +47,8 @@ def check_frame(typed: pl.DataFrame, contract: TableContract,
 
 
 def _blank_rows(typed: pl.DataFrame, contract: TableContract) -> pl.DataFrame:
-    cols = [c for c in contract.input_columns if c in typed.columns]
+    defaulted = {c for c, _ in contract.defaults}  # filled by typing, so not telling
+    cols = [c for c in contract.input_columns if c in typed.columns and c not in defaulted]
     blank = typed.filter(pl.all_horizontal(pl.col(cols).is_null()))
     return blank.select(ROW, pl.lit(None, pl.String).alias("column"),
                         pl.lit("blank_row").alias("rule"),

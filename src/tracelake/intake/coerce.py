@@ -20,6 +20,7 @@ Rules a plant user can rely on:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -27,7 +28,7 @@ import polars as pl
 from tracelake.contracts import TableContract
 from tracelake.intake.readers import ROW
 
-__all__ = ["FAILURE_SCHEMA", "TimeForms", "Typed", "coerce_frame"]
+__all__ = ["FAILURE_SCHEMA", "TimeForms", "Typed", "coerce_frame", "suggest_date_formats"]
 
 FAILURE_SCHEMA = {ROW: pl.Int64, "column": pl.String, "rule": pl.String, "message": pl.String}
 EXTRA = "_extra"
@@ -74,19 +75,31 @@ class Typed:
 
 def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool = False,
                  timezone: str = "Europe/London", decimal_comma: bool = False,
-                 date_formats: tuple[str, ...] = ()) -> Typed:
+                 date_formats: tuple[str, ...] = (),
+                 column_formats: dict[str, tuple[str, ...]] | None = None) -> Typed:
     """Cast a frame of text columns (canonical names, plus ``_row`` and any extra columns).
 
     Returns the contract's columns in order, then ``_row`` and ``_extra`` (the unknown columns
     as a JSON object, kept as they came). All columns are cast in one parallel pass; timestamps
     are parsed with the form of each column's first value, and only the values that form does
-    not fit go through the slower search over every accepted form.
+    not fit go through the slower search over every accepted form. ``column_formats`` holds the
+    formats decided for some date columns from their own values (see dates.py).
     """
-    forms = TimeForms(dayfirst, timezone, tuple(date_formats))
+    base = TimeForms(dayfirst, timezone, tuple(date_formats))
+    decided = column_formats or {}
+
+    def forms(name: str) -> TimeForms:
+        extra = decided.get(name)
+        return TimeForms(dayfirst, timezone, tuple(date_formats) + extra) if extra else base
+
     extras = [c for c in frame.columns if c not in contract.dtypes and c != ROW]
     text = frame.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
         if c != ROW)
+    if contract.defaults:  # v2: an empty cell means what the contract says (status: active)
+        text = text.with_columns(
+            (pl.col(c).fill_null(pl.lit(v)) if c in text.columns else pl.lit(v).alias(c))
+            for c, v in contract.defaults)
     exprs: list[pl.Expr] = []
     for name, dtype in contract.dtypes.items():
         if name not in text.columns:
@@ -102,9 +115,9 @@ def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool
         elif dtype == pl.Float64:
             exprs.append(_float_expr(name, decimal_comma))
         elif dtype == pl.Date:
-            exprs.append(_date_expr(name, forms))
+            exprs.append(_date_expr(name, forms(name)))
         elif isinstance(dtype, pl.Datetime):
-            exprs.append(_utc_expr(name, text[name], forms))
+            exprs.append(_utc_expr(name, text[name], forms(name)))
         else:  # pragma: no cover - a contract dtype this module does not know
             raise TypeError(f"no cast for {dtype} in column {name}")
     extra = (pl.struct(extras).struct.json_encode() if extras
@@ -121,7 +134,7 @@ def coerce_frame(frame: pl.DataFrame, contract: TableContract, *, dayfirst: bool
 
 
 def _retry_timestamps(text: pl.DataFrame, out: pl.DataFrame, contract: TableContract,
-                      forms: TimeForms) -> pl.DataFrame:
+                      forms: Callable[[str], TimeForms]) -> pl.DataFrame:
     """Parse again, trying every accepted form, the timestamps the column's main form missed."""
     for name, dtype in contract.dtypes.items():
         if not isinstance(dtype, pl.Datetime) or name not in text.columns:
@@ -130,13 +143,13 @@ def _retry_timestamps(text: pl.DataFrame, out: pl.DataFrame, contract: TableCont
         if not missed.any():
             continue
         idx = missed.arg_true()
-        again = _to_utc(text[name].gather(idx), forms)
+        again = _to_utc(text[name].gather(idx), forms(name))
         out = out.with_columns(out[name].scatter(idx, again))
     return out
 
 
 def _cast_failures(text: pl.DataFrame, out: pl.DataFrame, contract: TableContract,
-                   forms: TimeForms) -> pl.DataFrame:
+                   forms: Callable[[str], TimeForms]) -> pl.DataFrame:
     """One failure per value present in the file but not readable as its column's type."""
     checked = [n for n, t in contract.dtypes.items() if n in text.columns and t != pl.String]
     if not checked:
@@ -148,7 +161,7 @@ def _cast_failures(text: pl.DataFrame, out: pl.DataFrame, contract: TableContrac
             continue
         idx = lost[name].arg_true()
         values = text[name].gather(idx).to_list()
-        messages = [f"{name} = {v!r} {_why(v, contract.dtypes[name], forms)}"
+        messages = [f"{name} = {v!r} {_why(v, contract.dtypes[name], forms(name))}"
                     for v in values]
         frames.append(pl.DataFrame({ROW: text[ROW].gather(idx), "column": name,
                                     "rule": "wrong_type", "message": messages},
@@ -232,21 +245,35 @@ def _why(value: str, dtype: pl.DataType, forms: TimeForms) -> str:
         return "is not a whole number"
     if dtype == pl.Float64:
         return "is not a number"
-    looks_dayfirst = re.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", value) is not None
-    if looks_dayfirst and not forms.dayfirst and not forms.formats:
-        return ("is not an ISO date; if this source writes day-first dates (25/11/2026), "
-                "set 'dayfirst: true' in its mapping")
+    clock = _clock_change(value, dtype, forms)
+    if clock:
+        return clock
+    numeric = re.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", value) is not None
+    if numeric and (forms.dayfirst or forms.formats):
+        declared = ", ".join(([] if not forms.dayfirst else ["dayfirst: true"])
+                             + [repr(f) for f in forms.formats])
+        return (f"does not fit the date order and formats of this source ({declared}); "
+                "nothing is guessed: correct the value or the mapping's date_formats")
+    if numeric:
+        return "is not an ISO date; " + suggest_date_formats(value)
     if isinstance(dtype, pl.Datetime):
-        naive = _to_utc(pl.Series([value]), TimeForms(forms.dayfirst, "UTC", forms.formats))[0]
-        if naive is not None:  # it reads as a time, but not as a time in the plant's zone
-            local = naive.replace(tzinfo=None)
-            earliest = pl.Series([local]).dt.replace_time_zone(
-                forms.timezone, ambiguous="earliest", non_existent="null")[0]
-            what = "happens twice" if earliest is not None else "does not exist"
-            return (f"{what} in {forms.timezone} (a clock change); give the time with its UTC "
-                    "offset, e.g. +01:00")
         return "is not a date and time (e.g. 2026-11-25T14:05:00 or 2026-11-25T14:05:00+00:00)"
     return "is not a date (e.g. 2026-11-25)"
+
+
+def _clock_change(value: str, dtype: pl.DataType, forms: TimeForms) -> str | None:
+    """The reason a time that reads well does not exist (or happens twice) in the plant's zone."""
+    if not isinstance(dtype, pl.Datetime):
+        return None
+    naive = _to_utc(pl.Series([value]), TimeForms(forms.dayfirst, "UTC", forms.formats))[0]
+    if naive is None:
+        return None
+    local = naive.replace(tzinfo=None)
+    earliest = pl.Series([local]).dt.replace_time_zone(
+        forms.timezone, ambiguous="earliest", non_existent="null")[0]
+    what = "happens twice" if earliest is not None else "does not exist"
+    return (f"{what} in {forms.timezone} (a clock change); give the time with its UTC "
+            "offset, e.g. +01:00")
 
 
 def _parse_formats(s: pl.Series, formats: list[str], dtype: pl.DataType) -> pl.Series:
@@ -292,3 +319,20 @@ def _to_utc(s: pl.Series, forms: TimeForms) -> pl.Series:
     return pl.select(pl.coalesce(aware, local)).to_series().rename(s.name)
 
 
+
+
+def suggest_date_formats(value: str) -> str:
+    """The mapping key that reads a numeric date such as ``1/31/2001``, in the form it is written."""
+    m = re.match(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(?:([ T])\d{1,2}:\d{2}(:\d{2})?)?", value)
+    if not m:
+        return "declare the form with date_formats in the source's mapping"
+    sep, year = m.group(2), "%Y" if len(m.group(4)) == 4 else "%y"
+    tail = (m.group(5) + "%H:%M" + (":%S" if m.group(6) else "")) if m.group(5) else ""
+    day = f"%d{sep}%m{sep}{year}{tail}"
+    month = f"%m{sep}%d{sep}{year}{tail}"
+    if int(m.group(1)) > 12:
+        return f"set date_formats: ['{day}'] (or dayfirst: true) in the source's mapping"
+    if int(m.group(3)) > 12:
+        return f"set date_formats: ['{month}'] in the source's mapping (month first)"
+    return (f"say which order the source writes: date_formats: ['{month}'] (month first) or "
+            f"['{day}'] (day first) in its mapping")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-__all__ = ["FILE_COLUMNS", "QUARANTINE_COLUMNS", "create_tables", "loaded_sha256s"]
+__all__ = ["FILE_COLUMNS", "OPEN_QUARANTINE", "QUARANTINE_COLUMNS", "close_quarantine",
+           "create_tables", "loaded_identities", "loaded_sha256s"]
 
 FILE_COLUMNS = {
     "run_id": "VARCHAR", "path": "VARCHAR", "file_name": "VARCHAR", "table_name": "VARCHAR",
@@ -24,12 +25,18 @@ FILE_COLUMNS = {
     "extra_columns": "VARCHAR[]", "notes": "VARCHAR[]", "encoding": "VARCHAR",
     "delimiter": "VARCHAR", "sheet": "VARCHAR", "mapping_source": "VARCHAR",
     "ingested_at": "TIMESTAMPTZ",
+    # v2: which mapping entries read the file (a file's identity is bytes, table, mapping)
+    "mapping_fingerprint": "VARCHAR",
 }
 QUARANTINE_COLUMNS = {
     "run_id": "VARCHAR", "source_file": "VARCHAR", "sha256": "VARCHAR", "table_name": "VARCHAR",
     "row_number": "BIGINT", "column_name": "VARCHAR", "rule": "VARCHAR", "message": "VARCHAR",
     "raw": "VARCHAR", "quarantined_at": "TIMESTAMPTZ",
+    # v2: the run that read the file again (under a changed mapping); the row is kept, closed
+    "superseded_by_run": "VARCHAR",
 }
+#: quarantine rows still open (not superseded by a later reading of their file)
+OPEN_QUARANTINE = "superseded_by_run IS NULL"
 
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -44,6 +51,29 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS ingest_files ({cols})")
     cols = ", ".join(f"{n} {t}" for n, t in QUARANTINE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS quarantine ({cols})")
+    # lakes made before v2
+    con.execute("ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS mapping_fingerprint VARCHAR")
+    con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS superseded_by_run VARCHAR")
+
+
+def loaded_identities(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str | None]]:
+    """(sha256, table) -> the mapping fingerprints it was loaded under (None: before v2)."""
+    out: dict[tuple[str, str], set[str | None]] = {}
+    for sha, table, fp in con.execute(
+            "SELECT DISTINCT sha256, table_name, mapping_fingerprint FROM ingest_files "
+            "WHERE status = 'loaded'").fetchall():
+        out.setdefault((sha, table), set()).add(fp)
+    return out
+
+
+def close_quarantine(con: duckdb.DuckDBPyConnection, sha256: str, table: str,
+                     run_id: str) -> int:
+    """Mark the open quarantine rows of an earlier reading of a file superseded by ``run_id``."""
+    row = con.execute(
+        "UPDATE quarantine SET superseded_by_run = ? WHERE sha256 = ? AND table_name = ? "
+        "AND superseded_by_run IS NULL AND run_id <> ? RETURNING 1",
+        [run_id, sha256, table, run_id]).fetchall()
+    return len(row)
 
 
 def loaded_sha256s(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -71,8 +101,10 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> Non
     """Append quarantine rows (columns as QUARANTINE_COLUMNS)."""
     if not rows.height:
         return
-    con.register("_quarantine_frame", rows.select(list(QUARANTINE_COLUMNS)).to_arrow())
+    cols = [c for c in QUARANTINE_COLUMNS if c in rows.columns]
+    con.register("_quarantine_frame", rows.select(cols).to_arrow())
     try:
-        con.execute("INSERT INTO quarantine SELECT * FROM _quarantine_frame")
+        names = ", ".join(cols)
+        con.execute(f"INSERT INTO quarantine ({names}) SELECT {names} FROM _quarantine_frame")
     finally:
         con.unregister("_quarantine_frame")

@@ -23,7 +23,7 @@ def create_table(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _queries(changed: set[str] | None) -> list[tuple[str, str, str]]:
+def _queries(changed: set[str] | None) -> list[tuple[str, str, str, str]]:
     """(table, columns, query) for every reference touching a changed table (all if None)."""
     out = []
     for contract in CONTRACTS.values():
@@ -38,11 +38,13 @@ def _queries(changed: set[str] | None) -> list[tuple[str, str, str]]:
             value = " || '/' || ".join(f'CAST(r."{c}" AS VARCHAR)' for c in cols)
             job = 'r."job_id"' if "job_id" in contract.dtypes else "NULL"
             serial = 'r."serial_number"' if "serial_number" in contract.dtypes else "NULL"
-            out.append((src, ",".join(cols), f"""
+            # goods-in lots are checked only once the plant sends lots at all (contract v2)
+            sent = ("AND EXISTS (SELECT 1 FROM main.\"lots\")" if ref.table == "lots" else "")
+            out.append((src, ",".join(cols), ref.table, f"""
                 SELECT '{src}', '{",".join(cols)}', {value}, '{ref.kind}', '{ref.table}',
                        {job}, {serial}, r._source_file, r._row, r._run_id
                 FROM main."{src}" r
-                WHERE {present}
+                WHERE {present} {sent}
                   AND NOT EXISTS (SELECT 1 FROM main."{ref.table}" t WHERE {match})"""))
     return out
 
@@ -53,8 +55,8 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None) -> 
     A reference can only gain or lose orphans when the table holding it or the table it points
     at changes, so a run that loaded three tables rechecks only their references.
     """
-    for table, columns, query in _queries(changed):
-        con.execute("DELETE FROM orphan_references WHERE table_name = ? AND column_names = ?",
-                    [table, columns])
+    for table, columns, target, query in _queries(changed):
+        con.execute("DELETE FROM orphan_references WHERE table_name = ? AND column_names = ? "
+                    "AND referenced_table = ?", [table, columns, target])
         con.execute("INSERT INTO orphan_references " + query)
     return int(con.execute("SELECT count(*) FROM orphan_references").fetchone()[0])  # type: ignore[index]

@@ -33,6 +33,7 @@ __all__ = [
     "UpsertCounts",
     "connect_writer",
     "create_schema",
+    "retire_rows",
     "upsert",
 ]
 
@@ -128,8 +129,24 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
                     f"({_columns_ddl(contract, LINEAGE)})")
         con.execute(f'CREATE TABLE IF NOT EXISTS history."{contract.name}" '
                     f"({_columns_ddl(contract, LINEAGE | SUPERSEDED)})")
+    _add_new_columns(con)
     ledger.create_tables(con)
     orphans.create_table(con)
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Give a lake made by an earlier version the columns later contract versions added."""
+    have = {(schema, table, column) for schema, table, column in con.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema IN ('main', 'history')").fetchall()}
+    for contract in CONTRACTS.values():
+        for schema in ("main", "history"):
+            if (schema, contract.name, next(iter(contract.dtypes))) not in have:
+                continue  # just created with every column
+            for name, dtype in contract.dtypes.items():
+                if (schema, contract.name, name) not in have:
+                    con.execute(f'ALTER TABLE {schema}."{contract.name}" '
+                                f'ADD COLUMN "{name}" {duckdb_type(dtype)}')
 
 
 @dataclass
@@ -187,3 +204,33 @@ def upsert(con: duckdb.DuckDBPyConnection, contract: TableContract, rows: pl.Dat
                             unchanged=unchanged)
     finally:
         con.unregister("_stage_frame")
+
+
+def retire_rows(con: duckdb.DuckDBPyConnection, contract: TableContract, keep: pl.DataFrame, *,
+                sha256: str, run_id: str, source_file: str) -> int:
+    """Move to history the rows a file's earlier reading loaded that its new reading does not give.
+
+    Used when a file is read again under a changed mapping: the rows its new reading gives are
+    then upserted as usual; a row whose natural key the new reading no longer produces (a date
+    read wrongly before, say) must not stay current.
+    """
+    table = f'main."{contract.name}"'
+    key = list(contract.natural_key)
+    cols = [*contract.dtypes, *LINEAGE]
+    select = ", ".join(f'"{c}"' for c in cols)
+    con.register("_keep_keys", keep.select(key).to_arrow())
+    try:
+        match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM k."{k}"' for k in key)
+        gone = f"""t._sha256 = ? AND NOT EXISTS (SELECT 1 FROM _keep_keys k WHERE {match})"""
+        n = con.execute(f"SELECT count(*) FROM {table} t WHERE {gone}", [sha256]).fetchone()[0]  # type: ignore[index]
+        if n:
+            old = ", ".join(f't."{c}"' for c in cols)
+            con.execute(f"""
+                INSERT INTO history."{contract.name}" ({select}, _superseded_at,
+                                                       _superseded_by_run, _superseded_by_file)
+                SELECT {old}, now(), ?, ? FROM {table} t WHERE {gone}""",
+                        [run_id, source_file, sha256])
+            con.execute(f"DELETE FROM {table} t WHERE {gone}", [sha256])
+        return int(n)
+    finally:
+        con.unregister("_keep_keys")

@@ -25,7 +25,7 @@ def lake_summary(lake: LakePaths) -> dict[str, Any]:
 def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     quarantined = dict(con.execute(
         "SELECT table_name, count(DISTINCT (source_file, row_number)) FROM quarantine "
-        "GROUP BY ALL").fetchall())
+        "WHERE superseded_by_run IS NULL GROUP BY ALL").fetchall())
     tables = []
     for name in CONTRACTS:
         rows = con.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0]  # type: ignore[index]
@@ -34,7 +34,7 @@ def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                        "superseded_versions": history})
     rules = [{"table": t, "rule": r, "rows": n} for t, r, n in con.execute(
         "SELECT table_name, rule, count(DISTINCT (source_file, row_number)) FROM quarantine "
-        "GROUP BY ALL ORDER BY 1, 2").fetchall()]
+        "WHERE superseded_by_run IS NULL GROUP BY ALL ORDER BY 1, 2").fetchall()]
     rejected = [{"path": p, "reason": r} for p, r in con.execute(
         "SELECT DISTINCT path, reason FROM ingest_files WHERE status = 'rejected' "
         "AND sha256 NOT IN (SELECT sha256 FROM ingest_files WHERE status = 'loaded') "

@@ -108,8 +108,12 @@ def batch_record(con: duckdb.DuckDBPyConnection, job_id: str, *,
         "mbr": mbr[0] if mbr else None,
         "routing": routing,
         "bom": _bom(con, job),
-        "materials": rows(con, "SELECT * FROM material_issues WHERE job_id = ? ORDER BY issued_at, "
-                               "issue_id", [job_id]),
+        "materials": rows(con, """
+            SELECT m.* REPLACE (coalesce(m.supplier, l.supplier) AS supplier,
+                                coalesce(m.supplier_lot, l.supplier_lot) AS supplier_lot),
+                   l.certificate_ref, l.expires_at, l.inspection_status, l.received_at
+            FROM material_issues m LEFT JOIN lots l USING (component_code, lot_number)
+            WHERE m.job_id = ? ORDER BY m.issued_at, m.issue_id""", [job_id]),
         "serialised_parts": [c for cs in ev.fitments.values() for c in cs if c["component_serial"]],
         "operations": ev.operations,
         "tests": all_tests,

@@ -109,15 +109,24 @@ def bom(lines: list[dict[str, Any]]) -> Table:
 
 
 def materials(issues: list[dict[str, Any]], z: ZoneInfo) -> Table:
-    """Lots (and serials) issued to the job."""
+    """Lots (and serials) issued to the job, with their goods-in record (certificate, expiry)."""
     t = Table([Col("Issue", 16), Col("Component", 18), Col("Lot", 12), Col("Serial", 17), Col("Qty", 11, "R"),
-               Col("Supplier", 34), Col("Supplier lot", 21), Col("Issued", TS), Col("Issued by", 21)],
+               Col("Supplier", 21), Col("Supplier lot", 21), Col("Certificate", 18),
+               Col("Expires", 19), Col("Issued", TS), Col("Issued by", 21)],
               empty="No materials issued to this job.")
     for m in issues:
+        expires = m.get("expires_at")
+        late = expires is not None and m.get("issued_at") is not None and m["issued_at"] > expires
+        status = m.get("inspection_status")
+        held = status in ("rejected", "on_hold", "recalled")
+        bad = late or held
         t.add([cell(m.get("issue_id")), cell(m.get("component_code")), cell(m.get("lot_number")),
                cell(m.get("component_serial")), f"{cell(m.get('quantity'))} {cell(m.get('uom'))}".strip(),
-               cell(m.get("supplier")), cell(m.get("supplier_lot")), when(m.get("issued_at"), z),
-               cell(m.get("issued_by"))])
+               cell(m.get("supplier")), cell(m.get("supplier_lot")), cell(m.get("certificate_ref")),
+               ((when(expires, z)[:10] if expires is not None else "")
+                + (" EXPIRED" if late else "")
+                + (f" {str(status).upper().replace('_', ' ')}" if held else "")).strip(),
+               when(m.get("issued_at"), z), cell(m.get("issued_by"))], "bad" if bad else None)
     return t
 
 

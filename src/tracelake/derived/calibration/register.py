@@ -19,7 +19,7 @@ from tracelake.derived.calibration.impact import CalibrationImpact
 __all__ = ["STATUSES", "calibration_history", "equipment_status", "impact_tables", "oot_events"]
 
 #: Calibration status of a piece of equipment, worst first.
-STATUSES = ("overdue", "out_of_tolerance", "never", "due", "ok")
+STATUSES = ("overdue", "out_of_tolerance", "never", "due", "ok", "not_required")
 
 
 def equipment_status(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None = None,
@@ -28,7 +28,9 @@ def equipment_status(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None =
 
     ``status`` on ``as_of`` (default now): ``never`` (no calibration record), ``out_of_tolerance``
     (the last calibration left it out of tolerance), ``overdue`` (past its due date), ``due``
-    (due within ``due_within_days``), else ``ok``. Worst first, then by equipment id.
+    (due within ``due_within_days``), else ``ok``; equipment that needs no calibration
+    (``calibration_required`` false) is ``not_required``, never overdue. ``in_service`` is the
+    equipment's own status (active, inactive, out_for_repair, scrapped, missing). Worst first.
     """
     as_of = as_of or dt.datetime.now(dt.UTC)
     return con.execute("""
@@ -52,8 +54,10 @@ def equipment_status(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None =
                 UNION ALL SELECT equipment_id, started_at FROM operations
                 WHERE equipment_id IS NOT NULL) GROUP BY ALL
         )
+        SELECT * FROM (
         SELECT i.equipment_id, e.description, e.kind, e.location,
-               CASE WHEN l.last_calibrated_at IS NULL THEN 'never'
+               CASE WHEN NOT coalesce(e.calibration_required, true) THEN 'not_required'
+                    WHEN l.last_calibrated_at IS NULL THEN 'never'
                     WHEN l.as_left = 'out_of_tolerance' THEN 'out_of_tolerance'
                     WHEN l.due_at < $as_of THEN 'overdue'
                     WHEN l.due_at < $as_of + to_days($days) THEN 'due'
@@ -62,10 +66,11 @@ def equipment_status(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None =
                date_diff('day', $as_of, l.due_at) AS days_to_due,
                coalesce(l.calibrations, 0) AS calibrations,
                coalesce(l.oot_events, 0) AS oot_events, u.last_used_at, l.lab,
-               e.equipment_id IS NOT NULL AS registered
+               e.equipment_id IS NOT NULL AS registered,
+               coalesce(e.status, 'active') AS in_service
         FROM ids i LEFT JOIN equipment e USING (equipment_id)
-        LEFT JOIN last l USING (equipment_id) LEFT JOIN used u USING (equipment_id)
-        ORDER BY list_position($statuses, status), i.equipment_id""",
+        LEFT JOIN last l USING (equipment_id) LEFT JOIN used u USING (equipment_id))
+        ORDER BY list_position($statuses, status), equipment_id""",
                        {"as_of": as_of, "days": due_within_days, "statuses": list(STATUSES)}).pl()
 
 

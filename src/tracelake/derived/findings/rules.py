@@ -4,9 +4,11 @@ Every rule reads the canonical tables (current rows), and where the contract say
 quarantine too, and returns :class:`Finding` rows. ``$job`` in a query is the job in scope (NULL
 = every job). Times in messages are plant-local (``plant_time.stamp``).
 
-Two rules beyond the contract's v1 list: ``calibration_out_of_tolerance`` (results taken with
+Rules beyond the contract's v1 list: ``calibration_out_of_tolerance`` (results taken with
 equipment that its next calibration found out of tolerance: ISO 13485 7.6 asks for an
-assessment) and ``serial_in_two_units`` (a serial fitted into two units at once).
+assessment), ``serial_in_two_units`` (a serial fitted into two units at once), and from import
+contract v2 ``lot_expired_at_use``, ``lot_unusable_at_use`` (a goods-in lot rejected, on hold or
+recalled), ``equipment_out_of_service_at_use`` and ``calibration_as_found_not_recorded``.
 """
 
 from __future__ import annotations
@@ -179,7 +181,8 @@ def missing_operator_or_time(ctx: RuleContext) -> list[Finding]:
                    json_extract_string(raw, '$.record_id') AS raw_record_id,
                    json_extract_string(raw, '$.op_seq') AS raw_op_seq
             FROM quarantine
-            WHERE table_name IN {tuple(tables)!r} AND column_name IN {tuple(columns)!r}
+            WHERE superseded_by_run IS NULL
+              AND table_name IN {tuple(tables)!r} AND column_name IN {tuple(columns)!r}
               AND rule IN ('required', 'wrong_type')
             ORDER BY source_file, row_number, column_name, quarantined_at DESC)
         SELECT q.*, coalesce(q.raw_job, u.job_id, n.job_id,
@@ -228,10 +231,15 @@ def unlinked_ecn(ctx: RuleContext) -> list[Finding]:
 
 # ---------------------------------------------------------------- calibration
 
+# equipment that needs no calibration (contract v2: calibration_required false) is never
+# overdue and its use is no finding
 _CAL_IN_FORCE = """
+    SELECT * FROM (
     SELECT u.*, c.certificate_no, c.calibrated_at, c.due_at
     FROM ({uses}) u ASOF LEFT JOIN calibrations c
-      ON c.equipment_id = u.equipment_id AND u.used_at >= c.calibrated_at
+      ON c.equipment_id = u.equipment_id AND u.used_at >= c.calibrated_at) x
+    WHERE NOT EXISTS (SELECT 1 FROM equipment e WHERE e.equipment_id = x.equipment_id
+                      AND e.calibration_required = false)
 """
 
 _OP_USES = f"""SELECT *, started_at AS used_at FROM ({_OPS_WITH_STEP}) WHERE equipment_id IS NOT NULL"""
@@ -590,3 +598,108 @@ def serial_in_two_units(ctx: RuleContext) -> list[Finding]:
              unnest(m.parents) AS p(parent)
         LEFT JOIN units u ON u.serial_number = p.parent
         WHERE {_JOB_SCOPE.format(col="u.job_id")} ORDER BY n.label, p.parent""")]
+
+
+# ---------------------------------------------------------------- v2: goods-in lots
+
+# every use of a lot: issued to a job, or fitted into a unit (with the unit's job)
+_LOT_USES = """
+    SELECT 'material_issues' AS used_in, m.issue_id AS use_key, m.job_id, NULL AS serial_number,
+           m.component_code, m.lot_number, m.issued_at AS used_at
+    FROM material_issues m WHERE m.lot_number IS NOT NULL
+    UNION ALL
+    SELECT 'unit_components', uc.serial_number || '/' || uc.component_code, u.job_id,
+           uc.serial_number, uc.component_code, uc.lot_number, uc.fitted_at
+    FROM unit_components uc LEFT JOIN units u USING (serial_number)
+    WHERE uc.lot_number IS NOT NULL
+"""
+
+
+def _lot_use_rows(ctx: RuleContext, condition: str) -> list[dict[str, Any]]:
+    return ctx.rows(f"""
+        SELECT x.*, l.supplier, l.supplier_lot, l.expires_at, l.inspection_status,
+               l.certificate_ref
+        FROM ({_LOT_USES}) x JOIN lots l USING (component_code, lot_number)
+        WHERE {_JOB_SCOPE.format(col="x.job_id")} AND {condition}
+        ORDER BY x.job_id, x.used_at, x.use_key""")
+
+
+def _lot_name(r: dict[str, Any]) -> str:
+    supplier = f" from {r['supplier']}" + (f" (their lot {r['supplier_lot']})"
+                                            if r.get("supplier_lot") else "")
+    return f"lot {r['component_code']}/{r['lot_number']}{supplier}"
+
+
+@rule("lot_expired_at_use", "major")
+def lot_expired_at_use(ctx: RuleContext) -> list[Finding]:
+    """A goods-in lot issued to a job or fitted into a unit after its expiry date."""
+    return [Finding(
+        "lot_expired_at_use", "major", r["job_id"], r["serial_number"],
+        f"{r['used_in']}:{r['use_key']}",
+        f"{_lot_name(r)} was used on {stamp(r['used_at'], ctx.zone)}"
+        + (f" in {r['serial_number']}" if r["serial_number"] else f" by {r['job_id']}")
+        + f", after it expired ({stamp(r['expires_at'], ctx.zone)})")
+        for r in _lot_use_rows(ctx, "l.expires_at IS NOT NULL AND x.used_at > l.expires_at")]
+
+
+@rule("lot_unusable_at_use", "critical")
+def lot_unusable_at_use(ctx: RuleContext) -> list[Finding]:
+    """A goods-in lot that incoming inspection rejected, holds, or that was recalled, used anyway.
+
+    The lot's status is the one the lake holds now (goods-in records carry no status history).
+    """
+    return [Finding(
+        "lot_unusable_at_use", "critical", r["job_id"], r["serial_number"],
+        f"{r['used_in']}:{r['use_key']}",
+        f"{_lot_name(r)} is {r['inspection_status'].replace('_', ' ')} at goods-in but was used "
+        f"on {stamp(r['used_at'], ctx.zone)}"
+        + (f" in {r['serial_number']}" if r["serial_number"] else f" by {r['job_id']}"))
+        for r in _lot_use_rows(ctx, "l.inspection_status IN ('rejected', 'on_hold', 'recalled')")]
+
+
+# ---------------------------------------------------------------- v2: equipment
+
+@rule("equipment_out_of_service_at_use", "major")
+def equipment_out_of_service_at_use(ctx: RuleContext) -> list[Finding]:
+    """Equipment whose register says it is out of service (inactive, out for repair, scrapped,
+    missing) used for an operation or a measurement. The status is the register's current one."""
+    out = []
+    for r in ctx.rows(f"""
+        SELECT u.*, e.status AS equipment_status FROM ({_OP_USES}) u
+        JOIN equipment e USING (equipment_id) WHERE e.status <> 'active'
+        ORDER BY job_id, op_seq, serial_number"""):
+        out.append(Finding("equipment_out_of_service_at_use", "major", r["job_id"],
+                           r["serial_number"], _op_record(r),
+                           f"{_op_name(r)} of {r['job_id']} used {r['equipment_id']} on "
+                           f"{stamp(r['used_at'], ctx.zone)}; the equipment register has it "
+                           f"{r['equipment_status'].replace('_', ' ')}"))
+    for r in ctx.rows(f"""
+        SELECT u.*, e.status AS equipment_status FROM ({_RESULT_USES}) u
+        JOIN equipment e USING (equipment_id) WHERE e.status <> 'active'
+        ORDER BY job_id, serial_number, tested_at"""):
+        out.append(Finding("equipment_out_of_service_at_use", "major", r["job_id"],
+                           r["serial_number"], _result_record(r, ctx.zone),
+                           f"{r['test_step']}/{r['measurement']} on {r['serial_number']} was "
+                           f"measured with {r['equipment_id']} on {stamp(r['used_at'], ctx.zone)}; "
+                           f"the equipment register has it "
+                           f"{r['equipment_status'].replace('_', ' ')}"))
+    return out
+
+
+@rule("calibration_as_found_not_recorded", "major")
+def calibration_as_found_not_recorded(ctx: RuleContext) -> list[Finding]:
+    """A calibration with no as-found result: earlier results taken with the equipment cannot be
+    judged (ISO 13485 7.6). With a job in scope, only equipment that job used."""
+    return [Finding(
+        "calibration_as_found_not_recorded", "major", r["job"], None,
+        f"calibrations:{r['equipment_id']}/{r['certificate_no']}",
+        f"calibration {r['certificate_no']} of {r['equipment_id']} "
+        f"({stamp(r['calibrated_at'], ctx.zone)}) records no as-found result, so the results "
+        "taken with it before cannot be judged")
+        for r in ctx.rows(f"""
+        SELECT c.*, CAST($job AS VARCHAR) AS job FROM calibrations c
+        WHERE c.as_found = 'not_recorded'
+          AND (CAST($job AS VARCHAR) IS NULL
+               OR c.equipment_id IN (SELECT equipment_id FROM ({_OP_USES})
+                                     UNION SELECT equipment_id FROM ({_RESULT_USES})))
+        ORDER BY c.equipment_id, c.calibrated_at""")]

@@ -98,6 +98,11 @@ class WhereUsed:
         self.columns = columns
         self.removed = removed if removed is not None else []
         self.message = message
+        #: v2 (recall_details.py): goods-in records of the traced lots, consignees by customer,
+        #: and (serial, order_ref) -> ship_to_country
+        self.goods_in: list[dict[str, Any]] = []
+        self.consignees: dict[str, dict[str, Any]] = {}
+        self.ship_to: dict[tuple[str, str], str] = {}
 
     @property
     def affected(self) -> list[dict[str, Any]]:
@@ -126,6 +131,8 @@ class WhereUsed:
                    "summary": self.summary}
         if self.message:
             out["message"] = self.message
+        out["goods_in"] = self.goods_in
+        out["consignees"] = self.consignees
         return out
 
     def __eq__(self, other: object) -> bool:

@@ -24,6 +24,7 @@ from tracelake.derived.genealogy.holders import (
 )
 from tracelake.derived.genealogy.lookup import _lot_node, _serial_node_zone, _supplier_lot_nodes
 from tracelake.derived.genealogy.ranges import key_ranges
+from tracelake.derived.genealogy.recall_details import attach_details
 from tracelake.derived.genealogy.removals import _add_removed, _removed_links
 
 
@@ -44,15 +45,17 @@ def where_used(con: duckdb.DuckDBPyConnection, component_code: str | None = None
             return WhereUsed(query, message=f"no serial {serial_number} in the lake: "
                                             "nothing to trace")
         node, probe = found
-        return _forward(con, {node: serial_number}, probe.tzinfo, query, include_removed)
+        return attach_details(con, _forward(con, {node: serial_number}, probe.tzinfo, query,
+                                            include_removed))
     query = {"direction": "forward", "component_code": component_code, "lot_number": lot_number}
     lot = _lot_node(con, str(component_code), str(lot_number))
     if lot is None:
         return WhereUsed(query, message=f"no lot {lot_number} of component {component_code} in "
                                         "the lake: nothing to trace")
     node, probe, span = lot
-    return _forward(con, {node: f"{component_code}/{lot_number}"}, probe.tzinfo, query,
-                    include_removed, spans=[span] if span else [])
+    return attach_details(con, _forward(con, {node: f"{component_code}/{lot_number}"},
+                                        probe.tzinfo, query, include_removed,
+                                        spans=[span] if span else []))
 
 
 def supplier_lots(con: duckdb.DuckDBPyConnection, component_code: str, supplier: str,
@@ -79,7 +82,8 @@ def supplier_recall(con: duckdb.DuckDBPyConnection, component_code: str, supplie
     if not starts:
         return WhereUsed(query, message=f"no lots of {component_code} from {supplier} issued "
                                         "in that window")
-    return _forward(con, starts, found[0][2].tzinfo, query, include_removed, spans=spans)
+    return attach_details(con, _forward(con, starts, found[0][2].tzinfo, query,
+                                        include_removed, spans=spans))
 
 
 def _forward(con: duckdb.DuckDBPyConnection, starts: dict[int, str], zone: dt.tzinfo | None,

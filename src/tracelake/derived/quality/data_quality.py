@@ -53,7 +53,8 @@ def quarantine_rules(con: duckdb.DuckDBPyConnection, run_id: str | None = None) 
     """Quarantined source rows per table and rule (a row breaking two rules counts under each)."""
     return con.execute("""
         SELECT table_name, rule, count(DISTINCT (source_file, row_number)) AS rows
-        FROM quarantine WHERE ?::VARCHAR IS NULL OR run_id = ?::VARCHAR
+        FROM quarantine WHERE (?::VARCHAR IS NULL AND superseded_by_run IS NULL)
+                              OR run_id = ?::VARCHAR
         GROUP BY ALL ORDER BY rows DESC, table_name, rule""", [run_id, run_id]).pl()
 
 
@@ -68,7 +69,7 @@ def quarantined_rows(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
                any_value(raw) AS raw_values, any_value(run_id) AS run_id,
                min(quarantined_at) AS quarantined_at
         FROM quarantine
-        WHERE (?::VARCHAR IS NULL OR run_id = ?::VARCHAR)
+        WHERE ((?::VARCHAR IS NULL AND superseded_by_run IS NULL) OR run_id = ?::VARCHAR)
           AND (?::VARCHAR IS NULL OR table_name = ?::VARCHAR)
         GROUP BY table_name, source_file, row_number
         ORDER BY table_name, source_file, row_number LIMIT ?""",

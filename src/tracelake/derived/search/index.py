@@ -251,7 +251,7 @@ SELECT f.ord, f.kind, json_extract_string(q.raw, '$.' || f.col),
        'quarantined ' || q.table_name || ' row: ' || string_agg(DISTINCT q.message, '; '),
        'data_quality',
        json_object('table', q.table_name, 'file', q.source_file, 'row', q.row_number)::VARCHAR
-FROM quarantine q,
+FROM (SELECT * FROM quarantine WHERE superseded_by_run IS NULL) q,
      (VALUES ({_ord('serial')}, 'serial', 'serial_number'), ({_ord('serial')}, 'serial', 'component_serial'),
              ({_ord('lot')}, 'lot', 'lot_number'), ({_ord('job')}, 'job', 'job_id'),
              ({_ord('ncr')}, 'ncr', 'ncr_id'), ({_ord('ecn')}, 'ecn', 'ecn_id'),
@@ -292,7 +292,7 @@ FROM (
                      || row_number, message),
            'data_quality',
            json_object('table', table_name, 'file', source_file, 'row', row_number)::VARCHAR
-    FROM quarantine
+    FROM quarantine WHERE superseded_by_run IS NULL
 ) d"""
 
 # BM25 (k1 = 1.2, b = 0.75) as a sum over the text's terms of idf(term) x tfw(term, doc): tfw

@@ -1,0 +1,173 @@
+"""Mappings that ship with tracelake, on files written in the real layouts of Odoo, ERPNext and
+KiCad exports (column labels and technical names learnt from their sources), and the mapping
+commands a user runs: list, check, init, and the one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from tests.helpers import Lake, write_csv
+from tracelake.cli import app
+from tracelake.intake.mapping import load_mapping, shipped_mappings
+
+SHIPPED = {"calibration-register", "calibration-register-headerless", "erpnext-batch",
+           "erpnext-serial-no", "erpnext-serial-and-batch-bundle", "kicad-bom", "odoo-stock-lot",
+           "odoo-stock-move-line"}
+
+
+def _cli(*args: str) -> object:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_every_shipped_mapping_loads_and_is_listed() -> None:
+    assert set(shipped_mappings()) == SHIPPED
+    for name in SHIPPED:
+        assert load_mapping(name).sources, name
+    result = _cli("mapping", "list", "--format", "json")
+    assert result.exit_code == 0
+    listed = {m["name"]: m["tables"] for m in json.loads(result.stdout)["mappings"]}
+    assert listed["calibration-register"] == ["calibrations", "equipment"]
+    assert listed["odoo-stock-lot"] == ["lots"]
+
+
+def test_odoo_lot_export_with_field_labels(lake: Lake, landing: Path) -> None:
+    # Odoo's export dialog, labels as stock.lot defines them (product_expiry adds the expiry)
+    f = write_csv(landing / "Lot-Serial Number (stock.lot).csv",
+                  ["Lot/Serial Number", "Product", "Internal Reference", "Created on",
+                   "Expiration Date", "Company"],
+                  [["L77", "CAP-100", "SUP-8812", "2026-10-01 08:30:00", "2027-10-01 00:00:00",
+                    "My Company"],
+                   ["L78", "CAP-100", "", "2026-10-02 09:00:00", "", "My Company"]])
+    result = _cli("ingest", str(f), "--mapping", "odoo-stock-lot", "--lake", str(lake.paths.root),
+                  "--format", "json")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)["files"][0]
+    assert (entry["table"], entry["rows_loaded"], entry["rows_quarantined"]) == ("lots", 2, 0)
+    rows = lake.query("SELECT lot_number, component_code, supplier_lot, supplier, "
+                      "strftime(received_at, '%Y-%m-%d %H:%M'), strftime(expires_at, '%Y-%m-%d') "
+                      "FROM lots ORDER BY 1")
+    assert rows == [("L77", "CAP-100", "SUP-8812", "unknown", "2026-10-01 08:30", "2027-10-01"),
+                    ("L78", "CAP-100", None, "unknown", "2026-10-02 09:00", None)]  # Odoo: UTC
+
+
+def test_odoo_move_lines_with_import_compatible_names(lake: Lake, landing: Path) -> None:
+    f = write_csv(landing / "stock.move.line.csv",
+                  ["id", "reference", "product_id", "lot_id", "quantity", "product_uom_id",
+                   "date", "create_uid", "location_id", "location_dest_id"],
+                  [["__export__.stock_move_line_41_a1b2", "WH/MO/00012", "CAP-100", "L77", "20",
+                    "Units", "2026-10-20 09:05:00", "Ann Patel", "WH/Stock",
+                    "Virtual Locations/Production"]])
+    report = lake.ingest(f, mapping=load_mapping("odoo-stock-move-line"))
+    assert (report.files[0].table, report.files[0].rows_loaded) == ("material_issues", 1)
+    assert lake.query("SELECT issue_id, job_id, component_code, lot_number, quantity, issued_by "
+                      "FROM material_issues") == \
+        [("__export__.stock_move_line_41_a1b2", "WH/MO/00012", "CAP-100", "L77", 20.0, "Ann Patel")]
+
+
+def test_erpnext_batch_export(lake: Lake, landing: Path) -> None:
+    # ERPNext's Batch doctype: batch_id "Batch ID", item "Item", supplier, expiry_date ...
+    f = write_csv(landing / "Batch.csv",
+                  ["ID", "Batch ID", "Item", "Supplier", "Manufacturing Date", "Expiry Date",
+                   "Batch Quantity", "Batch UOM", "Created On"],
+                  [["B-0042", "B-0042", "RES-10K", "Mouser Electronics", "2026-08-01",
+                    "2028-08-01", "5000", "Nos", "2026-09-15 10:12:00"]])
+    report = lake.ingest(f, mapping=load_mapping("erpnext-batch"))
+    assert (report.files[0].table, report.files[0].rows_loaded) == ("lots", 1)
+    assert lake.query("SELECT component_code, lot_number, supplier, quantity, uom FROM lots") == \
+        [("RES-10K", "B-0042", "Mouser Electronics", 5000.0, "Nos")]
+
+
+def test_erpnext_serial_no_export_with_field_names(lake: Lake, landing: Path) -> None:
+    f = write_csv(landing / "serial_no.csv",
+                  ["serial_no", "item_code", "batch_no", "supplier", "purchase_date", "status"],
+                  [["PSU-000123", "PSU-24V", "", "Mean Well", "2026-09-01", "Active"]])
+    report = lake.ingest(f, mapping=load_mapping("erpnext-serial-no"))
+    assert report.files[0].rows_loaded == 1
+    assert lake.query("SELECT lot_number, component_code, supplier, quantity FROM lots") == \
+        [("PSU-000123", "PSU-24V", "Mean Well", 1.0)]
+
+
+def test_a_kicad_bom_loads_into_mbr_bom_with_generated_line_numbers(
+        lake: Lake, landing: Path, tmp_path: Path) -> None:
+    # KiCad's schematic BOM export (grouped by value): Refs, Value, Datasheet, Footprint, Qty, DNP,
+    # plus the user's MPN field
+    f = write_csv(landing / "mainboard-bom.csv",
+                  ["Refs", "Value", "Datasheet", "Footprint", "Qty", "DNP", "MPN"],
+                  [["C1,C2,C3", "100n", "~", "Capacitor_SMD:C_0603_1608Metric", "3", "",
+                    "GRM188R71H104KA93D"],
+                   ["R1,R2", "10k", "~", "Resistor_SMD:R_0603_1608Metric", "2", "",
+                    "RC0603FR-0710KL"],
+                   ["U1", "STM32G431", "", "Package_QFP:LQFP-48", "1", "", "STM32G431CBT6"]])
+    # the shipped mapping, copied and given this board's product and revision
+    doc = yaml.safe_load(shipped_mappings()["kicad-bom"].read_text())
+    doc["sources"][0]["constants"] |= {"product_code": "PCB-0007", "mbr_revision": "B"}
+    mine = tmp_path / "kicad.yaml"
+    mine.write_text(yaml.safe_dump(doc))
+    report = lake.ingest(f, mapping=load_mapping(mine))
+    assert (report.files[0].rows_loaded, report.files[0].rows_quarantined) == (3, 0)
+    assert lake.query("SELECT line_no, component_code, qty_per, component_revision "
+                      "FROM mbr_bom ORDER BY line_no") == \
+        [(2, "GRM188R71H104KA93D", 3.0, "-"), (3, "RC0603FR-0710KL", 2.0, "-"),
+         (4, "STM32G431CBT6", 1.0, "-")]
+    # the shipped mapping alone names no product: one line, nothing half-loaded
+    alone = lake.ingest(f, mapping=load_mapping("kicad-bom"), reread=True)
+    assert alone.files[0].status == "rejected"
+    assert "missing required column(s): product_code, mbr_revision" in alone.files[0].reason
+
+
+# ---------------------------------------------------------------- one-line errors
+
+def test_mapping_check_on_a_missing_file_or_a_misspelt_table(tmp_path: Path) -> None:
+    missing = _cli("mapping", "check", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 1
+    assert missing.output.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
+    f = write_csv(tmp_path / "x.csv", ["a"], [["1"]])
+    typo = _cli("mapping", "check", str(f), "--table", "equipmnt")
+    assert typo.exit_code == 2
+    assert "--table equipmnt: no such table in the import contract (did you mean 'equipment'?)" \
+        in typo.output
+    assert "internal error" not in missing.output + typo.output
+
+
+def test_mapping_errors_are_one_line(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "units.csv", ["serial_number"], [["S-1"]])
+    bad = tmp_path / "m.yaml"
+    for text, expected in [
+        ("sources:\n  - files: [a]\n    tabel: units\n", "unknown key 'tabel' (did you mean 'table'?)"),
+        ("sources:\n  - files: [a]\n    table: unit\n",
+         "table 'unit' is not in the import contract (did you mean 'units'?)"),
+        ("sources:\n  - files: [a]\n    table: units\n    values: {stauts: {A: wip}}\n",
+         "values: 'stauts' is not a column of units (did you mean 'status'?)"),
+        ("sources: [\n", "not valid YAML"),
+    ]:
+        bad.write_text(text)
+        result = _cli("ingest", str(f), "--mapping", str(bad), "--lake", str(tmp_path / "lake"))
+        assert result.exit_code == 1, text
+        assert len(result.output.strip().splitlines()) == 1 and expected in result.output, result.output
+    unknown = _cli("ingest", str(f), "--mapping", "odoo-stok-lot", "--lake", str(tmp_path / "lake"))
+    assert unknown.exit_code == 1 and "(did you mean 'odoo-stock-lot'?)" in unknown.output
+
+
+def test_mapping_init_drafts_a_headerless_register_marking_its_guesses(tmp_path: Path) -> None:
+    from tests.test_mapping_v2 import _headerless, _register_row
+
+    f = _headerless(tmp_path / "gauges.csv", [
+        _register_row("G-1", "1/31/2001", "1/31/2002", "IN-ACTIVE", "C-1"),
+        _register_row("G-2", "3/12/2001", "3/12/2002", "ACTIVE", "C-2"),
+        _register_row("G-3", "4/11/2001", "4/11/2002", "SCRAP", "C-3")])
+    out = tmp_path / "draft.yaml"
+    result = _cli("mapping", "init", str(f), "--table", "calibrations", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "header: false" in text
+    assert "col1: equipment_id  # GUESS" in text
+    assert "col6: calibrated_at  # GUESS" in text and "col7: due_at  # GUESS" in text
+    assert "date_formats: ['%m/%d/%Y']" in text
+    assert load_mapping(out).sources[0].table == "calibrations"  # the draft is a valid mapping
+    equipment = _cli("mapping", "init", str(f), "--table", "equipment")
+    assert "col11: status  # GUESS" in equipment.stdout
+    assert "IN-ACTIVE: inactive  # GUESS" in equipment.stdout
