@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from tracelake.errors import TracelakeError
-from tracelake.lake.storage import LakePaths
+from tracelake.lake.paths import LakePaths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="tracelake: a traceability lake for device manufacturers.")

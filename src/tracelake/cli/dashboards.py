@@ -17,7 +17,7 @@ from tracelake.cli.app import (
 )
 from tracelake.cli.intake import _print_ingest_table
 from tracelake.cli.lake import _print_summary
-from tracelake.lake.storage import LakePaths
+from tracelake.lake.paths import LakePaths
 
 
 @app.command()

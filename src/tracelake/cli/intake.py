@@ -22,7 +22,7 @@ from tracelake.cli.app import (
     out,
 )
 from tracelake.exports.formats import json_dumps
-from tracelake.lake.storage import LakePaths
+from tracelake.lake.paths import LakePaths
 
 # ------------------------------------------------------------------ ingest
 

@@ -18,7 +18,7 @@ from tracelake.cli.app import (
     out,
 )
 from tracelake.exports.formats import json_dumps, render_frame
-from tracelake.lake.storage import LakePaths
+from tracelake.lake.paths import LakePaths
 
 # ------------------------------------------------------------------ sql
 

@@ -1,4 +1,8 @@
-"""Rendering command results as JSON, CSV or a Rich table, the same way for every command."""
+"""Rendering command results as JSON, CSV or a Rich table, the same way for every command.
+
+Light at import (standard library and rich; polars only inside the functions that take a frame):
+every CLI command imports this at start, and ``tracelake --help`` must not wait for polars.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import datetime as dt
 import io
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["CSV_DATETIME", "frame_records", "json_dumps", "render_frame"]
 
@@ -59,6 +65,8 @@ def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> 
         return json_dumps({"columns": frame.columns, "rows": frame_records(frame),
                            "row_count": frame.height})
     if fmt == "csv":
+        import polars as pl
+
         # CSV has no nested values: lists, arrays and structs are written as their JSON text
         flat = frame.with_columns(
             pl.col(c).map_elements(_json_cell, return_dtype=pl.String)
@@ -75,6 +83,8 @@ def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> 
 
 
 def _json_cell(value: object) -> str:
+    import polars as pl
+
     if isinstance(value, pl.Series):
         value = value.to_list()
     return json.dumps(_clean(value), default=_default, ensure_ascii=False)

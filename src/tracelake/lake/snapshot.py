@@ -16,7 +16,7 @@ import duckdb
 
 from tracelake.errors import LakeNotFound
 from tracelake.lake.extensions import load_fts, needs_fts
-from tracelake.lake.storage import IN_FILTER_KEYS, LakePaths
+from tracelake.lake.paths import IN_FILTER_KEYS, LakePaths
 
 __all__ = ["open_snapshot", "publish", "publish_lake"]
 

@@ -19,15 +19,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from tracelake.contracts import CONTRACTS, TableContract
 from tracelake.errors import LakeError
+from tracelake.lake.paths import IN_FILTER_KEYS, LakePaths  # re-exported: older imports name storage
 
 __all__ = [
+    "IN_FILTER_KEYS",
     "LINEAGE",
     "LakePaths",
     "UpsertCounts",
@@ -41,29 +42,6 @@ LINEAGE = {"_extra": "VARCHAR", "_source_file": "VARCHAR", "_sha256": "VARCHAR",
            "_row": "BIGINT", "_run_id": "VARCHAR", "_loaded_at": "TIMESTAMPTZ"}
 SUPERSEDED = {"_superseded_at": "TIMESTAMPTZ", "_superseded_by_run": "VARCHAR",
               "_superseded_by_file": "VARCHAR"}
-
-
-@dataclass(frozen=True)
-class LakePaths:
-    """Where a lake's files live."""
-
-    root: Path
-
-    @property
-    def database(self) -> Path:
-        """The writer's database."""
-        return self.root / "lake.duckdb"
-
-    @property
-    def serving(self) -> Path:
-        """The published snapshot readers open."""
-        return self.root / "serving.duckdb"
-
-    @classmethod
-    def of(cls, lake: str | Path) -> LakePaths:
-        """Paths of the lake folder ``lake`` (a path ending in ``.duckdb`` names its database)."""
-        path = Path(lake)
-        return cls(path.parent if path.suffix == ".duckdb" else path)
 
 
 def duckdb_type(dtype: pl.DataType) -> str:
@@ -87,13 +65,6 @@ def _columns_ddl(contract: TableContract, extra: dict[str, str]) -> str:
     cols = [f'"{n}" {duckdb_type(t)}' for n, t in contract.dtypes.items()]
     cols += [f'"{n}" {t}' for n, t in extra.items()]
     return ", ".join(cols)
-
-
-#: A join whose smaller side has at most this many keys hands them to the scan of the larger
-#: side as an IN filter, which zone maps prune by (DuckDB's default is 50). Lookups of a few
-#: hundred measured serials or holders then read the row groups holding them, not the table:
-#: 300 serials among 5M took 86 ms by a full scan, 10 ms so.
-IN_FILTER_KEYS = 2048
 
 
 @contextmanager

@@ -7,8 +7,8 @@ from typing import Any
 import duckdb
 
 from tracelake.contracts import CONTRACTS
+from tracelake.lake.paths import LakePaths
 from tracelake.lake.snapshot import open_snapshot
-from tracelake.lake.storage import LakePaths
 
 __all__ = ["lake_summary"]
 

@@ -47,7 +47,7 @@ from tracelake.derived.genealogy.layout import (
 from tracelake.derived.genealogy.nodes import _build_nodes
 from tracelake.derived.genealogy.unit_info import _build_unit_info
 from tracelake.derived.genealogy.upkeep import extend_index
-from tracelake.lake.storage import LakePaths
+from tracelake.lake.paths import LakePaths
 
 __all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index", "rebuild_lake_index",
            "update_index"]

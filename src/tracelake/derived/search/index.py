@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from tracelake.lake.extensions import load_fts
-from tracelake.lake.storage import LakePaths
+from tracelake.lake.paths import LakePaths
 
 __all__ = ["DELETED_CHAR", "DELETE_HASH", "ID_PARAM", "INDEX_VERSION", "KINDS", "SEARCH_TABLES",
            "TYPO_LENGTHS", "SearchStats", "build_search_index", "has_search_index",
