@@ -15,6 +15,12 @@ while its genealogy and search indexes are current). Records shown on it: a typi
 median reach) and the widest, a shipped finished unit, a typical job and the largest, and the
 equipment found out of tolerance with the most suspect results. Results:
 ``benchmarks/.work/dashboards-results.json``.
+
+``--browser``: every page in headless Chromium on the sample plant instead (benchmarks/browser.py):
+seconds from opening the page to its first render, and from its main action (choosing the job,
+typing the serial, ...) to the render after it, each the time of the last DOM change before the
+page went quiet, beside a one-line Streamlit app served by the same Streamlit (the baseline).
+Budget (issue 15): 2 s each. Results: ``benchmarks/.work/dashboards-browser.json``.
 """
 
 from __future__ import annotations
@@ -157,7 +163,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tiers", default="sample,S")
     parser.add_argument("--repeat", type=int, default=3, help="cold and warm runs per view")
+    parser.add_argument("--browser", action="store_true",
+                        help="time the pages in headless Chromium on the sample plant instead")
     args = parser.parse_args()
+    if args.browser:
+        browser_main(args.repeat)
+        return
     from streamlit import logger
 
     logger.set_log_level("error")
@@ -191,6 +202,48 @@ def main() -> None:
     over = [r for r in results if not r["within_budget"]]
     if over:
         raise SystemExit(f"{len(over)} view(s) over budget")
+
+
+def browser_views() -> list[tuple[str, str, Any]]:
+    """(URL path, what is shown, the page's main action) on the sample plant."""
+    from browser import fill_click, pick, type_enter  # benchmarks/browser.py
+
+    from dashboards import strings
+
+    return [
+        ("recall", "choose component LAMP-D2", pick(strings.COMPONENT_LABEL, "LAMP-D2")),
+        ("recall?component=LAMP-D2", "choose lot L-8801", pick(strings.LOT_LABEL, "L-8801")),
+        ("device", "type serial SPX200-0004", type_enter(strings.SERIAL_LABEL, "SPX200-0004")),
+        ("batch", "choose job J-1042", pick(strings.JOB_LABEL, "J-1042")),
+        ("trends", "split NCRs by product", pick("Split NCRs by", "product")),
+        ("calibration", "choose equipment DMM-04", pick("Equipment", "DMM-04")),
+        ("data-quality", "(open only)", None),
+        ("ask", "run a GROUP BY", fill_click(strings.SQL_LABEL, "SELECT status, count(*) AS units "
+                                             "FROM units GROUP BY 1 ORDER BY 2 DESC",
+                                             strings.SQL_RUN)),
+    ]
+
+
+def browser_main(repeat: int) -> None:
+    """Every page in headless Chromium on the sample plant, beside a one-line Streamlit app."""
+    import browser
+
+    rows = browser.run(sample_lake(), browser_views(), WORK / "dashboards" / "browser", repeat)
+    base = rows[0]
+    for r in rows:
+        r["open_x"] = harness.ratio(r["open_s"], base["open_s"])
+        r["action_x"] = harness.ratio(r["action_s"], base["action_s"]) if r["action_s"] else None
+        r["within_budget"] = r["open_s"] <= BUDGET["sample"] and (r["action_s"] or 0) <= BUDGET["sample"]
+    print(f"\nheadless Chromium, sample plant, median of {repeat}; seconds to the last DOM change "
+          f"(x = times the one-line app's)")
+    harness.print_table(
+        ["page", "action", "open s", "open x", "action s", "action x", "budget s", "within"],
+        [(r["page"], r["what"], r["open_s"], r["open_x"], r["action_s"], r["action_x"],
+          BUDGET["sample"], "ok" if r["within_budget"] else "OVER") for r in rows],
+        ["", "", ".2f", ".1f", ".2f", ".1f", ".0f", ""], left=(0, 1))
+    out = WORK / "dashboards-browser.json"
+    harness.write_json(out, {"machine": harness.environment(), "results": rows})
+    print(f"\nresults in {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
