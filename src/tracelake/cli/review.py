@@ -16,7 +16,7 @@ import typer
 
 from tracelake.cli.app import DEFAULT_LAKE, IngestFmt, LakeOption, _failures, _print, app, err, out
 from tracelake.exports.formats import json_dumps
-from tracelake.lake.storage import LakePaths
+from tracelake.lake.paths import LakePaths
 
 review_app = typer.Typer(no_args_is_help=True, help="Dispose of a batch's findings and sign its "
                                                     "release or rejection (21 CFR Part 11).")
