@@ -362,15 +362,25 @@ def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
     fig.update_xaxes(title="point (test order)", row=2, col=1)
     if shown.height < points.height:
         title += f" (the last {shown.height:,} of {points.height:,} points)"
-    return _layout(fig, title, height=520)
+    fig = _layout(fig, title, height=520)
+    fig.update_layout(margin={"r": 110})
+    return fig
+
+
+#: lines a yield trend draws on their own (the lowest yields); the rest are one "other" line
+YIELD_LINES = 6
 
 
 def yield_trend(frame: pl.DataFrame, period: str) -> go.Figure:
-    """First-pass yield per period, a line per product and test step."""
+    """First-pass yield per period, a line per product and test step: the
+    :data:`YIELD_LINES` - 1 lowest over the window on their own, the rest together."""
     frame = frame.with_columns((pl.col("product_code") + " · " + pl.col("test_step")).alias("what"))
-    order = (frame.group_by("what").agg(pl.col("units_tested").sum())
-             .sort(["units_tested", "what"], descending=[True, False])["what"].to_list())
-    shown = fold_categories(order)
+    order = (frame.group_by("what").agg((pl.col("first_pass").sum()
+                                         / pl.col("units_tested").sum()).alias("fpy"),
+                                        pl.col("units_tested").sum())
+             .sort(["fpy", "units_tested", "what"], descending=[False, True, False])
+             ["what"].to_list())
+    shown = fold_categories(order, YIELD_LINES)
     frame = (frame.with_columns(pl.col("what").replace_strict(shown))
              .group_by("period", "what").agg(pl.col("units_tested").sum(),
                                              pl.col("first_pass").sum())

@@ -47,9 +47,13 @@ def ncrs(doc: dict[str, Any], tz: str) -> None:
         return
     left, right = st.columns(2)
     ages = pl.DataFrame({"age_bucket": [i["age_bucket"] for i in section["items"]]})
-    left.plotly_chart(charts.ageing_chart(ages, list(section["by_age"])), key="ov_chart_age")
-    right.plotly_chart(charts.counts_bar(section["by_disposition"], "By disposition"),
-                       key="ov_chart_disposition")
+    age = charts.ageing_chart(ages, list(section["by_age"]))
+    age.update_layout(height=230, title={"text": "By age", "x": 0, "font": {"size": 15}},
+                      margin={"t": 40})
+    left.plotly_chart(age, key="ov_chart_age")
+    by = charts.counts_bar(section["by_disposition"], "By disposition", horizontal=True)
+    by.update_xaxes(dtick=1 if max(section["by_disposition"].values()) <= 8 else None)
+    right.plotly_chart(by, key="ov_chart_disposition")
     ui.table(_frame(section["items"], ["ncr_id", "age_days", "age_bucket", "disposition",
                                        "defect_code", "product_code", "job_id",
                                        "serial_number", "supplier", "description", "link"]),
@@ -90,7 +94,10 @@ def equipment(doc: dict[str, Any], tz: str) -> None:
     if not section["items"]:
         st.caption(strings.OVERVIEW_ALL_CLEAR)
         return
-    frame = _frame(section["items"], ["equipment_id", "description", "status", "reasons",
+    words = {"overdue": "overdue", "due": "due soon", "out_of_tolerance": "left out of tolerance",
+             "never": "never calibrated", "suspect_results": "suspect results to assess"}
+    items = [{**i, "reasons": [words.get(r, r) for r in i["reasons"]]} for i in section["items"]]
+    frame = _frame(items, ["equipment_id", "description", "status", "reasons",
                                       "due_at", "days_to_due", "suspect_results",
                                       "suspect_units", "jobs_to_assess", "link"])
     ui.table(frame, key="ov_equipment", tz=tz, status=["status"],
