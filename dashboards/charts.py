@@ -19,7 +19,8 @@ from dashboards.ui import AMBER, BLUE, GREEN, GREY, RED, colour
 FONT = {"family": "DejaVu Sans, Arial, sans-serif", "size": 13}
 #: Colours for categories that are not statuses (products, defect codes, suppliers), safe for
 #: colour-blind readers. Up to 8 at once: Okabe & Ito's palette (blue first; black last). Up to
-#: 12: the "Safe" qualitative palette (CARTO, as Plotly ships it: ``plotly.colors.qualitative.Safe``).
+#: 10: the "Safe" qualitative palette (CARTO, after Paul Tol; ``plotly.colors.qualitative.Safe``,
+#: whose 11th colour, grey, is kept for "other").
 #: A chart never shows more than :data:`MAX_CATEGORIES` categories in their own colours: the rest
 #: go together as "other" in grey (:func:`fold_categories`), so no two of its colours look alike.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",

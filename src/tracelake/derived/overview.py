@@ -11,7 +11,8 @@ explains it (``link``, a path and query string relative to the dashboards' root)
 * ``equipment``: overdue, due within ``due_within_days``, or found out of tolerance with suspect
   results whose ``calibration_out_of_tolerance`` findings are not all dispositioned.
 * ``lots``: lots ``on_hold`` or ``recalled`` (the ``lots`` table, when the plant sends it) that
-  are in units still in house (not shipped, not scrapped), through the genealogy at any depth.
+  are in units still in house, through the genealogy at any depth: top-level units (fitted into
+  nothing) that are not shipped or scrapped; a part inside a shipped device is not in house.
 * ``ingest``: the last ingest run's quarantined rows by rule, and the orphan references.
 """
 
@@ -200,10 +201,11 @@ def _lot_section(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     in_house: dict[tuple[str, str], tuple[int, list[str]]] = {}
     if held and has_index(con):
         for code, lot, n, sample in con.execute("""
-            WITH held(component_code, lot_number) AS (SELECT * FROM unnest($codes, $lots)),
-            lot AS (SELECT k.node_id, k.component_code, k.lot_number FROM genealogy.lot_keys k
-                    SEMI JOIN held h ON h.component_code = k.component_code
-                                    AND h.lot_number = k.lot_number),
+            WITH lot AS (
+                SELECT k.node_id, k.component_code, k.lot_number FROM genealogy.lot_keys k
+                SEMI JOIN main.lots h ON h.component_code = k.component_code
+                                     AND h.lot_number = k.lot_number
+                                     AND list_contains($s, h.inspection_status)),
             holders AS (
                 SELECT l.component_code, l.lot_number, e.parent AS node FROM lot l
                 JOIN genealogy.edges e ON e.child = l.node_id
@@ -214,9 +216,8 @@ def _lot_section(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             SELECT h.component_code, h.lot_number, count(DISTINCT u.serial_number),
                    (list(DISTINCT u.serial_number ORDER BY u.serial_number))[:20]
             FROM holders h JOIN genealogy.unit_info u ON u.node_id = h.node
-            WHERE u.status NOT IN ('shipped', 'scrapped')
-            GROUP BY ALL""", {"codes": [h[0] for h in held], "lots": [h[1] for h in held]}
-        ).fetchall():
+            WHERE u.top AND u.status NOT IN ('shipped', 'scrapped')
+            GROUP BY ALL""", {"s": list(HOLD_STATUSES)}).fetchall():
             in_house[(code, lot)] = (int(n), list(sample))
     items = []
     for code, lot, supplier, status in held:
