@@ -65,6 +65,8 @@ def _plant(seed: int, shift: float = 0.0, shifted_lot: str = "A-3") -> duckdb.Du
         con.register("_frame", frame.to_arrow())
         con.execute(f"CREATE TABLE genealogy.{table} AS SELECT * FROM _frame")
         con.unregister("_frame")
+    con.execute("CREATE TABLE genealogy.edges_by_parent AS SELECT * FROM genealogy.edges "
+                "ORDER BY parent, child")
     con.execute("CREATE TABLE genealogy.closure_by_anc AS SELECT anc, des, depth, "
                 "NULL::BIGINT AS via_down FROM genealogy.closure_by_des")
     results = pl.DataFrame({"serial_number": [f"D{i:05d}" for i in dev], "value": value})

@@ -66,54 +66,75 @@ _VALUES = """
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> tuple[int, float]:
-    """Temp tables ``_le_values`` (unit key, centred value) and ``_le_unit_lots`` (unit key, lot
-    key), both in this connection; the number of units and the mean taken off."""
+    """Temp tables of this connection: ``_le_values`` (unit key, value less the mean),
+    ``_le_ul`` (unit, lot, component, value: one row per lot in the unit's genealogy) and
+    ``_le_cu`` (component, unit, value: one row per unit holding the component). Returns the
+    number of units and the mean taken off (sums of squares of centred values lose less)."""
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _le_raw AS
+        CREATE OR REPLACE TEMP TABLE _le_values AS
         SELECT k.node_id AS unit, v.value FROM ({_VALUES}) v
         JOIN genealogy.serial_keys k ON k.serial_number = v.serial_number""", params)
-    n, mean = con.sql("SELECT count(*), avg(value) FROM _le_raw").fetchone()  # type: ignore[misc]
-    con.execute("""CREATE OR REPLACE TEMP TABLE _le_values AS
-                   SELECT unit, value - $mean AS value FROM _le_raw""", {"mean": mean or 0.0})
+    n, mean = con.sql("SELECT count(*), avg(value) FROM _le_values").fetchone()  # type: ignore[misc]
+    con.execute("UPDATE _le_values SET value = value - $mean", {"mean": mean or 0.0})
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE _le_unit_lots AS
+        CREATE OR REPLACE TEMP TABLE _le_ul AS
         WITH parts AS (
-            SELECT unit, unit AS part FROM _le_values
+            SELECT unit, unit AS part, value FROM _le_values
             UNION ALL
-            SELECT c.des, c.anc FROM genealogy.closure_by_des c
-            SEMI JOIN _le_values v ON v.unit = c.des)
-        SELECT DISTINCT p.unit, e.child AS lot
-        FROM parts p JOIN genealogy.edges e ON e.parent = p.part
-        SEMI JOIN genealogy.lot_keys l ON l.node_id = e.child""")
+            SELECT c.des, c.anc, v.value FROM genealogy.closure_by_des c
+            JOIN _le_values v ON v.unit = c.des)
+        SELECT DISTINCT p.unit, e.child AS lot, k.component_code, p.value
+        FROM parts p JOIN genealogy.edges_by_parent e ON e.parent = p.part
+        JOIN genealogy.lot_keys k ON k.node_id = e.child""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _le_cu AS
+                   SELECT DISTINCT component_code, unit, value FROM _le_ul""")
     return int(n), float(mean or 0.0)
+
+
+_SUMS = """
+    WITH lot AS (SELECT lot, any_value(component_code) AS component_code, count(*) AS n,
+                        sum(value) AS s, sum(value * value) AS ss
+                 FROM _le_ul {where} GROUP BY lot),
+    comp AS (SELECT component_code, count(*) AS cn, sum(value) AS cs,
+                    sum(value * value) AS css FROM _le_cu {where} GROUP BY ALL)
+    SELECT lot.*, comp.cn, comp.cs, comp.css FROM lot JOIN comp USING (component_code)"""
 
 
 def lot_statistics(con: duckdb.DuckDBPyConnection, without: list[int] | None = None
                    ) -> pl.DataFrame:
     """Per lot (of the prepared measurement): its units' count, mean and variance, and those of
-    the other units holding its component, leaving out units holding any lot in ``without``."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _le_without AS SELECT unnest($w::BIGINT[]) AS lot",
-                {"w": without or []})
-    return con.sql("""
-        WITH excluded AS (SELECT DISTINCT unit FROM _le_unit_lots SEMI JOIN _le_without USING (lot)),
-        ul AS (SELECT ul.unit, ul.lot, k.component_code, v.value
-               FROM _le_unit_lots ul JOIN _le_values v USING (unit)
-               JOIN genealogy.lot_keys k ON k.node_id = ul.lot
-               WHERE ul.unit NOT IN (SELECT unit FROM excluded)),
-        lot AS (SELECT lot, any_value(component_code) AS component_code, count(*) AS n,
-                       sum(value) AS s, sum(value * value) AS ss FROM ul GROUP BY lot),
-        comp AS (SELECT component_code, count(*) AS n, sum(value) AS s, sum(value * value) AS ss,
-                        (SELECT count(*) FROM lot WHERE lot.component_code = d.component_code)
-                            AS lots
-                 FROM (SELECT DISTINCT component_code, unit, value FROM ul) d GROUP BY ALL)
-        SELECT l.lot, l.component_code, k.lot_number, c.lots AS component_lots,
-               l.n, l.s / l.n AS mean, (l.ss - l.s * l.s / l.n) / nullif(l.n - 1, 0) AS var,
-               c.n - l.n AS n_rest, (c.s - l.s) / nullif(c.n - l.n, 0) AS mean_rest,
-               ((c.ss - l.ss) - (c.s - l.s) * (c.s - l.s) / nullif(c.n - l.n, 0))
-                   / nullif(c.n - l.n - 1, 0) AS var_rest
-        FROM lot l JOIN comp c USING (component_code)
-        JOIN genealogy.lot_keys k ON k.node_id = l.lot
-        ORDER BY l.component_code, k.lot_number""").pl()
+    the other units holding its component, leaving out units holding any lot in ``without``.
+
+    The sums over every unit are taken once; with ``without``, the sums over the units left
+    out (a few lots' worth) are taken and subtracted, rather than summing the rest again."""
+    full = con.sql(_SUMS.format(where="")).pl()
+    if without:
+        con.execute("""CREATE OR REPLACE TEMP TABLE _le_out AS SELECT DISTINCT unit FROM _le_ul
+                       WHERE list_contains($w::BIGINT[], lot)""", {"w": without})
+        out = con.sql(_SUMS.format(where="SEMI JOIN _le_out USING (unit)")).pl()
+        lot_out = out.select("lot", n_x="n", s_x="s", ss_x="ss")
+        comp_out = out.group_by("component_code").agg(cn_x=pl.col("cn").first(),
+                                                      cs_x=pl.col("cs").first(),
+                                                      css_x=pl.col("css").first())
+        full = (full.join(lot_out, on="lot", how="left")
+                .join(comp_out, on="component_code", how="left")
+                .with_columns(pl.col(c) - pl.col(f"{c}_x").fill_null(0)
+                              for c in ("n", "s", "ss", "cn", "cs", "css"))
+                .drop("n_x", "s_x", "ss_x", "cn_x", "cs_x", "css_x")
+                .filter(pl.col("n") > 0))
+    keys = con.sql("SELECT node_id AS lot, lot_number FROM genealogy.lot_keys").pl()
+    lots = full.group_by("component_code").len("component_lots")
+    n, cn = pl.col("n"), pl.col("cn")
+    return (full.join(keys, on="lot").join(lots, on="component_code").with_columns(
+        (pl.col("s") / n).alias("mean"),
+        ((pl.col("ss") - pl.col("s") ** 2 / n) / (n - 1)).alias("var"),
+        (cn - n).alias("n_rest"),
+        ((pl.col("cs") - pl.col("s")) / (cn - n)).alias("mean_rest"),
+        (((pl.col("css") - pl.col("ss")) - (pl.col("cs") - pl.col("s")) ** 2 / (cn - n))
+         / (cn - n - 1)).alias("var_rest"))
+        .select("lot", "component_code", "lot_number", "component_lots", "n", "mean", "var",
+                "n_rest", "mean_rest", "var_rest")
+        .sort("component_code", "lot_number"))
 
 
 def _compare(frame: pl.DataFrame, m: int) -> pl.DataFrame:
@@ -227,7 +248,7 @@ def lot_effects(con: duckdb.DuckDBPyConnection, test_step: str, measurement: str
             pl.col("lot").is_in(taken).alias("flagged")).drop("lot").sort("p_adjusted")
         return LotEffects(query, n, mean, sd, m, flagged, lots)
     finally:
-        for table in ("_le_raw", "_le_values", "_le_unit_lots", "_le_without"):
+        for table in ("_le_values", "_le_ul", "_le_cu", "_le_out"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
