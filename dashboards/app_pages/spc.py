@@ -67,7 +67,8 @@ def capability(table: pl.DataFrame) -> list[str]:
         st.session_state[_APPLIED] = rows
         if rows and rows[0] < len(names):
             st.session_state[strings.SPC_SERIES_KEY] = names[rows[0]]
-    st.download_button(strings.SPC_CSV, data.frame_csv(table), file_name="capability.csv",
+    # the CSVs are made when clicked: a large lake's take seconds
+    st.download_button(strings.SPC_CSV, lambda: data.frame_csv(table), file_name="capability.csv",
                        mime="text/csv", icon=":material/download:")
     return names
 
@@ -115,9 +116,9 @@ def one_chart(names: list[str], where: TrendFilter, tz: str) -> None:
                 pl.element().cast(pl.String)).list.join(" ")), key="spc_flagged", tz=tz,
                 links={"serial_number": ("device", "serial")},
                 labels={"serial_number": "serial", "mr": "moving range"})
-    points = chart.points.with_columns(
+    points = chart.points.lazy().with_columns(
         pl.col("rules").list.eval(pl.element().cast(pl.String)).list.join(" "))
-    st.download_button(strings.SPC_POINTS_CSV, data.frame_csv(points),
+    st.download_button(strings.SPC_POINTS_CSV, lambda: data.frame_csv(points.collect()),
                        file_name=f"spc-{product}-{step}-{measurement}.csv", mime="text/csv",
                        icon=":material/download:")
     if st.toggle(strings.SPC_LOT_EFFECTS, key=strings.SPC_LOT_EFFECTS_KEY,

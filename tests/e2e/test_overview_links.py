@@ -61,6 +61,10 @@ def test_spc_chart_by_link_and_what_moves_it(page: Page, server: str) -> None:
     expect(metric.locator("[data-testid=stMetricValue]")).to_have_text("1")
     expect(page.locator(".js-plotly-plot").filter(has_text="individuals and moving range")) \
         .to_be_visible()
+    with page.expect_download() as info:
+        page.get_by_role("button", name=strings.SPC_CSV).click()
+    lines = info.value.path().read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("product_code,test_step,measurement") and len(lines) == 20
     page.get_by_text(strings.SPC_LOT_EFFECTS).click()
     settle(page)
     no_error(page)
