@@ -72,7 +72,9 @@ def writable(sample_lake: Lake, tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def test_held_lots_count_the_units_still_in_house(writable: duckdb.DuckDBPyConnection) -> None:
-    writable.execute("""CREATE TABLE main.lots AS SELECT * FROM (VALUES
+    writable.execute("""CREATE TABLE IF NOT EXISTS main.lots (component_code VARCHAR,
+                        lot_number VARCHAR, supplier VARCHAR, inspection_status VARCHAR)""")
+    writable.execute("""INSERT INTO main.lots BY NAME SELECT * FROM (VALUES
         ('CAP-100', 'L-4471', 'Farwell Components Ltd', 'recalled'),
         ('LAMP-D2', 'L-8801', 'Lumatec Lamps GmbH', 'on_hold'),
         ('OPT-GRAT', 'L-3051', 'Holografix Optics Ltd', 'accepted'))
