@@ -7,7 +7,9 @@ triggers when it opens the page's link), timed in AppTest (in-process, no browse
 ``cold`` is the first view after the snapshot is opened (Streamlit's caches cleared: every
 library call runs), ``warm`` the same view again (served from the cache, as for the second user).
 Budgets (issue 5): 2 s a page on the sample plant, 5 s on the 100,000-unit plant, held by the
-median cold view (the slowest is printed too: machines here are noisy).
+median cold view (the slowest is printed too: machines here are noisy). The overview and SPC
+pages (issue 18) have 3 s on the 100,000-unit plant; ``lot-effects`` times the library's lot
+effect query of the largest series (cold: a new connection), budget 2 s.
 
 The 100,000-unit plant is ``tracelake generate``'s (cached under ``benchmarks/.work/``, shared
 with ``benchmarks/ingest.py``), ingested into ``benchmarks/.work/dashboards/<tier>/lake`` (kept
@@ -39,7 +41,10 @@ ROOT = harness.ROOT
 WORK = harness.WORK
 APP = ROOT / "dashboards" / "streamlit_app.py"
 BUDGET = {"sample": 2.0, "S": 5.0}
-FILES = {"recall": "recall", "device": "device", "batch": "batch", "trends": "trends",
+#: pages with a tighter budget on the large plant (issue 18)
+PAGE_BUDGET = {"S": {"overview": 3.0, "spc": 3.0, "lot-effects": 2.0}}
+FILES = {"overview": "overview", "spc": "spc", "recall": "recall", "device": "device",
+         "batch": "batch", "trends": "trends",
          "calibration": "calibration", "data-quality": "data_quality", "ask": "ask"}
 sys.path.insert(0, str(ROOT))
 
@@ -106,6 +111,11 @@ def views(lake: Path) -> list[tuple[str, str, dict[str, str]]]:
             SELECT j.job_id, count(u.serial_number) AS n FROM jobs j
             JOIN units u ON u.job_id = j.job_id GROUP BY ALL ORDER BY n, j.job_id""").fetchall()
         typical_job, largest_job = jobs[len(jobs) // 2], jobs[-1]
+        series = con.sql("""
+            SELECT coalesce(u.product_code, '(unknown unit)'), t.test_step, t.measurement,
+                   count(*) AS n
+            FROM test_results t LEFT JOIN units u ON u.serial_number = t.serial_number
+            WHERE t.value IS NOT NULL GROUP BY ALL ORDER BY n DESC, 1, 2, 3 LIMIT 1""").fetchone()
         oot = con.sql("""
             SELECT c.equipment_id, count(r.serial_number) AS n FROM calibrations c
             LEFT JOIN test_results r ON r.equipment_id = c.equipment_id
@@ -114,6 +124,15 @@ def views(lake: Path) -> list[tuple[str, str, dict[str, str]]]:
     finally:
         con.close()
     out = [
+        ("overview", "what needs attention", {}),
+        ("spc", "capability of every series", {}),
+    ]
+    if series is not None:
+        out += [("spc", f"+ chart of {series[3]:,} points",
+                 {"product": series[0], "step": series[1], "measurement": series[2]}),
+                ("lot-effects", f"{series[2]} over {series[3]:,} results",
+                 {"product": series[0], "step": series[1], "measurement": series[2]})]
+    out += [
         ("recall", f"lot reaching {typical_lot[2]:,} units",
          {"component": typical_lot[0], "lot": typical_lot[1]}),
         ("recall", f"widest lot, {widest_lot[2]:,} units",
@@ -128,12 +147,34 @@ def views(lake: Path) -> list[tuple[str, str, dict[str, str]]]:
                                                 "GROUP BY 1 ORDER BY 2 DESC"}),
     ]
     if oot is not None:
-        out.insert(7, ("calibration", f"+ impact of {oot[0]}", {"equipment": oot[0]}))
+        out.insert(len(out) - 2, ("calibration", f"+ impact of {oot[0]}", {"equipment": oot[0]}))
     return out
+
+
+_CON: Any = None
+
+
+def time_lot_effects(lake: Path, query: dict[str, str], *, cold: bool) -> float:
+    """Seconds of one lot effect query (the library call the SPC page makes), on a new
+    connection when ``cold``."""
+    from tracelake.derived.quality.lot_effects import lot_effects
+    from tracelake.lake.snapshot import open_snapshot
+    from tracelake.lake.storage import LakePaths
+
+    global _CON
+    if cold or _CON is None:
+        if _CON is not None:
+            _CON.close()
+        _CON = open_snapshot(LakePaths.of(lake))
+    t = time.perf_counter()
+    lot_effects(_CON, query["step"], query["measurement"], product_code=query["product"])
+    return time.perf_counter() - t
 
 
 def time_view(lake: Path, page: str, query: dict[str, str], *, cold: bool) -> float:
     """Seconds of the script run that shows ``page`` at ``query`` (a new session)."""
+    if page == "lot-effects":
+        return time_lot_effects(lake, query, cold=cold)
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -182,12 +223,13 @@ def main() -> None:
             warm = [time_view(lake, page, query, cold=False) for _ in range(args.repeat)]
             row = {"tier": tier, "page": page, "view": what, "query": query,
                    "cold_s": statistics.median(cold), "cold_max_s": max(cold),
-                   "warm_s": statistics.median(warm), "budget_s": BUDGET[tier]}
+                   "warm_s": statistics.median(warm),
+                   "budget_s": PAGE_BUDGET.get(tier, {}).get(page, BUDGET[tier])}
             row["within_budget"] = row["cold_s"] <= row["budget_s"]
             results.append(row)
             print(f"{tier:<7}{page:<13}{what:<34}cold {row['cold_s']:6.2f} s "
                   f"(max {row['cold_max_s']:5.2f})  warm {row['warm_s']:5.2f} s  "
-                  f"{'ok' if row['within_budget'] else 'OVER ' + str(BUDGET[tier]) + ' s'}",
+                  f"{'ok' if row['within_budget'] else 'OVER ' + str(row['budget_s']) + ' s'}",
                   flush=True)
     print()
     harness.print_table(

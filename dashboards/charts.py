@@ -12,19 +12,49 @@ from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.colors import qualitative
 
 from dashboards.ui import AMBER, BLUE, GREEN, GREY, RED, colour
 
 FONT = {"family": "DejaVu Sans, Arial, sans-serif", "size": 13}
-#: Colours for categories that are not statuses (products, defect codes, suppliers): no red or
-#: green, which mean fail and pass everywhere else.
-CATEGORIES = ["#1565c0", "#00838f", "#6a1b9a", "#ef6c00", "#5d4037", "#3949ab", "#00897b",
-              "#8e24aa", "#f4511e", "#546e7a", "#7cb342", "#c0ca33"]
+#: Colours for categories that are not statuses (products, defect codes, suppliers), safe for
+#: colour-blind readers. Up to 8 at once: Okabe & Ito's palette (blue first; black last). Up to
+#: 10: the "Safe" qualitative palette (CARTO, after Paul Tol; ``plotly.colors.qualitative.Safe``,
+#: whose 11th colour, grey, is kept for "other").
+#: A chart never shows more than :data:`MAX_CATEGORIES` categories in their own colours: the rest
+#: go together as "other" in grey (:func:`fold_categories`), so no two of its colours look alike.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+             "#000000"]
+SAFE = list(qualitative.Safe)
+MAX_CATEGORIES = len(SAFE) - 1  # Safe's last colour is its grey, kept for "other"
+OTHER = "other"
+OTHER_COLOUR = "#888888"
+CATEGORIES = OKABE_ITO  # kept for callers of the old name
 
 
 def category_colours(keys: list[str]) -> dict[str, str]:
-    """A stable colour per category, in the order given."""
-    return {k: CATEGORIES[i % len(CATEGORIES)] for i, k in enumerate(keys)}
+    """A distinct, colour-blind-safe colour per category, in the order given (``other`` grey).
+
+    Raises ValueError past :data:`MAX_CATEGORIES` keys: fold them first."""
+    named = [k for k in keys if k != OTHER]
+    if len(named) > MAX_CATEGORIES:
+        raise ValueError(f"{len(named)} categories in one chart: fold them to "
+                         f"{MAX_CATEGORIES} first (fold_categories)")
+    palette = OKABE_ITO if len(named) <= len(OKABE_ITO) else SAFE
+    out = {k: palette[i] for i, k in enumerate(named)}
+    if OTHER in keys:
+        out[OTHER] = OTHER_COLOUR
+    return out
+
+
+def fold_categories(keys: list[str], limit: int = MAX_CATEGORIES) -> dict[str, str]:
+    """Each key's shown category: the first ``limit`` - 1 keys (largest first, as given) as
+    they are and the rest as ``other`` when there are more than ``limit``."""
+    if len(keys) <= limit:
+        return {k: k for k in keys}
+    return {k: (k if i < limit - 1 else OTHER) for i, k in enumerate(keys)}
+
+
 #: Above this many nodes a genealogy Sankey groups units by product, status and customer.
 SANKEY_MAX_NODES = 80
 
@@ -114,12 +144,17 @@ def genealogy_sankey(affected: list[dict[str, Any]], title: str = "From lot to d
 
 
 def ncr_trend(counts: pl.DataFrame, by: str, period: str) -> go.Figure:
-    """NCRs per period, stacked by one dimension."""
+    """NCRs per period, stacked by one dimension (past :data:`MAX_CATEGORIES` keys, the
+    smallest together as "other")."""
     fig = go.Figure()
     keys = counts.group_by(by).agg(pl.col("ncrs").sum()).sort(["ncrs", by],
                                                                descending=[True, False])[by]
-    palette = category_colours([str(k) for k in keys.to_list()])
-    for key in keys.to_list():
+    shown = fold_categories([str(k) for k in keys.to_list()])
+    counts = (counts.with_columns(pl.col(by).cast(pl.String).replace_strict(shown).alias(by))
+              .group_by("period", by).agg(pl.col("ncrs").sum()).sort("period"))
+    order = list(dict.fromkeys(shown.values()))
+    palette = category_colours(order)
+    for key in order:
         part = counts.filter(pl.col(by) == key)
         fig.add_bar(x=part["period"].to_list(), y=part["ncrs"].to_list(), name=str(key),
                     marker_color=colour(key) if by == "disposition" else palette[str(key)])
@@ -130,7 +165,7 @@ def ncr_trend(counts: pl.DataFrame, by: str, period: str) -> go.Figure:
     fig.update_yaxes(title="NCRs raised", rangemode="tozero",
                      dtick=1 if int(tallest) <= 8 else None)
     return _layout(fig, f"NCRs per {period} by {by.replace('_', ' ')}",
-                   height=360 + 22 * ((len(keys) + 3) // 4))
+                   height=360 + 22 * ((len(order) + 3) // 4))
 
 
 def pareto(frame: pl.DataFrame) -> go.Figure:
@@ -280,3 +315,128 @@ def calibration_timeline(history: pl.DataFrame, now: dt.datetime) -> go.Figure:
     fig.update_yaxes(autorange="reversed", title=None)
     return _layout(fig, None, height=max(220, 36 * history["equipment_id"].n_unique() + 90),
                    barmode="overlay")
+
+
+#: most points an I-MR chart draws (the latest ones; limits come from every point)
+IMR_MAX_POINTS = 5000
+
+
+def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
+              units: str | None = None) -> go.Figure:
+    """Individuals (top) and moving range (bottom) with centre line, control limits (3σ),
+    specification limits and the points breaking a run rule marked."""
+    from plotly.subplots import make_subplots
+
+    shown = points.tail(IMR_MAX_POINTS)
+    x = list(range(points.height - shown.height + 1, points.height + 1))
+    flagged = shown.with_columns(pl.Series("i", x)).filter(pl.col("rules").list.len() > 0)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32],
+                        vertical_spacing=0.06)
+    custom = list(zip(shown["serial_number"].to_list(),
+                      [t.strftime("%Y-%m-%d %H:%M") if t else "" for t in
+                       shown["tested_at"].to_list()], strict=True))
+    fig.add_scatter(x=x, y=shown["value"].to_list(), mode="lines+markers", name="value",
+                    line={"color": OKABE_ITO[0], "width": 1}, marker={"size": 4},
+                    customdata=custom, row=1, col=1,
+                    hovertemplate="%{customdata[0]} · %{customdata[1]}<br>%{y}<extra></extra>")
+    if flagged.height:
+        fig.add_scatter(x=flagged["i"].to_list(), y=flagged["value"].to_list(), mode="markers",
+                        name="breaks a run rule",
+                        marker={"color": OKABE_ITO[5], "size": 10, "symbol": "x"},
+                        text=[" ".join(str(r) for r in rs) for rs in flagged["rules"].to_list()],
+                        hovertemplate="rule %{text}<extra></extra>", row=1, col=1)
+    fig.add_scatter(x=x, y=shown["mr"].to_list(), mode="lines+markers", name="moving range",
+                    line={"color": OKABE_ITO[4], "width": 1}, marker={"size": 3}, row=2, col=1,
+                    showlegend=False)
+    lines = [(limits.get("mean"), "mean", GREY, "solid", 1), (limits.get("ucl"), "UCL", RED, "dash", 1),
+             (limits.get("lcl"), "LCL", RED, "dash", 1), (limits.get("usl"), "USL", "#000000", "dot", 1),
+             (limits.get("lsl"), "LSL", "#000000", "dot", 1),
+             (limits.get("mr_bar"), "MR̄", GREY, "solid", 2), (limits.get("ucl_mr"), "UCL", RED, "dash", 2)]
+    for value, name, col, dash, row in lines:
+        if value is None:
+            continue
+        fig.add_hline(y=value, line={"color": col, "dash": dash, "width": 1}, row=row, col=1,
+                      annotation_text=f"{name} {value:.4g}", annotation_position="right",
+                      annotation_font_size=11)
+    fig.update_yaxes(title=units or "value", row=1, col=1)
+    fig.update_yaxes(title="moving range", row=2, col=1, rangemode="tozero")
+    fig.update_xaxes(title="point (test order)", row=2, col=1)
+    if shown.height < points.height:
+        title += f" (the last {shown.height:,} of {points.height:,} points)"
+    fig = _layout(fig, title, height=520)
+    fig.update_layout(margin={"r": 110})
+    return fig
+
+
+#: lines a yield trend draws on their own (the lowest yields); the rest are one "other" line
+YIELD_LINES = 6
+
+
+def yield_trend(frame: pl.DataFrame, period: str) -> go.Figure:
+    """First-pass yield per period, a line per product and test step: the
+    :data:`YIELD_LINES` - 1 lowest over the window on their own, the rest together."""
+    frame = frame.with_columns((pl.col("product_code") + " · " + pl.col("test_step")).alias("what"))
+    order = (frame.group_by("what").agg((pl.col("first_pass").sum()
+                                         / pl.col("units_tested").sum()).alias("fpy"),
+                                        pl.col("units_tested").sum())
+             .sort(["fpy", "units_tested", "what"], descending=[False, True, False])
+             ["what"].to_list())
+    shown = fold_categories(order, YIELD_LINES)
+    frame = (frame.with_columns(pl.col("what").replace_strict(shown))
+             .group_by("period", "what").agg(pl.col("units_tested").sum(),
+                                             pl.col("first_pass").sum())
+             .with_columns((pl.col("first_pass") / pl.col("units_tested")).alias("fpy"))
+             .sort("period"))
+    keys = list(dict.fromkeys(shown.values()))
+    palette = category_colours(keys)
+    fig = go.Figure()
+    for key in keys:
+        part = frame.filter(pl.col("what") == key)
+        fig.add_scatter(x=part["period"].to_list(), y=(part["fpy"] * 100).to_list(),
+                        mode="lines+markers", name=key, line={"color": palette[key]},
+                        customdata=list(zip(part["first_pass"].to_list(),
+                                            part["units_tested"].to_list(), strict=True)),
+                        hovertemplate=key + ": %{y:.1f}% (%{customdata[0]:,} of "
+                                            "%{customdata[1]:,})<extra></extra>")
+    fig.update_yaxes(title="first-pass yield", ticksuffix="%")
+    return _layout(fig, f"First-pass yield per {period}",
+                   height=360 + 22 * ((len(keys) + 2) // 3))
+
+
+def rework_trend(frame: pl.DataFrame, period: str) -> go.Figure:
+    """Rework rate per period, a line per product."""
+    order = (frame.group_by("product_code").agg(pl.col("units").sum())
+             .sort(["units", "product_code"], descending=[True, False])["product_code"].to_list())
+    shown = fold_categories(order)
+    frame = (frame.with_columns(pl.col("product_code").replace_strict(shown))
+             .group_by("period", "product_code").agg(pl.col("units").sum(),
+                                                     pl.col("reworked").sum())
+             .with_columns((pl.col("reworked") / pl.col("units")).alias("rate")).sort("period"))
+    keys = list(dict.fromkeys(shown.values()))
+    palette = category_colours(keys)
+    fig = go.Figure()
+    for key in keys:
+        part = frame.filter(pl.col("product_code") == key)
+        fig.add_scatter(x=part["period"].to_list(), y=(part["rate"] * 100).to_list(),
+                        mode="lines+markers", name=key, line={"color": palette[key]},
+                        customdata=list(zip(part["reworked"].to_list(), part["units"].to_list(),
+                                            strict=True)),
+                        hovertemplate=key + ": %{y:.1f}% (%{customdata[0]:,} of "
+                                            "%{customdata[1]:,} units)<extra></extra>")
+    fig.update_yaxes(title="rework rate", ticksuffix="%", rangemode="tozero")
+    return _layout(fig, f"Rework rate per {period}", height=340)
+
+
+def lot_effect_chart(lots: pl.DataFrame, component: str, units: str | None) -> go.Figure:
+    """Each lot of one component: its mean with the other lots' mean, flagged lots marked."""
+    part = lots.filter(pl.col("component_code") == component).sort("lot_number")
+    fig = go.Figure()
+    fig.add_bar(x=part["lot_number"].to_list(), y=part["shift"].to_list(),
+                marker_color=[OKABE_ITO[5] if f else OKABE_ITO[0]
+                              for f in part["flagged"].to_list()],
+                customdata=list(zip(part["n"].to_list(), part["p_adjusted"].to_list(),
+                                    strict=True)),
+                hovertemplate="%{x}: %{y:.4g} (%{customdata[0]:,} units, adjusted p "
+                              "%{customdata[1]:.2g})<extra></extra>")
+    fig.update_yaxes(title=f"shift from the other lots ({units})" if units else "shift")
+    return _layout(fig, f"{component}: each lot against the others", height=300)

@@ -30,8 +30,10 @@ from tracelake.derived.calibration import register as equipment
 from tracelake.derived.calibration.impact import calibration_impact, calibration_status_at_use
 from tracelake.derived.genealogy import has_index, supplier_recall, where_used
 from tracelake.derived.genealogy.trace import WhereUsed
+from tracelake.derived.overview import overview as build_overview
 from tracelake.derived.quality import data_quality as dataquality
-from tracelake.derived.quality import trends
+from tracelake.derived.quality import lot_effects as lot_effect_lib
+from tracelake.derived.quality import spc, trends
 from tracelake.derived.quality.trends import (  # pure functions over frames the pages already hold
     AGE_BUCKETS,
     TrendFilter,
@@ -295,6 +297,51 @@ def first_pass_yield(cur: duckdb.DuckDBPyConnection, where: TrendFilter,
 def rework(cur: duckdb.DuckDBPyConnection, where: TrendFilter) -> pl.DataFrame:
     """Rework per product."""
     return trends.rework(cur, where)
+
+
+@_lake_call
+def yield_over_time(cur: duckdb.DuckDBPyConnection, where: TrendFilter,
+                    period: str) -> pl.DataFrame:
+    """First-pass yield per week or month, product and test step."""
+    return trends.first_pass_yield(cur, where, period)  # type: ignore[arg-type]
+
+
+@_lake_call
+def rework_over_time(cur: duckdb.DuckDBPyConnection, where: TrendFilter,
+                     period: str) -> pl.DataFrame:
+    """Rework per week or month and product."""
+    return trends.rework_over_time(cur, where, period)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ overview
+
+@_lake_call
+def overview(cur: duckdb.DuckDBPyConnection, due_within_days: int) -> dict[str, Any]:
+    """What needs attention now (cached per snapshot: a new ingest run refreshes it)."""
+    return build_overview(cur, due_within_days=due_within_days)
+
+
+# ------------------------------------------------------------------ SPC and lot effects
+
+@_lake_call
+def capability_table(cur: duckdb.DuckDBPyConnection, where: TrendFilter) -> pl.DataFrame:
+    """Capability of every product, test step and measurement, worst Cpk first."""
+    return spc.capability_table(cur, where)
+
+
+@_lake_call
+def spc_chart(cur: duckdb.DuckDBPyConnection, product: str, step: str, measurement: str,
+              where: TrendFilter) -> spc.SpcChart:
+    """The I-MR chart of one series."""
+    return spc.chart(cur, product, step, measurement, where)
+
+
+@_lake_call
+def lot_effects(cur: duckdb.DuckDBPyConnection, product: str | None, step: str,
+                measurement: str, where: TrendFilter) -> lot_effect_lib.LotEffects:
+    """The component lots that move a measurement."""
+    _genealogy(cur)
+    return lot_effect_lib.lot_effects(cur, step, measurement, product_code=product, where=where)
 
 
 # ------------------------------------------------------------------ calibration

@@ -20,7 +20,8 @@ from dashboards.search import search_box  # noqa: E402
 
 st.set_page_config(layout="wide", page_title="tracelake", page_icon=":material/hub:")
 
-_FILES = {"recall": "recall", "device": "device", "batch": "batch", "trends": "trends",
+_FILES = {"overview": "overview", "spc": "spc", "recall": "recall", "device": "device",
+          "batch": "batch", "trends": "trends",
           "calibration": "calibration", "data-quality": "data_quality", "ask": "ask"}
 PAGES = {path: st.Page(f"app_pages/{_FILES[path]}.py", title=title, icon=icon, url_path=path)
          for path, title, icon in strings.PAGES}
@@ -31,8 +32,11 @@ page = st.navigation([HOME, *PAGES.values()], position="top")
 goto = st.session_state.pop("_goto", None)  # a search result was clicked on the last run
 if goto is not None:
     st.switch_page(PAGES[goto[0]], query_params=goto[1])
-if page is HOME:  # the root URL opens the recall page, keeping any query string
-    st.switch_page(PAGES[strings.RECALL[0]], query_params=st.query_params.to_dict())
+if page is HOME:  # the root URL opens the overview; with a lot in its query string, the recall
+    query = st.query_params.to_dict()
+    first = strings.RECALL[0] if set(query) & set(strings.PARAMS["recall"]) else \
+        strings.OVERVIEW[0]
+    st.switch_page(PAGES[first], query_params=query)
 
 
 def header() -> None:

@@ -10,6 +10,7 @@ APP_TITLE = "tracelake"
 APP_TAGLINE = "Traceability lake"
 
 # ------------------------------------------------------------------ pages: (url path, title, icon)
+OVERVIEW = ("overview", "Overview", ":material/dashboard:")
 RECALL = ("recall", "Recall / where-used", ":material/account_tree:")
 DEVICE = ("device", "Device history", ":material/memory:")
 BATCH = ("batch", "Batch record", ":material/inventory_2:")
@@ -17,13 +18,15 @@ TRENDS = ("trends", "NCR and yield trends", ":material/trending_up:")
 CALIBRATION = ("calibration", "Calibration", ":material/straighten:")
 DATA_QUALITY = ("data-quality", "Data quality", ":material/fact_check:")
 ASK = ("ask", "Ask the lake", ":material/terminal:")
-PAGES = (RECALL, DEVICE, BATCH, TRENDS, CALIBRATION, DATA_QUALITY, ASK)
+SPC = ("spc", "SPC and capability", ":material/monitoring:")
+PAGES = (OVERVIEW, RECALL, DEVICE, BATCH, TRENDS, SPC, CALIBRATION, DATA_QUALITY, ASK)
 
 #: Query parameters a link may carry to open a page at a record.
 PARAMS = {"recall": ("component", "lot", "supplier"), "device": ("serial",), "batch": ("job",),
           "calibration": ("equipment",),
           "data-quality": ("table", "file", "row", "of", "column", "value"),
-          "ask": ("sql",), "trends": ("product",)}
+          "ask": ("sql",), "trends": ("product",),
+          "spc": ("product", "step", "measurement"), "overview": ()}
 
 # ------------------------------------------------------------------ header and search
 SEARCH_LABEL = "Find anything"
@@ -140,3 +143,27 @@ DISPOSITION_LABELS = {"accepted": "Accepted (with a rationale)", "ncr_raised": "
                       "corrected_at_source": "Corrected at source",
                       "rejected": "Rejected (the finding does not apply)"}
 MEANING_LABELS = {"release": "Release the batch", "rejection": "Reject the batch"}
+
+# ------------------------------------------------------------------ overview
+OVERVIEW_NCRS = "Open NCRs"
+OVERVIEW_JOBS = "Jobs blocked or waiting for review"
+OVERVIEW_EQUIPMENT = "Equipment"
+OVERVIEW_LOTS = "Lots on hold or recalled, in units still in house"
+OVERVIEW_INGEST = "Last ingest run"
+OVERVIEW_ALL_CLEAR = "Nothing here needs attention."
+OVERVIEW_NO_LOTS = ("The plant sends no lots table, so holds and recalls of lots are unknown "
+                    "here (the import contract's `lots`).")
+
+# ------------------------------------------------------------------ SPC
+SPC_DATES_KEY = "spc_dates"
+SPC_PRODUCTS_KEY = "spc_products"
+SPC_SERIES_KEY = "spc_series"
+SPC_SERIES_LABEL = "Chart of"
+SPC_TABLE_KEY = "spc_table"
+SPC_CSV = "Download capability table (CSV)"
+SPC_POINTS_CSV = "Download chart points (CSV)"
+SPC_NO_RESULTS = "No numeric test results in this window."
+SPC_LOT_EFFECTS = "What moves this measurement?"
+SPC_LOT_EFFECTS_KEY = "spc_lot_effects"
+SPC_NO_LOT_EFFECT = ("No component lot moves this measurement: no lot differs from its "
+                     "component's other lots by |Hedges g| ≥ 0.5 with Holm-adjusted p < 0.05.")

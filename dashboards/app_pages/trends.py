@@ -48,6 +48,20 @@ def filters() -> tuple[TrendFilter, str, str]:
     return TrendFilter(start, end, tuple(products)), period, DIMENSIONS[by or "defect code"]
 
 
+def over_time(where: TrendFilter, period: str) -> None:
+    """First-pass yield per product and step, and rework per product, week by week or month by
+    month, beside the heatmap of the whole window."""
+    fpy = data.yield_over_time(where, period)
+    redone = data.rework_over_time(where, period)
+    if not fpy.height and not redone.height:
+        return
+    left, right = st.columns(2)
+    if fpy.height:
+        left.plotly_chart(charts.yield_trend(fpy, period), key="chart_fpy_trend")
+    if redone.height:
+        right.plotly_chart(charts.rework_trend(redone, period), key="chart_rework_trend")
+
+
 def render() -> None:
     """The page."""
     where, period, by = filters()
@@ -92,6 +106,8 @@ def render() -> None:
                              "units_tested": "units tested", "first_pass": "first pass",
                              "fpy": "first-pass yield"},
                      height=min(38 + 35 * fpy.height, max(240, 34 * fpy["test_step"].n_unique() + 90)))
+
+    over_time(where, period)
 
     left, right = st.columns(2)
     with left:

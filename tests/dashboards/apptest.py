@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from tests.helpers import REPO
 
 APP = REPO / "dashboards" / "streamlit_app.py"
-FILES = {"recall": "recall", "device": "device", "batch": "batch", "trends": "trends",
+FILES = {"overview": "overview", "spc": "spc", "recall": "recall", "device": "device",
+         "batch": "batch", "trends": "trends",
          "calibration": "calibration", "data-quality": "data_quality", "ask": "ask"}
 
 Opener = Callable[..., AppTest]

@@ -21,7 +21,8 @@ def test_trends_of_the_whole_sample(app: Opener) -> None:
     assert (int(noise["first_pass"].iloc[0]), int(noise["units_tested"].iloc[0])) == (8, 10)
     ageing = table(at, "age_days")
     assert ageing["ncr_id"].tolist() == ["NCR-0240"]
-    assert len(at.get("plotly_chart")) == 4  # NCR trend, Pareto, FPY, ageing
+    # NCR trend, Pareto, FPY heatmap, FPY and rework per week, ageing
+    assert len(at.get("plotly_chart")) == 6
 
 
 def test_trends_filtered_by_product_and_dates(app: Opener) -> None:

@@ -13,8 +13,8 @@ from tests.dashboards.apptest import Opener, linked, metric, no_traceback, table
 J1042 = {f"SPX200-{n:04d}" for n in range(1, 11)}
 
 
-def test_the_root_url_opens_the_recall_page_and_asks_for_a_lot(app: Opener) -> None:
-    at = app()
+def test_the_recall_page_asks_for_a_lot(app: Opener) -> None:
+    at = app("recall")
     assert strings.RECALL_PICK in texts(at)
     assert "CAP-100" in at.selectbox(key=strings.COMPONENT_KEY).options
     assert at.selectbox(key=strings.LOT_KEY).disabled

@@ -11,6 +11,7 @@ from tracelake.cli import (  # noqa: F401  (registers commands)
     export,
     intake,
     lake,
+    quality,
     records,
     review,
     search,

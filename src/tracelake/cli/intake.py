@@ -97,11 +97,15 @@ def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the exports to.")],
     units: Annotated[int, typer.Option(min=1, help="Finished (top-level) units.")],
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 0,
+    lot_shift: Annotated[float, typer.Option(
+        "--lot-shift", min=0.0,
+        help="Plant a lot effect: one sensor lot's devices read this many standard deviations "
+             "higher on the first end-of-line measurement (0 = off).")] = 0.0,
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
 ) -> None:
     """Write a synthetic plant's exports in the import contract, deterministic for a seed."""
-    from tracelake.synthetic import generate_plant
+    from tracelake.synthetic import PlantOptions, generate_plant
 
     with _failures():
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -111,12 +115,23 @@ def generate(
             def progress(what: str, rows: int) -> None:
                 bar.update(task, description=f"writing {what} ({rows:,} rows)")
 
-            summary = generate_plant(out_dir, units, seed, progress=progress)
+            summary = generate_plant(out_dir, units, seed, progress=progress,
+                                     options=PlantOptions(lot_shift=lot_shift))
         rows = dict(summary.rows)
+        planted = summary.lot_shift
         if fmt == IngestFmt.json:
-            _print(json_dumps({"out": str(out_dir), "units": units, "seed": seed,
-                               "files": [str(p) for p in summary.files], "rows": rows}))
+            doc = {"out": str(out_dir), "units": units, "seed": seed,
+                   "files": [str(p) for p in summary.files], "rows": rows}
+            if planted is not None:
+                doc["lot_shift"] = {k: v for k, v in vars(planted).items() if k != "serials"} \
+                    | {"units": len(planted.serials)}
+            _print(json_dumps(doc))
             return
+        if planted is not None:
+            err.print(f"planted a lot effect: {planted.component_code} {planted.lot_number} "
+                      f"shifts {planted.test_step} {planted.measurement} by {planted.shift:.4g} "
+                      f"({planted.shift_sd:g} SD) on {len(planted.serials):,} devices",
+                      highlight=False)
         out.print(f"wrote {len(summary.files)} files, {sum(rows.values()):,} rows to {out_dir}",
                   highlight=False)
 

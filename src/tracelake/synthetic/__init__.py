@@ -115,4 +115,9 @@ def generate_plant(
     if units < 1:
         raise ValueError("units must be >= 1")
     plant = _Plant(Path(out_dir), int(units), int(seed), options or PlantOptions(), progress)
-    return plant.run()
+    summary = plant.run()
+    if plant.opts.lot_shift:
+        from tracelake.synthetic.lot_shift import plant_lot_shift
+
+        summary.lot_shift = plant_lot_shift(summary, plant.opts.lot_shift)
+    return summary

@@ -42,6 +42,7 @@ class PlantOptions:
     start: datetime = datetime(2024, 1, 1, tzinfo=UTC)  # plant start
     measurements_per_unit: int = 5  # EOL measurements per device and attempt
     rows_per_file: int = 2_000_000  # split a table into numbered files beyond this
+    lot_shift: float = 0.0  # > 0: plant a lot effect of this many SDs (synthetic/lot_shift.py)
 
     def __post_init__(self) -> None:
         if not 2 <= self.bom_depth <= 8:
@@ -52,6 +53,8 @@ class PlantOptions:
             raise ValueError("rework_rate must be within 0..0.5")
         if self.measurements_per_unit < 1:
             raise ValueError("measurements_per_unit must be >= 1")
+        if self.lot_shift < 0:
+            raise ValueError("lot_shift must be >= 0")
         if self.rows_per_file < 1:
             raise ValueError("rows_per_file must be >= 1")
         if self.start.tzinfo is None:

@@ -61,3 +61,4 @@ class PlantSummary:
     serial_fact: SerialFact | None = None
     hub_fact: LotFact | None = None
     planted: list[PlantedFinding] = field(default_factory=list)  # every finding it should raise
+    lot_shift: object = None  # the planted lot effect (lot_shift.LotShift) when options ask for one

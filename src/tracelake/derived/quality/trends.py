@@ -32,6 +32,7 @@ __all__ = [
     "ncrs",
     "open_ncr_ageing",
     "rework",
+    "rework_over_time",
     "summary",
 ]
 
@@ -207,3 +208,35 @@ def bounds(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     products = [r[0] for r in con.sql("SELECT product_code FROM products UNION "
                                       "SELECT DISTINCT product_code FROM units ORDER BY 1").fetchall()]
     return {"first": first, "last": last, "products": products}
+
+
+def rework_over_time(con: duckdb.DuckDBPyConnection, where: TrendFilter | None = None,
+                     period: Period = "week") -> pl.DataFrame:
+    """Units started and reworked per week (from Monday) or month and product, with the rework
+    rate (the same definition as :func:`rework`; ``period`` is the first day)."""
+    if period not in ("week", "month"):
+        raise ValueError(f"period must be week or month, not {period!r}")
+    where = where or TrendFilter()
+    return con.execute(f"""
+        WITH ops AS (
+            SELECT serial_number, min(started_at) AS first_op, max(n) > 1 AS repeated
+            FROM (SELECT serial_number, job_id, op_seq, min(started_at) AS started_at,
+                         count(*) AS n
+                  FROM operations WHERE serial_number IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL
+        ), ncr_rework AS (
+            SELECT DISTINCT serial_number FROM ncrs
+            WHERE disposition = 'rework' AND serial_number IS NOT NULL
+        ), scope AS (
+            SELECT u.product_code, u.serial_number, coalesce(o.first_op, u.built_at) AS started,
+                   coalesce(o.repeated, false) OR r.serial_number IS NOT NULL AS reworked
+            FROM units u LEFT JOIN ops o ON o.serial_number = u.serial_number
+            LEFT JOIN ncr_rework r ON r.serial_number = u.serial_number
+        )
+        SELECT date_trunc('{period}', started)::DATE AS period, product_code,
+               count(*) AS units, count(*) FILTER (WHERE reworked) AS reworked,
+               count(*) FILTER (WHERE reworked) / count(*) AS rework_rate
+        FROM scope
+        WHERE started IS NOT NULL
+          AND {_IN_WINDOW.format(col="started", product="product_code")}
+        GROUP BY ALL ORDER BY period, product_code""", where.params()).pl()

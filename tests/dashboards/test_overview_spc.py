@@ -1,0 +1,84 @@
+"""Overview (the first page), SPC and the new trend charts in AppTest; the palettes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards import charts, strings
+from tests.dashboards.apptest import APP, Opener, linked, metric, no_traceback, table, texts
+
+
+def test_the_root_url_opens_the_overview_with_the_sample_storys_open_items(app: Opener) -> None:
+    at = app()
+    assert (metric(at, "Open NCRs"), metric(at, "Jobs blocked"),
+            metric(at, "Waiting for review"), metric(at, "Equipment")) == ("1", "1", "2", "1")
+    assert linked(table(at, "ncr_id")["serial_number"]) == ["SPX200-0013"]
+    jobs = table(at, "majors_waiting")
+    assert linked(jobs["job_id"]) == ["J-1047", "J-1042", "J-1044"]
+    assert jobs["link"].tolist()[:2] == ["./batch?job=J-1047", "./batch?job=J-1042"]
+    equipment = table(at, "suspect_results")
+    assert linked(equipment["equipment_id"]) == ["DMM-04"]
+    assert int(equipment["suspect_results"].iloc[0]) == 36
+    assert strings.OVERVIEW_NO_LOTS.split(",")[0] in texts(at)
+
+
+def test_a_lot_in_the_root_url_still_opens_the_recall(app: Opener) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=90)  # the lake: set by the app fixture
+    at.query_params.update({"component": "CAP-100", "lot": "L-4471"})
+    at.run()
+    no_traceback(at)
+    assert at.selectbox(key=strings.COMPONENT_KEY).value == "CAP-100"
+
+
+def test_spc_capability_table_and_a_chart_opened_by_link(app: Opener) -> None:
+    at = app("spc")
+    assert metric(at, "Measurements") == "19"
+    assert at.selectbox(key=strings.SPC_SERIES_KEY).value is None
+    at = app("spc", product="SPX-200", step="ALIGN", measurement="beam_offset")
+    assert at.selectbox(key=strings.SPC_SERIES_KEY).value == "SPX-200 · ALIGN · beam_offset"
+    assert (metric(at, "Points"), metric(at, "Cpk"), metric(at, "Run-rule breaks")) == (
+        "14", "0.53", "1")
+    assert [b.label for b in at.get("download_button")] == [strings.SPC_CSV,
+                                                             strings.SPC_POINTS_CSV]
+    at.toggle(key=strings.SPC_LOT_EFFECTS_KEY).set_value(True).run()
+    no_traceback(at)
+    assert strings.SPC_NO_LOT_EFFECT in texts(at)
+
+
+def test_spc_filtered_by_product_and_dates(app: Opener) -> None:
+    at = app("spc")
+    at.multiselect(key=strings.SPC_PRODUCTS_KEY).set_value(["CAL-KIT-5"]).run()
+    no_traceback(at)
+    assert metric(at, "Measurements") == "4"
+    at.multiselect(key=strings.SPC_PRODUCTS_KEY).set_value([]).run()
+    at.date_input(key=strings.SPC_DATES_KEY).set_value(
+        (dt.date(2026, 10, 1), dt.date(2026, 10, 10))).run()
+    no_traceback(at)
+    assert metric(at, "Measurements") == "2"  # J-1038's PCB rails only
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 9, 10])
+def test_category_colours_are_distinct_and_colour_blind_safe(n: int) -> None:
+    keys = [f"k{i}" for i in range(n)]
+    colours = charts.category_colours(keys)
+    assert len(set(colours.values())) == n
+    assert set(colours.values()) <= set(charts.OKABE_ITO if n <= 8 else charts.SAFE)
+
+
+def test_a_chart_with_many_categories_folds_the_rest_into_other() -> None:
+    counts = pl.DataFrame({"period": [dt.date(2026, 1, 5)] * 20,
+                           "defect_code": [f"D{i:02d}" for i in range(20)],
+                           "ncrs": list(range(20, 0, -1))})
+    fig = charts.ncr_trend(counts, "defect_code", "week")
+    names = [t.name for t in fig.data]
+    colours = [t.marker.color for t in fig.data]
+    assert len(names) == charts.MAX_CATEGORIES and names[-1] == "other"
+    assert len(set(colours)) == len(colours)  # never two traces in one colour
+    assert sum(sum(t.y) for t in fig.data if isinstance(t, go.Bar)) == sum(range(1, 21))
+    with pytest.raises(ValueError, match="fold them"):
+        charts.category_colours([f"k{i}" for i in range(11)])
