@@ -11,7 +11,6 @@ the functions below, which call the library (``tracelake.*``).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import sys
 import tempfile
@@ -43,8 +42,8 @@ from tracelake.derived.quality.trends import summary as trend_summary
 from tracelake.derived.search import find as find_records
 from tracelake.derived.search import parse_label
 from tracelake.errors import LakeError, LakeNotFound
-from tracelake.exports.formats import CSV_DATETIME
 from tracelake.exports.recall import recall_frame, write_recall
+from tracelake.exports.sheets import to_csv, write_xlsx
 from tracelake.lake import catalog
 from tracelake.lake.query import read_query, sql_frame
 from tracelake.lake.snapshot import open_snapshot
@@ -227,7 +226,7 @@ def recall_table(answer: WhereUsed) -> pl.DataFrame:
 
 def recall_csv(answer: WhereUsed) -> bytes:
     """The recall list as CSV (UTC timestamps, as ``tracelake trace forward --format csv``)."""
-    return recall_frame(answer).write_csv(datetime_format=CSV_DATETIME).encode("utf-8")
+    return to_csv(recall_frame(answer)).encode("utf-8")
 
 
 def recall_xlsx(answer: WhereUsed) -> bytes:
@@ -387,23 +386,13 @@ def _run_query(cur: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 
 def frame_csv(frame: pl.DataFrame) -> bytes:
-    """Any result as CSV (list and struct columns as text)."""
-    flat = frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
-                              for c, t in frame.schema.items()
-                              if isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object))
-    return flat.write_csv(datetime_format=CSV_DATETIME).encode("utf-8")
+    """Any result as CSV (list and struct columns as JSON text, formula-like cells defused)."""
+    return to_csv(frame).encode("utf-8")
 
 
 def frame_xlsx(frame: pl.DataFrame, sheet: str = "result") -> bytes:
-    """Any result as an XLSX workbook."""
-    flat = frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
-                              for c, t in frame.schema.items()
-                              if isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object))
-    flat = flat.with_columns(pl.col(c).dt.replace_time_zone(None) for c, t in flat.schema.items()
-                             if isinstance(t, pl.Datetime) and t.time_zone)
-    buf = io.BytesIO()
-    flat.write_excel(buf, worksheet=sheet, autofit=True)
-    return buf.getvalue()
+    """Any result as an XLSX workbook (every text cell a string, never a formula)."""
+    return write_xlsx({sheet: frame})
 
 
 @_lake_call
