@@ -163,9 +163,10 @@ def lake_info(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     health = dataquality.health(cur)
     tz = cur.sql("SELECT timezone FROM ingest_runs WHERE timezone IS NOT NULL "
                  "ORDER BY finished_at DESC LIMIT 1").fetchone()
-    units = cur.sql("SELECT count(*) FROM units").fetchone()
+    counts = trends.unit_counts(cur)
     return {"last_run": health["last_run"], "timezone": tz[0] if tz else DEFAULT_TIMEZONE,
-            "units": int(units[0]) if units else 0, "genealogy": has_index(cur)}
+            "units": counts["devices"] + counts["sub_assemblies"], **counts,
+            "genealogy": has_index(cur)}
 
 
 def published_at() -> dt.datetime:

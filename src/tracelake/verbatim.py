@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FORMULA_START", "csv_safe", "md_escape", "visible"]
+__all__ = ["ACTING", "FORMULA_START", "csv_safe", "md_escape", "visible"]
 
 #: C0 controls except tab and newline, DEL, C1 controls; and the bidirectional overrides and
 #: isolates that reorder the characters around them (Trojan Source): shown, never obeyed.
-_ACTING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+ACTING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _picture(match: re.Match[str]) -> str:
@@ -30,7 +30,7 @@ def visible(text: str) -> str:
     """``text`` with every character that would act (NUL, escape sequences, carriage return,
     bidi overrides) replaced by a visible stand-in (``␀``, ``␛``, ``[U+202E]``); tab and newline
     kept. Right-to-left letters and emoji are left as they are."""
-    return _ACTING.sub(_picture, text) if _ACTING.search(text) else text
+    return ACTING.sub(_picture, text) if ACTING.search(text) else text
 
 
 #: The first characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
