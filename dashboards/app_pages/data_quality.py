@@ -87,7 +87,8 @@ def _focus(rows: pl.DataFrame) -> dict[str, object] | None:
     file, row = st.query_params.get("file"), st.query_params.get("row")
     if not file or not row or not row.isdigit():
         return None
-    hit = rows.filter((pl.col("source_file") == file) & (pl.col("row_number") == int(row)))
+    named = (pl.col("source_file") == file) | pl.col("source_file").str.ends_with(f"/{file}")
+    hit = rows.filter(named & (pl.col("row_number") == int(row)))
     return hit.row(0, named=True) if hit.height else None
 
 

@@ -102,6 +102,7 @@ def test_a_quarantine_link_shows_the_row(bad_lake: Path, monkeypatch: pytest.Mon
     file = table(at, "raw_values").query("table_name == 'units'")["source_file"].iloc[0]
     at = opener(bad_lake, monkeypatch)("data-quality", table="units", file=file, row="3")
     assert at.selectbox(key=strings.DQ_TABLE_KEY).value == "units"
+    assert "/" not in file  # the file's name, not the server's folders
     assert f"**{file}, row 3** (units)" in texts(at)
     assert at.json and "finished" in str(at.json[0].value)
 
