@@ -167,7 +167,8 @@ def test_the_bmr_sections_show_the_story(bmr_pages: list[str]) -> None:
             "ECN-014—SPX-200revC→C1",           # the ECN applied, with its pages
             "BMRp.6(op40);BOMsnapshotline50",
             "CERT-2026-0187",                   # TQ-07 overdue at use
-            "laterfoundOUTOFTOLERANCEbyCERT-2026-0467",   # DMM-04
+            "SUSPECT:foundOUTOFTOLERANCEbyCERT-2026-0467",   # DMM-04
+            "suspectwindowfromitslastgoodcalibration2026-10-26",
             "Firstarticleapproved",             # sign-off meaning (21 CFR 11.50)
             "2026-10-2211:52BST",               # ... at its plant-local time, before the clock change
             "Batchreleasedfordistribution",
