@@ -26,6 +26,7 @@ import streamlit as st
 
 from tracelake import review
 from tracelake.derived.calibration import register as equipment
+from tracelake.derived.calibration import status as calibration_status
 from tracelake.derived.calibration.impact import calibration_impact, calibration_status_at_use
 from tracelake.derived.genealogy import has_index, supplier_recall, where_used
 from tracelake.derived.genealogy.trace import WhereUsed
@@ -41,7 +42,7 @@ from tracelake.derived.quality.trends import (  # pure functions over frames the
 from tracelake.derived.quality.trends import summary as trend_summary
 from tracelake.derived.search import find as find_records
 from tracelake.derived.search import parse_label
-from tracelake.errors import LakeError, LakeNotFound
+from tracelake.errors import LakeError, LakeNotFound, TracelakeError
 from tracelake.exports.recall import recall_frame, write_recall
 from tracelake.exports.sheets import to_csv, write_xlsx
 from tracelake.lake import catalog
@@ -247,8 +248,14 @@ def jobs(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 @_lake_call
 def serial_suggestions(cur: duckdb.DuckDBPyConnection, text: str) -> list[str]:
-    """Serials matching typed text."""
-    return catalog.serials_like(cur, text)
+    """Serials the user may have meant: what ``tracelake find`` answers for the text (a typo,
+    a separator left out, a prefix), else serials containing it."""
+    try:
+        hits = find_records(cur, text, kind="serial", limit=10).hits
+    except TracelakeError:  # no search index yet
+        hits = []
+    near = list(dict.fromkeys(str(h["id"]) for h in hits if h.get("id") != text))
+    return near or catalog.serials_like(cur, text)
 
 
 # ------------------------------------------------------------------ trends
@@ -306,6 +313,12 @@ def uses_out_of_calibration(cur: duckdb.DuckDBPyConnection, equipment_id: str) -
               "tested_at": pl.Datetime("us", "UTC"), "calibration_status": pl.String,
               "certificate_no": pl.String, "due_at": pl.Datetime("us", "UTC")}
     return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema)
+
+
+@_lake_call
+def suspect_windows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every suspect window (status.py's): equipment, from (last good), to (the OOT finding)."""
+    return calibration_status.suspect_windows(cur)
 
 
 @_lake_call

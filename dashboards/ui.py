@@ -35,7 +35,8 @@ PALETTE: dict[str, str] = {
     "planned": GREY, "in_progress": AMBER, "complete": TEAL, "on_hold": RED, "cancelled": PURPLE,
     # calibration status
     "ok": GREEN, "due": AMBER, "overdue": RED, "never": PURPLE, "out_of_tolerance": RED,
-    "in_tolerance": GREEN, "not_applicable": GREY,
+    "in_tolerance": GREEN, "not_applicable": GREY, "in_calibration": GREEN, "suspect": RED,
+    "uncalibrated": PURPLE, "out_of_service": RED, "not_required": GREY, "not_recorded": AMBER,
     # NCR disposition
     "pending": AMBER, "rework": BLUE, "scrap": PURPLE, "use_as_is": TEAL,
     "return_to_supplier": GREY, "open": AMBER, "closed": GREEN,

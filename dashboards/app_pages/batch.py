@@ -128,14 +128,15 @@ def sections(doc: dict[str, Any], tz: str) -> None:
         if tests.height:
             passed = tests.filter(pl.col("result") == "pass").height
             st.caption(f"{tests.height} results, {passed} pass, {tests.height - passed} fail")
-        ui.table(tests, key="bmr_tests", tz=tz, status=["result"],
+        ui.table(tests, key="bmr_tests", tz=tz, status=["result", "calibration_status"],
                  links={"serial_number": ("device", "serial")},
                  labels={"serial_number": "serial", "low_limit": "low", "high_limit": "high"})
     with tabs["Equipment"]:
-        ui.table(ui.frame(doc["equipment"]), key="bmr_equipment", tz=tz,
+        ui.table(ui.frame(doc["equipment"]), key="bmr_equipment", tz=tz, status=["status"],
                  links={"equipment_id": ("calibration", "equipment")},
                  labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
-                         "found_oot_at": "found OOT at"})
+                         "found_oot_at": "found OOT at", "status": "calibration at use",
+                         "suspect_from": "suspect since"})
     with tabs["NCRs"]:
         if not doc["ncrs"]:
             ui.empty("No NCRs on this job.")

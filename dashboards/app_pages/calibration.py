@@ -45,7 +45,8 @@ def register(tz: str) -> list[str]:
     history = data.calibration_history(None)
     if history.height:
         with st.expander("Calibration history, all equipment", expanded=False):
-            st.plotly_chart(charts.calibration_timeline(history, dt.datetime.now(dt.UTC)),
+            st.plotly_chart(charts.calibration_timeline(history, dt.datetime.now(dt.UTC),
+                                                        data.suspect_windows()),
                             key="chart_cal_timeline")
             ui.table(history, key="history_table", tz=tz, status=["as_found", "as_left"],
                      labels={"equipment_id": "equipment", "certificate_no": "certificate",
