@@ -287,8 +287,8 @@ def calibration_timeline(history: pl.DataFrame, now: dt.datetime,
         fig.add_bar(base=start, x=[(w["to"] - s).total_seconds() * 1000
                                    for s, w in zip(start, shown, strict=True)],
                     y=[w["equipment_id"] for w in shown], orientation="h",
-                    name="suspect window (until found out of tolerance)", marker_color=RED,
-                    marker_pattern_shape="/", opacity=0.9,
+                    name="suspect window (last good calibration → found out of tolerance)",
+                    marker_color=RED, marker_line={"color": RED, "width": 3}, opacity=1.0,
                     customdata=[w["certificate_no"] for w in shown],
                     hovertemplate="%{y}: suspect from %{base|%d %b %Y} until found out of "
                                   "tolerance by %{customdata}<extra></extra>")

@@ -131,10 +131,13 @@ def table(frame: pl.DataFrame, *, key: str | None = None, tz: str | None = None,
                                if t == pl.String and c not in keep_null)
     column_config: dict[str, Any] = {}
     lines = 1
+    # timestamps as text "YYYY-MM-DD HH:MM" (sorts as time; an empty one shows empty, not None)
+    shown = shown.with_columns(pl.col(c).dt.strftime("%Y-%m-%d %H:%M").fill_null("")
+                               for c, t in shown.schema.items() if isinstance(t, pl.Datetime))
     for name, dtype in shown.schema.items():
         label = (labels or {}).get(name, name if raw_headers else name.replace("_", " ").strip())
-        if isinstance(dtype, pl.Datetime):
-            column_config[name] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
+        if isinstance(frame.schema.get(name), pl.Datetime):
+            column_config[name] = st.column_config.TextColumn(label)
         elif dtype == pl.Float64 and name.endswith(("share", "rate", "fpy", "yield")) \
                 and not raw_headers:
             column_config[name] = st.column_config.NumberColumn(label, format="percent")

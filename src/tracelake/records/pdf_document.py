@@ -440,6 +440,32 @@ class RecordPDF(FPDF):
             y += row_h
         return pages
 
+    def table_pages(self, t: Table, start_y: float, *, size: float = 7.2) -> int:
+        """Pages ``draw(t)`` takes from ``start_y``, each cell wrapped as it will be drawn (same
+        breaks as ``table``): a table drawn later, into pages reserved now, never cuts a cell."""
+        if not t.rows:
+            return 1
+        widths = self.widths(t.cols)
+        self.font(size, cond=True)
+        heights = [max(len(self.wrap(c, w)) for c, w in zip(row, widths, strict=True))
+                   for row in t.rows]
+        y, pages = start_y, 1
+        for i, n in enumerate(heights):
+            if i == 0:
+                if y + self.HEAD_H + min(n, 3) * self.ROW_H + 2 * self.PAD > self.page_break_trigger:
+                    pages, y = pages + 1, self.t_margin
+                y += self.HEAD_H
+            while n:
+                fit = self._lines_that_fit(n, self.ROW_H, 2 * self.PAD, y)
+                if fit is None:
+                    pages, y = pages + 1, self.t_margin + self.HEAD_H
+                    continue
+                y += fit * self.ROW_H + 2 * self.PAD
+                n = n - fit if fit < n else 0
+                if n:
+                    pages, y = pages + 1, self.t_margin + self.HEAD_H
+        return pages
+
     def verdict_box(self, headline: str, lines: Sequence[str], tone: str, *,
                     sub: str | None = None) -> None:
         """The release decision in large type inside a tinted box with a strong left bar."""

@@ -72,8 +72,10 @@ SECTION_NOTES: dict[str, str] = {
                  "service (red); used in a suspect window, from its last good calibration up to a "
                  "calibration that found it out of tolerance, which puts those results in question "
                  "(amber).",
-    "serials": "Every serial of the job with its label check and where it went. \"Unit page\" is the page "
-               "of this record on which the unit's Device History Record starts.",
+    "serials": "Every serial of the job with its label check and where it went. \"Findings\" counts the "
+               "findings on the unit's record, as its Device History Record lists them: its own, and the "
+               "job's batch-level findings (they name no one unit and count against every serial). "
+               "\"Unit page\" is the page of this record on which the unit's Device History Record starts.",
     "signoffs": "Electronic signatures as recorded: printed name, date and time, and the meaning of each "
                 "signature (21 CFR 11.50).",
 }

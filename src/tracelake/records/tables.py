@@ -256,7 +256,7 @@ def serial_list(serials: list[dict[str, Any]], z: ZoneInfo) -> Table:
     """Every serial with its label check, customer and findings; the last column (the unit's
     page) is left for the renderer."""
     t = Table([Col("Serial", 21), Col("Status", 15), Col("Built", TS), Col("Label check", 30),
-               Col("Customer, order", 57), Col("Findings", 16, "R"), Col("Unit page", 17, "R")],
+               Col("Customer, order", 55), Col("Findings", 18, "R"), Col("Unit page", 16, "R")],
               empty="No serials made on this job.")
     for s in serials:
         problems = [str(p) for p in s.get("label_problems") or []]
@@ -264,8 +264,11 @@ def serial_list(serials: list[dict[str, Any]], z: ZoneInfo) -> Table:
         if problems:
             label += ": " + "; ".join(problems)
         customer = ", ".join(x for x in (cell(s.get("customer")), cell(s.get("order_ref"))) if x)
+        found = cell(s.get("findings"))
+        if s.get("batch_findings"):
+            found += f" ({cell(s.get('batch_findings'))} batch)"
         t.add([cell(s.get("serial_number")), cell(s.get("status")), when(s.get("built_at"), z), label,
-               customer or "—", cell(s.get("findings")), ""],
+               customer or "—", found, ""],
               "bad" if problems or s.get("label_result") != "pass" else "warn" if s.get("findings") else None)
     return t
 
