@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
-from tracelake.verbatim import FORMULA_START, csv_safe
+from tracelake.verbatim import ACTING, FORMULA_START, csv_safe, visible
 
 __all__ = ["CSV_DATETIME", "WORKBOOK_OPTIONS", "flat_frame", "safe_frame", "to_csv", "write_xlsx"]
 
@@ -67,7 +67,12 @@ def write_xlsx(sheets: Mapping[str, pl.DataFrame], target: Path | BinaryIO | Non
     buf = io.BytesIO()
     with xlsxwriter.Workbook(buf, WORKBOOK_OPTIONS) as workbook:
         for name, frame in sheets.items():
-            flat = safe_frame(flat_frame(frame))
+            flat = flat_frame(frame)
+            # a sheet cell cannot hold NUL or ESC (XML): they show as their visible stand-ins
+            flat = safe_frame(flat.with_columns(
+                pl.col(c).map_elements(visible, return_dtype=pl.String)
+                for c, t in flat.schema.items()
+                if t == pl.String and flat[c].str.contains(ACTING.pattern).any()))
             flat = flat.with_columns(pl.col(c).dt.replace_time_zone(None)
                                      for c, t in flat.schema.items()
                                      if isinstance(t, pl.Datetime) and t.time_zone)
