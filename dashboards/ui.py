@@ -232,9 +232,9 @@ def _marker(page: str, params: Iterable[str]) -> str:
 def show_error(exc: BaseException) -> None:
     """A failure as one clear message: what to do next for a lake problem, never a traceback."""
     if isinstance(exc, LakeNotFound):
-        st.info(f"**{strings.NO_LAKE_TITLE}.** {exc}", icon=":material/database:")
+        st.info(f"**{strings.NO_LAKE_TITLE}.** {esc(exc)}", icon=":material/database:")
     elif isinstance(exc, TracelakeError):
-        st.error(str(exc), icon=":material/error:")
+        st.error(esc(exc), icon=":material/error:")
     else:
         log.error("dashboard page failed:\n%s", "".join(traceback.format_exception(exc)))
         st.error(strings.INTERNAL_ERROR.format(what=type(exc).__name__), icon=":material/error:")

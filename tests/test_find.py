@@ -489,3 +489,10 @@ def test_a_mistyped_word_of_ncr_text(sample: duckdb.DuckDBPyConnection) -> None:
     assert [h["id"] for h in answer.hits] == ["NCR-0240"]
     assert answer.hits[0]["match"] == "full_text_typo"
     assert answer.hits[0]["score"] < find(sample, "scratch").hits[0]["score"]
+
+
+def test_a_component_code_with_its_separator_left_out(sample: duckdb.DuckDBPyConnection) -> None:
+    answer = find(sample, "CAP100")
+    assert {h["id"] for h in answer.hits if h["kind"] == "lot"} == {"L-4471", "L-4502"}
+    assert {h["match"] for h in answer.hits} == {"separator"}
+    assert {h["id"] for h in find(sample, "CAP100", kind="lot").hits} == {"L-4471", "L-4502"}

@@ -266,10 +266,14 @@ def _separator_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     if len(key) < 3 or (key == text.lower() and not re.search(r"[a-z][0-9]|[0-9][a-z]", key)):
         return []
     where, params = _kind_filter(kinds)
+    where = where.replace("?::", "$kinds::")
     rows = con.execute(f"""
         SELECT {_ENTRY_COLUMNS} FROM search.entries
-        WHERE TRUE{where} AND starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), ?)
-        ORDER BY length(id), eid LIMIT ?""", [*params, key, limit]).fetchall()
+        WHERE TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
+              OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)
+        ORDER BY length(id), eid LIMIT $n""", {"k": key, "n": limit,
+                                              **({"kinds": params[0]} if params else {})}
+                       ).fetchall()
     return [_hit(r, "separator", 0.45 if _loose(r[2]) == key else 0.4 + 0.04 * len(key) /
                  max(len(_loose(r[2])), 1)) for r in rows]
 
