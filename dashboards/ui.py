@@ -158,14 +158,14 @@ def table(frame: pl.DataFrame, *, key: str | None = None, tz: str | None = None,
     for name, (page, param) in (links or {}).items():
         if name in shown.columns:
             shown = shown.with_columns(
-                pl.when(pl.col(name).is_not_null())
+                pl.when(pl.col(name).is_not_null() & (pl.col(name).cast(pl.String) != ""))
                 .then(pl.lit(f"./{page}?{param}=") + pl.col(name).cast(pl.String))
-                .alias(name))
+                .otherwise(pl.lit("")).alias(name))
             column_config[name] = st.column_config.LinkColumn(
                 (labels or {}).get(name, name.replace("_", " ")), display_text=f"{param}=(.*)",
                 help=f"opens the {page} page in a new tab")
     column_config.update(config or {})
-    if lines > 1 and height == "auto":
+    if lines > 1 and (height == "auto" or isinstance(height, int)):  # tall rows: room for them
         height = min(640, 38 + (12 + 20 * lines) * max(shown.height, 1))
     st.dataframe(shown, hide_index=True, column_config=column_config, key=key, height=height,
                  column_order=order, row_height=12 + 20 * lines if lines > 1 else None)
