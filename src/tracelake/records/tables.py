@@ -157,11 +157,11 @@ def operations(ops: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty
 def tests(results: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty: str) -> Table:
     """Each result against its limits: value as recorded, limits, result and why it is
     highlighted, attempt, equipment and its calibration status at use, time, operator or rig run."""
-    t = Table([Col("Unit", 18), Col("Step / measurement", 36), Col("Value", 16, "R"), Col("Limits", 21),
-               Col("Result", 18), Col("Att.", 6, "R"), Col("Equip.", 13), Col("Calibration", 17),
+    t = Table([Col("Unit", 18), Col("Step / measurement", 35), Col("Value", 16, "R"), Col("Limits", 21),
+               Col("Result", 18), Col("Att.", 7, "R"), Col("Equip.", 13), Col("Calibration", 17),
                Col("Tested", TS), Col("By / run", 16)] if with_unit else
-              [Col("Step / measurement", 44), Col("Value", 16, "R"), Col("Limits", 22), Col("Result", 21),
-               Col("Att.", 6, "R"), Col("Equip.", 13), Col("Calibration", 18), Col("Tested", TS),
+              [Col("Step / measurement", 43), Col("Value", 16, "R"), Col("Limits", 22), Col("Result", 21),
+               Col("Att.", 8, "R"), Col("Equip.", 13), Col("Calibration", 17), Col("Tested", TS),
                Col("By / run", 19)],
               empty=empty)
     for r in results:
