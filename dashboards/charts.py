@@ -292,22 +292,41 @@ def operations_timeline(ops: pl.DataFrame) -> go.Figure:
     return _layout(fig, None, height=max(240, 28 * len(order) + 100))
 
 
-def calibration_timeline(history: pl.DataFrame, now: dt.datetime) -> go.Figure:
-    """Each calibration's validity (calibrated → due) per piece of equipment, with today marked."""
+def calibration_timeline(history: pl.DataFrame, now: dt.datetime,
+                         windows: list[dict[str, Any]] | None = None) -> go.Figure:
+    """Each calibration's validity (calibrated → next calibration or due date) per piece of
+    equipment, coloured by the calibration status of uses in it (status.py): in calibration,
+    or suspect where a suspect window (last good calibration → out-of-tolerance finding) lies;
+    today marked."""
     fig = go.Figure()
-    for found in ("in_tolerance", "out_of_tolerance", "not_applicable"):
-        part = history.filter(pl.col("as_found") == found)
+    ordered = history.sort("equipment_id", "calibrated_at")
+    ends = ordered.with_columns(
+        pl.min_horizontal(pl.col("calibrated_at").shift(-1).over("equipment_id"),
+                          pl.col("due_at")).fill_null(pl.col("due_at")).alias("_end"))
+    left_ok = ends.filter(pl.col("as_left") != "out_of_tolerance")
+    left_bad = ends.filter(pl.col("as_left") == "out_of_tolerance")
+    for part, name, tone in ((left_ok, "in calibration", GREEN),
+                             (left_bad, "left out of tolerance", RED)):
         if not part.height:
             continue
-        start = part["calibrated_at"].to_list()
-        due = part["due_at"].to_list()
-        fig.add_bar(base=start, x=[(d - s).total_seconds() * 1000 for s, d in zip(start, due,
-                                                                                   strict=True)],
-                    y=part["equipment_id"].to_list(), orientation="h",
-                    name=f"found {found.replace('_', ' ')}", marker_color=colour(found),
-                    opacity=0.75, customdata=part["certificate_no"].to_list(),
-                    hovertemplate="%{y} %{customdata}: %{base|%d %b %Y} → due "
-                                  "<extra></extra>")
+        start, end = part["calibrated_at"].to_list(), part["_end"].to_list()
+        fig.add_bar(base=start, x=[(e - s).total_seconds() * 1000 for s, e in zip(start, end,
+                                                                                  strict=True)],
+                    y=part["equipment_id"].to_list(), orientation="h", name=name,
+                    marker_color=tone, opacity=0.55, customdata=part["certificate_no"].to_list(),
+                    hovertemplate="%{y} %{customdata}: from %{base|%d %b %Y}<extra></extra>")
+    shown = [w for w in windows or [] if w["equipment_id"] in set(history["equipment_id"])]
+    if shown:
+        first = dict(history.group_by("equipment_id").agg(pl.col("calibrated_at").min()).iter_rows())
+        start = [w["from"] or first.get(w["equipment_id"]) or w["to"] for w in shown]
+        fig.add_bar(base=start, x=[(w["to"] - s).total_seconds() * 1000
+                                   for s, w in zip(start, shown, strict=True)],
+                    y=[w["equipment_id"] for w in shown], orientation="h",
+                    name="suspect window (last good calibration → found out of tolerance)",
+                    marker_color=RED, marker_line={"color": RED, "width": 3}, opacity=1.0,
+                    customdata=[w["certificate_no"] for w in shown],
+                    hovertemplate="%{y}: suspect from %{base|%d %b %Y} until found out of "
+                                  "tolerance by %{customdata}<extra></extra>")
     fig.add_vline(x=now.timestamp() * 1000, line={"color": RED, "width": 2})
     fig.add_annotation(x=now.timestamp() * 1000, y=1.04, yref="paper", text="today",
                        showarrow=False, font={"color": RED})

@@ -27,6 +27,7 @@ import streamlit as st
 
 from tracelake import review
 from tracelake.derived.calibration import register as equipment
+from tracelake.derived.calibration import status as calibration_status
 from tracelake.derived.calibration.impact import calibration_impact, calibration_status_at_use
 from tracelake.derived.genealogy import has_index, supplier_recall, where_used
 from tracelake.derived.genealogy.trace import WhereUsed
@@ -44,10 +45,10 @@ from tracelake.derived.quality.trends import (  # pure functions over frames the
 from tracelake.derived.quality.trends import summary as trend_summary
 from tracelake.derived.search import find as find_records
 from tracelake.derived.search import parse_label
-from tracelake.errors import LakeError, LakeNotFound
+from tracelake.errors import LakeError, LakeNotFound, TracelakeError
 from tracelake.exports.epcis import Selection, export_epcis
-from tracelake.exports.formats import CSV_DATETIME
 from tracelake.exports.recall import recall_frame, write_recall
+from tracelake.exports.sheets import to_csv, write_xlsx
 from tracelake.lake import catalog
 from tracelake.lake.query import read_query, sql_frame
 from tracelake.lake.snapshot import open_snapshot
@@ -167,9 +168,10 @@ def lake_info(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     health = dataquality.health(cur)
     tz = cur.sql("SELECT timezone FROM ingest_runs WHERE timezone IS NOT NULL "
                  "ORDER BY finished_at DESC LIMIT 1").fetchone()
-    units = cur.sql("SELECT count(*) FROM units").fetchone()
+    counts = trends.unit_counts(cur)
     return {"last_run": health["last_run"], "timezone": tz[0] if tz else DEFAULT_TIMEZONE,
-            "units": int(units[0]) if units else 0, "genealogy": has_index(cur)}
+            "units": counts["devices"] + counts["sub_assemblies"], **counts,
+            "genealogy": has_index(cur)}
 
 
 def published_at() -> dt.datetime:
@@ -230,7 +232,7 @@ def recall_table(answer: WhereUsed) -> pl.DataFrame:
 
 def recall_csv(answer: WhereUsed) -> bytes:
     """The recall list as CSV (UTC timestamps, as ``tracelake trace forward --format csv``)."""
-    return recall_frame(answer).write_csv(datetime_format=CSV_DATETIME).encode("utf-8")
+    return to_csv(recall_frame(answer)).encode("utf-8")
 
 
 def recall_epcis(answer: WhereUsed) -> bytes:
@@ -268,8 +270,14 @@ def jobs(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 @_lake_call
 def serial_suggestions(cur: duckdb.DuckDBPyConnection, text: str) -> list[str]:
-    """Serials matching typed text."""
-    return catalog.serials_like(cur, text)
+    """Serials the user may have meant: what ``tracelake find`` answers for the text (a typo,
+    a separator left out, a prefix), else serials containing it."""
+    try:
+        hits = find_records(cur, text, kind="serial", limit=10).hits
+    except TracelakeError:  # no search index yet
+        hits = []
+    near = list(dict.fromkeys(str(h["id"]) for h in hits if h.get("id") != text))
+    return near or catalog.serials_like(cur, text)
 
 
 # ------------------------------------------------------------------ trends
@@ -375,6 +383,12 @@ def uses_out_of_calibration(cur: duckdb.DuckDBPyConnection, equipment_id: str) -
 
 
 @_lake_call
+def suspect_windows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every suspect window (status.py's): equipment, from (last good), to (the OOT finding)."""
+    return calibration_status.suspect_windows(cur)
+
+
+@_lake_call
 def oot_impact(cur: duckdb.DuckDBPyConnection, equipment_id: str) -> dict[str, Any]:
     """Suspect results, units and customers of an out-of-tolerance finding."""
     _genealogy(cur)
@@ -453,23 +467,13 @@ def _run_query(cur: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 
 def frame_csv(frame: pl.DataFrame) -> bytes:
-    """Any result as CSV (list and struct columns as text)."""
-    flat = frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
-                              for c, t in frame.schema.items()
-                              if isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object))
-    return flat.write_csv(datetime_format=CSV_DATETIME).encode("utf-8")
+    """Any result as CSV (list and struct columns as JSON text, formula-like cells defused)."""
+    return to_csv(frame).encode("utf-8")
 
 
 def frame_xlsx(frame: pl.DataFrame, sheet: str = "result") -> bytes:
-    """Any result as an XLSX workbook."""
-    flat = frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
-                              for c, t in frame.schema.items()
-                              if isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object))
-    flat = flat.with_columns(pl.col(c).dt.replace_time_zone(None) for c, t in flat.schema.items()
-                             if isinstance(t, pl.Datetime) and t.time_zone)
-    buf = io.BytesIO()
-    flat.write_excel(buf, worksheet=sheet, autofit=True)
-    return buf.getvalue()
+    """Any result as an XLSX workbook (every text cell a string, never a formula)."""
+    return write_xlsx({sheet: frame})
 
 
 @_lake_call

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import data, strings
+from dashboards import data, strings, ui
 from tracelake.errors import TracelakeError
 
 #: Page names a find link may use, to this app's pages (url paths).
@@ -45,18 +45,19 @@ def search_box(pages: Mapping[str, Any]) -> None:
     try:
         hits, message = data.find(text.strip())
     except TracelakeError as exc:  # e.g. no lake, or no search index yet
-        st.caption(str(exc))
+        st.caption(ui.esc(exc))
         return
     if not hits:
-        st.caption(message or strings.SEARCH_NONE.format(text=text.strip()))
+        st.caption(ui.esc(message) if message
+                   else strings.SEARCH_NONE.format(text=ui.esc(repr(text.strip()))))
         return
-    st.caption(strings.SEARCH_HITS.format(n=len(hits), text=text.strip()))
+    st.caption(strings.SEARCH_HITS.format(n=len(hits), text=ui.esc(repr(text.strip()))))
     with st.container(border=True, height=min(320, 16 + 40 * len(hits))):
         for i, hit in enumerate(hits[:50]):
             link = _field(hit, "link") or {}
             page = PAGE_ALIASES.get(str(link.get("page")))
-            label = f"**{_field(hit, 'kind')}** {_field(hit, 'id')}"
-            context = _field(hit, "context")
+            label = f"**{ui.esc(_field(hit, 'kind'))}** {ui.esc(_field(hit, 'id'))}"
+            context = ui.esc(_field(hit, "context")) if _field(hit, "context") else None
             if page is None or page not in pages:
                 st.markdown(f"{label} — {context}" if context else label)
                 continue

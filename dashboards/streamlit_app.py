@@ -44,14 +44,15 @@ def header() -> None:
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:
         st.markdown(f"## {page.icon} {page.title}")
+        lake = ui.esc(ui.file_name(data.lake_path().resolve()))
         try:
             info = data.lake_info()
         except Exception:  # the page itself explains a missing lake
-            st.caption(f"{strings.APP_TITLE} · lake {data.lake_path()}")
+            st.caption(f"{strings.APP_TITLE} · lake {lake}")
             return
         last = info["last_run"]
         when = ui.local_times_value(data.published_at(), info["timezone"])
-        st.caption(f"{strings.APP_TITLE} · lake `{data.lake_path()}` · {info['units']:,} units · "
+        st.caption(f"{strings.APP_TITLE} · lake {lake} · {ui.units_headline(info)} · "
                    f"snapshot published {when}"
                    + (f" (run {last['run_id']})" if last else "")
                    + f" · times in {info['timezone']}")

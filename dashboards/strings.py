@@ -32,8 +32,8 @@ PARAMS = {"recall": ("component", "lot", "supplier"), "device": ("serial",), "ba
 SEARCH_LABEL = "Find anything"
 SEARCH_KEY = "search"
 SEARCH_PLACEHOLDER = "serial, lot, job, NCR, ECN, equipment, certificate, order, or words…"
-SEARCH_NONE = "Nothing in the lake names {text!r}."
-SEARCH_HITS = "{n} record(s) name {text!r}"
+SEARCH_NONE = "Nothing in the lake names {text}."
+SEARCH_HITS = "{n} record(s) name {text}"
 
 # ------------------------------------------------------------------ empty states and errors
 NO_LAKE_TITLE = "No lake yet"
@@ -103,7 +103,7 @@ DQ_LINEAGE_COLUMN_KEY = "dq_lineage_column"
 DQ_LINEAGE_VALUE_KEY = "dq_lineage_value"
 DQ_NO_QUARANTINE = "Nothing was quarantined: every row read was loaded."
 DQ_NO_ORPHANS = "No orphan references: every job, serial, lot and equipment named is known."
-DQ_LINEAGE_NONE = "No {table} row has {column} = {value!r}."
+DQ_LINEAGE_NONE = "No {table} row has {column} = {value}."
 
 # ------------------------------------------------------------------ ask the lake
 SQL_LABEL = "SQL (one SELECT)"

@@ -18,6 +18,8 @@ import streamlit as st
 
 from dashboards import strings
 from tracelake.errors import LakeNotFound, TracelakeError
+from tracelake.verbatim import ACTING, md_escape, visible
+from tracelake.words import label as word
 
 log = logging.getLogger("tracelake.dashboards")
 
@@ -33,7 +35,8 @@ PALETTE: dict[str, str] = {
     "planned": GREY, "in_progress": AMBER, "complete": TEAL, "on_hold": RED, "cancelled": PURPLE,
     # calibration status
     "ok": GREEN, "due": AMBER, "overdue": RED, "never": PURPLE, "out_of_tolerance": RED,
-    "in_tolerance": GREEN, "not_applicable": GREY,
+    "in_tolerance": GREEN, "not_applicable": GREY, "in_calibration": GREEN, "suspect": RED,
+    "uncalibrated": PURPLE, "out_of_service": RED, "not_required": GREY, "not_recorded": AMBER,
     # NCR disposition
     "pending": AMBER, "rework": BLUE, "scrap": PURPLE, "use_as_is": TEAL,
     "return_to_supplier": GREY, "open": AMBER, "closed": GREEN,
@@ -55,7 +58,44 @@ def colour_map(values: Iterable[str | None]) -> dict[str, str]:
     return {str(v): colour(v) for v in values}
 
 
+# ------------------------------------------------------------------ text from the lake, as stored
+#
+# Every value from the lake that goes into a Markdown element (st.markdown, st.caption, st.info,
+# st.warning, st.error, st.success, a button, a tab or a metric label) goes through ``esc``:
+# nothing in it is read as Markdown, a :colour[...] directive, an :emoji: code, $math$ or HTML.
+# Text that is a block of its own (an NCR description) is shown with ``text`` (st.text: no parsing
+# at all). Tables (st.dataframe) show cell text as text.
+
+def esc(value: Any) -> str:
+    """A lake value for a Markdown string: shown exactly as stored (``—`` for a missing value)."""
+    return "—" if value is None else md_escape(str(value))
+
+
+def text(value: Any, *, help: str | None = None) -> None:
+    """A block of lake text as stored: no Markdown, HTML or directives; control characters
+    visible; long words wrapped."""
+    st.text(visible("" if value is None else str(value)), help=help, wrap=True)
+
+
+def label(code: Any) -> str:
+    """A code as words for a label (``out_of_tolerance`` -> "out of tolerance"), escaped."""
+    return esc(word(code))
+
+
+def file_name(path: Any) -> str:
+    """A file as people name it: its name, not the server's folders (``/srv/x/units.csv`` ->
+    ``units.csv``)."""
+    return "" if path is None else str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
 # ------------------------------------------------------------------ tables
+
+#: Columns holding a file path on the server: shown as the file's name.
+PATH_COLUMNS = ("path", "source_file", "mapping", "file")
+
+#: Text columns wider than this (characters, longest value) are drawn wide and their rows tall
+#: enough that a finding's message or a quarantine reason reads to its end.
+LONG_TEXT = 48
 
 def local_times(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
     """Every timestamp shown in the plant's time zone (the lake stores UTC)."""
@@ -77,14 +117,34 @@ def table(frame: pl.DataFrame, *, key: str | None = None, tz: str | None = None,
         raw_headers: show column names as they are (a query's own columns), not in words.
     """
     shown = local_times(frame, tz) if tz else frame
+    # an empty text cell shows empty, not "None"; control characters in text show, never act
+    shown = shown.with_columns(pl.col(c).map_elements(file_name, return_dtype=pl.String)
+                               for c in PATH_COLUMNS
+                               if c in shown.columns and shown.schema[c] == pl.String)
+    status = list(status)
+    keep_null = {*status, *(links or {})}
+    acting = [c for c, t in shown.schema.items()
+              if t == pl.String and shown[c].str.contains(ACTING.pattern).any()]
+    shown = shown.with_columns(pl.col(c).map_elements(visible, return_dtype=pl.String)
+                               for c in acting)
+    shown = shown.with_columns(pl.col(c).fill_null("") for c, t in shown.schema.items()
+                               if t == pl.String and c not in keep_null)
     column_config: dict[str, Any] = {}
+    lines = 1
+    # timestamps as text "YYYY-MM-DD HH:MM" (sorts as time; an empty one shows empty, not None)
+    shown = shown.with_columns(pl.col(c).dt.strftime("%Y-%m-%d %H:%M").fill_null("")
+                               for c, t in shown.schema.items() if isinstance(t, pl.Datetime))
     for name, dtype in shown.schema.items():
         label = (labels or {}).get(name, name if raw_headers else name.replace("_", " ").strip())
-        if isinstance(dtype, pl.Datetime):
-            column_config[name] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
+        if isinstance(frame.schema.get(name), pl.Datetime):
+            column_config[name] = st.column_config.TextColumn(label)
         elif dtype == pl.Float64 and name.endswith(("share", "rate", "fpy", "yield")) \
                 and not raw_headers:
             column_config[name] = st.column_config.NumberColumn(label, format="percent")
+        elif dtype == pl.String and shown.height and name not in status and \
+                (longest := shown[name].str.len_chars().max() or 0) > LONG_TEXT:  # type: ignore[operator]
+            column_config[name] = st.column_config.TextColumn(label, width="large")
+            lines = max(lines, min(4, -(-int(longest) // 70)))
         else:
             column_config[name] = st.column_config.Column(label)
     for name in status:
@@ -94,19 +154,21 @@ def table(frame: pl.DataFrame, *, key: str | None = None, tz: str | None = None,
                                        .list.drop_nulls().alias(name))
             column_config[name] = st.column_config.MultiselectColumn(
                 (labels or {}).get(name, name.replace("_", " ")), options=values,
-                color=[colour(v) for v in values])
+                color=[colour(v) for v in values], format_func=word)
     for name, (page, param) in (links or {}).items():
         if name in shown.columns:
             shown = shown.with_columns(
-                pl.when(pl.col(name).is_not_null())
+                pl.when(pl.col(name).is_not_null() & (pl.col(name).cast(pl.String) != ""))
                 .then(pl.lit(f"./{page}?{param}=") + pl.col(name).cast(pl.String))
-                .alias(name))
+                .otherwise(pl.lit("")).alias(name))
             column_config[name] = st.column_config.LinkColumn(
                 (labels or {}).get(name, name.replace("_", " ")), display_text=f"{param}=(.*)",
                 help=f"opens the {page} page in a new tab")
     column_config.update(config or {})
+    if lines > 1 and (height == "auto" or isinstance(height, int)):  # tall rows: room for them
+        height = min(640, 38 + (12 + 20 * lines) * max(shown.height, 1))
     st.dataframe(shown, hide_index=True, column_config=column_config, key=key, height=height,
-                 column_order=order)
+                 column_order=order, row_height=12 + 20 * lines if lines > 1 else None)
 
 
 def metrics(items: Iterable[tuple[str, Any] | tuple[str, Any, str]]) -> None:
@@ -116,6 +178,14 @@ def metrics(items: Iterable[tuple[str, Any] | tuple[str, Any, str]]) -> None:
         label, value, *help_ = item
         col.metric(label, "—" if value is None else value, help=help_[0] if help_ else None,
                    border=True)
+
+
+def units_headline(info: Mapping[str, Any]) -> str:
+    """``20,000 devices (+ 80,122 sub-assemblies)``: finished devices first, the rest apart."""
+    devices, subs = info.get("devices"), info.get("sub_assemblies")
+    if devices is None:
+        return f"{info.get('units', 0):,} units"
+    return f"{devices:,} devices" + (f" (+ {subs:,} sub-assemblies)" if subs else "")
 
 
 def percent(value: float | None) -> str | None:
@@ -162,9 +232,9 @@ def _marker(page: str, params: Iterable[str]) -> str:
 def show_error(exc: BaseException) -> None:
     """A failure as one clear message: what to do next for a lake problem, never a traceback."""
     if isinstance(exc, LakeNotFound):
-        st.info(f"**{strings.NO_LAKE_TITLE}.** {exc}", icon=":material/database:")
+        st.info(f"**{strings.NO_LAKE_TITLE}.** {esc(exc)}", icon=":material/database:")
     elif isinstance(exc, TracelakeError):
-        st.error(str(exc), icon=":material/error:")
+        st.error(esc(exc), icon=":material/error:")
     else:
         log.error("dashboard page failed:\n%s", "".join(traceback.format_exception(exc)))
         st.error(strings.INTERNAL_ERROR.format(what=type(exc).__name__), icon=":material/error:")

@@ -86,4 +86,5 @@ def test_results_with_no_calibration_record_and_after_due_date(lake: Lake,
     rows = calibration_status_at_use(con)
     con.close()
     assert [(r["equipment_id"], r["serial_number"], r["calibration_status"]) for r in rows] == [
-        ("G", "S0", "none"), ("G", "S2", "overdue"), ("G", "S3", "overdue"), ("H", "S4", "none")]
+        ("G", "S0", "uncalibrated"), ("G", "S2", "overdue"), ("G", "S3", "overdue"),
+        ("H", "S4", "uncalibrated")]

@@ -463,3 +463,36 @@ def test_the_index_is_stored_in_key_order(sample: duckdb.DuckDBPyConnection) -> 
     assert keys == sorted(keys) and len(keys) > 100
     fence = sample.execute("SELECT eid, k FROM search.fence ORDER BY eid").fetchall()
     assert fence and all(keys[e] == k for e, k in fence)
+
+
+# ------------------------------------------------------------------ near misses a user types
+
+def test_one_word_of_a_customer_name_mistyped(sample: duckdb.DuckDBPyConnection) -> None:
+    answer = find(sample, "Kestrel Pharna Ltd")
+    assert answer.hits and {h["id"] for h in answer.hits} == {"Kestrel Pharma Ltd"}
+    assert {(h["kind"], h["match"]) for h in answer.hits} == {("customer", "word_typo")}
+    assert find(sample, "Kestrel Pharna Ltx").hits == []  # two words wrong is no match
+
+
+def test_an_identifier_with_its_separators_changed(sample: duckdb.DuckDBPyConnection) -> None:
+    answer = find(sample, "spx200 0004")
+    assert [(h["id"], h["match"]) for h in answer.hits if h["kind"] == "serial"] == [
+        ("SPX200-0004", "separator")]
+    answer = find(sample, "J1042")  # the separator left out (one edit: a typo hit)
+    assert "J-1042" in {h["id"] for h in answer.hits}
+    answer = find(sample, "spx 200 0004")  # two separators changed: no typo, still found
+    assert [h["id"] for h in answer.hits if h["kind"] == "serial"] == ["SPX200-0004"]
+
+
+def test_a_mistyped_word_of_ncr_text(sample: duckdb.DuckDBPyConnection) -> None:
+    answer = find(sample, "scrach")
+    assert [h["id"] for h in answer.hits] == ["NCR-0240"]
+    assert answer.hits[0]["match"] == "full_text_typo"
+    assert answer.hits[0]["score"] < find(sample, "scratch").hits[0]["score"]
+
+
+def test_a_component_code_with_its_separator_left_out(sample: duckdb.DuckDBPyConnection) -> None:
+    answer = find(sample, "CAP100")
+    assert {h["id"] for h in answer.hits if h["kind"] == "lot"} == {"L-4471", "L-4502"}
+    assert {h["match"] for h in answer.hits} == {"separator"}
+    assert {h["id"] for h in find(sample, "CAP100", kind="lot").hits} == {"L-4471", "L-4502"}

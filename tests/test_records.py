@@ -74,14 +74,17 @@ def test_ncrs_carry_disposition_removed_part_and_retest_evidence(bmr: dict[str, 
     assert n["retest"] and all(r["result"] == "pass" and r["attempt"] == 2 for r in n["retest"])
 
 
-def test_equipment_shows_the_calibration_as_it_stood_on_each_day_of_use(bmr: dict[str, Any]) -> None:
-    tq07 = {(e["day"].isoformat(), e["status"], e["certificate_no"]) for e in bmr["equipment"]
-            if e["equipment_id"] == "TQ-07"}
+def test_equipment_shows_the_calibration_status_at_use(bmr: dict[str, Any]) -> None:
+    tq07 = {(e["first_use"].date().isoformat(), e["status"], e["certificate_no"])
+            for e in bmr["equipment"] if e["equipment_id"] == "TQ-07"}
     assert ("2026-10-27", "overdue", "CERT-2026-0187") in tq07
-    assert all(status == "in calibration" for day, status, _ in tq07 if day != "2026-10-27")
-    dmm = [e for e in bmr["equipment"] if e["equipment_id"] == "DMM-04"]
-    assert dmm and all(e["found_oot_by"] == "CERT-2026-0467" and e["certificate_no"] == "CERT-2026-0422"
-                       for e in dmm)
+    assert all(status == "in_calibration" for day, status, _ in tq07 if day != "2026-10-27")
+    # one row for DMM-04's suspect window (2026-10-26 -> 2026-11-09), not one per day of use
+    (dmm,) = [e for e in bmr["equipment"] if e["equipment_id"] == "DMM-04"]
+    assert (dmm["status"], dmm["found_oot_by"], dmm["certificate_no"]) == (
+        "suspect", "CERT-2026-0467", "CERT-2026-0422")
+    assert (dmm["suspect_from"].date().isoformat(), dmm["found_oot_at"].date().isoformat()) == (
+        "2026-10-26", "2026-11-09")
 
 
 def test_tests_carry_limits_attempt_and_whether_within_limits(bmr: dict[str, Any]) -> None:
@@ -158,7 +161,10 @@ def test_the_dhr_label_is_parsed_and_checked_against_the_unit(dhr: dict[str, Any
 def test_the_dhr_equipment_flags_overdue_and_later_out_of_tolerance(dhr: dict[str, Any]) -> None:
     by_id = {(e["equipment_id"], e["status"], e["found_oot_by"]) for e in dhr["equipment"]}
     assert ("TQ-07", "overdue", None) in by_id
-    assert ("DMM-04", "in calibration", "CERT-2026-0467") in by_id
+    assert ("DMM-04", "suspect", "CERT-2026-0467") in by_id
+    # its results are suspect, in the results table too (the same status.py answer)
+    dmm = {t["calibration_status"] for t in dhr["tests"] if t["equipment_id"] == "DMM-04"}
+    assert dmm == {"suspect"}
 
 
 def test_the_dhr_shipment_and_findings_are_the_units_own(dhr: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from tracelake.derived.quality.trends import (
     open_ncr_ageing,
     rework,
     summary,
+    unit_counts,
 )
 from tracelake.lake.snapshot import open_snapshot
 
@@ -116,7 +117,12 @@ def test_summary_and_bounds(sample: duckdb.DuckDBPyConnection) -> None:
     figures = summary(ncrs(sample), first_pass_yield(sample), rework(sample))
     assert figures["ncrs"] == 3 and figures["open_ncrs"] == 1
     assert figures["median_days_to_close"] == pytest.approx(3.5, abs=0.1)  # 5.0 and 2.1 days
-    assert figures["reworked"] == 2 and figures["units"] == 36
+    # headlines are about finished devices (14 SPX-200 + 6 CAL-KIT-5); the 16 PCB-MAIN
+    # sub-assemblies, fitted into the SPX-200s, are counted apart
+    assert figures["reworked"] == 2 and figures["units"] == 20
+    assert figures["sub_assemblies"]["units"] == 16 and figures["sub_assemblies"]["reworked"] == 0
+    assert figures["rework_rate"] == pytest.approx(2 / 20)
+    assert unit_counts(sample) == {"devices": 20, "sub_assemblies": 16}
     got = bounds(sample)
     assert (got["first"], got["last"]) == (dt.date(2026, 10, 6), dt.date(2026, 11, 10))
     assert got["products"] == ["CAL-KIT-5", "PCB-MAIN", "SPX-200"]

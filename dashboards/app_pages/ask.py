@@ -61,8 +61,12 @@ def render() -> None:
             return
         if submitted:
             ui.to_query(PAGE, {"sql": query})
-        with st.spinner("Running the query…"):
-            result = data.run_query(query)
+        try:
+            with st.spinner("Running the query…"):
+                result = data.run_query(query)
+        except Exception as exc:  # shown under the query, where the eye is, not below the tables
+            ui.show_error(exc)
+            return
         st.markdown(strings.SQL_ROWS.format(n=f"{result.height:,}")
                     + (f" (the first {ROWS_SHOWN:,} shown; the downloads hold all)"
                        if result.height > ROWS_SHOWN else ""))

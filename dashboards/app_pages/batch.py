@@ -44,7 +44,7 @@ def release(doc: dict[str, Any]) -> None:
     summary = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n) or "no findings"
     status = gate["status"]
     reasons = list(gate.get("reasons") or [])
-    listed = "\n".join(f"- {r}" for r in reasons[:5]) + (
+    listed = "\n".join(f"- {ui.esc(r)}" for r in reasons[:5]) + (
         f"\n- … and {len(reasons) - 5} more (every finding is listed below)"
         if len(reasons) > 5 else "")
     if status == "release blocked":
@@ -67,13 +67,15 @@ def release(doc: dict[str, Any]) -> None:
 def header(doc: dict[str, Any], tz: str) -> None:
     """Identifiers and quantities."""
     job, q = doc["job"], doc["quantities"]
-    st.markdown(f"### {job['job_id']} · {job.get('product_description') or job['product_code']}")
-    st.markdown(f"product **{job['product_code']}** · MBR rev **{job['mbr_revision']}** · drawing "
-                f"rev **{job['drawing_revision']}** · customer PO {job.get('customer_po') or '—'}"
-                f" · due {job.get('due_date') or '—'} · created "
+    st.markdown(f"### {ui.esc(job['job_id'])} · "
+                f"{ui.esc(job.get('product_description') or job['product_code'])}")
+    st.markdown(f"product **{ui.esc(job['product_code'])}** · MBR rev "
+                f"**{ui.esc(job['mbr_revision'])}** · drawing rev "
+                f"**{ui.esc(job['drawing_revision'])}** · customer PO "
+                f"{ui.esc(job.get('customer_po'))} · due {ui.esc(job.get('due_date'))} · created "
                 f"{ui.local_times_value(job.get('created_at'), tz)}"
                 + (f" · released {ui.local_times_value(job['released_at'], tz)} by "
-                   f"{job.get('released_by')}" if job.get("released_at") else ""))
+                   f"{ui.esc(job.get('released_by'))}" if job.get("released_at") else ""))
     ui.metrics([("Made", q["made"], f"{q['planned']} planned"), ("Passed", q["passed"]),
                 ("Released", q["released"]), ("Shipped", q["shipped"]),
                 ("Scrapped", q["scrapped"]), ("Quarantined", q["quarantined"]),
@@ -126,14 +128,15 @@ def sections(doc: dict[str, Any], tz: str) -> None:
         if tests.height:
             passed = tests.filter(pl.col("result") == "pass").height
             st.caption(f"{tests.height} results, {passed} pass, {tests.height - passed} fail")
-        ui.table(tests, key="bmr_tests", tz=tz, status=["result"],
+        ui.table(tests, key="bmr_tests", tz=tz, status=["result", "calibration_status"],
                  links={"serial_number": ("device", "serial")},
                  labels={"serial_number": "serial", "low_limit": "low", "high_limit": "high"})
     with tabs["Equipment"]:
-        ui.table(ui.frame(doc["equipment"]), key="bmr_equipment", tz=tz,
+        ui.table(ui.frame(doc["equipment"]), key="bmr_equipment", tz=tz, status=["status"],
                  links={"equipment_id": ("calibration", "equipment")},
                  labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
-                         "found_oot_at": "found OOT at"})
+                         "found_oot_at": "found OOT at", "status": "calibration at use",
+                         "suspect_from": "suspect since"})
     with tabs["NCRs"]:
         if not doc["ncrs"]:
             ui.empty("No NCRs on this job.")
@@ -154,8 +157,8 @@ def sections(doc: dict[str, Any], tz: str) -> None:
         ui.table(ui.frame(doc["signoffs"]), key="bmr_signoffs", tz=tz)
     with tabs["MBR routing"]:
         mbr = doc.get("mbr") or {}
-        st.caption(f"MBR {mbr.get('product_code')} rev {mbr.get('mbr_revision')} · "
-                   f"{mbr.get('status')} · approved by {mbr.get('approved_by')} "
+        st.caption(f"MBR {ui.esc(mbr.get('product_code'))} rev {ui.esc(mbr.get('mbr_revision'))}"
+                   f" · {ui.label(mbr.get('status'))} · approved by {ui.esc(mbr.get('approved_by'))} "
                    f"{ui.local_times_value(mbr.get('approved_at'), tz)}")
         ui.table(ui.frame(doc["routing"]), key="bmr_routing")
 
@@ -166,10 +169,10 @@ def render() -> None:
     if job is None:
         return
     try:
-        with st.spinner(f"Assembling the batch record of {job}…"):
+        with st.spinner(f"Assembling the batch record of {ui.esc(job)}…"):
             doc = data.batch_record(job)
     except RecordNotFound as exc:
-        st.warning(str(exc))
+        st.warning(ui.esc(exc))
         return
     tz = doc.get("timezone") or data.timezone()
     with beside:

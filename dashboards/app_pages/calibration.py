@@ -45,7 +45,8 @@ def register(tz: str) -> list[str]:
     history = data.calibration_history(None)
     if history.height:
         with st.expander("Calibration history, all equipment", expanded=False):
-            st.plotly_chart(charts.calibration_timeline(history, dt.datetime.now(dt.UTC)),
+            st.plotly_chart(charts.calibration_timeline(history, dt.datetime.now(dt.UTC),
+                                                        data.suspect_windows()),
                             key="chart_cal_timeline")
             ui.table(history, key="history_table", tz=tz, status=["as_found", "as_left"],
                      labels={"equipment_id": "equipment", "certificate_no": "certificate",
@@ -87,7 +88,7 @@ def one(ids: list[str], events: pl.DataFrame, tz: str) -> None:
     late = data.uses_out_of_calibration(equipment)
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**Calibrations of {equipment}** ({history.height})")
+        st.markdown(f"**Calibrations of {ui.esc(equipment)}** ({history.height})")
         ui.table(history.drop("equipment_id"), key="one_history", tz=tz,
                  status=["as_found", "as_left"],
                  labels={"certificate_no": "certificate", "as_found": "as found",
@@ -107,12 +108,12 @@ def one(ids: list[str], events: pl.DataFrame, tz: str) -> None:
 
 def impact(equipment: str, tz: str) -> None:
     """The impact of the equipment's out-of-tolerance findings."""
-    st.markdown(f"#### Impact of the out-of-tolerance finding(s) on {equipment}")
-    with st.spinner(f"Working out the impact of {equipment}: every result since it was last "
+    st.markdown(f"#### Impact of the out-of-tolerance finding(s) on {ui.esc(equipment)}")
+    with st.spinner(f"Working out the impact of {ui.esc(equipment)}: every result since it was last "
                     "known good, and every unit holding a measured part…"):
         answer = data.oot_impact(equipment)
     if answer["message"]:
-        st.info(answer["message"])
+        st.info(ui.esc(answer["message"]))
     s = answer["summary"]
     ui.metrics([("Suspect results", f"{s['results']:,}"), ("Units", f"{s['units']:,}"),
                 ("Jobs", f"{s['jobs']:,}"), ("Customers", f"{s['customers']:,}"),
@@ -121,7 +122,7 @@ def impact(equipment: str, tz: str) -> None:
     for w in answer["windows"].iter_rows(named=True):
         since = ui.local_times_value(w["from"], tz) if w["from"] else "its first use"
         st.markdown(f"Suspect window: **{since}** → **{ui.local_times_value(w['to'], tz)}** "
-                    f"(found out of tolerance, certificate {w['certificate_no']})")
+                    f"(found out of tolerance, certificate {ui.esc(w['certificate_no'])})")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Units affected** (measured, or holding a measured part)")

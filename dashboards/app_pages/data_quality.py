@@ -76,8 +76,9 @@ def quarantine(run_id: str | None, tz: str) -> None:
                          "raw_values": "values as read"},
                  height=min(420, 38 + 35 * rows.height))
     if focus is not None:
-        st.markdown(f"**{focus['source_file']}, row {focus['row_number']}** "
-                    f"({focus['table_name']}): {focus['messages']}")
+        st.markdown(f"**{ui.esc(ui.file_name(focus['source_file']))}, row "
+                    f"{focus['row_number']}** ({ui.esc(focus['table_name'])}): "
+                    f"{ui.esc(focus['messages'])}")
         st.json(focus["raw_values"], expanded=True)
 
 
@@ -86,7 +87,8 @@ def _focus(rows: pl.DataFrame) -> dict[str, object] | None:
     file, row = st.query_params.get("file"), st.query_params.get("row")
     if not file or not row or not row.isdigit():
         return None
-    hit = rows.filter((pl.col("source_file") == file) & (pl.col("row_number") == int(row)))
+    named = (pl.col("source_file") == file) | pl.col("source_file").str.ends_with(f"/{file}")
+    hit = rows.filter(named & (pl.col("row_number") == int(row)))
     return hit.row(0, named=True) if hit.height else None
 
 
@@ -132,7 +134,8 @@ def lineage(tz: str) -> None:
         return
     answer = data.dq_lineage(table, column, value)
     if not answer.current.height and not answer.superseded.height:
-        ui.empty(strings.DQ_LINEAGE_NONE.format(table=table, column=column, value=value))
+        ui.empty(strings.DQ_LINEAGE_NONE.format(table=table, column=column,
+                                                value=ui.esc(repr(value))))
         return
     ui.table(answer.sources, key="lineage_sources", tz=tz, status=["version"],
              labels={"source_file": "file", "row": "row in file", "run_id": "run",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 import streamlit as st
@@ -48,17 +49,21 @@ def unit_header(doc: dict[str, Any], tz: str) -> None:
     tests = doc["tests"]
     failed = sum(1 for t in tests if t["result"] == "fail")
     shipped = doc["shipments"][0] if doc["shipments"] else None
-    st.markdown(f"### {unit['serial_number']} · {unit.get('description') or unit['product_code']}")
+    st.markdown(f"### {ui.esc(unit['serial_number'])} · "
+                f"{ui.esc(unit.get('description') or unit['product_code'])}")
     st.markdown(
-        f":{_badge(unit['status'])}-badge[{unit['status']}] "
-        f"product **{unit['product_code']}** · job [{unit['job_id']}](./batch?job={unit['job_id']})"
-        f" rev {job.get('mbr_revision', '?')} · built {ui.local_times_value(unit.get('built_at'), tz)}"
-        + (f" · GTIN {unit['gtin']}" if unit.get("gtin") else ""))
+        f":{_badge(unit['status'])}-badge[{ui.label(unit['status'])}] "
+        f"product **{ui.esc(unit['product_code'])}** · job "
+        f"[{ui.esc(unit['job_id'])}](./batch?job={quote(str(unit['job_id']))})"
+        f" rev {ui.esc(job.get('mbr_revision', '?'))} · built "
+        f"{ui.local_times_value(unit.get('built_at'), tz)}"
+        + (f" · GTIN {ui.esc(unit['gtin'])}" if unit.get("gtin") else ""))
     if shipped:
-        st.markdown(f"Shipped to **{shipped['customer']}** on order {shipped['order_ref']}, "
+        st.markdown(f"Shipped to **{ui.esc(shipped['customer'])}** on order "
+                    f"{ui.esc(shipped['order_ref'])}, "
                     f"{ui.local_times_value(shipped['shipped_at'], tz)}"
-                    + (f" ({shipped['ship_to_country']})" if shipped.get("ship_to_country")
-                       else ""))
+                    + (f" ({ui.esc(shipped['ship_to_country'])})"
+                       if shipped.get("ship_to_country") else ""))
     parts = [c for c in doc["components"] if c["removed_at"] is None]
     ui.metrics([("Components", len(parts), "lots and serials in the unit, at every level"),
                 ("Test results", len(tests), "every measurement, every attempt"),
@@ -86,6 +91,24 @@ def findings(doc: dict[str, Any]) -> None:
     ui.table(ui.frame(items, ["severity", "rule", "message", "record"]), key="dhr_findings",
              status=["severity"],
              config={"message": st.column_config.TextColumn("message", width=760)})
+
+
+def suspect_windows(doc: dict[str, Any], tz: str) -> None:
+    """One banner per piece of equipment and suspect window (status.py's answer)."""
+    windows: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for e in doc["equipment"]:
+        if e.get("status") == "suspect":
+            windows.setdefault((e["equipment_id"], e.get("found_oot_by")), []).append(e)
+    for (equipment, cert), rows in windows.items():
+        first = rows[0]
+        since = (ui.local_times_value(first.get("suspect_from"), tz) if first.get("suspect_from")
+                 else "its first use")
+        uses = sum(int(r.get("uses") or 0) for r in rows)
+        st.warning(f"**{ui.esc(equipment)}** was found out of tolerance by certificate "
+                   f"{ui.esc(cert)} on {ui.local_times_value(first.get('found_oot_at'), tz)}: "
+                   f"the {uses} use(s) on this unit in its suspect window ({since} → "
+                   f"{ui.local_times_value(first.get('found_oot_at'), tz)}) are suspect.",
+                   icon=":material/warning:")
 
 
 def sections(doc: dict[str, Any], tz: str) -> None:
@@ -125,7 +148,7 @@ def sections(doc: dict[str, Any], tz: str) -> None:
                 "tested_at", "test_step", "measurement", "value", "units", "low_limit",
                 "high_limit", "result", "attempt", "equipment_id", "calibration_status",
                 "operator", "run_id", "source") if c in tests.columns]),
-                key="dhr_tests", tz=tz, status=["result"],
+                key="dhr_tests", tz=tz, status=["result", "calibration_status"],
                 labels={"low_limit": "low", "high_limit": "high", "equipment_id": "equipment",
                         "calibration_status": "calibration"})
         else:
@@ -133,15 +156,12 @@ def sections(doc: dict[str, Any], tz: str) -> None:
     with tabs[3]:
         equipment = ui.frame(doc["equipment"])
         if equipment.height:
-            ui.table(equipment, key="dhr_equipment", tz=tz,
+            suspect_windows(doc, tz)
+            ui.table(equipment, key="dhr_equipment", tz=tz, status=["status"],
                      labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
-                             "found_oot_at": "found OOT at", "certificate_no": "certificate"},
+                             "found_oot_at": "found OOT at", "certificate_no": "certificate",
+                             "status": "calibration at use", "suspect_from": "suspect since"},
                      links={"equipment_id": ("calibration", "equipment")})
-            oot = [e for e in doc["equipment"] if e.get("found_oot_by")]
-            for e in oot:
-                st.warning(f"{e['equipment_id']} was later found out of tolerance "
-                           f"({e['found_oot_by']}, {ui.local_times_value(e['found_oot_at'], tz)}):"
-                           " results it took on this unit are suspect.", icon=":material/warning:")
         else:
             ui.empty("No equipment recorded against this unit.")
     with tabs[4]:
@@ -150,18 +170,20 @@ def sections(doc: dict[str, Any], tz: str) -> None:
         for n in doc["ncrs"]:
             state = "open" if n["closed_at"] is None else "closed"
             with st.container(border=True):
-                st.markdown(f"**{n['ncr_id']}** · {n['defect_code']} · "
+                st.markdown(f"**{ui.esc(n['ncr_id'])}** · {ui.esc(n['defect_code'])} · "
                             f":{_badge('fail' if state == 'open' else 'pass')}-badge[{state}] "
-                            f"· disposition **{n['disposition']}**")
-                st.write(n["description"])
+                            f"· disposition **{ui.label(n['disposition'])}**")
+                ui.text(n["description"])
                 st.caption(f"raised {ui.local_times_value(n['raised_at'], tz)} by "
-                           f"{n['raised_by']}" + (f" · closed {ui.local_times_value(n['closed_at'], tz)}"
-                                                  f" by {n['closed_by']}" if n["closed_at"] else "")
-                           + (f" · re-test {n['retest_ref']}" if n.get("retest_ref") else ""))
+                           f"{ui.esc(n['raised_by'])}"
+                           + (f" · closed {ui.local_times_value(n['closed_at'], tz)}"
+                              f" by {ui.esc(n['closed_by'])}" if n["closed_at"] else "")
+                           + (f" · re-test {ui.esc(n['retest_ref'])}" if n.get("retest_ref")
+                              else ""))
                 if n.get("removed_parts"):
                     st.markdown("Parts removed under this NCR")
                     ui.table(ui.frame(n["removed_parts"]), key=f"ncr_removed_{n['ncr_id']}",
-                             tz=tz)
+                             tz=tz, links={"serial_number": ("device", "serial")})
                 if n.get("retest"):
                     st.markdown("Re-test evidence")
                     ui.table(ui.frame(n["retest"]), key=f"ncr_retest_{n['ncr_id']}", tz=tz,
@@ -173,13 +195,13 @@ def sections(doc: dict[str, Any], tz: str) -> None:
         for lab in doc["labels"]:
             parsed = lab.get("parsed") or {}
             st.code(lab["label_data"], language=None)
-            st.caption(f"GTIN {parsed.get('gtin')} · serial {parsed.get('serial')} · "
-                       + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in
-                                   (parsed.get("dates") or {}).items())
+            st.caption(f"GTIN {ui.esc(parsed.get('gtin'))} · serial {ui.esc(parsed.get('serial'))}"
+                       " · " + ", ".join(f"{ui.label(k)} {ui.esc(v)}" for k, v in
+                                         (parsed.get("dates") or {}).items())
                        + f" · checked {ui.local_times_value(lab['checked_at'], tz)} by "
-                         f"{lab['checked_by']}: {lab['result']}")
+                         f"{ui.esc(lab['checked_by'])}: {ui.label(lab['result'])}")
             for problem in lab.get("problems") or []:
-                st.error(problem)
+                st.error(ui.esc(problem))
         if not doc["labels"]:
             ui.empty("No label check recorded for this unit.")
     with tabs[6]:
@@ -206,17 +228,17 @@ def render() -> None:
     serial, gtin = data.serial_from_scan(typed)
     ui.to_query(PAGE, {"serial": serial})  # a link to the unit, not to the label scanned
     if serial != typed.strip():
-        right.caption(f"Label read: serial (21) **{serial}**" + (f", GTIN (01) {gtin}"
-                                                                 if gtin else ""))
+        right.caption(f"Label read: serial (21) **{ui.esc(serial)}**"
+                      + (f", GTIN (01) {ui.esc(gtin)}" if gtin else ""))
     try:
-        with st.spinner(f"Assembling the device history record of {serial}…"):
+        with st.spinner(f"Assembling the device history record of {ui.esc(serial)}…"):
             doc = data.device_record(serial)
     except RecordNotFound as exc:
-        st.warning(str(exc), icon=":material/search_off:")
+        st.warning(ui.esc(exc), icon=":material/search_off:")
         near = data.serial_suggestions(serial)
         if near:
-            st.markdown("Did you mean: " + ", ".join(f"[{s}](./device?serial={s})"
-                                                     for s in near[:10]))
+            st.markdown("Did you mean: " + ", ".join(
+                f"[{ui.esc(s)}](./device?serial={quote(s)})" for s in near[:10]))
         return
     tz = doc.get("timezone") or data.timezone()
     unit_header(doc, tz)

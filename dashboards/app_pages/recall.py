@@ -97,7 +97,7 @@ def render() -> None:
                                          window[1] + dt.timedelta(days=1) if len(window) > 1
                                          else None, include_removed)
     if answer.message:
-        st.warning(answer.message)
+        st.warning(ui.esc(answer.message))
     if not answer.affected:
         if not answer.message:
             ui.empty(strings.RECALL_NOTHING)
@@ -111,7 +111,7 @@ def render() -> None:
                 ("Removed in rework", f"{len(answer.removed):,}",
                  "units the part was fitted to and later removed from")])
     if answer.query.get("lots"):
-        st.caption(f"Lots traced: {', '.join(answer.query['lots'])}")
+        st.caption(f"Lots traced: {ui.esc(', '.join(answer.query['lots']))}")
     left, right = st.columns(2)
     left.plotly_chart(charts.counts_bar(summary["by_status"], "Units by status"),
                       key="chart_status")

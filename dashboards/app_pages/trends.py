@@ -79,9 +79,16 @@ def render() -> None:
                                                           "the window"),
                 ("Median days to close", None if days is None else f"{days:.1f}"),
                 ("First-pass yield", ui.percent(figures["first_pass_yield"]),
-                 f"{figures['unit_tests']:,} unit tests (unit × test step)"),
+                 f"finished devices: {figures['unit_tests']:,} unit tests (unit × test step)"),
                 ("Rework rate", ui.percent(figures["rework_rate"]),
-                 f"{figures['reworked']:,} of {figures['units']:,} units reworked")])
+                 f"{figures['reworked']:,} of {figures['units']:,} finished devices reworked")])
+    subs = figures["sub_assemblies"]
+    if subs["units"] or subs["unit_tests"]:
+        sub_fpy = ui.percent(subs["first_pass_yield"]) or "—"
+        st.caption(f"Sub-assemblies, apart: first-pass yield {sub_fpy} over "
+                   f"{subs['unit_tests']:,} unit tests; {subs['reworked']:,} of "
+                   f"{subs['units']:,} reworked ({ui.percent(subs['rework_rate']) or '—'}). "
+                   "The headline figures are about finished devices only.")
 
     st.subheader("Nonconformances")
     if not ncrs.height:
@@ -112,7 +119,7 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Rework")
-        ui.table(reworked, key="rework_table",
+        ui.table(reworked, key="rework_table", status=["level"],
                  labels={"product_code": "product", "units": "units built",
                          "rework_rate": "rework rate"})
     with right:

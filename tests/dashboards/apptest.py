@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,20 @@ def no_traceback(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def unescape(markdown: str) -> str:
+    """Markdown source as read: backslash escapes (``ui.esc``) resolved, kept spaces and line
+    breaks as typed. Emphasis marks stay (``**bold**``)."""
+    return re.sub(r"\\(.)", r"\1", markdown.replace(" \u00a0", "  ").replace("  \n", "\n"))
+
+
 def texts(at: AppTest) -> str:
-    """Every markdown, caption, info, warning, error and success text on the page, joined."""
+    """Every markdown, caption, info, warning, error, success and text element on the page,
+    joined, escapes resolved (what a reader sees, emphasis marks aside)."""
     parts = []
-    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader",
+                 "text"):
+        parts += [unescape(str(e.value)) if kind != "text" else str(e.value)
+                  for e in getattr(at, kind)]
     return "\n".join(parts)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboards import data, strings
-from tests.dashboards.apptest import FILES, Opener, no_traceback, opener, table, texts
+from tests.dashboards.apptest import FILES, Opener, no_traceback, opener, table, texts, unescape
 from tests.helpers import JOB_HEADER, Lake, job_row, write_csv
 
 
@@ -16,7 +16,7 @@ def test_search_hits_open_the_page_at_the_record(app: Opener) -> None:
     at.text_input(key=strings.SEARCH_KEY).input("SPX200-0004").run()
     no_traceback(at)
     hits = [b for b in at.button if b.key and b.key.startswith("search_hit_")]
-    assert hits and hits[0].label.startswith("**serial** SPX200-0004")
+    assert hits and unescape(hits[0].label).startswith("**serial** SPX200-0004")
     hits[0].click().run()
     no_traceback(at)
     assert at.text_input(key=strings.SERIAL_KEY).value == "SPX200-0004"
@@ -27,10 +27,10 @@ def test_search_hits_open_the_page_at_the_record(app: Opener) -> None:
 def test_search_finds_a_lot_on_two_components_and_opens_the_recall(app: Opener) -> None:
     at = app("ask")
     at.text_input(key=strings.SEARCH_KEY).input("L-4471").run()
-    labels = [b.label for b in at.button if b.key and b.key.startswith("search_hit_")]
+    labels = [unescape(b.label) for b in at.button if b.key and b.key.startswith("search_hit_")]
     assert sum(label.startswith("**lot** L-4471") for label in labels) == 2  # CAP-100, SCR-M3
     hit = next(b for b in at.button if b.key and b.key.startswith("search_hit_")
-               and "CAP-100" in b.label)
+               and "CAP-100" in unescape(b.label))
     hit.click().run()
     no_traceback(at)
     assert at.selectbox(key=strings.COMPONENT_KEY).value == "CAP-100"
@@ -62,10 +62,10 @@ def test_ask_the_lake_runs_a_read(app: Opener) -> None:
 def test_ask_the_lake_refuses_anything_but_a_read(app: Opener) -> None:
     at = app("ask", sql="DROP TABLE units")
     no_traceback(at)
-    assert at.error and "DROP statements are refused" in at.error[0].value
+    assert at.error and "DROP statements are refused" in unescape(at.error[0].value)
     at = app("ask", sql="SELECT * FROM read_csv('/etc/passwd')")
     no_traceback(at)
-    assert at.error and at.error[0].value.startswith("refused")
+    assert at.error and unescape(at.error[0].value).startswith("refused")
     at = app("ask", sql="SELEKT 1")
     assert at.error and "not valid SQL" in at.error[0].value
 

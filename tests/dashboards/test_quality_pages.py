@@ -14,8 +14,10 @@ from tests.dashboards.apptest import Opener, linked, metric, no_traceback, opene
 def test_trends_of_the_whole_sample(app: Opener) -> None:
     at = app("trends")
     assert (metric(at, "NCRs raised"), metric(at, "Open NCRs")) == ("3", "1")
-    assert metric(at, "First-pass yield") == "97.4%"  # 111 of 114 unit tests
-    assert metric(at, "Rework rate") == "5.6%"        # 2 of 36 units
+    # headlines are about the 20 finished devices; the 16 PCB-MAIN sub-assemblies apart
+    assert metric(at, "First-pass yield") == "96.9%"  # 95 of 98 device unit tests
+    assert metric(at, "Rework rate") == "10.0%"       # 2 of 20 devices
+    assert "Sub-assemblies, apart: first-pass yield 100.0% over 16 unit tests; 0 of 16" in texts(at)
     fpy = table(at, "fpy")
     noise = fpy[(fpy["product_code"] == "SPX-200") & (fpy["test_step"] == "NOISE")]
     assert (int(noise["first_pass"].iloc[0]), int(noise["units_tested"].iloc[0])) == (8, 10)
@@ -101,6 +103,7 @@ def test_a_quarantine_link_shows_the_row(bad_lake: Path, monkeypatch: pytest.Mon
     file = table(at, "raw_values").query("table_name == 'units'")["source_file"].iloc[0]
     at = opener(bad_lake, monkeypatch)("data-quality", table="units", file=file, row="3")
     assert at.selectbox(key=strings.DQ_TABLE_KEY).value == "units"
+    assert "/" not in file  # the file's name, not the server's folders
     assert f"**{file}, row 3** (units)" in texts(at)
     assert at.json and "finished" in str(at.json[0].value)
 

@@ -6,7 +6,7 @@ import io
 import json
 
 from dashboards import data, strings
-from tests.dashboards.apptest import Opener, linked, metric, no_traceback, table, texts
+from tests.dashboards.apptest import Opener, linked, metric, no_traceback, table, texts, unescape
 
 
 def test_device_history_asks_for_a_serial(app: Opener) -> None:
@@ -67,7 +67,7 @@ def test_batch_record_findings_first(app: Opener) -> None:
     at.selectbox(key=strings.JOB_KEY).select("J-1047").run()
     no_traceback(at)
     assert at.error and strings.BATCH_BLOCKED in at.error[0].value
-    assert "NCR-0240" in at.error[0].value
+    assert "NCR-0240" in unescape(at.error[0].value)
     assert "open_ncr_at_release" in set(table(at, "rule")["rule"])
     assert metric(at, "Quarantined") == "1" and metric(at, "WIP") == "3"
 

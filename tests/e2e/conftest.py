@@ -59,6 +59,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("e2e")
     lake = Lake(root / "lake")
     lake.ingest(SAMPLE, exclude=["bad/*"])
+    yield from serve(root, lake)
+
+
+def serve(root: Path, lake: Lake) -> Iterator[str]:
+    """Serve the dashboards on ``lake`` until the generator is closed; yields the base URL."""
     port = free_port()
     log = (root / "dashboard.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "tracelake.cli", "dashboard", "--lake",

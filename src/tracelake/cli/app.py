@@ -13,9 +13,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from tracelake.errors import TracelakeError
 from tracelake.lake.paths import LakePaths
+from tracelake.verbatim import visible
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="tracelake: a traceability lake for device manufacturers.")
@@ -26,8 +28,18 @@ app.add_typer(trace_app, name="trace")
 impact_app = typer.Typer(no_args_is_help=True, help="Impact of an event on results and units.")
 app.add_typer(impact_app, name="impact")
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+# Markup, emoji codes and highlighting off: every message may carry text from the lake, shown as
+# stored. Colour is given with rich.text.Text (see ``styled``), never by markup in a string.
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False,
+              emoji=False, highlight=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A message line: plain strings shown as stored (control characters visible), ``(text,
+    style)`` pairs coloured."""
+    return Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p)
+                           for p in parts))
 
 LakeOption = Annotated[Path, typer.Option("--lake", envvar="TRACELAKE_LAKE",
                                           help="The lake folder.", show_default=True)]
@@ -56,14 +68,14 @@ def _failures(lake: Path | None = None) -> Iterator[None]:
     try:
         yield
     except TracelakeError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(styled(("error:", "red"), f" {exc}"))
         raise typer.Exit(1) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:
         log = _write_crash_log(lake)
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
-                  f"(details in {log})", highlight=False)
+        err.print(styled(("internal error:", "red"), f" {type(exc).__name__}: {exc} "
+                         f"(details in {log})"))
         raise typer.Exit(1) from None
 
 

@@ -20,8 +20,9 @@ from tracelake.cli.app import (
     err,
     mapping_app,
     out,
+    styled,
 )
-from tracelake.exports.formats import json_dumps
+from tracelake.exports.formats import json_dumps, plain
 from tracelake.lake.paths import LakePaths
 
 # ------------------------------------------------------------------ ingest
@@ -80,9 +81,9 @@ def _print_ingest_table(report) -> None:  # type: ignore[no-untyped-def]
             changes.insert(0, "read again (mapping changed or --reread)")
         why = f.reason or "; ".join(changes + f.notes + [f"{r}: {n}" for r, n in
                                                          f.quarantined_by_rule.items()])
-        table.add_row(escape(Path(f.path).name), f.table or "-",
-                      f"[{style.get(f.status, '')}]{f.status}[/]", str(f.rows_read),
-                      str(f.rows_loaded), str(f.rows_quarantined), escape(why))
+        table.add_row(plain(Path(f.path).name), f.table or "-",
+                      styled((f.status, style.get(f.status, ""))), str(f.rows_read),
+                      str(f.rows_loaded), str(f.rows_quarantined), plain(why))
     t = report.totals
     out.print(table)
     out.print(f"{t['files']} files, {t['rows_read']} rows read, {t['rows_loaded']} loaded, "
@@ -194,19 +195,18 @@ def mapping_check(
                                "missing_optional": report.missing_optional,
                                "suggestions": report.suggestions}))
             return
-        out.print(f"[bold]{escape(str(file))}[/] -> table [bold]{target}[/]")
+        out.print(styled((str(file), "bold"), " -> table ", (target, "bold")))
         for header, column in report.mapped.items():
-            out.print(f"  [green]ok[/]       {escape(repr(header))} -> {column}", highlight=False)
+            out.print(styled("  ", ("ok", "green"), f"       {header!r} -> {column}"))
         for header in report.unmapped:
             hint = report.suggestions.get(header)
-            out.print(f"  [yellow]unmapped[/] {escape(repr(header))}"
-                      + (f" (perhaps {hint}?)" if hint else " (kept in _extra)"),
-                      highlight=False)
+            out.print(styled("  ", ("unmapped", "yellow"), f" {header!r}"
+                             + (f" (perhaps {hint}?)" if hint else " (kept in _extra)")))
         if report.missing_required:
-            out.print("[red]still needed (required):[/] " + ", ".join(report.missing_required),
-                      highlight=False)
+            out.print(styled(("still needed (required):", "red"),
+                             " " + ", ".join(report.missing_required)))
         else:
-            out.print("[green]every required column is there[/]")
+            out.print(styled(("every required column is there", "green")))
         if report.missing_optional:
             out.print("optional, not given: " + ", ".join(report.missing_optional),
                       highlight=False)

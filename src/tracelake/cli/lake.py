@@ -16,8 +16,9 @@ from tracelake.cli.app import (
     _print,
     app,
     out,
+    styled,
 )
-from tracelake.exports.formats import json_dumps, render_frame
+from tracelake.exports.formats import json_dumps, plain, render_frame
 from tracelake.lake.paths import LakePaths
 
 # ------------------------------------------------------------------ sql
@@ -57,18 +58,18 @@ def _print_summary(doc: dict) -> None:  # type: ignore[type-arg]
     for col in ("table", "rows", "quarantined", "superseded versions"):
         table.add_column(col, justify="right" if col != "table" else "left")
     for t in doc["tables"]:
-        table.add_row(t["table"], str(t["rows"]), str(t["rows_quarantined"]),
+        table.add_row(plain(t["table"]), str(t["rows"]), str(t["rows_quarantined"]),
                       str(t["superseded_versions"]))
     out.print(table)
     if doc["quarantine_rules"]:
-        out.print("[bold]quarantined rows by rule[/]")
+        out.print(styled(("quarantined rows by rule", "bold")))
         for r in doc["quarantine_rules"]:
             out.print(f"  {r['table']}: {r['rule']} x{r['rows']}", highlight=False)
     for f in doc["rejected_files"]:
-        out.print(f"[red]rejected[/] {f['path']}: {f['reason']}", highlight=False)
+        out.print(styled(("rejected", "red"), f" {f['path']}: {f['reason']}"))
     for o in doc["orphan_references"]:
         values = ", ".join(o["values"][:5]) + (" …" if len(o["values"]) > 5 else "")
-        out.print(f"[yellow]orphan[/] {o['kind']} in {o['table']} x{o['references']}: {values}",
-                  highlight=False)
+        out.print(styled(("orphan", "yellow"),
+                         f" {o['kind']} in {o['table']} x{o['references']}: {values}"))
 
 

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from tracelake.verbatim import visible
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["CSV_DATETIME", "frame_records", "json_dumps", "render_frame"]
-
 #: Timestamps in CSV output: UTC, ISO 8601, with Z (as in the JSON output).
 CSV_DATETIME = "%Y-%m-%dT%H:%M:%SZ"
 
+__all__ = ["CSV_DATETIME", "frame_records", "json_dumps", "plain", "render_frame"]
 
 def _default(value: object) -> Any:
     if isinstance(value, dt.datetime):
@@ -65,29 +67,25 @@ def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> 
         return json_dumps({"columns": frame.columns, "rows": frame_records(frame),
                            "row_count": frame.height})
     if fmt == "csv":
-        import polars as pl
+        from tracelake.exports.sheets import to_csv  # polars only when a frame is written
 
-        # CSV has no nested values: lists, arrays and structs are written as their JSON text
-        flat = frame.with_columns(
-            pl.col(c).map_elements(_json_cell, return_dtype=pl.String)
-            for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct | pl.Array))
-        return flat.write_csv(datetime_format=CSV_DATETIME)
-    table = Table(title=title, show_lines=False)
+        # CSV has no nested values (lists and structs as JSON text); formula-like cells defused
+        return to_csv(frame)
+    table = Table(title=plain(title) if title else None, show_lines=False)
     for name in frame.columns:
-        table.add_column(name, overflow="fold")
+        table.add_column(plain(name), overflow="fold")
     for row in frame.iter_rows():
-        table.add_row(*("" if v is None else _cell(v) for v in row))
+        table.add_row(*(plain("" if v is None else _cell(v)) for v in row))
     buf = io.StringIO()
-    Console(file=buf, width=200, force_terminal=False).print(table)
+    Console(file=buf, width=200, force_terminal=False, highlight=False, emoji=False,
+            markup=False).print(table)
     return buf.getvalue()
 
 
-def _json_cell(value: object) -> str:
-    import polars as pl
-
-    if isinstance(value, pl.Series):
-        value = value.to_list()
-    return json.dumps(_clean(value), default=_default, ensure_ascii=False)
+def plain(value: object) -> Text:
+    """A value for a Rich table or message as stored: no markup, no emoji codes, no highlighting;
+    control characters visible, long words folded (never cut)."""
+    return Text(visible(str(value)), overflow="fold", no_wrap=False)
 
 
 def _cell(value: object) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from tracelake.derived.genealogy.trace import WhereFrom, WhereUsed
-from tracelake.exports.formats import CSV_DATETIME
+from tracelake.exports.sheets import to_csv, write_xlsx
 
 __all__ = ["components_frame", "recall_frame", "write_recall"]
 
@@ -83,12 +83,7 @@ def write_recall(answer: WhereUsed, path: Path) -> Path:
                                           str(answer.summary["units"]),
                                           str(answer.summary["shipped"]),
                                           str(answer.summary["customers"])]})
-        import xlsxwriter
-
-        with xlsxwriter.Workbook(path) as workbook:
-            frame.with_columns(pl.col("shipped_at", "expires_at").dt.replace_time_zone(None)).write_excel(
-                workbook, worksheet="affected units", autofit=True)
-            summary.write_excel(workbook, worksheet="summary", autofit=True)
+        write_xlsx({"affected units": frame, "summary": summary}, path)
     else:
-        frame.write_csv(path, datetime_format=CSV_DATETIME)
+        path.write_text(to_csv(frame), encoding="utf-8")
     return path

@@ -12,7 +12,12 @@ from typing import Any
 
 import duckdb
 
-from tracelake.derived.findings import list_findings, release_gate
+from tracelake.derived.findings import (
+    BATCH_FINDINGS_COUNT_PER_SERIAL,
+    list_findings,
+    release_gate,
+    unit_finding_counts,
+)
 from tracelake.errors import RecordNotFound
 from tracelake.lake.plant_time import plant_zone
 from tracelake.records import evidence
@@ -39,6 +44,13 @@ def _bom(con: duckdb.DuckDBPyConnection, job: dict[str, Any]) -> list[dict[str, 
                 AND s.qty_per IS NOT DISTINCT FROM m.qty_per) AS matches_mbr
         FROM snap s FULL JOIN master m USING (line_no) ORDER BY 1""",
                 {"job": job["job_id"], "product": job["product_code"], "rev": job["mbr_revision"]})
+
+
+def _counts(counts: dict[str, int]) -> dict[str, int]:
+    """A serial's findings as the serial list carries them: the total on its record (its own and
+    its job's batch-level ones), and each part."""
+    return {"findings": counts["total"], "own_findings": counts["own"],
+            "batch_findings": counts["batch"]}
 
 
 def _firmware_summary(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -92,7 +104,7 @@ def batch_record(con: duckdb.DuckDBPyConnection, job_id: str, *,
             "label_problems": last_label["problems"] if last_label else [],
             "customer": ship[-1]["customer"] if ship else None,
             "order_ref": ship[-1]["order_ref"] if ship else None,
-            "findings": sum(1 for f in findings if f.serial_number == u["serial_number"]),
+            **_counts(unit_finding_counts(findings, u["serial_number"], job_id)),
             "page": None})  # filled in by the PDF renderer
     doc: dict[str, Any] = {
         "kind": "bmr", "title": f"Batch Manufacturing Record — {job_id}",
@@ -100,6 +112,7 @@ def batch_record(con: duckdb.DuckDBPyConnection, job_id: str, *,
         "job": job,
         "release": gate.as_dict(),
         "findings": [f.as_dict() for f in findings],
+        "batch_findings_count_per_serial": BATCH_FINDINGS_COUNT_PER_SERIAL,
         "quantities": {"planned": job["quantity"], "made": len(ev.units),
                        "passed": sum(statuses[s] for s in _PASSED),
                        "released": statuses["released"] + statuses["shipped"],

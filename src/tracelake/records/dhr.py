@@ -13,7 +13,13 @@ from typing import Any
 
 import duckdb
 
-from tracelake.derived.findings import Finding, list_findings
+from tracelake.derived.findings import (
+    BATCH_FINDINGS_COUNT_PER_SERIAL,
+    Finding,
+    list_findings,
+    unit_finding_counts,
+    unit_findings,
+)
 from tracelake.derived.genealogy import where_from
 from tracelake.errors import RecordNotFound
 from tracelake.intake.labels import check_label, parse_label
@@ -78,9 +84,9 @@ def unit_page(con: duckdb.DuckDBPyConnection, unit: dict[str, Any], ev: UnitEvid
                  "gtin": (product or {}).get("gtin")},
         # the unit's own findings, then its batch's findings that name no one unit (they concern
         # every unit of the job: a revision, an ECN, a release signature, an equipment event)
-        "findings": [f.as_dict() for f in findings if f.serial_number == serial]
-                    + [f.as_dict() for f in findings
-                       if f.serial_number is None and f.job_id == unit["job_id"]],
+        "findings": [f.as_dict() for f in unit_findings(findings, serial, unit["job_id"])],
+        "finding_counts": {**unit_finding_counts(findings, serial, unit["job_id"]),
+                           "batch_findings_count_per_serial": BATCH_FINDINGS_COUNT_PER_SERIAL},
         "components": genealogy.components,
         "fitments": ev.fitments.get(serial, []),
         "operations": ops,

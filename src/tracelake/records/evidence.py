@@ -11,6 +11,8 @@ from typing import Any
 
 import duckdb
 
+from tracelake.derived.calibration.status import status_sql
+
 __all__ = ["Scope", "calibration_at_use", "firmware", "labels", "ncrs", "operations",
            "rows", "shipments", "signoffs", "test_results", "unit_components", "units"]
 
@@ -73,64 +75,48 @@ def operations(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, A
 
 
 def test_results(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:
-    """Test and inspection results with limits, attempt, and the calibration in force at the time."""
-    return rows(con, f"""
-        SELECT r.*, u.job_id,
+    """Test and inspection results with limits, attempt, the calibration in force at the time and
+    the calibration status at use (:mod:`tracelake.derived.calibration.status`)."""
+    scoped = f"""(SELECT r.*, u.job_id,
                CASE WHEN r.value IS NULL OR (r.low_limit IS NULL AND r.high_limit IS NULL) THEN NULL
                     ELSE coalesce(r.value >= r.low_limit, true) AND coalesce(r.value <= r.high_limit, true)
-               END AS within_limits,
-               c.certificate_no, c.calibrated_at, c.due_at,
-               CASE WHEN c.calibrated_at IS NULL THEN 'none'
-                    WHEN r.tested_at > c.due_at THEN 'overdue' ELSE 'in calibration' END
-                   AS calibration_status
+               END AS within_limits
         FROM test_results r JOIN units u USING (serial_number)
-        ASOF LEFT JOIN calibrations c
-          ON c.equipment_id = r.equipment_id AND r.tested_at >= c.calibrated_at
-        WHERE {scope.units_where()}
-        ORDER BY r.serial_number, r.tested_at, r.test_step, r.measurement""", scope.params)
+        WHERE {scope.units_where()})"""
+    return rows(con, f"""SELECT * FROM ({status_sql(con, scoped)})
+                         ORDER BY serial_number, tested_at, test_step, measurement""", scope.params)
 
 
 def calibration_at_use(con: duckdb.DuckDBPyConnection, scope: Scope, *,
                        per_unit: bool = False) -> list[dict[str, Any]]:
-    """Each piece of equipment used on the scope, per day of use: the calibration certificate
-    and due date as they stood that day, and whether a later calibration found it out of
-    tolerance (``found_oot_by``). ``per_unit`` splits the rows by unit (``serial_number``), so
-    a batch record gets every unit page's equipment from one query."""
+    """Each piece of equipment used on the scope, one row per calibration in force and status at
+    use (:mod:`tracelake.derived.calibration.status`): first and last use, how many uses and
+    units, the certificate and due date, and for a suspect window the certificate that found the
+    equipment out of tolerance (``found_oot_by``, ``found_oot_at``) and where the window opens
+    (``suspect_from``). ``per_unit`` splits the rows by unit (``serial_number``), so a batch
+    record gets every unit page's equipment from one query."""
     op_where = "o.job_id = $key" if scope.job_id is not None else "o.serial_number = $key"
-    return rows(con, f"""
-        WITH uses AS (
+    uses = f"""(
             SELECT r.equipment_id, r.tested_at AS used_at, 'test' AS how, r.serial_number
             FROM test_results r JOIN units u USING (serial_number) WHERE {scope.units_where()}
             UNION ALL
             SELECT o.equipment_id, o.started_at, 'operation', o.serial_number
-            FROM operations o WHERE {op_where} AND o.equipment_id IS NOT NULL),
-        cal AS (
-            SELECT u.*, c.certificate_no, c.calibrated_at, c.due_at, c.lab
-            FROM uses u ASOF LEFT JOIN calibrations c
-              ON c.equipment_id = u.equipment_id AND u.used_at >= c.calibrated_at),
-        nxt AS (
-            SELECT cal.*, n.certificate_no AS next_certificate, n.calibrated_at AS next_calibrated_at,
-                   n.as_found AS next_as_found
-            FROM cal ASOF LEFT JOIN calibrations n
-              ON n.equipment_id = cal.equipment_id AND cal.used_at < n.calibrated_at)
-        SELECT {"nxt.serial_number," if per_unit else ""}
-               nxt.equipment_id, e.description, e.kind, CAST(timezone('UTC', used_at) AS DATE) AS day,
+            FROM operations o WHERE {op_where} AND o.equipment_id IS NOT NULL)"""
+    unit = "st.serial_number," if per_unit else ""
+    return rows(con, f"""
+        WITH st AS ({status_sql(con, uses, at="used_at")})
+        SELECT {unit} st.equipment_id, e.description, e.kind,
                min(used_at) AS first_use, max(used_at) AS last_use, count(*) AS uses,
-               count(DISTINCT serial_number) AS units,
-               any_value(certificate_no) AS certificate_no, any_value(calibrated_at) AS calibrated_at,
-               any_value(due_at) AS due_at, any_value(lab) AS lab,
-               CASE WHEN any_value(calibrated_at) IS NULL THEN 'none'
-                    WHEN max(used_at) > any_value(due_at) THEN 'overdue'
-                    ELSE 'in calibration' END AS status,
-               CASE WHEN any_value(next_as_found) = 'out_of_tolerance'
-                    THEN any_value(next_certificate) END AS found_oot_by,
-               CASE WHEN any_value(next_as_found) = 'out_of_tolerance'
-                    THEN any_value(next_calibrated_at) END AS found_oot_at
-        FROM nxt LEFT JOIN equipment e USING (equipment_id)
-        {"WHERE nxt.serial_number IS NOT NULL" if per_unit else ""}
-        GROUP BY {"nxt.serial_number," if per_unit else ""}
-                 nxt.equipment_id, e.description, e.kind, day, certificate_no
-        ORDER BY {"nxt.serial_number," if per_unit else ""} nxt.equipment_id, day""", scope.params)
+               count(DISTINCT st.serial_number) AS units,
+               st.certificate_no, st.calibrated_at, st.due_at, any_value(c.lab) AS lab,
+               st.calibration_status AS status, st.found_oot_by, st.suspect_to AS found_oot_at,
+               st.suspect_from
+        FROM st LEFT JOIN equipment e USING (equipment_id)
+        LEFT JOIN calibrations c ON c.equipment_id = st.equipment_id
+                                AND c.calibrated_at = st.calibrated_at
+        {"WHERE st.serial_number IS NOT NULL" if per_unit else ""}
+        GROUP BY ALL
+        ORDER BY {unit} st.equipment_id, first_use""", scope.params)
 
 
 def unit_components(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from fpdf.enums import XPos, YPos
 
 from tracelake.records.forms import Fields
 from tracelake.records.tables import Col, Table
+from tracelake.verbatim import visible
 
 __all__ = ["RecordPDF", "find_font"]
 
@@ -102,16 +103,18 @@ class RecordPDF(FPDF):
         self._glyphs = set(self.fonts[self.sans].cmap)
 
     def normalize_text(self, text: str) -> str:
-        """Text as the font can draw it: characters it lacks become visible ``[U+XXXX]`` markers."""
+        """Text as the font can draw it: control characters as their visible stand-ins
+        (``tracelake.verbatim.visible``), characters the font lacks as ``[U+XXXX]`` markers."""
         if not text.isascii():
             text = self._visible(text)
         elif not text.isprintable():
-            text = _CONTROL.sub(" ", text)
+            text = self._visible(_CONTROL.sub(" ", text.replace("\t", " ")) if self._glyphs is None
+                                 else text)
         return super().normalize_text(text)
 
     def _visible(self, text: str) -> str:
         out = []
-        for c in unicodedata.normalize("NFC", text):
+        for c in unicodedata.normalize("NFC", visible(text.replace("\t", " "))):
             if c < " " and c != "\n":
                 out.append(" ")
             elif self._glyphs is not None:
@@ -272,7 +275,7 @@ class RecordPDF(FPDF):
     def wrap(self, text: str, width: float) -> list[str]:
         """``text`` broken into lines that fit ``width`` mm: at spaces, else after ``/ _ - :``."""
         room = width - 2 * self.c_margin
-        text = self._visible(text) if not text.isascii() else text
+        text = self._visible(text) if not (text.isascii() and text.isprintable()) else text
         out: list[str] = []
         for para in text.split("\n"):
             if self.text_w(para) <= room:
@@ -316,7 +319,8 @@ class RecordPDF(FPDF):
             if align == "L":
                 left = x + self.c_margin
             else:
-                tw = self.text_w(self._visible(line) if not line.isascii() else line)
+                tw = self.text_w(self._visible(line) if not (line.isascii() and line.isprintable())
+                                 else line)
                 left = x + w - self.c_margin - tw if align == "R" else x + (w - tw) / 2
             self.text(left, base + k * line_h, line)
         self.set_xy(x + w, y)
@@ -324,7 +328,7 @@ class RecordPDF(FPDF):
     def fit(self, text: str, width: float) -> str:
         """Text shortened with "…" to fit on one line of ``width`` mm."""
         room = width - 2 * self.c_margin
-        text = self._visible(text) if not text.isascii() else text
+        text = self._visible(text) if not (text.isascii() and text.isprintable()) else text
         if self.text_w(text) <= room:
             return text
         while text and self.text_w(text + "…") > room:
@@ -438,6 +442,32 @@ class RecordPDF(FPDF):
                 pages += 1
                 y = self.t_margin + self.HEAD_H
             y += row_h
+        return pages
+
+    def table_pages(self, t: Table, start_y: float, *, size: float = 7.2) -> int:
+        """Pages ``draw(t)`` takes from ``start_y``, each cell wrapped as it will be drawn (same
+        breaks as ``table``): a table drawn later, into pages reserved now, never cuts a cell."""
+        if not t.rows:
+            return 1
+        widths = self.widths(t.cols)
+        self.font(size, cond=True)
+        heights = [max(len(self.wrap(c, w)) for c, w in zip(row, widths, strict=True))
+                   for row in t.rows]
+        y, pages = start_y, 1
+        for i, n in enumerate(heights):
+            if i == 0:
+                if y + self.HEAD_H + min(n, 3) * self.ROW_H + 2 * self.PAD > self.page_break_trigger:
+                    pages, y = pages + 1, self.t_margin
+                y += self.HEAD_H
+            while n:
+                fit = self._lines_that_fit(n, self.ROW_H, 2 * self.PAD, y)
+                if fit is None:
+                    pages, y = pages + 1, self.t_margin + self.HEAD_H
+                    continue
+                y += fit * self.ROW_H + 2 * self.PAD
+                n = n - fit if fit < n else 0
+                if n:
+                    pages, y = pages + 1, self.t_margin + self.HEAD_H
         return pages
 
     def verdict_box(self, headline: str, lines: Sequence[str], tone: str, *,

@@ -12,12 +12,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tracelake.derived.calibration.status import BAD as CALIBRATION_BAD
 from tracelake.derived.findings import SEVERITIES
 from tracelake.errors import InputError
 from tracelake.lake.plant_time import DEFAULT_ZONE, stamp
 
 __all__ = ["BMR_SECTIONS", "REVIEW_LINES", "SECTION_NOTES", "UNCONTROLLED", "UNIT_SECTIONS", "Verdict",
-           "attempt", "calibration_note", "cell", "count_severities", "limits", "measured", "op_label",
+           "attempt", "calibration_note", "calibration_word", "cell", "count_severities", "limits",
+           "measured", "op_label",
            "signoff_record", "test_flag", "test_tone", "unit_heading", "verdict", "when", "zone_of"]
 
 #: The BMR's sections, in the order the issue lists them (numbered "1." ... in both formats).
@@ -62,13 +64,18 @@ SECTION_NOTES: dict[str, str] = {
     "operations": "Every step carried out, in time order. Highlighted: failed steps and steps missing an "
                   "operator or a time (red), repeated steps (blue).",
     "tests": "Results against the MBR's acceptance limits: a summary per measurement, then every result. "
-             "Highlighted: out of limits or failed (red), measured with equipment out of calibration "
-             "(amber). Re-tests carry their attempt number.",
-    "equipment": "The calibration certificate and due date as they stood on each day of use. Highlighted: "
-                 "used while overdue or without calibration (red); found out of tolerance at its next "
-                 "calibration, which puts the results taken with it in question (amber).",
-    "serials": "Every serial of the job with its label check and where it went. \"Unit page\" is the page "
-               "of this record on which the unit's Device History Record starts.",
+             "Highlighted: out of limits or failed (red); measured with equipment that was not in "
+             "calibration at use (amber): SUSPECT (in a window that ends in an out-of-tolerance finding), "
+             "CAL. OVERDUE, NO CALIBRATION or OUT OF SERVICE. Re-tests carry their attempt number.",
+    "equipment": "Each piece of equipment per calibration in force and status at use: the certificate and "
+                 "due date as they stood. Highlighted: used while overdue, without calibration or out of "
+                 "service (red); used in a suspect window, from its last good calibration up to a "
+                 "calibration that found it out of tolerance, which puts those results in question "
+                 "(amber).",
+    "serials": "Every serial of the job with its label check and where it went. \"Findings\" counts the "
+               "findings on the unit's record, as its Device History Record lists them: its own, and the "
+               "job's batch-level findings (they name no one unit and count against every serial). "
+               "\"Unit page\" is the page of this record on which the unit's Device History Record starts.",
     "signoffs": "Electronic signatures as recorded: printed name, date and time, and the meaning of each "
                 "signature (21 CFR 11.50).",
 }
@@ -176,12 +183,23 @@ def attempt(value: Any) -> str:
     return cell(value) or "1"
 
 
+#: Calibration status at use (tracelake.derived.calibration.status) as a record prints it.
+CALIBRATION_WORDS = {"suspect": "SUSPECT", "overdue": "CAL. OVERDUE",
+                     "uncalibrated": "NO CALIBRATION", "out_of_service": "OUT OF SERVICE",
+                     "in_calibration": "in calibration", "not_required": "no cal. needed"}
+
+
+def calibration_word(status: Any) -> str:
+    """A result's calibration status at use, in the record's words (empty with no equipment)."""
+    return CALIBRATION_WORDS.get(str(status), cell(status)) if status else ""
+
+
 def test_tone(t: dict[str, Any]) -> str | None:
     """How a result is highlighted: ``bad`` out of limits or failed, ``warn`` measured with
-    equipment out of calibration, else None."""
+    equipment not in calibration (suspect, overdue, uncalibrated, out of service), else None."""
     if t.get("within_limits") is False or t.get("result") == "fail":
         return "bad"
-    if t.get("calibration_status") in ("overdue", "none"):
+    if t.get("calibration_status") in CALIBRATION_BAD:
         return "warn"
     return None
 
@@ -192,27 +210,24 @@ def test_flag(t: dict[str, Any]) -> str:
         return "OUT OF LIMITS, passed"
     if t.get("within_limits") is False:
         return "OUT OF LIMITS"
-    if t.get("calibration_status") == "overdue":
-        return "calibration overdue"
-    if t.get("calibration_status") == "none" and t.get("equipment_id"):
-        return "no calibration"
     return ""
 
 
 def calibration_note(e: dict[str, Any], zone: ZoneInfo) -> str:
-    """What an auditor must know about a piece of equipment on its day of use."""
-    notes = []
+    """What an auditor must know about a piece of equipment over its uses."""
     status = e.get("status")
+    if status == "suspect":
+        since = (f"from its last good calibration {when(e.get('suspect_from'), zone)}"
+                 if e.get("suspect_from") else "from its first use")
+        return (f"SUSPECT: found OUT OF TOLERANCE by {cell(e.get('found_oot_by'))} "
+                f"({when(e.get('found_oot_at'), zone)}); suspect window {since}")
     if status == "overdue":
-        notes.append(f"OVERDUE at use (due {when(e.get('due_at'), zone)})")
-    elif status == "none":
-        notes.append("NO CALIBRATION covering the day of use")
-    elif status:
-        notes.append(str(status))
-    if e.get("found_oot_by"):
-        notes.append(f"later found OUT OF TOLERANCE by {e['found_oot_by']} "
-                     f"({when(e.get('found_oot_at'), zone)})")
-    return "; ".join(notes)
+        return f"OVERDUE at use (due {when(e.get('due_at'), zone)})"
+    if status == "uncalibrated":
+        return "NO CALIBRATION on record before use"
+    if status == "out_of_service":
+        return "OUT OF SERVICE in the equipment register, used anyway"
+    return calibration_word(status)
 
 
 def op_label(o: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ from tracelake.records.present import (
 from tracelake.records.review_view import NOTE as REVIEW_NOTE
 from tracelake.records.review_view import review_view
 from tracelake.records.tables import SEVERITY_TONE, Col, Table
+from tracelake.verbatim import visible
 
 __all__ = ["render_html"]
 
@@ -42,7 +43,13 @@ _SEVERITY_NOTE = {"critical": "blocks release", "major": "assess before release"
 
 def _br(value: Any) -> Markup:
     """Text with its line breaks kept, everything else escaped."""
-    return Markup("<br>").join(escape(part) for part in cell(value).split("\n"))
+    return Markup("<br>").join(escape(visible(part)) for part in cell(value).split("\n"))
+
+
+def _shown(value: Any) -> Any:
+    """Every value a template prints: plant text with its control characters visible (it is
+    escaped after this, autoescape being on); markup the templates made is left alone."""
+    return visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def _anchor(serial: Any) -> str:
@@ -52,7 +59,8 @@ def _anchor(serial: Any) -> str:
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("tracelake.records", "templates"),
                       autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
-                      undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
+                      finalize=_shown)
     env.filters.update(br=_br, anchor=_anchor, align=lambda c: _ALIGN.get(c.align, Markup("")))
     env.globals.update(T=tables, F=forms, verdict=verdict, severities=count_severities,
                        sev_tone=SEVERITY_TONE, sev_note=_SEVERITY_NOTE, unit_heading=unit_heading,

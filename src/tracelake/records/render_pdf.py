@@ -4,7 +4,8 @@ Device History Record per serial.
 
 The serial list is drawn last, into pages reserved where it belongs (fpdf2's
 ``insert_toc_placeholder``), once every unit page has been laid out and its page number is known;
-its rows are one line each, so the pages it needs are counted before the units are drawn.
+its rows are wrapped as they will be drawn, so the pages it needs are counted before the units are
+drawn.
 """
 
 from __future__ import annotations
@@ -212,11 +213,14 @@ def _serial_list(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo, title: str, w
     if not t.rows:
         pdf.note(t.empty)
         return
-    first, pages = pdf.page, pdf.one_line_pages(len(t.rows), pdf.y)
+    # the rows wrap (a customer's name and order are never cut): the pages they take are counted
+    # now, with the page column as wide as any page number will be
+    t.rows = [[*r[:-1], "0000"] for r in t.rows]
+    first, pages = pdf.page, pdf.table_pages(t, pdf.y)
 
     def draw(p: RecordPDF, _outline: list[Any]) -> None:  # called as the PDF is written out
         t.rows = [[*r[:-1], str(where.pages.get(r[0], "—"))] for r in t.rows]
-        p.draw(t, links=[where.links.get(r[0]) for r in t.rows], one_line=True)
+        p.draw(t, links=[where.links.get(r[0]) for r in t.rows])
         while p.page < first + pages - 1:
             p.add_page()
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from tracelake.records.present import (
     attempt,
     calibration_note,
+    calibration_word,
     cell,
     limits,
     measured,
@@ -164,12 +165,13 @@ def operations(ops: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty
 
 def tests(results: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty: str) -> Table:
     """Each result against its limits: value as recorded, limits, result and why it is
-    highlighted, attempt, equipment, time, operator or rig run."""
-    t = Table([Col("Unit", 19), Col("Step / measurement", 40), Col("Value", 17, "R"), Col("Limits", 23),
-               Col("Result", 20), Col("Att.", 7, "R"), Col("Equip.", 13), Col("Tested", TS),
-               Col("By / run", 17)] if with_unit else
-              [Col("Step / measurement", 50), Col("Value", 17, "R"), Col("Limits", 23), Col("Result", 24),
-               Col("Att.", 7, "R"), Col("Equip.", 14), Col("Tested", TS), Col("By / run", 21)],
+    highlighted, attempt, equipment and its calibration status at use, time, operator or rig run."""
+    t = Table([Col("Unit", 18), Col("Step / measurement", 35), Col("Value", 16, "R"), Col("Limits", 21),
+               Col("Result", 18), Col("Att.", 7, "R"), Col("Equip.", 13), Col("Calibration", 17),
+               Col("Tested", TS), Col("By / run", 16)] if with_unit else
+              [Col("Step / measurement", 43), Col("Value", 16, "R"), Col("Limits", 22), Col("Result", 21),
+               Col("Att.", 8, "R"), Col("Equip.", 13), Col("Calibration", 17), Col("Tested", TS),
+               Col("By / run", 19)],
               empty=empty)
     for r in results:
         flag = test_flag(r)
@@ -177,8 +179,8 @@ def tests(results: list[dict[str, Any]], z: ZoneInfo, *, with_unit: bool, empty:
             f"{cell(r.get('test_step'))} / {cell(r.get('measurement'))}", measured(r),
             limits(r.get("low_limit"), r.get("high_limit"), r.get("units")),
             cell(r.get("result")).upper() + (f"\n{flag}" if flag else ""), attempt(r.get("attempt")),
-            cell(r.get("equipment_id")), when(r.get("tested_at"), z),
-            cell(r.get("operator")) or cell(r.get("run_id"))], test_tone(r))
+            cell(r.get("equipment_id")), calibration_word(r.get("calibration_status")),
+            when(r.get("tested_at"), z), cell(r.get("operator")) or cell(r.get("run_id"))], test_tone(r))
     return t
 
 
@@ -208,8 +210,9 @@ def test_summary(results: list[dict[str, Any]]) -> Table:
 
 
 def equipment(items: list[dict[str, Any]], z: ZoneInfo, *, empty: str) -> Table:
-    """Equipment per day of use with the certificate and due date in force that day."""
-    t = Table([Col("Equipment", 36), Col("Day of use", 24), Col("Certificate, lab", 30),
+    """Equipment per calibration in force and status at use (one row per suspect window), with
+    the certificate and due date in force."""
+    t = Table([Col("Equipment", 36), Col("Used", 24), Col("Certificate, lab", 30),
                Col("Calibrated", TS), Col("Due", TS), Col("Status at use", 36)], empty=empty)
     for e in items:
         used = when(e.get("day"), z) if e.get("day") else \
@@ -221,7 +224,8 @@ def equipment(items: list[dict[str, Any]], z: ZoneInfo, *, empty: str) -> Table:
             cert += f"\n{cell(e.get('lab'))}"
         t.add([f"{cell(e.get('equipment_id'))}\n{cell(e.get('description'))}".strip(), used, cert,
                when(e.get("calibrated_at"), z), when(e.get("due_at"), z), calibration_note(e, z)],
-              "bad" if e.get("status") in ("overdue", "none") else "warn" if e.get("found_oot_by") else None)
+              "bad" if e.get("status") in ("overdue", "uncalibrated", "out_of_service")
+              else "warn" if e.get("status") == "suspect" else None)
     return t
 
 
@@ -261,7 +265,7 @@ def serial_list(serials: list[dict[str, Any]], z: ZoneInfo) -> Table:
     """Every serial with its label check, customer and findings; the last column (the unit's
     page) is left for the renderer."""
     t = Table([Col("Serial", 21), Col("Status", 15), Col("Built", TS), Col("Label check", 30),
-               Col("Customer, order", 57), Col("Findings", 16, "R"), Col("Unit page", 17, "R")],
+               Col("Customer, order", 55), Col("Findings", 18, "R"), Col("Unit page", 16, "R")],
               empty="No serials made on this job.")
     for s in serials:
         problems = [str(p) for p in s.get("label_problems") or []]
@@ -269,8 +273,11 @@ def serial_list(serials: list[dict[str, Any]], z: ZoneInfo) -> Table:
         if problems:
             label += ": " + "; ".join(problems)
         customer = ", ".join(x for x in (cell(s.get("customer")), cell(s.get("order_ref"))) if x)
+        found = cell(s.get("findings"))
+        if s.get("batch_findings"):
+            found += f" ({cell(s.get('batch_findings'))} batch)"
         t.add([cell(s.get("serial_number")), cell(s.get("status")), when(s.get("built_at"), z), label,
-               customer or "—", cell(s.get("findings")), ""],
+               customer or "—", found, ""],
               "bad" if problems or s.get("label_result") != "pass" else "warn" if s.get("findings") else None)
     return t
 

@@ -21,12 +21,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracelake.derived.calibration.status import suspect_windows
 from tracelake.derived.genealogy.columns import ZONE_PROBE, Records
 
 __all__ = ["CalibrationImpact", "calibration_impact", "calibration_status_at_use"]
 
-_GOOD = ("(p.as_left = 'in_tolerance' OR (p.as_left = 'not_applicable' "
-         "AND p.as_found = 'in_tolerance'))")
 
 _LISTS = ("results", "units", "operations", "overdue_results", "uncalibrated_results")
 
@@ -126,14 +125,9 @@ def calibration_impact(con: duckdb.DuckDBPyConnection, equipment_id: str) -> Cal
                {ZONE_PROBE}""", {"e": equipment_id}).fetchone()
     known, calibrations, probe = head  # type: ignore[misc]
     zone = probe.tzinfo
-    windows = con.execute(f"""
-        SELECT (SELECT max(p.calibrated_at) FROM calibrations p
-                WHERE p.equipment_id = c.equipment_id AND p.calibrated_at < c.calibrated_at
-                  AND {_GOOD}) AS from_at,
-               c.calibrated_at AS to_at, c.certificate_no
-        FROM calibrations c
-        WHERE c.equipment_id = $e::VARCHAR AND c.as_found = 'out_of_tolerance'
-        ORDER BY c.calibrated_at""", {"e": equipment_id}).fetchall()
+    # the suspect windows are status.py's: the same windows every page and record shows
+    windows = [(w["from"], w["to"], w["certificate_no"])
+               for w in suspect_windows(con, equipment_id)]
     answer.windows = [{"from": f, "to": t, "certificate_no": cert} for f, t, cert in windows]
     if windows:
         params: dict[str, Any] = {"e": equipment_id}
@@ -145,7 +139,7 @@ def calibration_impact(con: duckdb.DuckDBPyConnection, equipment_id: str) -> Cal
         in_window = " OR ".join(bounds)
         results = con.execute(f"""
             SELECT serial_number, test_step, measurement, tested_at, value, units, low_limit,
-                   high_limit, result, run_id
+                   high_limit, result, run_id, 'suspect' AS calibration_status
             FROM test_results WHERE equipment_id = $e::VARCHAR
                  AND ({in_window.format(col="tested_at")})
             ORDER BY tested_at, serial_number, test_step, measurement""", params).to_arrow_table()
@@ -161,7 +155,7 @@ def calibration_impact(con: duckdb.DuckDBPyConnection, equipment_id: str) -> Cal
     answer.overdue_results = Records(status.filter(
         pc.equal(status.column("calibration_status"), "overdue")), zone)
     answer.uncalibrated_results = Records(status.filter(
-        pc.equal(status.column("calibration_status"), "none")), zone)
+        pc.equal(status.column("calibration_status"), "uncalibrated")), zone)
     if not known and not calibrations:
         answer.message = f"no equipment {equipment_id} in the lake"
     elif not windows:
@@ -175,7 +169,8 @@ def calibration_status_at_use(con: duckdb.DuckDBPyConnection,
     """Results taken with equipment that was overdue, or never calibrated, at the time of test.
 
     Each row names the calibration in force (the latest one before the test) and its due date;
-    ``calibration_status`` is ``overdue`` or ``none``. Results within a calibration's validity
+    ``calibration_status`` is ``overdue`` or ``uncalibrated`` (the words of
+    :mod:`tracelake.derived.calibration.status`). Results within a calibration's validity
     are not listed.
     """
     zone = con.execute(f"SELECT {ZONE_PROBE}").fetchone()[0].tzinfo  # type: ignore[index]
@@ -190,7 +185,7 @@ def _status_at_use(con: duckdb.DuckDBPyConnection, equipment_id: str | None) -> 
         return _status_of_one(con, equipment_id)
     return con.execute(f"""
         SELECT {_STATUS_COLUMNS}, c.certificate_no, c.calibrated_at, c.due_at,
-               CASE WHEN c.calibrated_at IS NULL THEN 'none' ELSE 'overdue' END
+               CASE WHEN c.calibrated_at IS NULL THEN 'uncalibrated' ELSE 'overdue' END
                    AS calibration_status
         FROM test_results r
         ASOF LEFT JOIN calibrations c
@@ -219,7 +214,7 @@ def _status_of_one(con: duckdb.DuckDBPyConnection, equipment_id: str) -> pa.Tabl
                    WHERE r.equipment_id = $e::VARCHAR),
         c(period, certificate_no, calibrated_at, due_at) AS (VALUES {", ".join(periods)})
         SELECT {_STATUS_COLUMNS}, c.certificate_no, c.calibrated_at, c.due_at,
-               CASE WHEN c.calibrated_at IS NULL THEN 'none' ELSE 'overdue' END
+               CASE WHEN c.calibrated_at IS NULL THEN 'uncalibrated' ELSE 'overdue' END
                    AS calibration_status
         FROM r JOIN c USING (period)
         WHERE c.calibrated_at IS NULL OR r.tested_at > c.due_at

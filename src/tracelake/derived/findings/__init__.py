@@ -18,12 +18,16 @@ from __future__ import annotations
 
 from tracelake.derived.findings import rules as _rules  # noqa: F401  (registers every rule in RULES)
 from tracelake.derived.findings.engine import (
+    BATCH_FINDINGS_COUNT_PER_SERIAL,
     RULES,
     SEVERITIES,
     Finding,
     ReleaseGate,
     list_findings,
     release_gate,
+    unit_finding_counts,
+    unit_findings,
 )
 
-__all__ = ["RULES", "SEVERITIES", "Finding", "ReleaseGate", "list_findings", "release_gate"]
+__all__ = ["BATCH_FINDINGS_COUNT_PER_SERIAL", "RULES", "SEVERITIES", "Finding", "ReleaseGate",
+           "list_findings", "release_gate", "unit_finding_counts", "unit_findings"]

@@ -13,8 +13,9 @@ import duckdb
 from tracelake.errors import RecordNotFound
 from tracelake.lake.plant_time import plant_zone
 
-__all__ = ["RULES", "SEVERITIES", "Finding", "ReleaseGate", "RuleContext", "list_findings",
-           "release_gate", "rule"]
+__all__ = ["BATCH_FINDINGS_COUNT_PER_SERIAL", "RULES", "SEVERITIES", "Finding", "ReleaseGate",
+           "RuleContext", "list_findings", "release_gate", "rule", "unit_finding_counts",
+           "unit_findings"]
 
 #: Most severe first; ``critical`` blocks release.
 SEVERITIES = ("critical", "major", "minor")
@@ -98,6 +99,29 @@ def list_findings(con: duckdb.DuckDBPyConnection, job_id: str | None = None, *,
     found.sort(key=lambda f: (order.get(f.severity, 9), f.job_id or "", f.rule,
                               f.serial_number or "", f.record))
     return found
+
+
+#: Whether a job's findings that name no one unit (a revision, an ECN, a release signature, an
+#: equipment event) count against each of its serials. They do: they concern every unit of the
+#: job. Every count of a unit's findings (BMR serial list, DHR, dashboards) says so.
+BATCH_FINDINGS_COUNT_PER_SERIAL = True
+
+
+def unit_findings(findings: list[Finding], serial: str, job_id: str | None) -> list[Finding]:
+    """The findings on one unit's record: its own, then its job's batch-level ones (which name no
+    unit). The one rule the BMR, the DHR and the dashboards count a unit's findings by."""
+    own = [f for f in findings if f.serial_number == serial]
+    batch = [f for f in findings if f.serial_number is None and f.job_id == job_id
+             and BATCH_FINDINGS_COUNT_PER_SERIAL]
+    return own + batch
+
+
+def unit_finding_counts(findings: list[Finding], serial: str, job_id: str | None) -> dict[str, int]:
+    """``{"total", "own", "batch"}``: how many findings a unit's record carries (``total`` =
+    ``own`` + ``batch`` while batch-level findings count per serial)."""
+    mine = unit_findings(findings, serial, job_id)
+    own = sum(1 for f in mine if f.serial_number == serial)
+    return {"total": len(mine), "own": own, "batch": len(mine) - own}
 
 
 @dataclass

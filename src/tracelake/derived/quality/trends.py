@@ -11,6 +11,10 @@ Definitions (the same on every chart and in every test):
 * A unit is reworked when an NCR with disposition ``rework`` names it, or when it repeats an
   operation (same job and step, carried out on it more than once). A unit counts in the window its
   first operation falls in (``built_at`` where it has none).
+* Headlines (first-pass yield, rework rate, unit counts) are about finished devices: units that
+  are not sub-assemblies. A unit is a sub-assembly when it is fitted into another unit (its
+  serial is a ``component_serial``) or its product is a component of another product (a BOM
+  line names it). Sub-assemblies are counted apart (``level`` = ``sub-assembly``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,22 @@ __all__ = [
     "rework",
     "rework_over_time",
     "summary",
+    "unit_counts",
 ]
+
+#: SQL: ``'device'`` or ``'sub-assembly'`` for the unit aliased ``u`` (see the module's definitions).
+LEVEL = """CASE WHEN u.serial_number IN (SELECT component_serial FROM unit_components
+                                         WHERE component_serial IS NOT NULL)
+              OR u.product_code IN (SELECT component_code FROM mbr_bom
+                                    UNION SELECT component_code FROM bom_snapshot)
+            THEN 'sub-assembly' ELSE 'device' END"""
+
+
+def unit_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many finished devices and sub-assemblies the lake holds."""
+    rows = dict(con.sql(f"SELECT {LEVEL} AS level, count(*) FROM units u GROUP BY ALL").fetchall())
+    return {"devices": int(rows.get("device", 0)),
+            "sub_assemblies": int(rows.get("sub-assembly", 0))}
 
 Period = Literal["week", "month"]
 Dimension = Literal["defect_code", "product_code", "supplier", "disposition"]
@@ -140,14 +159,15 @@ def first_pass_yield(con: duckdb.DuckDBPyConnection, where: TrendFilter | None =
                  if period else "")
     frame = con.execute(f"""
         WITH per_unit AS (
-            SELECT coalesce(u.product_code, '(unknown unit)') AS product_code, t.test_step,
-                   t.serial_number, min(t.tested_at) AS first_tested_at,
+            SELECT coalesce(u.product_code, '(unknown unit)') AS product_code,
+                   CASE WHEN u.serial_number IS NULL THEN 'device' ELSE {LEVEL} END AS level,
+                   t.test_step, t.serial_number, min(t.tested_at) AS first_tested_at,
                    coalesce(bool_and(t.result = 'pass')
                             FILTER (WHERE coalesce(t.attempt, 1) = 1), false) AS first_pass
             FROM test_results t LEFT JOIN units u ON u.serial_number = t.serial_number
             GROUP BY ALL
         )
-        SELECT {by_period}product_code, test_step, count(*) AS units_tested,
+        SELECT {by_period}product_code, level, test_step, count(*) AS units_tested,
                count(*) FILTER (WHERE first_pass) AS first_pass,
                count(*) FILTER (WHERE first_pass) / count(*) AS fpy
         FROM per_unit
@@ -171,12 +191,14 @@ def rework(con: duckdb.DuckDBPyConnection, where: TrendFilter | None = None) -> 
             SELECT DISTINCT serial_number FROM ncrs
             WHERE disposition = 'rework' AND serial_number IS NOT NULL
         ), scope AS (
-            SELECT u.product_code, u.serial_number, coalesce(o.first_op, u.built_at) AS started,
+            SELECT u.product_code, {LEVEL} AS level, u.serial_number,
+                   coalesce(o.first_op, u.built_at) AS started,
                    coalesce(o.repeated, false) OR r.serial_number IS NOT NULL AS reworked
             FROM units u LEFT JOIN ops o ON o.serial_number = u.serial_number
             LEFT JOIN ncr_rework r ON r.serial_number = u.serial_number
         )
-        SELECT product_code, count(*) AS units, count(*) FILTER (WHERE reworked) AS reworked,
+        SELECT product_code, level, count(*) AS units,
+               count(*) FILTER (WHERE reworked) AS reworked,
                count(*) FILTER (WHERE reworked) / count(*) AS rework_rate
         FROM scope
         WHERE {_IN_WINDOW.format(col="started", product="product_code")}
@@ -184,11 +206,24 @@ def rework(con: duckdb.DuckDBPyConnection, where: TrendFilter | None = None) -> 
 
 
 def summary(ncr_frame: pl.DataFrame, fpy: pl.DataFrame, reworked: pl.DataFrame) -> dict[str, Any]:
-    """Headline figures: NCRs raised and open, overall first-pass yield and rework rate."""
-    tested = int(fpy["units_tested"].sum()) if fpy.height else 0
-    passed = int(fpy["first_pass"].sum()) if fpy.height else 0
-    units = int(reworked["units"].sum()) if reworked.height else 0
-    redone = int(reworked["reworked"].sum()) if reworked.height else 0
+    """Headline figures: NCRs raised and open, first-pass yield and rework rate of finished
+    devices, and the same two for sub-assemblies apart (``sub_assemblies``)."""
+
+    def of(frame: pl.DataFrame, level: str, column: str) -> int:
+        if not frame.height:
+            return 0
+        if "level" in frame.columns:
+            frame = frame.filter(pl.col("level") == level)
+        elif level != "device":
+            return 0
+        return int(frame[column].sum())
+
+    tested, passed = of(fpy, "device", "units_tested"), of(fpy, "device", "first_pass")
+    units, redone = of(reworked, "device", "units"), of(reworked, "device", "reworked")
+    sub_tested, sub_passed = (of(fpy, "sub-assembly", "units_tested"),
+                              of(fpy, "sub-assembly", "first_pass"))
+    sub_units, sub_redone = (of(reworked, "sub-assembly", "units"),
+                             of(reworked, "sub-assembly", "reworked"))
     closed = ncr_frame.filter(~pl.col("open"))
     days = (closed["closed_at"] - closed["raised_at"]).dt.total_hours() / 24 if closed.height \
         else None
@@ -196,7 +231,11 @@ def summary(ncr_frame: pl.DataFrame, fpy: pl.DataFrame, reworked: pl.DataFrame) 
             "median_days_to_close": float(days.median()) if days is not None else None,  # type: ignore[arg-type]
             "first_pass_yield": passed / tested if tested else None,
             "unit_tests": tested, "rework_rate": redone / units if units else None,
-            "units": units, "reworked": redone}
+            "units": units, "reworked": redone,
+            "sub_assemblies": {"first_pass_yield": sub_passed / sub_tested if sub_tested else None,
+                               "unit_tests": sub_tested, "units": sub_units,
+                               "reworked": sub_redone,
+                               "rework_rate": sub_redone / sub_units if sub_units else None}}
 
 
 def bounds(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -8,7 +8,13 @@ Order of evidence (the ``match`` of a hit, and its score):
 * ``typo`` 0.44–0.5 — one wrong, missing, extra or swapped character, only when none of the
   above and the text is one word; swapped pairs first, then look-alike characters (0/O), other
   wrong ones, missing or extra ones (at most 10: a serial in a dense range has many neighbours);
-* ``full_text`` 0.1–0.3 — words of NCR and ECN descriptions and quarantine reasons (BM25).
+* ``separator`` 0.4–0.45 — the identifier with its separators left out or changed (``CAP100``
+  for ``CAP-100``, ``spx200 0004``), only when none of the above;
+* ``word_typo`` 0.35–0.4 — a name of several words (a customer, a supplier) with one word one
+  edit away (``Kestrel Pharna Ltd``), only when none of the above;
+* ``full_text`` 0.1–0.3 — words of NCR and ECN descriptions and quarantine reasons (BM25); a
+  word the descriptions never use is read as the nearest one that they do, one edit away
+  (``scrach`` finds ``scratch``), and such hits score at most 0.2.
 
 An identifier that names several things (a lot number that is also a job number, one lot
 number on two components) gives one hit for each, labelled by ``kind``.
@@ -17,6 +23,7 @@ number on two components) gives one hit for each, labelled by ``kind``.
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -127,8 +134,18 @@ def find(con: duckdb.DuckDBPyConnection, text: str, *, kind: str | None = None,
             add(_identifier_hits(con, query, ids, limit))
             if not hits and _typo_candidate(query):
                 add(_typo_hits(con, query, ids, limit))
+            if not hits:
+                add(_separator_hits(con, query, ids, limit))
+            if not hits:
+                add(_word_typo_hits(con, query, ids, limit))
         if kind in (None, FULL_TEXT_KIND):
-            add(_text_hits(con, query, limit))
+            found = _text_hits(con, query, limit)
+            if not found:
+                corrected = _corrected_words(con, query)
+                if corrected != query:
+                    found = [{**h, "match": "full_text_typo", "score": round(h["score"] * 0.66, 4)}
+                             for h in _text_hits(con, corrected, limit)]
+            add(found)
     ranked = sorted(hits.values(), key=lambda h: (-h["score"], h["_ord"], h["id"], h["record"]))
     answer.hits = [{k: v for k, v in h.items() if k != "_ord"} for h in ranked[:limit]]
     if not answer.hits:
@@ -234,6 +251,74 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
         if row[1] in wanted and is_one_edit(row[2].lower(), lowered):
             hits.append(_hit(row, "typo", 0.5 - 0.02 * rank[row[0]]))
     return hits[:limit]
+
+
+def _loose(text: str) -> str:
+    """An identifier without case or separators: ``CAP-100`` and ``cap 100`` are ``cap100``."""
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def _separator_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
+                    limit: int) -> list[dict[str, Any]]:
+    """Identifiers equal to (or starting with) the text once case and separators are ignored."""
+    key = _loose(text)
+    # worth a scan: a separator typed, or one left out between letters and digits
+    if len(key) < 3 or (key == text.lower() and not re.search(r"[a-z][0-9]|[0-9][a-z]", key)):
+        return []
+    where, params = _kind_filter(kinds)
+    where = where.replace("?::", "$kinds::")
+    rows = con.execute(f"""
+        SELECT {_ENTRY_COLUMNS} FROM search.entries
+        WHERE TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
+              OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)
+        ORDER BY length(id), eid LIMIT $n""", {"k": key, "n": limit,
+                                              **({"kinds": params[0]} if params else {})}
+                       ).fetchall()
+    return [_hit(r, "separator", 0.45 if _loose(r[2]) == key else 0.4 + 0.04 * len(key) /
+                 max(len(_loose(r[2])), 1)) for r in rows]
+
+
+def _word_typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
+                    limit: int) -> list[dict[str, Any]]:
+    """Names of several words with the same words, one of them one edit away."""
+    words = text.lower().split()
+    if len(words) < 2:
+        return []
+    where, params = _kind_filter(kinds)
+    rows = con.execute(f"""
+        SELECT {_ENTRY_COLUMNS} FROM search.entries
+        WHERE TRUE{where} AND contains(id, ' ') AND length(id) BETWEEN ? AND ?
+        ORDER BY eid""", [*params, len(text) - 2, len(text) + 2]).fetchall()
+    hits = []
+    for row in rows:
+        theirs = row[2].lower().split()
+        if len(theirs) != len(words):
+            continue
+        differ = [(a, b) for a, b in zip(theirs, words, strict=True) if a != b]
+        if len(differ) == 1 and is_one_edit(*differ[0]):
+            hits.append(_hit(row, "word_typo", 0.38))
+    return hits[:limit]
+
+
+def _corrected_words(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    """The text with each word the descriptions never use replaced by the nearest word they do
+    use (one edit away, the most used first); words already known are kept."""
+    _ensure_fts(con)
+    out = []
+    for word in text.split():
+        known = con.execute(
+            "SELECT count(*) FROM fts_search_docs.dict WHERE term IN "
+            "(SELECT stem(unnest(fts_search_docs.tokenize(?)), 'porter'))", [word]).fetchone()
+        if (known and known[0]) or len(word) < 4 or not word.isalpha():
+            out.append(word)
+            continue
+        near = con.execute("""
+            SELECT d.term FROM fts_search_docs.dict d
+            WHERE abs(length(d.term) - length(lower($w))) <= 1
+              AND damerau_levenshtein(d.term, lower($w)) = 1
+            ORDER BY d.df DESC, d.term LIMIT 1""", {"w": word}).fetchone()
+        out.append(near[0] if near else word)
+    return " ".join(out)
 
 
 def is_one_edit(a: str, b: str) -> bool:

@@ -1,0 +1,108 @@
+"""Calibration status at use, one truth: for each test result (or any use of equipment), whether
+its equipment was in calibration, in a suspect window, overdue, uncalibrated, out of service, or
+needed no calibration. Every page, record and export takes its answer from here.
+
+Definitions (ISO 13485 7.6):
+
+* ``suspect``: the use falls in a suspect window: from the last calibration that left the
+  equipment known good (``as_left`` in tolerance, or found in tolerance with nothing adjusted)
+  up to a calibration that found it out of tolerance. With no good calibration before the
+  finding, the window opens at the equipment's first use.
+* ``overdue``: used after the due date of the calibration in force (the latest one before use).
+* ``uncalibrated``: used with no calibration on record before the use.
+* ``out_of_service``: the equipment's register status (contract v2 ``equipment.status``) is not
+  ``active``; read when the column is there, else every piece of equipment is active.
+* ``not_required``: the register says the equipment needs no calibration (contract v2
+  ``equipment.calibration_required`` false; true when the column is not there).
+* ``in_calibration``: none of these.
+
+The first that holds, in the order ``not_required``, ``out_of_service``, ``uncalibrated``,
+``suspect``, ``overdue``, ``in_calibration``. A result with no equipment has no status (NULL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+__all__ = ["BAD", "GOOD_SQL", "STATUSES", "has_column", "status_sql", "suspect_windows",
+           "windows_sql"]
+
+#: The statuses, worst first.
+STATUSES = ("suspect", "uncalibrated", "out_of_service", "overdue", "in_calibration",
+            "not_required")
+#: Statuses that put a result in question.
+BAD = ("suspect", "uncalibrated", "out_of_service", "overdue")
+
+#: SQL: the calibration ``p`` left the equipment known good.
+GOOD_SQL = ("(p.as_left = 'in_tolerance' OR (p.as_left = 'not_applicable' "
+            "AND p.as_found = 'in_tolerance'))")
+
+
+def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether the lake's ``table`` has ``column`` (columns added by a later contract)."""
+    row = con.execute("""SELECT count(*) FROM duckdb_columns()
+                         WHERE table_name = ? AND column_name = ? AND schema_name = 'main'""",
+                      [table, column]).fetchone()
+    return bool(row and row[0])
+
+
+def windows_sql() -> str:
+    """SQL of every suspect window: ``equipment_id, from_at`` (NULL: since first use), ``to_at``
+    (the out-of-tolerance finding), ``certificate_no`` (of that finding)."""
+    return f"""
+        SELECT c.equipment_id,
+               (SELECT max(p.calibrated_at) FROM calibrations p
+                WHERE p.equipment_id = c.equipment_id AND p.calibrated_at < c.calibrated_at
+                  AND {GOOD_SQL}) AS from_at,
+               c.calibrated_at AS to_at, c.certificate_no
+        FROM calibrations c WHERE c.as_found = 'out_of_tolerance'"""
+
+
+def suspect_windows(con: duckdb.DuckDBPyConnection,
+                    equipment_id: str | None = None) -> list[dict[str, Any]]:
+    """The suspect windows of one piece of equipment (of all if None), in time order."""
+    rows = con.execute(f"""SELECT * FROM ({windows_sql()})
+                           WHERE $e::VARCHAR IS NULL OR equipment_id = $e::VARCHAR
+                           ORDER BY equipment_id, to_at""", {"e": equipment_id}).fetchall()
+    return [{"equipment_id": e, "from": f, "to": t, "certificate_no": c} for e, f, t, c in rows]
+
+
+def status_sql(con: duckdb.DuckDBPyConnection, uses: str, *, at: str = "tested_at") -> str:
+    """SQL adding the calibration status to a relation of uses of equipment.
+
+    ``uses`` is a SQL relation (a table name or ``(SELECT ...)``) with ``equipment_id`` and the
+    time of use in column ``at``; the answer has every column of it plus ``calibration_status``,
+    ``certificate_no``, ``calibrated_at``, ``due_at`` (the calibration in force), and for a suspect
+    use ``suspect_from``, ``suspect_to`` and ``found_oot_by`` (the window and the certificate
+    that found the equipment out of tolerance).
+    """
+    state = ("coalesce(e.status, 'active')" if has_column(con, "equipment", "status")
+             else "'active'")
+    required = ("coalesce(e.calibration_required, true)"
+                if has_column(con, "equipment", "calibration_required") else "true")
+    return f"""
+        WITH _u AS (SELECT * FROM {uses}),
+        _w AS ({windows_sql()}),
+        _c AS (SELECT _u.*, c.certificate_no AS _cert, c.calibrated_at AS _cal, c.due_at AS _due
+               FROM _u ASOF LEFT JOIN calibrations c
+                 ON c.equipment_id = _u.equipment_id AND _u.{at} >= c.calibrated_at),
+        _s AS (SELECT _c.*, w.from_at AS _wfrom, w.to_at AS _wto, w.certificate_no AS _wcert
+               FROM _c ASOF LEFT JOIN _w w
+                 ON w.equipment_id = _c.equipment_id AND _c.{at} < w.to_at)
+        SELECT _s.* EXCLUDE (_cert, _cal, _due, _wfrom, _wto, _wcert, _suspect, _state, _required),
+               CASE WHEN _s.equipment_id IS NULL THEN NULL
+                    WHEN NOT _required THEN 'not_required'
+                    WHEN _state <> 'active' THEN 'out_of_service'
+                    WHEN _cal IS NULL THEN 'uncalibrated'
+                    WHEN _suspect THEN 'suspect'
+                    WHEN _s.{at} > _due THEN 'overdue'
+                    ELSE 'in_calibration' END AS calibration_status,
+               _cert AS certificate_no, _cal AS calibrated_at, _due AS due_at,
+               CASE WHEN _suspect THEN _wfrom END AS suspect_from,
+               CASE WHEN _suspect THEN _wto END AS suspect_to,
+               CASE WHEN _suspect THEN _wcert END AS found_oot_by
+        FROM (SELECT _s.*, _wto IS NOT NULL AND (_wfrom IS NULL OR _s.{at} >= _wfrom) AS _suspect,
+                     {state} AS _state, {required} AS _required
+              FROM _s LEFT JOIN equipment e USING (equipment_id)) _s"""
