@@ -7,7 +7,7 @@ Each module holds one group of commands and registers them on the shared app
 from __future__ import annotations
 
 from tracelake.cli import dashboards, intake, lake, records, search, trace  # noqa: F401  (registers commands)
-from tracelake.cli.app import app
+from tracelake.cli.app import app, install_signal_handlers
 from tracelake.cli.search import FindKind
 
 __all__ = ["FindKind", "app", "main"]
@@ -15,6 +15,7 @@ __all__ = ["FindKind", "app", "main"]
 
 def main() -> None:
     """Console entry point."""
+    install_signal_handlers()
     app()
 
 
