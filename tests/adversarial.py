@@ -91,7 +91,7 @@ def write_xlsx(path: Path, cells: list[tuple[str, str | float]], *, dimension: s
 
 UNIT_CELLS: list[tuple[str, str | float]] = [
     ("A1", "serial_number"), ("B1", "product_code"), ("C1", "job_id"), ("D1", "status"),
-    ("A2", "X-1"), ("B2", "SPX-200"), ("C2", "J-1042"), ("D2", "in_progress")]
+    ("A2", "X-1"), ("B2", "SPX-200"), ("C2", "J-1042"), ("D2", "wip")]
 
 
 # ---------------------------------------------------------------- the cases
@@ -141,7 +141,7 @@ def _first_jsonl(landing: Path) -> str:
 def bad_file_name(landing: Path) -> None:
     name = os.fsdecode(b"units-\xff\xfe.csv")
     write_csv(landing / name, ["serial_number", "product_code", "job_id", "status"],
-              [["BADNAME-1", "SPX-200", "J-1042", "in_progress"]])
+              [["BADNAME-1", "SPX-200", "J-1042", "wip"]])
 
 
 def xlsx_ref_out_of_range(landing: Path) -> None:
@@ -171,21 +171,21 @@ def duplicate_keys(landing: Path, n: int = 8000) -> None:
 
 
 def utf16(landing: Path) -> None:
-    text = "serial_number,product_code,job_id,status\nU16-Ä1,SPX-200,J-1042,in_progress\n"
+    text = "serial_number,product_code,job_id,status\nU16-Ä1,SPX-200,J-1042,wip\n"
     (landing / "units-utf16.csv").write_bytes(text.encode("utf-16"))
 
 
 def row_column(landing: Path) -> None:
     write_csv(landing / "units-rowcol.csv", ["serial_number", "product_code", "job_id",
                                              "status", "_row"],
-              [["ROWCOL-1", "SPX-200", "J-1042", "in_progress", "77"]])
+              [["ROWCOL-1", "SPX-200", "J-1042", "wip", "77"]])
 
 
 def symlink_out(landing: Path) -> None:
     target = landing.parent / "outside"
     target.mkdir(exist_ok=True)
     write_csv(target / "units.csv", ["serial_number", "product_code", "job_id", "status"],
-              [["OUTSIDE-1", "SPX-200", "J-1042", "in_progress"]])
+              [["OUTSIDE-1", "SPX-200", "J-1042", "wip"]])
     (landing / "units-link.csv").symlink_to(target / "units.csv")
     (landing / "units-passwd.csv").symlink_to("/etc/passwd")
 

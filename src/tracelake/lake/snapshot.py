@@ -117,12 +117,17 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False,
     return con
 
 
-def publish_lake(lake: LakePaths) -> None:
-    """Publish the lake's current state as the readers' snapshot (for orchestrators)."""
+def publish_lake(lake: LakePaths) -> str | None:
+    """Publish the lake's current state as the readers' snapshot (for orchestrators and
+    ``tracelake publish``); the run the snapshot now holds."""
     from tracelake.lake import orphans
     from tracelake.lake.storage import connect_writer
 
     with connect_writer(lake) as con:
         remove_leftovers(lake)
         orphans.refresh(con)
+        con.execute("BEGIN TRANSACTION")
+        ledger.set_lake_version(con, None)  # a lake from before lake_version gets one
+        con.execute("COMMIT")
         publish(con, lake)
+        return ledger.lake_version(con)
