@@ -469,7 +469,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if missing:
         rows = raw.rows_read
         raise FileRejected(path, f"missing required column(s): {', '.join(missing)} "
-                           f"(the file has: {', '.join(headers) or 'no header'}); nothing of "
+                           f"(the file has: {_some(headers) or 'no header'}); nothing of "
                            f"its {rows} row(s) is loaded", column=missing[0])
     report.extra_columns = [h for h in headers if h not in renames]
     if report.extra_columns:
@@ -498,6 +498,13 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
         report.quarantined_by_rule = dict(
             failures.group_by("rule").agg(pl.col(ROW).n_unique()).sort("rule").iter_rows())
         _quarantine(con, raw, frame, failures, report, run_id, now)
+
+
+def _some(headers: list[str], shown: int = 12, width: int = 40) -> str:
+    """A few header names, each clipped: enough to recognise the file, never its content."""
+    names = [h if len(h) <= width else h[:width] + "…" for h in headers[:shown]]
+    more = f" and {len(headers) - shown} more" if len(headers) > shown else ""
+    return ", ".join(names) + more
 
 
 def _clashes(renames: dict[str, str]) -> tuple[str, list[str]] | None:
