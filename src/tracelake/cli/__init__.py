@@ -6,7 +6,15 @@ Each module holds one group of commands and registers them on the shared app
 
 from __future__ import annotations
 
-from tracelake.cli import dashboards, intake, lake, records, search, trace  # noqa: F401  (registers commands)
+from tracelake.cli import (  # noqa: F401  (_startup first; the others register commands)
+    _startup,
+    dashboards,
+    intake,
+    lake,
+    records,
+    search,
+    trace,
+)
 from tracelake.cli.app import app, install_signal_handlers
 from tracelake.cli.search import FindKind
 

@@ -57,12 +57,18 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is so that it ends like Ctrl+C: one line, lake stated."""
 
 
+_SIGTERM_SEEN: list[bool] = []
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    _SIGTERM_SEEN.append(True)  # DuckDB may turn the exception into its own interrupt error
     raise Terminated()
 
 
 def install_signal_handlers() -> None:
     """Make SIGTERM end a command the way Ctrl+C does (the run rolled back or committed)."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
@@ -80,10 +86,11 @@ def _failures(lake: Path | None = None) -> Iterator[None]:
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt as exc:
-        what = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        term = isinstance(exc, Terminated) or bool(_SIGTERM_SEEN)
         state = getattr(exc, "lake_state", "the lake was not changed by this command")
-        err.print(f"{what}: {state}", highlight=False, markup=False)
-        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+        err.print(f"{'stopped (SIGTERM)' if term else 'interrupted'}: {state}", highlight=False,
+                  markup=False)
+        raise typer.Exit(143 if term else 130) from None
     except Exception as exc:
         log = _write_crash_log(lake)
         state = getattr(exc, "lake_state", None)

@@ -279,6 +279,10 @@ class _Run:
             state = _state_after(con, run_id, committing)
             if isinstance(exc, TracelakeError):
                 raise
+            if _interrupt(exc):  # Ctrl+C or SIGTERM seen by DuckDB mid-query
+                stop = KeyboardInterrupt()
+                stop.lake_state = state  # type: ignore[attr-defined]
+                raise stop from None
             if _machine_failure(exc):
                 raise LakeError(f"the run stopped: {_one_line(exc)}; {state}") from exc
             exc.lake_state = state  # type: ignore[attr-defined]
@@ -318,6 +322,12 @@ def _machine_failure(exc: BaseException) -> bool:
     return "no space left" in text or "disk is full" in text or "out of memory" in text
 
 
+def _interrupt(exc: BaseException) -> bool:
+    """An interrupt DuckDB turned into its own error (it checks for signals while it works)."""
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and "query interrupted" in str(exc).lower())
+
+
 def _disk_full(exc: BaseException) -> bool:
     return getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
 
@@ -339,6 +349,10 @@ def _publish_if_behind(con, lake: LakePaths, run_id: str) -> bool:  # type: igno
         exc.lake_state = committed  # type: ignore[attr-defined]
         raise
     except Exception as exc:  # the run is committed; only the reader copy failed
+        if _interrupt(exc):  # Ctrl+C or SIGTERM seen by DuckDB during the CHECKPOINT
+            stop = KeyboardInterrupt()
+            stop.lake_state = committed  # type: ignore[attr-defined]
+            raise stop from None
         raise LakeError(f"{_shown(lake.serving)}: the snapshot for readers could not be "
                         f"published ({_one_line(exc)}); {committed}") from exc
     return True
@@ -368,6 +382,8 @@ def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[n
     except _WriteFailed:
         raise
     except Exception as exc:
+        if _interrupt(exc):
+            raise KeyboardInterrupt from None
         if _machine_failure(exc):
             raise
         if not writing[0]:  # pragma: no cover - _examine_file rejects failures before writing
@@ -417,6 +433,8 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as exc:  # incl. a reader's Rust panic (BaseException)
+        if _interrupt(exc):
+            raise KeyboardInterrupt from None
         if writing[0] or _disk_full(exc):
             raise
         _reject(report, _unreadable(exc))

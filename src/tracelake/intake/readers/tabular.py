@@ -276,6 +276,8 @@ def _duckdb_read_csv(source: Path, names: list[str], delimiter: str,
         rejects = con.sql(
             "SELECT line, column_name, error_type, csv_line, error_message "
             "FROM reject_errors ORDER BY line").pl()
+    except duckdb.InterruptException:  # Ctrl+C or SIGTERM while DuckDB parsed: not the file's fault
+        raise KeyboardInterrupt from None
     except duckdb.Error as exc:
         raise FileRejected(str(source), f"cannot be parsed as CSV: {_first_line(exc)}") from None
     finally:
