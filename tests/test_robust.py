@@ -327,3 +327,81 @@ def test_lake_paths_of_proc(tmp_path: Path) -> None:
 
         with connect_writer(LakePaths.of("/proc/tracelake-lake")):
             pass
+
+
+# ------------------------------------------------------------------ the sandbox and its limits
+
+
+@pytest.fixture(scope="module")
+def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    root = tmp_path_factory.mktemp("q")
+    (root / "landing").mkdir()
+    _good(root / "landing")
+    lake = Lake(root / "lake")
+    lake.ingest(root / "landing")
+    return lake
+
+
+@pytest.mark.parametrize("sql", [
+    "EXPLAIN ANALYZE SELECT 1",
+    "EXPLAIN ANALYZE CREATE TEMP TABLE x AS SELECT 1",
+    "/* x */ explain /* y */ analyze SELECT 1",
+    "SELECT * FROM read_blob('serving.duckdb')",
+    "SELECT * FROM read_text('lake.duckdb')",
+    "SELECT * FROM duckdb_databases()",
+    "SELECT * FROM duckdb_settings()",
+    "SELECT * FROM duckdb_settings",
+    "SELECT current_setting('temp_directory')",
+    "SELECT * FROM pragma_database_list",
+    "PRAGMA database_list",
+    "SELECT * FROM information_schema.tables",
+    "SELECT * FROM 'lake.duckdb'",
+    "SELECT * FROM query('SELECT 1')",
+    "SELECT getvariable('x')",
+    "SELECT * FROM system.main.duckdb_settings()",
+])
+def test_the_sandbox_allows_reads_of_the_lake_only(small_lake: Lake, sql: str) -> None:
+    from tracelake.errors import QueryRefused
+    from tracelake.lake.query import run_sql
+
+    with pytest.raises(QueryRefused):
+        run_sql(small_lake.paths, sql)
+
+
+@pytest.mark.parametrize("sql", [
+    "EXPLAIN SELECT count(*) FROM jobs",
+    "WITH j AS (SELECT * FROM jobs) SELECT count(*) FROM j",
+    "SELECT count(*) FROM history.jobs",
+    "SELECT count(*) FROM range(10)",
+    "SELECT job_id FROM jobs WHERE job_id IN (SELECT job_id FROM main.jobs)",
+])
+def test_the_sandbox_still_reads(small_lake: Lake, sql: str) -> None:
+    from tracelake.lake.query import run_sql
+
+    assert run_sql(small_lake.paths, sql).height >= 1
+
+
+def test_a_query_past_its_time_limit_stops_in_one_line(small_lake: Lake) -> None:
+    result = runner.invoke(app, ["sql", "SELECT count(*) FROM range(1000000000000)",
+                                 "--lake", str(small_lake.paths.root), "--timeout", "1"])
+    assert result.exit_code == 1 and "time limit of 1 s" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_query_past_its_memory_limit_stops_in_one_line(small_lake: Lake) -> None:
+    result = runner.invoke(app, ["sql", "SELECT string_agg(repeat('x', 1000), ',') FROM "
+                                 "range(3000000)", "--lake", str(small_lake.paths.root),
+                                 "--memory", "100MB", "--timeout", "120"])
+    assert result.exit_code == 1 and "memory limit 100MB" in result.output, result.output
+
+
+def test_the_ask_page_query_runs_in_a_child_with_limits(small_lake: Lake) -> None:
+    from tracelake.errors import QueryRefused, QueryStopped
+    from tracelake.lake.query_process import run_sql_in_child
+
+    assert run_sql_in_child(small_lake.paths, "SELECT count(*) AS n FROM jobs")["n"][0] == 2
+    with pytest.raises(QueryStopped, match="time limit"):
+        run_sql_in_child(small_lake.paths, "SELECT count(*) FROM range(1000000000000)",
+                         timeout=1)
+    with pytest.raises(QueryRefused):
+        run_sql_in_child(small_lake.paths, "SELECT * FROM read_text('/etc/passwd')")
