@@ -18,8 +18,8 @@ import polars as pl
 
 from tracelake.errors import FileRejected
 from tracelake.intake import limits
-from tracelake.intake.xlsx_guard import check_archive, scan_sheet
 from tracelake.intake.readers.base import PROBLEM_SCHEMA, ROW, RawFrame, no_problems
+from tracelake.intake.xlsx_guard import check_archive, scan_sheet
 
 __all__ = ["SUFFIXES", "detect_delimiter", "read_tabular"]
 
