@@ -50,7 +50,8 @@ from tracelake.exports.epcis import Selection, export_epcis
 from tracelake.exports.recall import recall_frame, write_recall
 from tracelake.exports.sheets import to_csv, write_xlsx
 from tracelake.lake import catalog
-from tracelake.lake.query import read_query, sql_frame
+from tracelake.lake.query import read_query
+from tracelake.lake.query_process import run_sql_in_child
 from tracelake.lake.snapshot import open_snapshot
 from tracelake.lake.storage import LakePaths
 from tracelake.records import batch_record as build_bmr
@@ -456,14 +457,16 @@ def columns(cur: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
 
 
 def run_query(sql: str) -> pl.DataFrame:
-    """One read-only query (QueryRefused for anything else, InputError if it fails)."""
+    """One read-only query (QueryRefused for anything else, InputError if it fails,
+    QueryStopped past its time or memory limit), run in a child process so that it cannot
+    starve the other users of the dashboards."""
     read_query(sql)
-    return _run_query(sql)  # type: ignore[no-any-return]
+    return _run_query(snapshot(), sql)
 
 
-@_lake_call
-def _run_query(cur: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return sql_frame(cur, sql)
+@st.cache_data(show_spinner=False, max_entries=64, ttl="1h")
+def _run_query(snap: Snapshot, sql: str) -> pl.DataFrame:
+    return run_sql_in_child(LakePaths.of(snap[0]), sql)
 
 
 def frame_csv(frame: pl.DataFrame) -> bytes:

@@ -17,6 +17,7 @@ from tests.helpers import (
     report_of,
     write_csv,
 )
+from tracelake.errors import LakeError
 from tracelake.intake.mapping import load_mapping
 
 
@@ -242,7 +243,7 @@ def test_a_failure_part_way_leaves_the_lake_as_it_was(lake: Lake, landing: Path,
         raise OSError("disk full")
 
     monkeypatch.setattr(orphans, "refresh", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(LakeError, match=r"disk full; nothing of run .* was committed"):
         lake.ingest(landing)
     assert lake.query("SELECT job_id FROM jobs") == [("J-1",)]
     assert lake.scalar("SELECT count(*) FROM units") == 0

@@ -54,7 +54,7 @@ def test_anything_but_a_read_is_refused(filled: Lake, sql: str) -> None:
     "SELECT * FROM read_parquet('https://example.org/x.parquet')",
 ])
 def test_file_and_network_table_functions_are_refused(filled: Lake, sql: str) -> None:
-    with pytest.raises(QueryRefused, match="touches files"):
+    with pytest.raises(QueryRefused, match=r"touches files|may touch files"):
         run_sql(filled.paths, sql)
 
 
@@ -73,7 +73,7 @@ def test_the_search_extension_is_loaded_and_files_stay_refused(filled: Lake) -> 
 
     for sql in (f"SELECT * FROM read_blob('{fts_extension_path()}')",
                 "SELECT * FROM read_csv('/etc/passwd')"):
-        with pytest.raises(QueryRefused, match="touches files"):
+        with pytest.raises(QueryRefused, match=r"touches files|may touch files"):
             run_sql(filled.paths, sql)
     with pytest.raises(QueryRefused):
         run_sql(filled.paths, f"LOAD '{fts_extension_path()}'")

@@ -46,7 +46,8 @@ def render() -> None:
         st.caption("One `SELECT` at a time, on the published read-only snapshot: anything that "
                    "would write, attach or read files is refused. The tables answer to their "
                    "import-contract names; `history.<table>` holds superseded versions, "
-                   "`quarantine` the rows that were not loaded.")
+                   "`quarantine` the rows that were not loaded. A query runs at most 30 s and within "
+                   "1 GB of memory, in a process of its own.")
         with st.form("ask_form", border=False):
             sql = st.text_area(strings.SQL_LABEL, key=strings.SQL_KEY, height=200,
                                placeholder=strings.SQL_EXAMPLE)

@@ -10,6 +10,7 @@ Every error is a :class:`TracelakeError`; the CLI prints ``str(error)`` as one l
     - LakeNotFound .................. no lake (or no published snapshot) at the given path
     - RecordNotFound ................ the job, serial or record asked for is not in the lake
   + QueryRefused (PermissionError) .. ``tracelake sql`` was asked for anything but a read
+  + QueryStopped .................... a query passed its time or memory limit and was stopped
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "LakeNotFound",
     "MappingError",
     "QueryRefused",
+    "QueryStopped",
     "RecordNotFound",
     "TracelakeError",
 ]
@@ -72,3 +74,7 @@ class RecordNotFound(LakeError, LookupError):
 
 class QueryRefused(TracelakeError, PermissionError):
     """A query was refused because it would write, attach or touch files."""
+
+
+class QueryStopped(TracelakeError):
+    """A query ran past its time limit or needed more than its memory limit, and was stopped."""

@@ -6,7 +6,8 @@ Each module holds one group of commands and registers them on the shared app
 
 from __future__ import annotations
 
-from tracelake.cli import (  # noqa: F401  (registers commands)
+from tracelake.cli import (  # noqa: F401  (_startup first; the others register commands)
+    _startup,
     dashboards,
     export,
     intake,
@@ -17,7 +18,7 @@ from tracelake.cli import (  # noqa: F401  (registers commands)
     search,
     trace,
 )
-from tracelake.cli.app import app
+from tracelake.cli.app import app, install_signal_handlers
 from tracelake.cli.search import FindKind
 
 __all__ = ["FindKind", "app", "main"]
@@ -25,6 +26,7 @@ __all__ = ["FindKind", "app", "main"]
 
 def main() -> None:
     """Console entry point."""
+    install_signal_handlers()
     app()
 
 

@@ -2,7 +2,10 @@
 one-line failure handling (exit 1, never a traceback on screen)."""
 
 
+import os
+import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,30 +65,81 @@ class IngestFmt(StrEnum):
     json = "json"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that it ends like Ctrl+C: one line, lake stated."""
+
+
+_SIGTERM_SEEN: list[bool] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _SIGTERM_SEEN.append(True)  # DuckDB may turn the exception into its own interrupt error
+    raise Terminated()
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM end a command the way Ctrl+C does (the run rolled back or committed)."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 @contextmanager
 def _failures(lake: Path | None = None) -> Iterator[None]:
-    """Turn errors into one line on stderr and exit code 1; never a traceback on screen."""
+    """Turn errors into one line on stderr and exit code 1; never a traceback on screen.
+
+    Ctrl+C and SIGTERM end in one line saying what state the lake is in (exit 130 and 143).
+    """
     try:
         yield
     except TracelakeError as exc:
-        err.print(styled(("error:", "red"), f" {exc}"))
+        err.print(f"error: {exc}", style="red", highlight=False, markup=False)
         raise typer.Exit(1) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort):
         raise
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated) or bool(_SIGTERM_SEEN)
+        state = getattr(exc, "lake_state", "the lake was not changed by this command")
+        err.print(f"{'stopped (SIGTERM)' if term else 'interrupted'}: {state}", highlight=False,
+                  markup=False)
+        raise typer.Exit(143 if term else 130) from None
     except Exception as exc:
         log = _write_crash_log(lake)
-        err.print(styled(("internal error:", "red"), f" {type(exc).__name__}: {exc} "
-                         f"(details in {log})"))
+        state = getattr(exc, "lake_state", None)
+        text = " ".join(str(exc).split())[:300]
+        err.print(f"internal error: {type(exc).__name__}: {text}"
+                  + (f"; {state}" if state else "")
+                  + (f" (details in {log})" if log else " (no crash log could be written)"),
+                  highlight=False, markup=False)
         raise typer.Exit(1) from None
 
 
-def _write_crash_log(lake: Path | None) -> Path:
-    folder = lake if lake is not None and lake.is_dir() else Path.cwd()
-    log = folder / "tracelake-error.log"
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(f"--- {datetime.now(UTC).isoformat()} {' '.join(sys.argv)}\n")
-        fh.write(traceback.format_exc())
-    return log
+def _write_crash_log(lake: Path | None) -> Path | None:
+    """Append the traceback to tracelake-error.log in the lake, the working folder or the temp
+    folder, the first that takes it whole; None when none does (a full disk): never a second
+    failure, never an empty log."""
+    entry = (f"--- {datetime.now(UTC).isoformat()} {' '.join(sys.argv)}\n"
+             f"{traceback.format_exc()}").encode("utf-8", "replace")
+    folders = [f for f in (lake, Path.cwd(), Path(tempfile.gettempdir()))
+               if f is not None and f.is_dir()]
+    for folder in folders:
+        log = folder / "tracelake-error.log"
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError:
+            continue
+        try:
+            before = os.fstat(fd).st_size
+            try:
+                os.write(fd, entry)
+                return log
+            except OSError:
+                os.ftruncate(fd, before)  # no half entry left behind
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return None
 
 
 def _print(text: str) -> None:

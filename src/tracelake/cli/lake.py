@@ -15,6 +15,7 @@ from tracelake.cli.app import (
     _failures,
     _print,
     app,
+    err,
     out,
     styled,
 )
@@ -28,13 +29,35 @@ def sql(
     query: Annotated[str, typer.Argument(help="One SELECT statement.")],
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Stop the query after this many seconds.")] = 30.0,
+    memory: Annotated[str, typer.Option(
+        "--memory", help="Stop the query when it needs more memory than this (e.g. 1GB).")
+    ] = "1GB",
 ) -> None:
-    """Query the lake's published snapshot, read-only."""
+    """Query the lake's published snapshot, read-only, within a time and a memory limit."""
     from tracelake.lake.query import run_sql
 
     with _failures(lake):
-        frame = run_sql(LakePaths.of(lake), query)
+        frame = run_sql(LakePaths.of(lake), query, timeout=timeout, memory=memory)
         _print(render_frame(frame, fmt.value))
+
+
+@app.command()
+def publish(lake: LakeOption = DEFAULT_LAKE) -> None:
+    """Publish the lake's current state as the readers' snapshot (serving.duckdb)."""
+    from tracelake.lake.snapshot import publish_lake
+
+    with _failures(lake):
+        paths = LakePaths.of(lake)
+        if not paths.database.exists():
+            from tracelake.errors import LakeNotFound
+
+            raise LakeNotFound(f"{lake}: no lake here yet; build one with "
+                               f"'tracelake ingest PATH --lake {lake}'")
+        run = publish_lake(paths)
+        err.print(f"published: the snapshot holds run {run or '(none yet)'}",
+                  highlight=False, markup=False)
 
 
 # ------------------------------------------------------------------ summary and demo
@@ -54,6 +77,11 @@ def summary(lake: LakeOption = DEFAULT_LAKE,
 
 
 def _print_summary(doc: dict) -> None:  # type: ignore[type-arg]
+    held = doc.get("snapshot")
+    out.print("snapshot holds run " + (f"{held['run_id']} (committed {held['committed_at']})"
+                                       if held else "(not recorded: published before runs "
+                                       "were recorded; 'tracelake publish' records it)"),
+              highlight=False, markup=False)
     table = Table(title="the lake", title_justify="left")
     for col in ("table", "rows", "quarantined", "superseded versions"):
         table.add_column(col, justify="right" if col != "table" else "left")

@@ -14,7 +14,7 @@ class FileReport:
 
     path: str
     table: str | None
-    sha256: str
+    sha256: str | None  # None for a file never opened (a link out, a FIFO, a device)
     status: str  # loaded | duplicate | rejected | unrecognised
     rows_read: int = 0
     rows_loaded: int = 0

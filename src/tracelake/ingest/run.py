@@ -8,21 +8,26 @@ fails part-way the transaction is rolled back and the lake is as it was.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import fnmatch
 import hashlib
+import os
+import stat
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from tracelake.contracts import CONTRACTS, TableContract
 from tracelake.derived.genealogy import GENEALOGY_TABLES, has_index, update_index
 from tracelake.derived.search import SEARCH_TABLES, build_search_index, has_search_index
-from tracelake.errors import FileRejected, LakeError
+from tracelake.errors import FileRejected, LakeError, TracelakeError
 from tracelake.ingest.report import FileReport, IngestReport
 from tracelake.intake.checks import check_frame, missing_required_columns
 from tracelake.intake.coerce import coerce_frame
@@ -32,7 +37,7 @@ from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.storage import LakePaths, connect_writer, retire_rows, upsert
 
-__all__ = ["discover_files", "ingest"]
+__all__ = ["discover", "discover_files", "ingest"]
 
 #: Files in a landing folder that are documentation or configuration, never data.
 SKIPPED_SUFFIXES = {".md", ".yaml", ".yml", ".txt", ".rst", ".py"}
@@ -44,21 +49,85 @@ def discover_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[P
 
     Hidden files, documentation and mapping files are skipped, and so are files whose path
     relative to a given folder matches one of the ``exclude`` patterns (e.g. ``bad/*``).
+    Only regular files inside the folders are returned: see :func:`discover` for the others.
+    """
+    return discover(paths, exclude)[0]
+
+
+def discover(paths: Iterable[Path], exclude: Sequence[str] = ()
+             ) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The data files under the given files and folders, and the entries refused, with why.
+
+    Inside a folder only regular files are read: a symbolic link that leads out of the folder,
+    a broken link, a FIFO, a device or a socket is refused with a reason, never opened. A file
+    named directly is read if it is (or links to) a regular file.
     """
     found: list[Path] = []
+    refused: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
+            root = path.resolve()
+            for child in sorted(_walk(path)):
                 rel = child.relative_to(path)
-                if child.is_file() and not any(p.startswith(".") for p in rel.parts) \
-                        and child.suffix.lower() not in SKIPPED_SUFFIXES \
-                        and not any(fnmatch.fnmatch(rel.as_posix(), pat) for pat in exclude):
+                if any(p.startswith(".") for p in rel.parts) \
+                        or any(fnmatch.fnmatch(rel.as_posix(), pat) for pat in exclude):
+                    continue
+                why = _refusal(child, root)
+                if why == "":  # a folder (searched) or documentation: not a data file
+                    continue
+                if why is not None:
+                    refused.append((child, why))
+                elif child.suffix.lower() not in SKIPPED_SUFFIXES:
                     found.append(child)
-        elif path.exists():
-            found.append(path)
+        elif path.exists() or path.is_symlink():
+            why = _refusal(path, None)
+            if why:
+                refused.append((path, why))
+            elif why is None:
+                found.append(path)
         else:
-            raise FileRejected(str(path), "no such file or folder")
-    return found
+            raise FileRejected(_shown(path), "no such file or folder")
+    return found, refused
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Every entry under a folder, without following links to folders (no cycles, no escapes)."""
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        base = Path(dirpath)
+        for name in dirnames:
+            if (base / name).is_symlink():  # reported (and never searched) like a linked file
+                yield base / name
+        for name in filenames:
+            yield base / name
+
+
+def _refusal(path: Path, root: Path | None) -> str | None:
+    """Why an entry is not read (None: a regular file to read; "": a folder, skipped quietly)."""
+    try:
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.exists():
+                return "a broken symbolic link (its target does not exist): nothing read"
+            if root is not None and not target.is_relative_to(root):
+                return ("a symbolic link leading out of the folder being ingested: not followed "
+                        "(copy the file into the folder, or name it on the command line)")
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot be examined ({exc.strerror or type(exc).__name__}): nothing read"
+    if stat.S_ISDIR(mode):
+        return "" if root is None or not path.is_symlink() else \
+            "a symbolic link to a folder: not followed"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device"
+            if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return f"{kind}, not a regular file: never opened"
+
+
+def _shown(path: Path | str) -> str:
+    """A path as text that can be stored and printed (bytes that are not UTF-8 shown as \ufffd)."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def _order(files: list[Path], mapping: Mapping) -> list[tuple[Path, Source]]:
@@ -111,13 +180,21 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
            reread: bool = False) -> IngestReport:
     """Ingest files and folders into the lake, in one transaction, and publish a snapshot.
 
+    One bad file never costs the others their load: a file that cannot be read, typed or
+    checked is rejected with its reason, and a file whose rows the lake refuses while they
+    are written makes the run start again without it (the file rejected with the reason).
+    Whatever the files, the readers' snapshot is published when it is behind the lake.
+    An interrupt (Ctrl+C, SIGTERM) or a failure of the machine (a full disk) leaves the lake
+    either as it was or with the run committed; the exception then carries ``lake_state``, a
+    sentence saying which.
+
     Args:
         paths: files and folders (searched recursively).
         lake: the lake folder.
         mapping: how to read the plant's exports; default: names and canonical headers.
         tables: only ingest files feeding these tables (the others are not reported).
         exclude: path patterns, relative to a given folder, of files to leave out.
-        publish: publish a new read-only snapshot after a run that changed the lake.
+        publish: publish a new read-only snapshot when the run leaves it behind the lake.
         genealogy: bring the genealogy index up to date when the run changed what it is
             built from (orchestrators that rebuild it as a step of their own pass False).
         search: rebuild the search index (``find``) when the run changed what it is built
@@ -127,60 +204,180 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
     """
     mapping = mapping or Mapping()
     lake_paths = lake if isinstance(lake, LakePaths) else LakePaths.of(lake)
-    found = discover_files([Path(p) for p in paths], exclude)
+    found, refused = discover([Path(p) for p in paths], exclude)
     warnings = mapping.unmatched_patterns(found)
     files = _order(found, mapping)
+    refusals = [(f, mapping.source_for(f), why) for f, why in refused]
     if tables is not None:
         files = [(f, s) for f, s in files if s.table in tables]
-    run_id = new_run_id()
-    started = datetime.now(UTC)
-    reports: list[FileReport] = []
+        refusals = [r for r in refusals if r[1].table in tables]
+    run = _Run(new_run_id(), datetime.now(UTC), mapping, genealogy, search, progress,
+               reread=reread, warnings=warnings)
     with connect_writer(lake_paths) as con:
+        snapshot.remove_leftovers(lake_paths)
+        failed: dict[str, str] = {}  # files whose rows the lake refused: rejected next attempt
+        while True:
+            try:
+                result = run.once(con, files, refusals, failed)
+                break
+            except _WriteFailed as exc:  # rolled back: go again without that file
+                if exc.key in failed:  # pragma: no cover - the ledger row itself fails
+                    raise RuntimeError(f"{exc.key}: {exc.reason}") from exc
+                failed[exc.key] = exc.reason
+        if publish:
+            result.published = _publish_if_behind(con, lake_paths, run.run_id)
+    return result
+
+
+class _WriteFailed(Exception):
+    """The lake refused a file's rows part-way through writing them (the run is rolled back)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.reason = key, reason
+
+
+class _Run:
+    """One run's settings and the transaction that applies it (attempted again without a file
+    whose rows the lake refused)."""
+
+    def __init__(self, run_id: str, started: datetime, mapping: Mapping, genealogy: bool,
+                 search: bool, progress: Progress | None, *, reread: bool = False,
+                 warnings: list[str] | None = None) -> None:
+        self.run_id, self.started, self.mapping = run_id, started, mapping
+        self.genealogy, self.search, self.progress = genealogy, search, progress
+        self.reread, self.warnings = reread, warnings or []
+
+    def once(self, con, files: list[tuple[Path, Source]],  # type: ignore[no-untyped-def]
+             refusals: list[tuple[Path, Source, str]], failed: dict[str, str]) -> IngestReport:
+        """The run in one transaction: committed whole, or rolled back and raised."""
+        run_id = self.run_id
+        reports: list[FileReport] = []
+        committing = False
         con.execute("BEGIN TRANSACTION")
         try:
             seen = ledger.loaded_identities(con)
             for done, (path, source) in enumerate(files):
-                if progress:
-                    progress(done, len(files), str(path))
-                report = _ingest_file(con, path, source, run_id, seen, reread)
+                if self.progress:
+                    self.progress(done, len(files), _shown(path))
+                report = _ingest_file(con, path, source, run_id, seen, failed, self.reread)
                 if report.status == "loaded" and report.table:
                     seen.setdefault((report.sha256, report.table), set()).add(
                         source.fingerprint())
+                reports.append(report)
+            for path, source, why in refusals:
+                report = FileReport(path=_shown(path), table=source.table, sha256=None,
+                                    status="rejected", reason=why)
+                _record(con, report, run_id, path, source)
                 reports.append(report)
             changed = {r.table for r in reports if r.status == "loaded" and r.table and
                        (r.rows_inserted or r.rows_updated or r.rows_retired)}
             n_orphans = orphans.refresh(con, changed)
             result = IngestReport(run_id, reports, orphan_references=n_orphans,
-                                  warnings=warnings)
-            if genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
+                                  warnings=self.warnings)
+            if self.genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
                 updated = {r.table for r in reports if r.table and
                            (r.rows_updated or r.rows_retired)}
                 result.genealogy = asdict(update_index(con, run_id, updated))
-            if search and (changed & SEARCH_TABLES or not has_search_index(con)
-                           or any(r.rows_quarantined or r.quarantine_closed for r in reports)):
+            if self.search and (changed & SEARCH_TABLES or not has_search_index(con)
+                                or any(r.rows_quarantined or r.quarantine_closed
+                                       for r in reports)):
                 result.search = asdict(build_search_index(con, run_id))
             totals = result.totals
             ledger.record_run(con, {
-                "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
+                "run_id": run_id, "started_at": self.started, "finished_at": datetime.now(UTC),
                 "status": "committed", "files": totals["files"], "rows_read": totals["rows_read"],
                 "rows_loaded": totals["rows_loaded"],
-                "rows_quarantined": totals["rows_quarantined"], "mapping": mapping.path,
-                "timezone": mapping.timezone, "tracelake_version": _version()})
+                "rows_quarantined": totals["rows_quarantined"], "mapping": self.mapping.path,
+                "timezone": self.mapping.timezone, "tracelake_version": _version()})
+            news = any(r.status in ("loaded", "rejected") for r in reports) or bool(result.search)
+            ledger.set_lake_version(con, run_id if news else None)
+            committing = True
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            _rollback(con)
+            if isinstance(exc, _WriteFailed):
+                raise
+            state = _state_after(con, run_id, committing)
+            if isinstance(exc, TracelakeError):
+                raise
+            if _interrupt(exc):  # Ctrl+C or SIGTERM seen by DuckDB mid-query
+                stop = KeyboardInterrupt()
+                stop.lake_state = state  # type: ignore[attr-defined]
+                raise stop from None
+            if _machine_failure(exc):
+                raise LakeError(f"the run stopped: {_one_line(exc)}; {state}") from exc
+            exc.lake_state = state  # type: ignore[attr-defined]
             raise
-        if progress:
-            progress(len(files), len(files), "")
-        news = any(r.status in ("loaded", "rejected") for r in reports) or bool(result.search)
-        if publish and (news or not lake_paths.serving.exists()):
-            try:
-                snapshot.publish(con, lake_paths)
-            except Exception as exc:  # the run is committed; only the reader copy failed
-                raise LakeError(f"{lake_paths.serving}: the run was committed but the snapshot "
-                                f"for readers could not be published ({exc})") from exc
-            result.published = True
-    return result
+        if self.progress:
+            self.progress(len(files), len(files), "")
+        return result
+
+
+def _rollback(con) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(Exception):  # no transaction left (COMMIT went through)
+        con.execute("ROLLBACK")
+
+
+def _state_after(con, run_id: str, committing: bool) -> str:  # type: ignore[no-untyped-def]
+    """What an interrupted or failed run left: committed or not, in one sentence."""
+    try:
+        committed = bool(con.execute("SELECT count(*) FROM ingest_runs WHERE run_id = ?",
+                                     [run_id]).fetchone()[0])
+    except Exception:  # the connection itself is gone
+        if not committing:
+            return f"nothing of run {run_id} was committed: the lake is as it was"
+        return (f"run {run_id} may or may not have been committed: 'tracelake summary' "
+                "shows the last committed run")
+    if committed:
+        return (f"run {run_id} was committed; the readers' snapshot is brought up to date by "
+                "the next run or by 'tracelake publish'")
+    return f"nothing of run {run_id} was committed: the lake is as it was"
+
+
+def _machine_failure(exc: BaseException) -> bool:
+    """A failure of the machine or the lake's storage (disk full, I/O, memory), not of one file."""
+    if isinstance(exc, OSError | duckdb.IOException | duckdb.OutOfMemoryException |
+                  duckdb.FatalException):
+        return True
+    text = str(exc).lower()
+    return "no space left" in text or "disk is full" in text or "out of memory" in text
+
+
+def _interrupt(exc: BaseException) -> bool:
+    """An interrupt DuckDB turned into its own error (it checks for signals while it works)."""
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and "query interrupted" in str(exc).lower())
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _publish_if_behind(con, lake: LakePaths, run_id: str) -> bool:  # type: ignore[no-untyped-def]
+    """Publish the snapshot if it does not hold the lake's last change (True if published)."""
+    committed = (f"run {run_id} was committed; the readers' snapshot is brought up to date by "
+                 "the next run or by 'tracelake publish'")
+    try:
+        if not snapshot.is_behind(con, lake):
+            return False
+        snapshot.publish(con, lake)
+    except KeyboardInterrupt as exc:
+        exc.lake_state = committed  # type: ignore[attr-defined]
+        raise
+    except Exception as exc:  # the run is committed; only the reader copy failed
+        if _interrupt(exc):  # Ctrl+C or SIGTERM seen by DuckDB during the CHECKPOINT
+            stop = KeyboardInterrupt()
+            stop.lake_state = committed  # type: ignore[attr-defined]
+            raise stop from None
+        raise LakeError(f"{_shown(lake.serving)}: the snapshot for readers could not be "
+                        f"published ({_one_line(exc)}); {committed}") from exc
+    return True
 
 
 def _version() -> str:
@@ -193,17 +390,37 @@ def _version() -> str:
 
 
 def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
-                 seen: dict[tuple[str, str], set[str | None]], reread: bool) -> FileReport:
-    report = _examine_file(con, path, source, run_id, seen, reread)
-    _record(con, report, run_id, path, source)
+                 seen: dict[tuple[str, str], set[str | None]], failed: dict[str, str],
+                 reread: bool) -> FileReport:
+    key = str(path)
+    if key in failed:
+        report = FileReport(path=_shown(path), table=source.table, sha256=None,
+                            status="rejected", reason=failed[key])
+        _record(con, report, run_id, path, source)
+        return report
+    writing = [False]
+    try:
+        report = _examine_file(con, path, source, run_id, seen, reread, writing)
+        _record(con, report, run_id, path, source)
+    except _WriteFailed:
+        raise
+    except Exception as exc:
+        if _interrupt(exc):
+            raise KeyboardInterrupt from None
+        if _machine_failure(exc):
+            raise
+        if not writing[0]:  # pragma: no cover - _examine_file rejects failures before writing
+            raise
+        raise _WriteFailed(key, "the lake refused the file's rows while they were written "
+                           f"({_one_line(exc)}); nothing of it is loaded") from exc
     return report
 
 
 def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
-                  seen: dict[tuple[str, str], set[str | None]], reread: bool) -> FileReport:
-    sha = sha256_of(path)
+                  seen: dict[tuple[str, str], set[str | None]], reread: bool,
+                  writing: list[bool]) -> FileReport:
     table = source.table
-    report = FileReport(path=str(path), table=table, sha256=sha, status="loaded",
+    report = FileReport(path=_shown(path), table=table, sha256=None, status="loaded",
                         source=None if source.name == "default" else source.name)
     if table is None:
         report.status = "unrecognised"
@@ -213,6 +430,17 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
                          if supported else
                          f"{path.suffix or 'this'} files are not read (expected .csv, .xlsx, "
                          ".jsonl, .json, or an .xml test report) and the name matches no table")
+        report.sha256 = _sha_or_none(path)
+        return report
+    why = _refusal(path, None)
+    if why:  # a file named directly that is not a regular file (e.g. /dev/zero, a FIFO)
+        report.status, report.reason = "rejected", why
+        return report
+    try:
+        report.sha256 = sha = sha256_of(path)
+    except OSError as exc:
+        report.status = "rejected"
+        report.reason = f"cannot be read ({exc.strerror or type(exc).__name__}): nothing loaded"
         return report
     # identity (contract v2): bytes, table and the mapping entries that read them; a ledger row
     # from before v2 has no fingerprint and counts as the same reading
@@ -229,16 +457,47 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
         raw = read_source(path, encoding=source.encoding, header=source.header,
                           columns=list(source.columns) or None, sheet=source.sheet, table=table,
                           serial_from=source.serial_from, json_key=source.json_key)
-        _load(con, raw, contract, source, report, run_id)
+        _load(con, raw, contract, source, report, run_id, writing)
     except FileRejected as exc:
-        report.status = "rejected"
-        report.reason = exc.reason
-        report.rows_read = report.rows_loaded = report.rows_quarantined = 0
+        _reject(report, exc.reason)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # incl. a reader's Rust panic (BaseException)
+        if _interrupt(exc):
+            raise KeyboardInterrupt from None
+        if writing[0] or _disk_full(exc):
+            raise
+        _reject(report, _unreadable(exc))
     return report
 
 
+def _reject(report: FileReport, reason: str) -> None:
+    report.status = "rejected"
+    report.reason = reason
+    report.rows_read = report.rows_loaded = report.rows_quarantined = 0
+
+
+def _unreadable(exc: BaseException) -> str:
+    """A rejection reason for a file that broke a reader or a check in an unforeseen way."""
+    if isinstance(exc, MemoryError):
+        return "needs more memory than this machine has: nothing of it is loaded"
+    if isinstance(exc, RecursionError):
+        return "is nested too deeply to be read: nothing of it is loaded"
+    return (f"cannot be read ({type(exc).__name__}: {_one_line(exc)[:200]}); nothing of it "
+            "is loaded")
+
+
+def _sha_or_none(path: Path) -> str | None:
+    if _refusal(path, None):
+        return None
+    try:
+        return sha256_of(path)
+    except OSError:
+        return None
+
+
 def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
-          source: Source, report: FileReport, run_id: str) -> None:
+          source: Source, report: FileReport, run_id: str, writing: list[bool]) -> None:
     path = report.path
     report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
     report.notes = list(raw.notes)
@@ -254,7 +513,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if missing:
         rows = raw.rows_read
         raise FileRejected(path, f"missing required column(s): {', '.join(missing)} "
-                           f"(the file has: {', '.join(headers) or 'no header'}); nothing of "
+                           f"(the file has: {_some(headers) or 'no header'}); nothing of "
                            f"its {rows} row(s) is loaded", column=missing[0])
     report.extra_columns = [h for h in headers if h not in renames]
     if report.extra_columns:
@@ -280,6 +539,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
         raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
                            f"loaded and {report.rows_quarantined} quarantined")
     now = datetime.now(UTC)
+    writing[0] = True  # from here a failure leaves rows of this file in the transaction
     if report.reread:  # rows the earlier reading loaded and this one does not: to history
         report.rows_retired = retire_rows(con, contract, valid, sha256=report.sha256,
                                           run_id=run_id, source_file=path)
@@ -346,6 +606,13 @@ def _name_value_maps(failures: pl.DataFrame, before: pl.DataFrame,
     ).drop("_as_written")
 
 
+def _some(headers: list[str], shown: int = 12, width: int = 40) -> str:
+    """A few header names, each clipped: enough to recognise the file, never its content."""
+    names = [h if len(h) <= width else h[:width] + "…" for h in headers[:shown]]
+    more = f" and {len(headers) - shown} more" if len(headers) > shown else ""
+    return ", ".join(names) + more
+
+
 def _clashes(renames: dict[str, str]) -> tuple[str, list[str]] | None:
     by_target: dict[str, list[str]] = {}
     for header, column in renames.items():
@@ -378,9 +645,9 @@ def _quarantine(con, raw: RawFrame, frame: pl.DataFrame,  # type: ignore[no-unty
 def _record(con, report: FileReport, run_id: str, path: Path,  # type: ignore[no-untyped-def]
             source: Source) -> None:
     ledger.record_file(con, {
-        "run_id": run_id, "path": report.path, "file_name": path.name,
+        "run_id": run_id, "path": report.path, "file_name": _shown(path.name),
         "table_name": report.table, "sha256": report.sha256,
-        "size_bytes": path.stat().st_size, "status": report.status,
+        "size_bytes": _size(path), "status": report.status,
         "rows_read": report.rows_read, "rows_loaded": report.rows_loaded,
         "rows_quarantined": report.rows_quarantined, "rows_inserted": report.rows_inserted,
         "rows_updated": report.rows_updated, "rows_unchanged": report.rows_unchanged,
@@ -388,3 +655,10 @@ def _record(con, report: FileReport, run_id: str, path: Path,  # type: ignore[no
         "encoding": report.encoding, "delimiter": report.delimiter, "sheet": report.sheet,
         "mapping_source": report.source, "ingested_at": datetime.now(UTC),
         "mapping_fingerprint": source.fingerprint()})
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return None

@@ -187,10 +187,14 @@ def _float_expr(name: str, decimal_comma: bool) -> pl.Expr:
     return col.cast(pl.Float64, strict=False).alias(name)
 
 
+#: Whole numbers a BIGINT column holds: |n| < 2**63 (a larger one is a wrong_type, never a crash).
+_INT_BOUND = 9.2e18
+
+
 def _int_expr(name: str, decimal_comma: bool) -> pl.Expr:
     f = _float_expr(name, decimal_comma)
-    return pl.when(f.is_finite() & (f == f.round(0))).then(f).otherwise(None) \
-        .cast(pl.Int64).alias(name)
+    fits = f.is_finite() & (f == f.round(0)) & (f.abs() < _INT_BOUND)
+    return pl.when(fits).then(f).otherwise(None).cast(pl.Int64, strict=False).alias(name)
 
 
 def _date_expr(name: str, forms: TimeForms) -> pl.Expr:
@@ -242,6 +246,11 @@ def _why(value: str, dtype: pl.DataType, forms: TimeForms) -> str:
     if dtype == pl.Boolean:
         return "is not a yes/no value (true/false, yes/no, y/n, 1/0)"
     if dtype == pl.Int64:
+        try:
+            if abs(float(value.replace(",", "."))) >= _INT_BOUND:
+                return "is too large (a whole number must be below 9.2e18 in size)"
+        except ValueError:
+            pass
         return "is not a whole number"
     if dtype == pl.Float64:
         return "is not a number"

@@ -7,6 +7,9 @@ Tables (queryable with ``tracelake sql``):
   rejected, unrecognised), rows read / loaded / quarantined, the reason, extra columns.
 * ``quarantine``   one row per failure of a quarantined source row: file, row number, column,
   rule, message and the raw values of the row as JSON.
+* ``lake_version`` one row: the last run that changed the lake, and when it committed. The
+  published snapshot carries its copy, so it says which run readers see, and a snapshot whose
+  row differs from the lake's is behind (see ``snapshot.is_behind``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import duckdb
 import polars as pl
 
 __all__ = ["FILE_COLUMNS", "OPEN_QUARANTINE", "QUARANTINE_COLUMNS", "close_quarantine",
-           "create_tables", "loaded_identities", "loaded_sha256s"]
+           "create_tables", "lake_version", "loaded_identities", "loaded_sha256s",
+           "set_lake_version"]
 
 FILE_COLUMNS = {
     "run_id": "VARCHAR", "path": "VARCHAR", "file_name": "VARCHAR", "table_name": "VARCHAR",
@@ -54,6 +58,7 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     # lakes made before v2
     con.execute("ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS mapping_fingerprint VARCHAR")
     con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS superseded_by_run VARCHAR")
+    con.execute("CREATE TABLE IF NOT EXISTS lake_version (run_id VARCHAR, committed_at TIMESTAMPTZ)")
 
 
 def loaded_identities(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str | None]]:
@@ -74,6 +79,27 @@ def close_quarantine(con: duckdb.DuckDBPyConnection, sha256: str, table: str,
         "AND superseded_by_run IS NULL AND run_id <> ? RETURNING 1",
         [run_id, sha256, table, run_id]).fetchall()
     return len(row)
+
+
+def set_lake_version(con: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
+    """Record (inside the run's transaction) that ``run_id`` changed the lake; with None, only
+    make sure a lake from before this table has a version (its last committed run)."""
+    if run_id is None:
+        if con.execute("SELECT count(*) FROM lake_version").fetchone()[0]:  # type: ignore[index]
+            return
+        con.execute("INSERT INTO lake_version SELECT max(run_id), now() FROM ingest_runs")
+        return
+    con.execute("DELETE FROM lake_version")
+    con.execute("INSERT INTO lake_version VALUES (?, now())", [run_id])
+
+
+def lake_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The run the database holds as its last change (None: no table, or no run yet)."""
+    try:
+        row = con.execute("SELECT max(run_id) FROM lake_version").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
 
 
 def loaded_sha256s(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

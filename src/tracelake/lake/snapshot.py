@@ -4,6 +4,12 @@ DuckDB lets one process write a database file, and a process that has it open re
 that writer (and the other way round). So readers never open ``lake.duckdb``: each successful run
 copies the lake into a fresh file and renames it over ``serving.duckdb`` (atomic on POSIX). A
 reader that has the old snapshot open keeps reading it, undisturbed, until it reopens.
+
+The snapshot heals: it carries the lake's ``lake_version`` row (the last run that changed the
+lake), and every run, and ``tracelake publish``, publishes again when the snapshot's row is not
+the lake's (a run killed between its COMMIT and the rename, a deleted or corrupt snapshot).
+Temporary copies a killed publish left behind (``.serving-*.tmp``) are removed by the next
+writer.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ import uuid
 
 import duckdb
 
-from tracelake.errors import LakeNotFound
+from tracelake.errors import LakeError, LakeNotFound
+from tracelake.lake import ledger
 from tracelake.lake.extensions import load_fts, needs_fts
 from tracelake.lake.paths import IN_FILTER_KEYS, LakePaths
 
-__all__ = ["open_snapshot", "publish", "publish_lake"]
+__all__ = ["is_behind", "open_snapshot", "publish", "publish_lake", "remove_leftovers",
+           "snapshot_version"]
 
 
 def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
@@ -37,7 +45,44 @@ def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.DuckDBPyConnection:
+def remove_leftovers(paths: LakePaths) -> int:
+    """Delete temporary snapshot copies a killed publish left (call holding the writer's lock)."""
+    removed = 0
+    for tmp in paths.root.glob(".serving-*.tmp"):
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:  # pragma: no cover - another user's file, or already gone
+            pass
+    return removed
+
+
+def snapshot_version(paths: LakePaths) -> str | None:
+    """The run the published snapshot holds (None: no snapshot, an unreadable one, or one
+    published before snapshots carried their run)."""
+    if not paths.serving.exists():
+        return None
+    try:
+        con = duckdb.connect(str(paths.serving), read_only=True)
+    except (duckdb.Error, OSError):
+        return None
+    try:
+        return ledger.lake_version(con)
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def is_behind(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> bool:
+    """Whether the snapshot does not hold the lake's last change (so it must be published)."""
+    lake = ledger.lake_version(con)
+    held = snapshot_version(paths)
+    return held is None or held != lake
+
+
+def open_snapshot(lake: LakePaths, *, external_access: bool = False,
+                  memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the published snapshot read-only, in UTC, with file and network access switched off
     (after loading the full-text extension from its wheel when the snapshot has a search index).
 
@@ -47,7 +92,12 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
     if not lake.serving.exists():
         raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
                            f"'tracelake ingest PATH --lake {lake.root}'")
-    con = duckdb.connect(str(lake.serving), read_only=True)
+    try:
+        con = duckdb.connect(str(lake.serving), read_only=True)
+    except (duckdb.Error, OSError) as exc:
+        raise LakeError(f"{lake.serving}: the readers' snapshot cannot be opened "
+                        f"({' '.join(str(exc).split())[:200]}); 'tracelake publish --lake "
+                        f"{lake.root}' publishes it again") from None
     if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:  # type: ignore[index]
         # this process already has the snapshot open (DuckDB shares one instance per file),
         # configured and locked by the first open_snapshot: UTC, no file access
@@ -56,6 +106,8 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
     # use them) start from the global settings, not from this connection's session
     con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    if memory_limit is not None:
+        con.execute(f"SET GLOBAL memory_limit = '{memory_limit}'")
     con.execute(f"SET GLOBAL dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
     if needs_fts(con):  # the search index's macros need it, and it loads from a file
         load_fts(con)
@@ -65,11 +117,17 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False) -> duckdb.D
     return con
 
 
-def publish_lake(lake: LakePaths) -> None:
-    """Publish the lake's current state as the readers' snapshot (for orchestrators)."""
+def publish_lake(lake: LakePaths) -> str | None:
+    """Publish the lake's current state as the readers' snapshot (for orchestrators and
+    ``tracelake publish``); the run the snapshot now holds."""
     from tracelake.lake import orphans
     from tracelake.lake.storage import connect_writer
 
     with connect_writer(lake) as con:
+        remove_leftovers(lake)
         orphans.refresh(con)
+        con.execute("BEGIN TRANSACTION")
+        ledger.set_lake_version(con, None)  # a lake from before lake_version gets one
+        con.execute("COMMIT")
         publish(con, lake)
+        return ledger.lake_version(con)

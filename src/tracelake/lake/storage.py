@@ -16,6 +16,7 @@ stays queryable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,14 +71,27 @@ def _columns_ddl(contract: TableContract, extra: dict[str, str]) -> str:
 @contextmanager
 def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the lake's database for writing (creating the lake if needed), in UTC."""
-    paths.root.mkdir(parents=True, exist_ok=True)
+    try:
+        paths.root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = ("is a file, not a folder" if paths.root.is_file() or
+                isinstance(exc, FileExistsError | NotADirectoryError)
+                else f"cannot be created ({exc.strerror or type(exc).__name__})")
+        raise LakeError(f"{paths.root}: the lake folder {what}") from None
     try:
         con = duckdb.connect(str(paths.database))
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise LakeError(f"{paths.database}: another process is writing this lake; "
-                            "run again when it has finished") from None
-        raise LakeError(f"{paths.database}: cannot open the lake ({exc})") from None
+        text = " ".join(str(exc).split())
+        if "lock" in text.lower():
+            holder = re.search(r"\(PID (\d+)\)", text)
+            raise LakeError(f"{paths.database}: another process has the lake's database open"
+                            + (f" (PID {holder.group(1)})" if holder else "")
+                            + "; a run needs it to itself: run again when that process has "
+                            "finished (readers use serving.duckdb, never lake.duckdb)") from None
+        raise LakeError(f"{paths.database}: cannot open the lake ({text[:300]})") from None
+    except (duckdb.Error, OSError) as exc:
+        raise LakeError(f"{paths.database}: cannot open the lake "
+                        f"({' '.join(str(exc).split())[:300]})") from None
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")

@@ -1,4 +1,5 @@
-"""A lake at a glance: rows per table, what was quarantined and why, rejected files, orphans."""
+"""A lake at a glance: rows per table, what was quarantined and why, rejected files, orphans,
+and the run the published snapshot holds."""
 
 from __future__ import annotations
 
@@ -37,13 +38,19 @@ def _summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "WHERE superseded_by_run IS NULL GROUP BY ALL ORDER BY 1, 2").fetchall()]
     rejected = [{"path": p, "reason": r} for p, r in con.execute(
         "SELECT DISTINCT path, reason FROM ingest_files WHERE status = 'rejected' "
-        "AND sha256 NOT IN (SELECT sha256 FROM ingest_files WHERE status = 'loaded') "
+        "AND (sha256 IS NULL OR sha256 NOT IN (SELECT sha256 FROM ingest_files "
+        "WHERE status = 'loaded' AND sha256 IS NOT NULL)) "
         "ORDER BY path").fetchall()]
     orphans = [{"kind": k, "table": t, "references": n, "values": v} for k, t, n, v in
                con.execute("SELECT kind, table_name, count(*), list(DISTINCT value ORDER BY value)"
                            " FROM orphan_references GROUP BY ALL ORDER BY 1, 2").fetchall()]
     last = con.execute("SELECT run_id, finished_at FROM ingest_runs ORDER BY finished_at DESC "
                        "LIMIT 1").fetchone()
+    try:  # the run the snapshot holds (snapshots from before lake_version do not say)
+        held = con.execute("SELECT run_id, committed_at FROM lake_version LIMIT 1").fetchone()
+    except duckdb.CatalogException:
+        held = None
     return {"last_run": {"run_id": last[0], "finished_at": last[1]} if last else None,
+            "snapshot": {"run_id": held[0], "committed_at": held[1]} if held else None,
             "tables": tables, "quarantine_rules": rules, "rejected_files": rejected,
             "orphan_references": orphans}

@@ -10,7 +10,6 @@ import io
 import json
 import re
 import tempfile
-import zipfile
 from pathlib import Path
 
 import duckdb
@@ -18,11 +17,16 @@ import numpy as np
 import polars as pl
 
 from tracelake.errors import FileRejected
+from tracelake.intake import limits
 from tracelake.intake.readers.base import PROBLEM_SCHEMA, ROW, RawFrame, no_problems
+from tracelake.intake.xlsx_guard import check_archive, scan_sheet
 
 __all__ = ["SUFFIXES", "detect_delimiter", "read_tabular"]
 
 BOM = b"\xef\xbb\xbf"
+#: Column names the lake uses for lineage: a source column so named is kept under another name.
+RESERVED = ("_row", "_extra", "_source_file", "_sha256", "_run_id", "_loaded_at")
+RENAMED = "source:"  # prefix of a source column renamed because its name is reserved
 SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
             ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -44,8 +48,12 @@ def read_tabular(path: Path, *, encoding: str | None = None, header: bool = True
     if kind is None:
         raise FileRejected(str(path), f"unsupported file type {path.suffix!r} "
                            "(expected .csv, .xlsx or .jsonl)")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise FileRejected(str(path), "file is empty (0 bytes): nothing to load")
+    if kind != "xlsx" and size > limits.MAX_FILE_BYTES:
+        raise FileRejected(str(path), f"the file is {size:,} bytes (limit "
+                           f"{limits.MAX_FILE_BYTES:,}): split it, not read")
     if kind == "xlsx":
         return _read_xlsx(path, sheet=sheet, table=table)
     data, used_encoding = _decode(path, encoding)
@@ -54,11 +62,32 @@ def read_tabular(path: Path, *, encoding: str | None = None, header: bool = True
     return _read_csv(path, data, used_encoding, header=header, columns=columns)
 
 
+def _own_names(names: list[str]) -> list[str]:
+    """Source column names, with a name the lake reserves for lineage (``_row``) kept as
+    ``source:_row`` so the column is not lost (it goes to ``_extra`` unless mapped)."""
+    return [RENAMED + n if n in RESERVED else n for n in names]
+
+
+def _renamed_note(names: list[str]) -> list[str]:
+    renamed = [n for n in names if n.startswith(RENAMED) and n[len(RENAMED):] in RESERVED]
+    if not renamed:
+        return []
+    return [f"column(s) {', '.join(n[len(RENAMED):] for n in renamed)} carry names the lake "
+            f"uses for lineage: kept as {', '.join(renamed)}"]
+
+
 # ---------------------------------------------------------------- encodings
 
 def _decode(path: Path, forced: str | None) -> tuple[bytes, str]:
     """The file's bytes as UTF-8 without a BOM, and the encoding they were in."""
     raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) and not forced:  # a UTF-16 byte-order mark
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise FileRejected(str(path), f"starts with a UTF-16 byte-order mark but is not "
+                               f"UTF-16 (byte {exc.start})") from None
+        return text.encode("utf-8", "replace"), "utf-16"
     if forced:
         name = forced.lower().replace("_", "-")
         try:
@@ -115,15 +144,32 @@ def _header_names(line: str, delimiter: str) -> list[str]:
         else:
             seen[name] = 1
         out.append(name)
-    return out
+    return _own_names(out)
 
 
 def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
               columns: list[str] | None) -> RawFrame:
+    notes: list[str] = []
+    if b"\n" not in data and b"\r" in data.rstrip(b"\r"):  # old Mac line ends: CR alone
+        data = data.replace(b"\r", b"\n")
+        notes.append("lines end with CR alone (old Mac style): read as lines")
     first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
     if not data.strip():
         raise FileRejected(str(path), "file holds only blank lines: nothing to load")
     delimiter = detect_delimiter(first_line)
+    width = first_line.count(delimiter) + 1
+    if width > limits.MAX_COLUMNS:
+        raise FileRejected(str(path), f"the first line has {width:,} fields (limit "
+                           f"{limits.MAX_COLUMNS:,} columns): not read")
+    lines = data.count(b"\n")
+    if lines > limits.MAX_ROWS:
+        raise FileRejected(str(path), f"the file has {lines:,} lines (limit "
+                           f"{limits.MAX_ROWS:,} rows a file): split it, not read")
+    try:
+        _header_names(first_line, delimiter)
+    except csv.Error as exc:
+        raise FileRejected(str(path), f"the first line cannot be read as CSV ({exc})",
+                           row=1) from None
     if header:
         names = _header_names(first_line, delimiter)
         if columns:  # a header row that the mapping renames by position
@@ -138,13 +184,14 @@ def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
     if (header and data.count(b"\n") == 0) or (header and not data.split(b"\n", 1)[1].strip()):
         frame = pl.DataFrame(schema={n: pl.String for n in names} | {ROW: pl.Int64})
         return RawFrame(frame, no_problems(), encoding, delimiter,
-                        notes=["no data rows (header only)"])
+                        notes=[*notes, *_renamed_note(names), "no data rows (header only)"])
 
     if b'"' not in data:  # no quoting: lines are records, and numpy can check every line's width
         fast = _read_plain_csv(data, names, delimiter, header)
         if fast is not None:
             frame, problems = fast
-            return RawFrame(frame, problems, encoding, delimiter)
+            return RawFrame(frame, problems, encoding, delimiter,
+                            notes=notes + _renamed_note(names))
     with tempfile.TemporaryDirectory(prefix="tracelake-") as tmp:
         source = path
         if encoding not in ("utf-8", "utf-8-sig"):  # DuckDB reads UTF-8: hand it the transcoded bytes
@@ -157,7 +204,7 @@ def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
     problems = _reject_problems(rejects, data, names, last_record)
     frame = frame.with_columns(
         pl.Series(ROW, _record_lines(frame, rejects, first_data_line), dtype=pl.Int64))
-    return RawFrame(frame, problems, encoding, delimiter)
+    return RawFrame(frame, problems, encoding, delimiter, notes=notes + _renamed_note(names))
 
 
 def _read_plain_csv(data: bytes, names: list[str], delimiter: str,
@@ -229,6 +276,8 @@ def _duckdb_read_csv(source: Path, names: list[str], delimiter: str,
         rejects = con.sql(
             "SELECT line, column_name, error_type, csv_line, error_message "
             "FROM reject_errors ORDER BY line").pl()
+    except duckdb.InterruptException:  # Ctrl+C or SIGTERM while DuckDB parsed: not the file's fault
+        raise KeyboardInterrupt from None
     except duckdb.Error as exc:
         raise FileRejected(str(source), f"cannot be parsed as CSV: {_first_line(exc)}") from None
     finally:
@@ -283,37 +332,72 @@ def _first_line(exc: BaseException) -> str:
 
 # ---------------------------------------------------------------- JSON Lines
 
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def _read_jsonl(path: Path, data: bytes, encoding: str) -> RawFrame:
     records: list[dict[str, str | None]] = []
     lines: list[int] = []
     problems = []
-    for number, line in enumerate(io.StringIO(data.decode("utf-8")), start=1):
+    names: dict[str, None] = {}
+    for number, line in enumerate(io.StringIO(data.decode("utf-8"), newline=None), start=1):
         text = line.strip()
         if not text:
             continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            problems.append({ROW: number, "column": None, "rule": "bad_json",
-                             "message": f"is not valid JSON ({exc.msg} at character {exc.pos})",
-                             "raw": json.dumps({"line": text}, ensure_ascii=False)})
+        if number > limits.MAX_ROWS:
+            raise FileRejected(str(path), f"the file has more than {limits.MAX_ROWS:,} lines "
+                               "(the limit of rows a file): split it, not read")
+        why = _bad_json(text)
+        if why is not None:
+            problems.append({ROW: number, "column": None, "rule": "bad_json", "message": why,
+                             "raw": json.dumps({"line": _clip(text)}, ensure_ascii=False)})
             continue
-        if not isinstance(obj, dict):
-            problems.append({ROW: number, "column": None, "rule": "bad_json",
-                             "message": "is not a JSON object",
-                             "raw": json.dumps({"line": text}, ensure_ascii=False)})
-            continue
-        records.append({str(k): _json_text(v) for k, v in obj.items()})
+        obj = json.loads(text)
+        record = {str(k): _json_text(v) for k, v in obj.items()}
+        names.update(dict.fromkeys(record))
+        if len(names) > limits.MAX_COLUMNS:
+            raise FileRejected(str(path), f"the records hold more than {limits.MAX_COLUMNS:,} "
+                               "different keys (the column limit): not read", row=number)
+        records.append(record)
         lines.append(number)
-    names: dict[str, None] = {}
-    for rec in records:
-        names.update(dict.fromkeys(rec))
-    frame = pl.DataFrame(records, schema={n: pl.String for n in names}) if records else \
-        pl.DataFrame(schema={n: pl.String for n in names})
+    own = dict(zip(names, _own_names(list(names)), strict=True))
+    records = [{own[k]: v for k, v in rec.items()} for rec in records] if any(
+        k != v for k, v in own.items()) else records
+    frame = pl.DataFrame(records, schema={n: pl.String for n in own.values()}) if records else \
+        pl.DataFrame(schema={n: pl.String for n in own.values()})
     frame = frame.with_columns(pl.Series(ROW, lines, dtype=pl.Int64))
     probs = pl.DataFrame(problems, schema=PROBLEM_SCHEMA) if problems else no_problems()
-    notes = [] if records or problems else ["no data rows"]
+    notes = _renamed_note(list(own.values())) + ([] if records or problems else ["no data rows"])
     return RawFrame(frame, probs, encoding, None, notes=notes)
+
+
+def _bad_json(text: str) -> str | None:
+    """Why one line is not a record (None: it is a JSON object of text-safe values)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"is not valid JSON ({exc.msg} at character {exc.pos})"
+    except RecursionError:
+        return "is nested too deeply to be read"
+    if not isinstance(obj, dict):
+        return "is not a JSON object"
+    if _SURROGATE.search(text):
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "holds a lone UTF-16 surrogate (such as \\ud800), which is not text"
+        except RecursionError:
+            return "is nested too deeply to be read"
+    try:
+        for v in obj.values():
+            _json_text(v)
+    except RecursionError:
+        return "is nested too deeply to be read"
+    return None
+
+
+def _clip(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
 
 
 def _json_text(value: object) -> str | None:
@@ -330,19 +414,15 @@ def _json_text(value: object) -> str | None:
 
 # ---------------------------------------------------------------- XLSX
 
-_CELL = re.compile(rb"<c\b([^>]*)>(.*?)</c>", re.S)
-_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
-_ERR = re.compile(rb'\bt="e"')
-_VALUE = re.compile(rb"<v>([^<]*)</v>")
-_DIM = re.compile(rb'<dimension ref="[A-Z]+(\d+)')
-
-
 def _read_xlsx(path: Path, *, sheet: str | None, table: str | None) -> RawFrame:
     import fastexcel
 
+    check_archive(path)  # sizes first: opening the workbook already inflates parts of it
     try:
         workbook = fastexcel.read_excel(str(path))
-    except Exception as exc:  # fastexcel raises its own error types for broken workbooks
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # fastexcel's errors, and calamine's panics
         raise FileRejected(str(path), f"cannot be opened as a spreadsheet: {_first_line(exc)}") \
             from None
     names = list(workbook.sheet_names)
@@ -357,17 +437,24 @@ def _read_xlsx(path: Path, *, sheet: str | None, table: str | None) -> RawFrame:
     if len(names) > 1:
         others = ", ".join(n for n in names if n != chosen)
         notes.append(f"read sheet {chosen!r}; other sheets not read: {others}")
+    scan = scan_sheet(path, names.index(chosen))  # before calamine holds the sheet's area
     try:
         loaded = workbook.load_sheet(chosen, dtypes="string")
         frame = loaded.to_polars()
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # as above
         raise FileRejected(str(path), f"sheet {chosen!r} cannot be read: {_first_line(exc)}") \
             from None
-    header_row, errors = _xlsx_error_cells(path, names.index(chosen))
-    frame = frame.rename({c: (c.strip() or f"column_{i}") for i, c in
-                          enumerate(frame.columns, start=1)})
+    header_row, errors = scan.first_row or 1, scan.errors
+    frame = frame.rename(dict(zip(frame.columns, _own_names(
+        [c.strip() or f"column_{i}" for i, c in enumerate(frame.columns, start=1)]),
+        strict=True)))
     rows = np.arange(header_row + 1, header_row + 1 + frame.height, dtype=np.int64)
     frame = frame.with_columns(pl.Series(ROW, rows))
+    frame, trailing = _drop_trailing_blank(frame)
+    if trailing:
+        notes.append(f"{trailing:,} empty row(s) at the end of the sheet not read")
     problems = []
     if errors:
         letters = {i: name for i, name in enumerate(frame.columns)}
@@ -388,41 +475,16 @@ def _read_xlsx(path: Path, *, sheet: str | None, table: str | None) -> RawFrame:
     return RawFrame(frame, probs, None, None, sheet=chosen, notes=notes)
 
 
-def _xlsx_error_cells(path: Path, sheet_index: int) -> tuple[int, list[tuple[str, int, str]]]:
-    """The header's row number and every cell holding a formula error (calamine reads them as empty).
-
-    Reads the sheet's XML directly: error cells carry ``t="e"`` in OOXML.
-    """
-    try:
-        with zipfile.ZipFile(path) as zf:
-            target = _sheet_target(zf, sheet_index)
-            xml = zf.read(target)
-    except (KeyError, zipfile.BadZipFile, IndexError):
-        return 1, []
-    dim = _DIM.search(xml)
-    header_row = int(dim.group(1)) if dim else 1
-    errors = []
-    for attrs, body in _CELL.findall(xml):
-        if not _ERR.search(attrs):
-            continue
-        ref = _REF.search(attrs)
-        value = _VALUE.search(body)
-        if ref:
-            errors.append((ref.group(1).decode(), int(ref.group(2)),
-                           value.group(1).decode() if value else "#ERROR"))
-    return header_row, errors
-
-
-def _sheet_target(zf: zipfile.ZipFile, index: int) -> str:
-    workbook = zf.read("xl/workbook.xml")
-    rels = zf.read("xl/_rels/workbook.xml.rels")
-    rids = re.findall(rb'<sheet\b[^>]*\br:id="([^"]+)"', workbook)
-    rid = rids[index].decode()
-    for rel in re.findall(rb"<Relationship\b[^>]*>", rels):
-        if f'Id="{rid}"'.encode() in rel:
-            target = re.search(rb'Target="([^"]+)"', rel).group(1).decode()  # type: ignore[union-attr]
-            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    raise KeyError(rid)
+def _drop_trailing_blank(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The frame without its trailing rows that hold nothing, and how many there were."""
+    cols = [c for c in frame.columns if c != ROW]
+    if not cols or not frame.height:
+        return frame, 0
+    filled = frame.select(~pl.all_horizontal(
+        pl.col(cols).cast(pl.String).str.strip_chars().replace("", None).is_null()))
+    hits = filled.to_series().arg_true()
+    keep = int(hits[-1]) + 1 if hits.len() else 0
+    return frame.head(keep), frame.height - keep
 
 
 def _column_index(letters: str) -> int:
