@@ -16,13 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tracelake.exports.sheets import CSV_DATETIME, to_csv
 from tracelake.verbatim import visible
 
 if TYPE_CHECKING:
     import polars as pl
 
-#: Timestamps in CSV output: UTC, ISO 8601, with Z (as in the JSON output).
-CSV_DATETIME = "%Y-%m-%dT%H:%M:%SZ"
 
 __all__ = ["CSV_DATETIME", "frame_records", "json_dumps", "plain", "render_frame"]
 
@@ -67,8 +66,6 @@ def render_frame(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> 
         return json_dumps({"columns": frame.columns, "rows": frame_records(frame),
                            "row_count": frame.height})
     if fmt == "csv":
-        from tracelake.exports.sheets import to_csv  # polars only when a frame is written
-
         # CSV has no nested values (lists and structs as JSON text); formula-like cells defused
         return to_csv(frame)
     table = Table(title=plain(title) if title else None, show_lines=False)

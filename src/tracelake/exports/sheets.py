@@ -13,13 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from tracelake.exports.formats import CSV_DATETIME
 from tracelake.verbatim import ACTING, FORMULA_START, csv_safe, visible
 
 __all__ = ["CSV_DATETIME", "WORKBOOK_OPTIONS", "flat_frame", "safe_frame", "to_csv", "write_xlsx"]
 
 if TYPE_CHECKING:
     import polars as pl
+
+#: Timestamps in CSV output: UTC, ISO 8601, with Z (as in the JSON output).
+CSV_DATETIME = "%Y-%m-%dT%H:%M:%SZ"
 
 #: xlsxwriter options: never turn text into a formula, a link or a number.
 WORKBOOK_OPTIONS: dict[str, Any] = {"strings_to_formulas": False, "strings_to_urls": False,
