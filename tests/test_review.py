@@ -361,3 +361,26 @@ def test_review_commands_dispose_and_sign_with_the_password_on_stdin(lake: Lake)
     res = _cli("review", "log", "--job", "J-1042", "--lake", root, "--format", "json")
     assert [e["kind"] for e in json.loads(res.stdout)["entries"]] == ["disposition"] * 7 + [
         "signature"]
+
+
+def test_the_overview_counts_a_disposition_recorded_with_tracelake_review(lake: Lake) -> None:
+    """Overview and batch page agree: a major disposed of is no longer waiting for review."""
+    from tracelake.derived.overview import overview
+
+    def waiting() -> int:
+        con = open_snapshot(lake.paths)
+        try:
+            jobs = {j["job_id"]: j for j in overview(con)["jobs"]["items"]}
+        finally:
+            con.close()
+        return jobs["J-1042"]["majors_waiting"] if "J-1042" in jobs else 0
+
+    before = waiting()
+    assert before == _review(lake)["decision"]["undisposed_major"] == 7
+    _signers(lake)
+    rita = authenticate(lake.paths, "rita", PASSWORD)
+    record_dispositions(lake.paths, rita, "J-1042", lambda r: r["findings"][:1], "ncr_raised",
+                        ncr_id="NCR-0240")
+    assert waiting() == _review(lake)["decision"]["undisposed_major"] == 6
+    _dispose_all(lake)
+    assert waiting() == 0

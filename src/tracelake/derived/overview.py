@@ -57,6 +57,15 @@ def dispositioned_records(con: duckdb.DuckDBPyConnection) -> set[tuple[str | Non
         for r, rec in con.execute(f'SELECT DISTINCT {rule}, record FROM "{schema}".dispositions '
                                   "WHERE record IS NOT NULL").fetchall():
             out.add((r, rec))
+    # the review chain (tracelake review): each disposition names its finding as
+    # rule|serial|record (tracelake.review.dispositions.finding_key); read as a lake table here,
+    # since derived sits below review
+    if _table_exists(con, "review_entries"):
+        for (key,) in con.execute("SELECT DISTINCT finding_key FROM review_entries "
+                                  "WHERE kind = 'disposition' AND finding_key IS NOT NULL"
+                                  ).fetchall():
+            rule, _serial, record = key.split("|", 2)
+            out.add((rule, record))
     return out
 
 
@@ -117,7 +126,8 @@ def _job_section(con: duckdb.DuckDBPyConnection, findings: list[Any],
                               -i["majors_waiting"], i["job_id"]))
     return {"blocked": sum(i["state"] == "release blocked" for i in items),
             "waiting_for_review": sum(i["state"] == "waiting for review" for i in items),
-            "review_tables": bool(done) or bool(_table_exists(con, "dispositions")),
+            "review_tables": bool(done) or bool(_table_exists(con, "dispositions"))
+                             or bool(_table_exists(con, "review_entries")),
             "items": items}
 
 
