@@ -76,7 +76,7 @@ def calibration_out_of_tolerance(ctx: RuleContext) -> list[Finding]:
         f"{r['equipment_id']} between {stamp(r['first_use'], ctx.zone)} and "
         f"{stamp(r['last_use'], ctx.zone)}; its next calibration ({r['certificate_no']}, "
         f"{stamp(r['found_at'], ctx.zone)}) found it out of tolerance: assess these results "
-        f"(`tracelake impact calibration --equipment {r['equipment_id']}`)")
+        f"(see tracelake impact calibration --equipment {r['equipment_id']})")
         for r in ctx.rows(f"""
         WITH uses AS ({_RESULT_USES}),
         nxt AS (SELECT u.*, c.certificate_no, c.calibrated_at AS found_at, c.as_found
