@@ -136,3 +136,17 @@ def test_pdf_records_show_the_strings_as_text(hostile_lake: Path) -> None:
         assert _squash(pdf._visible(value)) in text, name
     assert "<script>alert('x')</script>" in text
     assert text.count("W") >= len(LONG_WORD)  # wrapped over lines and pages, never cut
+
+
+def test_no_command_writes_rich_markup_to_consoles_that_print_it_verbatim() -> None:
+    """The CLI's consoles print with markup off (lake text is shown as stored), so a Rich tag or
+    rich.markup.escape in a command would reach the user as literal brackets or backslashes."""
+    import re
+    from pathlib import Path
+
+    cli = Path(__file__).resolve().parents[1] / "src" / "tracelake" / "cli"
+    tag = re.compile(r"\[/?(?:bold|red|green|yellow|dim|italic|cyan|magenta)\b[^\]]*\]")
+    offenders = [f"{p.name}:{n}" for p in sorted(cli.glob("*.py"))
+                 for n, line in enumerate(p.read_text().splitlines(), 1)
+                 if tag.search(line) or "rich.markup" in line]
+    assert offenders == []

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -59,7 +58,7 @@ def ingest(
             report = run_ingest(paths, LakePaths.of(lake), mapping=maps, exclude=exclude or (),
                                 progress=progress, reread=reread)
         for warning in report.warnings:
-            err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+            err.print(styled(("warning:", "yellow"), f" {warning}"))
         if fmt == IngestFmt.json:
             _print(json_dumps(report.as_dict()))
             return
@@ -156,9 +155,9 @@ def _table_option(table: str | None) -> str | None:
 
     if table is None or table in CONTRACTS:
         return table
-    err.print(f"[red]error:[/red] --table {escape(table)!s}: no such table in the import "
-              f"contract{escape(did_you_mean(table, list(CONTRACTS)))} (tables: "
-              f"{', '.join(CONTRACTS)})", highlight=False)
+    err.print(styled(("error:", "red"), f" --table {table}: no such table in the import "
+                     f"contract{did_you_mean(table, list(CONTRACTS))} (tables: "
+                     f"{', '.join(CONTRACTS)})"))
     raise typer.Exit(2)
 
 
@@ -234,9 +233,9 @@ def mapping_list(fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt
         for col in ("name", "tables", "description"):
             grid.add_column(col, overflow="fold")
         for row in rows:
-            grid.add_row(row["name"], ", ".join(row["tables"]), escape(row["description"]))
+            grid.add_row(plain(row["name"]), plain(", ".join(row["tables"])), plain(row["description"]))
         out.print(grid)
-        out.print(f"(files in {escape(str(Path(rows[0]['path']).parent)) if rows else '-'}; "
+        out.print(f"(files in {Path(rows[0]['path']).parent if rows else '-'}; "
                   "copy one to change it)", highlight=False)
 
 
@@ -261,6 +260,6 @@ def mapping_init(
         if output.exists():
             raise InputError(f"{output}: already exists; give another -o or remove it")
         output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {escape(str(output))}: check every line marked GUESS, then "
-                  f"tracelake ingest {escape(str(file))} --mapping {escape(str(output))}",
+        err.print(f"wrote {output}: check every line marked GUESS, then "
+                  f"tracelake ingest {file} --mapping {output}",
                   highlight=False)

@@ -17,6 +17,7 @@ from tracelake.cli.app import (
     _reader,
     app,
     out,
+    styled,
 )
 from tracelake.exports.formats import json_dumps, render_frame
 
@@ -43,7 +44,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
 
     frame = pl.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows],
                          schema={c: pl.String for c in columns})
-    out.print(f"[bold]{title}[/bold]", highlight=False)
+    out.print(styled((title, "bold")))
     _print(render_frame(frame, "table") if frame.height else "  nothing")
 
 
