@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboards import strings
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import serve
 from tests.e2e.ui import no_error, open_page, settle
 from tests.helpers import SAMPLE, Lake
 from tracelake.review import add_user, verify_lake
@@ -38,33 +33,12 @@ def signing_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     lake.ingest(SAMPLE, exclude=["bad/*"])
     add_user(lake.paths, "rita", "reviewer", PASSWORD, "Rita Okafor")
     add_user(lake.paths, "vic", "viewer", PASSWORD, "Vic Viewer")
-    port = free_port()
-    log = (root / "dashboard.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "tracelake.cli", "dashboard", "--lake",
-                             str(lake.paths.root), "--port", str(port), "--address",
-                             "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
+    dashboards = serve(root, lake)  # conftest's: started here, stopped when the module ends
+    url = next(dashboards)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the dashboards did not start: "
-                                   + (root / "dashboard.log").read_text()[-2000:])
-            time.sleep(0.3)
         yield url, lake
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        dashboards.close()
 
 
 def _shot(page: Page, name: str) -> None:
