@@ -18,7 +18,7 @@ from tests.helpers import SAMPLE, Lake
 from tracelake.cli import app
 from tracelake.errors import InputError
 from tracelake.lake.snapshot import open_snapshot
-from tracelake.records import batch_record, render_html, render_pdf
+from tracelake.records import batch_record, device_record, render_html, render_pdf
 from tracelake.records.signatures import record_hash
 from tracelake.records.signing import record_dispositions, record_signature
 from tracelake.review import (
@@ -384,3 +384,55 @@ def test_the_overview_counts_a_disposition_recorded_with_tracelake_review(lake: 
     assert waiting() == _review(lake)["decision"]["undisposed_major"] == 6
     _dispose_all(lake)
     assert waiting() == 0
+
+
+# ------------------------------------------------------------------ the batch's review on a DHR
+
+
+def test_a_device_record_shows_its_batch_review_before_and_after_the_release(
+        lake: Lake, tmp_path: Path) -> None:
+    con = open_snapshot(lake.paths)
+    try:
+        before = device_record(con, "SPX200-0004")
+    finally:
+        con.close()
+    assert before["batch_review"]["status"] == "awaiting dispositions"
+    assert before["batch_review"]["record_hash"] == _review(lake)["record_hash"]
+    _signers(lake)
+    _dispose_all(lake)
+    record_signature(lake.paths, authenticate(lake.paths, "rita", PASSWORD), "J-1042", "release")
+    con = open_snapshot(lake.paths)
+    try:
+        after = device_record(con, "SPX200-0004")
+    finally:
+        con.close()
+    assert after["batch_review"]["status"] == "released"
+    assert after["batch_review"]["release_signature"]["printed_name"] == "Rita Okafor"
+    pdf_text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_pdf(after))).pages)
+    assert "Batch review:" in pdf_text and "Rita Okafor" in pdf_text
+    assert "Batch review:" in render_html(after)
+    lake.ingest(_reexport_operations(tmp_path))  # the batch changes after its release
+    con = open_snapshot(lake.paths)
+    try:
+        assert device_record(con, "SPX200-0004")["batch_review"]["status"] == \
+            "signed an earlier version"
+    finally:
+        con.close()
+
+
+def test_the_hash_signed_without_unit_pages_is_the_full_records_hash_with_a_bad_label(
+        lake: Lake) -> None:
+    """Signing builds the record without its unit pages; a label problem must not make the full
+    record's hash differ from the one signed (it would read "signed an earlier version")."""
+    con = duckdb.connect(str(lake.paths.serving))
+    try:
+        serial = con.execute("SELECT serial_number FROM label_checks l JOIN units u "
+                             "USING (serial_number) WHERE u.job_id = 'J-1042' "
+                             "ORDER BY serial_number LIMIT 1").fetchone()[0]
+        con.execute("UPDATE label_checks SET label_data = '(01)00000000000000(21)WRONG' "
+                    "WHERE serial_number = ?", [serial])
+        full = batch_record(con, "J-1042")
+        assert any(s["label_problems"] for s in full["serials"])
+        assert batch_record(con, "J-1042", with_units=False)["record_hash"] == full["record_hash"]
+    finally:
+        con.close()

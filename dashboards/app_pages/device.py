@@ -64,6 +64,10 @@ def unit_header(doc: dict[str, Any], tz: str) -> None:
                     f"{ui.local_times_value(shipped['shipped_at'], tz)}"
                     + (f" ({ui.esc(shipped['ship_to_country'])})"
                        if shipped.get("ship_to_country") else ""))
+    review = doc.get("batch_review")
+    if review:
+        st.markdown(f"Batch review: **{ui.esc(review['status'])}** · {ui.esc(review['summary'])}"
+                    f" ([the batch record](./batch?job={quote(str(unit['job_id']))}))")
     parts = [c for c in doc["components"] if c["removed_at"] is None]
     ui.metrics([("Components", len(parts), "lots and serials in the unit, at every level"),
                 ("Test results", len(tests), "every measurement, every attempt"),

@@ -21,13 +21,14 @@ certificate, due date, status, ``found_oot_by``), ``ncrs`` (with ``removed_parts
 DHR keys: ``job``, ``unit``, ``findings`` (the unit's), ``components`` (genealogy, every level,
 removed parts with their NCR), ``fitments``, ``operations`` (the unit's and its job's batch steps),
 ``tests``, ``equipment``, ``ncrs``, ``firmware``, ``labels`` (with ``parsed`` GS1 and
-``problems``), ``shipments``, ``signoffs``.
+``problems``), ``shipments``, ``signoffs``, ``batch_review`` (the batch's review: status, summary,
+record_hash, release_signature; None when the job is not in the lake).
 """
 
 from __future__ import annotations
 
 from tracelake.records.bmr import batch_record
-from tracelake.records.dhr import device_record
+from tracelake.records.device import device_record
 from tracelake.records.render_html import render_html
 from tracelake.records.render_pdf import render_pdf
 

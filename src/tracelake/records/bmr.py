@@ -21,7 +21,7 @@ from tracelake.derived.findings import (
 from tracelake.errors import RecordNotFound
 from tracelake.lake.plant_time import plant_zone
 from tracelake.records import evidence
-from tracelake.records.dhr import UnitEvidence, unit_page
+from tracelake.records.dhr import UnitEvidence, label_problems, unit_page
 from tracelake.records.evidence import Scope, rows
 from tracelake.records.signatures import add_review
 
@@ -94,14 +94,14 @@ def batch_record(con: duckdb.DuckDBPyConnection, job_id: str, *,
     serial_list = []
     for u in ev.units:
         checks = ev.labels.get(u["serial_number"], [])
-        page = next((p for p in unit_pages if p["unit"]["serial_number"] == u["serial_number"]), None)
-        last_label = page["labels"][-1] if page and page["labels"] else None
         ship = ev.shipments.get(u["serial_number"], [])
         serial_list.append({
             "serial_number": u["serial_number"], "status": u["status"], "built_at": u["built_at"],
             "label_data": checks[-1]["label_data"] if checks else None,
             "label_result": checks[-1]["result"] if checks else None,
-            "label_problems": last_label["problems"] if last_label else [],
+            # worked out here, not taken from the unit pages: a record built without them
+            # (signing, the review commands) must hash the same as the full record
+            "label_problems": label_problems(checks[-1], u["serial_number"]) if checks else [],
             "customer": ship[-1]["customer"] if ship else None,
             "order_ref": ship[-1]["order_ref"] if ship else None,
             **_counts(unit_finding_counts(findings, u["serial_number"], job_id)),

@@ -1,14 +1,12 @@
 """The Device History Record: one serial's whole story, assembled from the lake.
 
-``device_record(con, serial)`` returns a JSON-ready dict (see ``tracelake.records`` for its keys).
-The batch record builds every unit page with the same ``unit_page`` from evidence fetched once
-for the whole job.
+A unit's page of the record (``unit_page``) from evidence fetched once for a set of units: the
+batch record builds every unit page with it, and ``tracelake.records.device`` the single DHR.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -16,18 +14,15 @@ import duckdb
 from tracelake.derived.findings import (
     BATCH_FINDINGS_COUNT_PER_SERIAL,
     Finding,
-    list_findings,
     unit_finding_counts,
     unit_findings,
 )
 from tracelake.derived.genealogy import where_from
-from tracelake.errors import RecordNotFound
 from tracelake.intake.labels import check_label, parse_label
-from tracelake.lake.plant_time import plant_zone
 from tracelake.records import evidence
 from tracelake.records.evidence import Scope
 
-__all__ = ["UnitEvidence", "device_record", "unit_page"]
+__all__ = ["UnitEvidence", "label_problems", "unit_page"]
 
 
 class UnitEvidence:
@@ -66,6 +61,12 @@ def _by_serial(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def label_problems(label: dict[str, Any], serial: str) -> list[str]:
+    """What is wrong with a printed label's GS1 data for this serial (empty when it checks out)."""
+    return check_label(parse_label(label["label_data"]), serial_number=serial,
+                       gtin=label["product_gtin"])
+
+
 def unit_page(con: duckdb.DuckDBPyConnection, unit: dict[str, Any], ev: UnitEvidence,
               findings: list[Finding], product: dict[str, Any] | None) -> dict[str, Any]:
     """One unit's DHR section from evidence already fetched."""
@@ -73,12 +74,8 @@ def unit_page(con: duckdb.DuckDBPyConnection, unit: dict[str, Any], ev: UnitEvid
     genealogy = where_from(con, serial)
     tests = ev.tests.get(serial, [])
     ops = ev.operations_of(serial, unit["job_id"])
-    labels = []
-    for lab in ev.labels.get(serial, []):
-        parsed = parse_label(lab["label_data"])
-        labels.append({**lab, "parsed": parsed.as_dict(),
-                       "problems": check_label(parsed, serial_number=serial,
-                                               gtin=lab["product_gtin"])})
+    labels = [{**lab, "parsed": parse_label(lab["label_data"]).as_dict(),
+               "problems": label_problems(lab, serial)} for lab in ev.labels.get(serial, [])]
     return {
         "unit": {**unit, "description": (product or {}).get("description"),
                  "gtin": (product or {}).get("gtin")},
@@ -99,24 +96,3 @@ def unit_page(con: duckdb.DuckDBPyConnection, unit: dict[str, Any], ev: UnitEvid
         "shipments": ev.shipments.get(serial, []),
         "signoffs": ev.signoffs_of(serial),
     }
-
-
-def device_record(con: duckdb.DuckDBPyConnection, serial: str) -> dict[str, Any]:
-    """The DHR of one serial: components and lots, operations, results with limits and attempt,
-    equipment and calibration, NCRs and rework, firmware, label checks, shipment, sign-offs.
-
-    Raises:
-        RecordNotFound: the serial is not a unit in the lake.
-    """
-    ev = UnitEvidence(con, Scope(serial=serial))
-    if not ev.units:
-        raise RecordNotFound(f"serial {serial} is not a unit in the lake")
-    unit = ev.units[0]
-    job = evidence.rows(con, "SELECT * FROM jobs WHERE job_id = ?", [unit["job_id"]])
-    product = evidence.rows(con, "SELECT * FROM products WHERE product_code = ?",
-                            [unit["product_code"]])
-    job_findings = list_findings(con, unit["job_id"]) if job else []
-    page = unit_page(con, unit, ev, job_findings, product[0] if product else None)
-    return {"kind": "dhr", "title": f"Device History Record — {serial}",
-            "generated_at": datetime.now(UTC), "timezone": str(plant_zone(con)),
-            "job": job[0] if job else None, **page}

@@ -277,6 +277,9 @@ def verdict(doc: dict[str, Any]) -> Verdict:
             return Verdict(f"UNIT {status.upper()} — CRITICAL FINDINGS", "bad",
                            [f"{counts['critical']} critical finding(s) on this unit (listed below)"])
         lines = [f"Job {job.get('job_id', '?')}: {_release_line(job, zone) or job.get('status', '?')}"]
+        review = doc.get("batch_review")
+        if review and review.get("summary"):
+            lines.append(f"Batch review: {review['summary']}")
         return Verdict(f"UNIT {status.upper()}", "good" if status in ("released", "shipped") else "info",
                        lines + ([assess] if assess else []))
     v = _bmr_verdict(doc, job, zone, assess)
