@@ -19,7 +19,7 @@ from tracelake.cli.app import (
     out,
     styled,
 )
-from tracelake.exports.formats import json_dumps, plain, render_frame
+from tracelake.exports.formats import json_dumps, plain, render_rows
 from tracelake.lake.paths import LakePaths
 
 # ------------------------------------------------------------------ sql
@@ -36,11 +36,12 @@ def sql(
     ] = "1GB",
 ) -> None:
     """Query the lake's published snapshot, read-only, within a time and a memory limit."""
-    from tracelake.lake.query import run_sql
+    from tracelake.lake.query import run_sql_rows
 
     with _failures(lake):
-        frame = run_sql(LakePaths.of(lake), query, timeout=timeout, memory=memory)
-        _print(render_frame(frame, fmt.value))
+        # rows as DuckDB fetches them, printed without polars (half of this command's start)
+        answer = run_sql_rows(LakePaths.of(lake), query, timeout=timeout, memory=memory)
+        _print(render_rows(answer.columns, answer.types, answer.rows, fmt.value))
 
 
 @app.command()

@@ -14,8 +14,12 @@ Tables (queryable with ``tracelake sql``):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import polars as pl
+
+if TYPE_CHECKING:  # only a type here: readers of the snapshot (tracelake sql) never load polars
+    import polars as pl
 
 __all__ = ["FILE_COLUMNS", "OPEN_QUARANTINE", "QUARANTINE_COLUMNS", "close_quarantine",
            "create_tables", "lake_version", "loaded_identities", "loaded_sha256s",

@@ -20,17 +20,21 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from tracelake.errors import InputError, QueryRefused, QueryStopped
 from tracelake.lake.paths import LakePaths
 from tracelake.lake.snapshot import open_snapshot
 
-__all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "check_query", "memory_setting", "read_query",
-           "run_sql", "sql_frame"]
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "SqlRows", "check_query", "memory_setting",
+           "read_query", "run_sql", "run_sql_rows", "sql_frame", "sql_rows"]
 
 #: Seconds a query may run (``tracelake sql --timeout``, the dashboards' Ask page).
 DEFAULT_TIMEOUT = 30.0
@@ -182,17 +186,42 @@ def memory_setting(memory: str) -> str:
     return memory.strip()
 
 
+@dataclass(frozen=True)
+class SqlRows:
+    """A query's answer as DuckDB gives it: column names, DuckDB type names, Python rows."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+
+
 def run_sql(lake: LakePaths, sql: str, *, timeout: float | None = DEFAULT_TIMEOUT,
             memory: str | None = DEFAULT_MEMORY) -> pl.DataFrame:
     """Run one read-only query on the lake's published snapshot, within the limits."""
-    read_query(sql)
-    if timeout is not None and timeout <= 0:
-        raise InputError(f"--timeout {timeout} must be more than 0 seconds")
-    con = open_snapshot(lake, memory_limit=memory_setting(memory) if memory else None)
+    con = _open(lake, sql, timeout, memory)
     try:
         return sql_frame(con, sql, timeout=timeout, memory=memory)
     finally:
         con.close()
+
+
+def run_sql_rows(lake: LakePaths, sql: str, *, timeout: float | None = DEFAULT_TIMEOUT,
+                 memory: str | None = DEFAULT_MEMORY) -> SqlRows:
+    """:func:`run_sql` without polars: the rows as Python values (``tracelake sql`` prints
+    them; importing polars would be half of its start-up)."""
+    con = _open(lake, sql, timeout, memory)
+    try:
+        return sql_rows(con, sql, timeout=timeout, memory=memory)
+    finally:
+        con.close()
+
+
+def _open(lake: LakePaths, sql: str, timeout: float | None,
+          memory: str | None) -> duckdb.DuckDBPyConnection:
+    read_query(sql)
+    if timeout is not None and timeout <= 0:
+        raise InputError(f"--timeout {timeout} must be more than 0 seconds")
+    return open_snapshot(lake, memory_limit=memory_setting(memory) if memory else None)
 
 
 def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, *, timeout: float | None = None,
@@ -200,15 +229,38 @@ def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, *, timeout: float | None
     """Run one read-only query on a connection from :func:`open_snapshot` (or a cursor of one),
     interrupted after ``timeout`` seconds (``memory`` names the limit the connection was opened
     with, for the message)."""
+    import polars as pl
+
     query = check_query(con, sql)
+    with _limits(con, timeout, memory):
+        # through the Arrow C stream, not .pl(): .pl() imports pyarrow and numpy (~0.4 s of a
+        # one-line `tracelake sql`), the stream gives the same frame (types and values)
+        return pl.DataFrame(con.sql(query))
+    raise AssertionError("unreachable")  # pragma: no cover  (_limits raises or returns)
+
+
+def sql_rows(con: duckdb.DuckDBPyConnection, sql: str, *, timeout: float | None = None,
+             memory: str | None = None) -> SqlRows:
+    """:func:`sql_frame` as column names, types and Python rows (DuckDB's own fetch)."""
+    query = check_query(con, sql)
+    with _limits(con, timeout, memory):
+        result = con.execute(query)
+        described = result.description or []
+        rows = result.fetchall()
+        return SqlRows([str(d[0]) for d in described], [str(d[1]) for d in described], rows)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def _limits(con: duckdb.DuckDBPyConnection, timeout: float | None,
+            memory: str | None) -> Iterator[None]:
+    """The time limit (an interrupt from a timer thread) and DuckDB's errors as one line each."""
     timer = threading.Timer(timeout, con.interrupt) if timeout else None
     if timer:
         timer.daemon = True
         timer.start()
     try:
-        # through the Arrow C stream, not .pl(): .pl() imports pyarrow and numpy (~0.4 s of a
-        # one-line `tracelake sql`), the stream gives the same frame (types and values)
-        return pl.DataFrame(con.sql(query))
+        yield
     except duckdb.InterruptException:
         if timer is not None and not timer.is_alive():
             raise QueryStopped(f"the query ran past its time limit of {timeout:g} s and was "
