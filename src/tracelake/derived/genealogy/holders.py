@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from tracelake.derived.genealogy.ranges import select_in_ranges
 from tracelake.errors import TracelakeError
+from tracelake.lake.literals import execute
 
 #: the holders of serials: their closure rows
 _SERIAL_HOLDERS_SQL = """
@@ -151,7 +152,7 @@ def _non_unit_labels(con: duckdb.DuckDBPyConnection, labels: pa.Array, des: np.n
     missing = np.intersect1d(missing, on_path)
     if not len(missing):
         return {}
-    found = dict(con.execute("SELECT node_id, label FROM genealogy.nodes "
+    found = dict(execute(con, "SELECT node_id, label FROM genealogy.nodes "
                              "WHERE node_id IN (SELECT unnest($n::BIGINT[]))",
                              {"n": np.unique(des[missing]).tolist()}).fetchall())
     return {int(i): found[int(des[i])] for i in missing.tolist()}

@@ -9,13 +9,14 @@ from typing import Any
 import duckdb
 
 from tracelake.derived.genealogy.columns import ZONE_PROBE
+from tracelake.lake.literals import execute
 
 
 def _lot_node(con: duckdb.DuckDBPyConnection, code: str, lot: str
               ) -> tuple[int, Any, tuple[int, int] | None] | None:
     """(node id, a timestamp carrying the session's zone, key range of its holders) of a lot,
     or None."""
-    row = con.execute(f"SELECT node_id, {ZONE_PROBE}, des_lo, des_hi FROM genealogy.lot_keys "
+    row = execute(con, f"SELECT node_id, {ZONE_PROBE}, des_lo, des_hi FROM genealogy.lot_keys "
                       "WHERE component_code = ?::VARCHAR AND lot_number = ?::VARCHAR",
                       [code, lot]).fetchone()
     if row is None:
@@ -24,13 +25,13 @@ def _lot_node(con: duckdb.DuckDBPyConnection, code: str, lot: str
 
 
 def _serial_node(con: duckdb.DuckDBPyConnection, serial: str) -> int | None:
-    row = con.execute("SELECT node_id FROM genealogy.serial_keys WHERE serial_number = ?::VARCHAR",
+    row = execute(con, "SELECT node_id FROM genealogy.serial_keys WHERE serial_number = ?::VARCHAR",
                       [serial]).fetchone()
     return None if row is None else int(row[0])
 
 
 def _serial_node_zone(con: duckdb.DuckDBPyConnection, serial: str) -> tuple[int, Any] | None:
-    row = con.execute(f"SELECT node_id, {ZONE_PROBE} FROM genealogy.serial_keys "
+    row = execute(con, f"SELECT node_id, {ZONE_PROBE} FROM genealogy.serial_keys "
                       "WHERE serial_number = ?::VARCHAR", [serial]).fetchone()
     return None if row is None else (int(row[0]), row[1])
 
@@ -40,7 +41,7 @@ def _supplier_lot_nodes(con: duckdb.DuckDBPyConnection, component_code: str, sup
                         issued_to: dt.datetime | dt.date | None) -> list[tuple[Any, ...]]:
     """(lot number, node id or None, zone probe, key range of its holders) of each lot of
     ``supplier_lots``."""
-    return con.execute(f"""
+    return execute(con, f"""
         WITH lots AS (
             SELECT DISTINCT lot_number FROM material_issues
             WHERE component_code = $code::VARCHAR AND lower(supplier) = lower($supplier::VARCHAR)

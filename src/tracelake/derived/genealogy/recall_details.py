@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from tracelake.lake.literals import execute
+
 if TYPE_CHECKING:
     from tracelake.derived.genealogy.answers import WhereUsed
 
@@ -68,7 +70,7 @@ def _traced_lots(answer: WhereUsed) -> list[tuple[str, str]]:
 def _consignees(con: duckdb.DuckDBPyConnection, customers: list[str]) -> dict[str, dict[str, Any]]:
     if not customers:
         return {}
-    rows = con.execute(f"""
+    rows = execute(con, f"""
         SELECT customer, {', '.join(CONSIGNEE_FIELDS)} FROM customers
         WHERE customer IN (SELECT unnest($names::VARCHAR[]))""", {"names": customers}).fetchall()
     return {r[0]: dict(zip(CONSIGNEE_FIELDS, r[1:], strict=True)) for r in rows}

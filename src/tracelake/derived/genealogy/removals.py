@@ -14,6 +14,7 @@ from tracelake.derived.genealogy.answers import WhereUsed
 from tracelake.derived.genealogy.columns import datetimes
 from tracelake.derived.genealogy.lookup import _serial_node
 from tracelake.derived.genealogy.ranges import select_in_ranges
+from tracelake.lake.literals import execute
 
 #: fitments undone of the holders (read by key ranges around them) and of the starts
 _REMOVED_SQL = """
@@ -97,7 +98,7 @@ def _labels(con: duckdb.DuckDBPyConnection, nodes: set[int]) -> dict[int, str]:
     """Labels of a few nodes (paths of one holder; not for thousands)."""
     if not nodes:
         return {}
-    return dict(con.execute("SELECT node_id, label FROM genealogy.nodes "
+    return dict(execute(con, "SELECT node_id, label FROM genealogy.nodes "
                             "WHERE node_id IN (SELECT unnest($n::BIGINT[]))",
                             {"n": sorted(nodes)}).fetchall())
 
@@ -112,7 +113,7 @@ def _tops_of(con: duckdb.DuckDBPyConnection, serial: str) -> list[dict[str, Any]
     node = _serial_node(con, serial)
     if node is None:
         return []
-    rows = con.execute("""
+    rows = execute(con, """
         SELECT u.node_id, 0 AS depth, NULL AS via_down, u.top, u.serial_number, u.product_code,
                u.job_id, u.status, u.customer, u.order_ref, u.shipped_at
         FROM genealogy.unit_info u WHERE u.node_id = $node

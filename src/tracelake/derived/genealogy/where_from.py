@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from tracelake.derived.genealogy.answers import WhereFrom
 from tracelake.derived.genealogy.columns import ZONE_PROBE, datetimes
+from tracelake.lake.literals import execute
 
 
 def _component_order(c: dict[str, Any]) -> tuple[Any, ...]:
@@ -73,7 +74,7 @@ def where_from(con: duckdb.DuckDBPyConnection, serial_number: str) -> WhereFrom:
     filter and zone maps prune it (four statements by constant keys cost about twice as much).
     """
     query = {"direction": "backward", "serial_number": serial_number}
-    rows = con.execute(_WHERE_FROM_SQL, {"s": serial_number}).fetchall()
+    rows = execute(con, _WHERE_FROM_SQL, {"s": serial_number}).fetchall()
     unit = next((r for r in rows if r[0] == 0), None)
     if unit is None:
         return WhereFrom(query, None, message=f"no unit {serial_number} in the lake")

@@ -26,6 +26,7 @@ from tracelake.derived.genealogy.lookup import _lot_node, _serial_node_zone, _su
 from tracelake.derived.genealogy.ranges import key_ranges
 from tracelake.derived.genealogy.recall_details import attach_details
 from tracelake.derived.genealogy.removals import _add_removed, _removed_links
+from tracelake.lake.literals import execute
 
 
 def where_used(con: duckdb.DuckDBPyConnection, component_code: str | None = None,
@@ -96,7 +97,7 @@ def _forward(con: duckdb.DuckDBPyConnection, starts: dict[int, str], zone: dt.tz
         ranges = _merged(spans)
         anc, des, depth, via = _lot_holders(con, nodes, ranges)
     else:
-        got = con.execute(_SERIAL_HOLDERS_SQL.format(where="anc = $s::BIGINT"),
+        got = execute(con, _SERIAL_HOLDERS_SQL.format(where="anc = $s::BIGINT"),
                           {"s": nodes[0]}).fetchnumpy()
         anc, des, depth, via = _shortest_rows(
             np.asarray(got["anc"]), np.asarray(got["des"]),

@@ -43,6 +43,7 @@ from tracelake.derived.search.index import (
 )
 from tracelake.errors import InputError, LakeError
 from tracelake.lake.extensions import load_fts
+from tracelake.lake.literals import execute
 
 __all__ = ["FindAnswer", "find", "hits_frame"]
 
@@ -181,14 +182,14 @@ def _kind_filter(kinds: list[str]) -> tuple[str, list[Any]]:
 def _prefix_rows(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                  limit: int) -> list[tuple[Any, ...]]:
     """Entries whose lower-case id starts with the lower-case text: exact ones first."""
-    lo, hi = con.execute("""
+    lo, hi = execute(con, """
         SELECT coalesce((SELECT max(eid) FROM search.fence WHERE k < lower($q)), 0),
                coalesce((SELECT min(eid) FROM search.fence WHERE k > lower($q) || chr(1114111)),
                         (SELECT count(*) FROM search.entries))""", {"q": text}).fetchone()  # type: ignore[misc]
     where, params = _kind_filter(kinds)
     # no ORDER BY: rows come in table (eid) order, and the scan stops at the limit; the
     # exact key sorts first among the keys it prefixes
-    rows = con.execute(f"""
+    rows = execute(con, f"""
         SELECT {_ENTRY_COLUMNS} FROM search.entries
         WHERE eid >= ?::UINTEGER AND eid < ?::UINTEGER AND starts_with(lower(id), lower(?)){where}
         LIMIT ?""", [lo, hi, text, *params, limit]).fetchall()
@@ -223,7 +224,7 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     32-bit hash collisions). Swapped pairs rank first, then look-alike characters (0/O, 1/l).
     """
     n = len(text)
-    variants = con.execute(f"""
+    variants = execute(con, f"""
         SELECT i, {DELETE_HASH.format(s='lower($q)')}, {DELETED_CHAR.format(s='lower($q)')} & 65535
         FROM range(0, length($q) + 1) r(i)""", {"q": text}).fetchall()
     rank: dict[int, int] = {}
@@ -267,7 +268,7 @@ def _separator_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
         return []
     where, params = _kind_filter(kinds)
     where = where.replace("?::", "$kinds::")
-    rows = con.execute(f"""
+    rows = execute(con, f"""
         SELECT {_ENTRY_COLUMNS} FROM search.entries
         WHERE TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
               OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)
@@ -285,7 +286,7 @@ def _word_typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     if len(words) < 2:
         return []
     where, params = _kind_filter(kinds)
-    rows = con.execute(f"""
+    rows = execute(con, f"""
         SELECT {_ENTRY_COLUMNS} FROM search.entries
         WHERE TRUE{where} AND contains(id, ' ') AND length(id) BETWEEN ? AND ?
         ORDER BY eid""", [*params, len(text) - 2, len(text) + 2]).fetchall()
@@ -306,13 +307,13 @@ def _corrected_words(con: duckdb.DuckDBPyConnection, text: str) -> str:
     _ensure_fts(con)
     out = []
     for word in text.split():
-        known = con.execute(
+        known = execute(con,
             "SELECT count(*) FROM fts_search_docs.dict WHERE term IN "
             "(SELECT stem(unnest(fts_search_docs.tokenize(?)), 'porter'))", [word]).fetchone()
         if (known and known[0]) or len(word) < 4 or not word.isalpha():
             out.append(word)
             continue
-        near = con.execute("""
+        near = execute(con, """
             SELECT d.term FROM fts_search_docs.dict d
             WHERE abs(length(d.term) - length(lower($w))) <= 1
               AND damerau_levenshtein(d.term, lower($w)) = 1
@@ -345,10 +346,10 @@ def _entries(con: duckdb.DuckDBPyConnection, eids: list[int]) -> list[tuple[Any,
     wanted = sorted(set(eids))
     if not wanted:
         return []
-    rows = con.execute(f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
+    rows = execute(con, f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
                        "WHERE rowid = ANY(?::BIGINT[]) ORDER BY eid", [wanted]).fetchall()
     if [r[0] for r in rows] != wanted:
-        rows = con.execute(f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
+        rows = execute(con, f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
                            "WHERE eid = ANY(?::UINTEGER[]) ORDER BY eid", [wanted]).fetchall()
     return rows
 
@@ -358,7 +359,7 @@ def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str
     """Hits for a label's serial (AI 21), lot (AI 10: a lot or a job) and GTIN (AI 01)."""
     product = None
     if label.gtin:
-        row = con.execute("SELECT product_code FROM products WHERE lpad(gtin, 14, '0') = "
+        row = execute(con, "SELECT product_code FROM products WHERE lpad(gtin, 14, '0') = "
                           "lpad(?, 14, '0') LIMIT 1", [label.gtin]).fetchone()
         product = row[0] if row else None
     hits: list[dict[str, Any]] = []
@@ -371,7 +372,7 @@ def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str
             hits += [_hit(r, "gs1", 1.0) for r in _prefix_rows(con, value, ks, limit)
                      if r[2].lower() == value.lower()]
     if product and not hits and "job" in kinds:
-        jobs = [r[0] for r in con.execute(
+        jobs = [r[0] for r in execute(con,
             "SELECT job_id FROM jobs WHERE product_code = ? ORDER BY created_at DESC LIMIT ?",
             [product, limit]).fetchall()]
         for job in jobs:
@@ -386,12 +387,12 @@ def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str
 def _text_hits(con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[dict[str, Any]]:
     """NCR and ECN descriptions and quarantine reasons matching the words (BM25)."""
     _ensure_fts(con)
-    terms = con.execute(_TERMS, [text]).fetchall()
+    terms = execute(con, _TERMS, [text]).fetchall()
     if not terms:
         return []
     ids = ", ".join(str(int(t[0])) for t in terms)
     idf = ", ".join(repr(float(t[1])) for t in terms)
-    scored = con.execute(f"""
+    scored = execute(con, f"""
         SELECT doc_id, sum(p.tfw * q.idf) AS score
         FROM search.postings p
         JOIN (SELECT unnest([{ids}]) AS termid, unnest([{idf}]) AS idf) q USING (termid)
@@ -399,7 +400,7 @@ def _text_hits(con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[di
         GROUP BY doc_id ORDER BY score DESC, doc_id LIMIT ?""", [limit]).fetchall()
     if not scored:
         return []
-    docs = {r[0]: r[1:] for r in con.execute(
+    docs = {r[0]: r[1:] for r in execute(con,
         "SELECT doc_id, source, id, record, context, page, params FROM search.docs "
         "WHERE doc_id IN (SELECT unnest(?::INTEGER[]))", [[d for d, _ in scored]]).fetchall()}
     top = scored[0][1]
