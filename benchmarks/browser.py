@@ -1,12 +1,27 @@
 """The dashboards in headless Chromium: time to rendered per page, opened and after its main action.
 
-Used by ``benchmarks/dashboards.py --browser``. The dashboards are served on the sample lake
-(``tracelake dashboard``), with, as the same-run baseline, a one-line Streamlit app (``st.write``
-and a select box) served by the same Streamlit. Each view is a fresh tab (its own session).
+Used by ``benchmarks/dashboards.py --browser``. The dashboards are served on a lake
+(``streamlit run dashboards/streamlit_app.py``), with, as the same-run baseline, a bare Streamlit
+app (a title, ``st.write`` and a select box) served by the same Streamlit: the floor of any page.
+
+Each view is a new tab (its own Streamlit session) in one browser profile whose HTTP cache holds
+Streamlit's static files, as for a person who has used the dashboards before (Streamlit serves
+them ``immutable``, cached for a year): every page and action is visited once before timing, so
+the lazily loaded parts (the table grid, Plotly's 4.7 MB bundle) are cached too. ``first`` is the
+same view once in an empty profile (a first visit ever: every file fetched and parsed), shown
+beside, not budgeted.
 
 Rendered = the time of the LAST change to the page's DOM before it went quiet (no change and no
 running-status widget for ``QUIET`` s); the quiet period itself is not counted. A
-MutationObserver installed before the page loads stamps ``performance.now()`` at every change:
+MutationObserver installed before the page loads stamps ``performance.now()`` at every change,
+and a wrapper of ``WebSocket`` stamps every message, so each time splits into:
+
+* ``boot``:   navigation start to the first message the page sends (Streamlit's JS loaded and
+              started, the session connected, the script run asked for);
+* ``server``: from the message that asks for the run (the page's first, or the action's) to the
+              last message received before the page went quiet (the script ran, its elements
+              were sent);
+* ``draw``:   from that last message to the last DOM change (the browser drew the elements);
 
 * ``open``:   from navigation start to the last change (the page's first render);
 * ``action``: from the moment of the user's last input (the option clicked, Enter pressed) to
@@ -33,15 +48,42 @@ QUIET = 1.5  # seconds without a DOM change (and no status widget): the page is 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 OBSERVER = """
 window.__lastChange = 0;
+window.__ws = [];
 new MutationObserver(() => { window.__lastChange = performance.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+(() => {
+  const Native = window.WebSocket;
+  class Stamped extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", () => window.__ws.push([performance.now(), 1]));
+    }
+    send(data) { window.__ws.push([performance.now(), 0]); return super.send(data); }
+  }
+  window.WebSocket = Stamped;
+})();
 """
 BASELINE_APP = """import streamlit as st
 
+st.title("tracelake")
 st.write("hello")
 st.selectbox("Pick", ["one", "two", "three"], index=None, key="pick")
 st.write(st.session_state.get("pick"))
+kind = st.query_params.get("with")
+if kind == "plotly":  # Streamlit's Plotly element: its 4.7 MB bundle, evaluated in every tab
+    import plotly.graph_objects as go
+
+    st.plotly_chart(go.Figure(go.Bar(x=["a", "b", "c"], y=[3, 1, 2])))
+elif kind == "vega":  # Streamlit's own charts (Vega-Lite)
+    st.bar_chart({"n": [3, 1, 2]})
+elif kind == "table":  # st.dataframe: the grid (glide-data-grid) drawn on a canvas
+    st.dataframe({"a": list(range(10)), "b": [str(i) for i in range(10)]})
 """
+#: the same-run floors: the bare app, and the bare app with one element of each costly kind
+BASELINES = [("(bare Streamlit)", "title + select box", ""),
+             ("(bare + 1 Plotly chart)", "(open only)", "?with=plotly"),
+             ("(bare + 1 Vega chart)", "(open only)", "?with=vega"),
+             ("(bare + 1 st.dataframe)", "(open only)", "?with=table")]
 
 
 def _port() -> int:
@@ -97,10 +139,12 @@ def _now(page: Any) -> float:
 
 
 def pick(label: str, option: str | int) -> Callable[[Any], float]:
-    """Choose an option (by its text's start, or its position) in a select box, as a user does;
-    returns performance.now() of the click."""
+    """Choose an option (by its text, typed into the box to filter a long list as a user does,
+    or by its position) in a select box; returns performance.now() of the click."""
     def act(page: Any) -> float:
         page.get_by_role("combobox", name=label).click()
+        if isinstance(option, str):
+            page.keyboard.type(option)
         options = page.get_by_role("option")
         target = options.nth(option) if isinstance(option, int) else \
             options.filter(has_text=option).first
@@ -132,22 +176,38 @@ def fill_click(label: str, text: str, button: str) -> Callable[[Any], float]:
     return act
 
 
-def measure(browser: Any, url: str, action: Callable[[Any], float] | None) -> tuple[float, float | None]:
-    """(seconds to the first render, seconds from the action to its render) in a fresh tab."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+def _messages(page: Any, after: float) -> tuple[float | None, float | None]:
+    """performance.now() of the first message sent and of the last received, after ``after``."""
+    stamps = page.evaluate("window.__ws")
+    sent = [t for t, incoming in stamps if not incoming and t >= after]
+    got = [t for t, incoming in stamps if incoming and t >= after]
+    return (min(sent) if sent else None), (max(got) if got else None)
+
+
+def _split(page: Any, start: float, last_change: float) -> dict[str, float | None]:
+    asked, answered = _messages(page, start)
+    return {"boot": None if asked is None else (asked - start) / 1000,
+            "server": None if asked is None or answered is None else (answered - asked) / 1000,
+            "draw": None if answered is None else max(0.0, last_change - answered) / 1000}
+
+
+def measure(context: Any, url: str, action: Callable[[Any], float] | None) -> dict[str, Any]:
+    """Seconds to the first render, and from the action to its render, in a new tab of
+    ``context`` (a new Streamlit session), with the parts of each."""
+    page = context.new_page()
     try:
-        context.add_init_script(OBSERVER)
-        page = context.new_page()
         page.set_default_timeout(120_000)
         page.goto(url)
         page.wait_for_selector("[data-testid=stApp]")
-        opened = _quiet(page) / 1000
-        if action is None:
-            return opened, None
-        t = action(page)
-        return opened, (_quiet(page) - t) / 1000
+        last = _quiet(page)
+        got: dict[str, Any] = {"open": last / 1000, "open_parts": _split(page, 0.0, last)}
+        if action is not None:
+            t = action(page)
+            last = _quiet(page)
+            got |= {"action": (last - t) / 1000, "action_parts": _split(page, t, last)}
+        return got
     finally:
-        context.close()
+        page.close()
 
 
 def chromium() -> str:
@@ -159,7 +219,8 @@ def chromium() -> str:
 
 def run(lake: Path, views: list[tuple[str, str, Callable[[Any], float] | None]], work: Path,
         repeat: int) -> list[dict[str, Any]]:
-    """Time every view ``repeat`` times (interleaved with the baseline app); medians per view."""
+    """Time every view ``repeat`` times (interleaved with the baseline app) with a warm HTTP
+    cache, and once in an empty profile; medians per view."""
     from playwright.sync_api import sync_playwright
 
     work.mkdir(parents=True, exist_ok=True)
@@ -167,39 +228,69 @@ def run(lake: Path, views: list[tuple[str, str, Callable[[Any], float] | None]],
     streamlit = [sys.executable, "-m", "streamlit", "run", "--server.headless", "true",
                  "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"]
     dashboards = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
-    base_views = [("baseline", "st.write + select box", pick("Pick", "two"))]
-    times: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    base_views = [(path, what, pick("Pick", "two") if not query else None)
+                  for path, what, query in BASELINES]
+    times: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    first: dict[tuple[str, str], dict[str, Any]] = {}
     with served([*streamlit, str(dashboards), "--server.port"], work / "dashboards.log",
                 {"TRACELAKE_LAKE": str(lake)}) as app, \
             served([*streamlit, str(work / "baseline_app.py"), "--server.port"],
                    work / "baseline.log") as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS, headless=True)
+        url = {path: f"{base}/{query}" for path, _, query in BASELINES}
+        everything = [(path, what, action, url.get(path, f"{app}/{path}"))
+                      for path, what, action in [*base_views, *views]]
         try:
-            measure(browser, f"{base}/", None)  # first loads: the servers import their pages
-            for path, _, _ in views:
-                measure(browser, f"{app}/{path}", None)
+            def context() -> Any:
+                ctx = browser.new_context(viewport={"width": 1440, "height": 1100})
+                ctx.add_init_script(OBSERVER)
+                return ctx
+
+            warm = context()
+            for _path, _what, action, link in everything:  # the servers import their pages,
+                measure(warm, link, action)               # the profile caches every file
+            for path, what, action, link in everything:  # a first visit: an empty profile
+                empty = context()
+                try:
+                    first[(path, what)] = measure(empty, link, action)
+                except Exception as exc:
+                    print(f"  {path} {what} (first visit): {type(exc).__name__}: "
+                          f"{str(exc)[:200]}", file=sys.stderr, flush=True)
+                finally:
+                    empty.close()
             for n in range(repeat):
                 print(f"browser round {n + 1}/{repeat}", file=sys.stderr, flush=True)
-                for path, what, action in base_views:
-                    times.setdefault((path, what), []).append(measure(browser, f"{base}/", action))
-                for path, what, action in views:
+                for path, what, action, link in everything:
                     try:
-                        got = measure(browser, f"{app}/{path}", action)
+                        got = measure(warm, link, action)
                     except Exception as exc:  # one view failing: say so, go on
                         print(f"  {path} {what}: {type(exc).__name__}: {str(exc)[:200]}",
                               file=sys.stderr, flush=True)
                         continue
-                    print(f"  {path:<28}{what:<28} open {got[0]:5.2f} s  action "
-                          f"{'-' if got[1] is None else format(got[1], '5.2f')} s",
+                    print(f"  {path:<28}{what:<30} open {got['open']:5.2f} s  action "
+                          f"{format(got['action'], '5.2f') if 'action' in got else '    -'} s",
                           file=sys.stderr, flush=True)
                     times.setdefault((path, what), []).append(got)
         finally:
             browser.close()
-    rows = []
-    for (path, what), runs in times.items():
-        opened = statistics.median(r[0] for r in runs)
-        acted = [r[1] for r in runs if r[1] is not None]
-        rows.append({"page": path, "what": what, "open_s": opened, "open_max_s": max(r[0] for r in runs),
-                     "action_s": statistics.median(acted) if acted else None,
-                     "runs": [list(r) for r in runs]})
-    return rows
+    return [_row(path, what, runs, first.get((path, what))) for (path, what), runs in
+            times.items()]
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def _row(path: str, what: str, runs: list[dict[str, Any]],
+         first: dict[str, Any] | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"page": path, "what": what, "runs": runs,
+                           "first_open_s": first and first["open"],
+                           "first_action_s": first and first.get("action")}
+    for kind in ("open", "action"):
+        row[f"{kind}_s"] = _median([r.get(kind) for r in runs])
+        row[f"{kind}_max_s"] = max((r[kind] for r in runs if kind in r), default=None)
+        for part in ("boot", "server", "draw"):
+            row[f"{kind}_{part}_s"] = _median([r[f"{kind}_parts"][part] for r in runs
+                                               if f"{kind}_parts" in r])
+    return row

@@ -18,7 +18,7 @@ median reach) and the widest, a shipped finished unit, a typical job and the lar
 equipment found out of tolerance with the most suspect results. Results:
 ``benchmarks/.work/dashboards-results.json``.
 
-``--browser``: every page in headless Chromium on the sample plant instead (benchmarks/browser.py):
+``--browser``: every page in headless Chromium instead (benchmarks/browser.py), on the tiers given:
 seconds from opening the page to its first render, and from its main action (choosing the job,
 typing the serial, ...) to the render after it, each the time of the last DOM change before the
 page went quiet, beside a one-line Streamlit app served by the same Streamlit (the baseline).
@@ -41,6 +41,8 @@ ROOT = harness.ROOT
 WORK = harness.WORK
 APP = ROOT / "dashboards" / "streamlit_app.py"
 BUDGET = {"sample": 2.0, "S": 5.0}
+#: in Chromium, to rendered (issue 15): 2 s on the sample plant, 3 s on the 100,000-unit plant
+BROWSER_BUDGET = {"sample": 2.0, "S": 3.0}
 #: pages with a tighter budget on the large plant (issue 18)
 PAGE_BUDGET = {"S": {"overview": 3.0, "spc": 3.0, "lot-effects": 2.0}}
 FILES = {"overview": "overview", "spc": "spc", "recall": "recall", "device": "device",
@@ -208,7 +210,7 @@ def main() -> None:
                         help="time the pages in headless Chromium on the sample plant instead")
     args = parser.parse_args()
     if args.browser:
-        browser_main(args.repeat)
+        browser_main(args.repeat, args.tiers.split(","), args.units, args.seed)
         return
     from streamlit import logger
 
@@ -246,46 +248,92 @@ def main() -> None:
         raise SystemExit(f"{len(over)} view(s) over budget")
 
 
-def browser_views() -> list[tuple[str, str, Any]]:
-    """(URL path, what is shown, the page's main action) on the sample plant."""
+def browser_views(lake: Path) -> list[tuple[str, str, Any]]:
+    """(URL path, what is shown, the page's main action) at records picked from this lake (the
+    same records as the AppTest views)."""
+    from urllib.parse import urlencode
+
     from browser import fill_click, pick, type_enter  # benchmarks/browser.py
 
     from dashboards import strings
 
-    return [
-        ("recall", "choose component LAMP-D2", pick(strings.COMPONENT_LABEL, "LAMP-D2")),
-        ("recall?component=LAMP-D2", "choose lot L-8801", pick(strings.LOT_LABEL, "L-8801")),
-        ("device", "type serial SPX200-0004", type_enter(strings.SERIAL_LABEL, "SPX200-0004")),
-        ("batch", "choose job J-1042", pick(strings.JOB_LABEL, "J-1042")),
+    picked = {(page, what.split(" ")[0]): query for page, what, query in views(lake)}
+    lot = next(q for (page, _), q in picked.items() if page == "recall")
+    serial = picked[("device", "a")]["serial"]
+    job = next(q for (page, _), q in picked.items() if page == "batch")["job"]
+    series = picked.get(("spc", "+"))
+    oot = picked.get(("calibration", "+"))
+    out: list[tuple[str, str, Any]] = [
+        ("overview", "(open only)", None),
+        ("spc", "(open only)", None),
+    ]
+    if series:
+        out.append((f"spc?{urlencode(series)}", "(open only: a chart)", None))
+    out += [
+        ("recall", f"choose component {lot['component']}",
+         pick(strings.COMPONENT_LABEL, lot["component"])),
+        (f"recall?component={lot['component']}", f"choose lot {lot['lot']}",
+         pick(strings.LOT_LABEL, lot["lot"])),
+        ("device", f"type serial {serial}", type_enter(strings.SERIAL_LABEL, serial)),
+        ("batch", f"choose job {job}", pick(strings.JOB_LABEL, job)),
         ("trends", "split NCRs by product", pick("Split NCRs by", "product")),
-        ("calibration", "choose equipment DMM-04", pick("Equipment", "DMM-04")),
+    ]
+    if oot:
+        out.append(("calibration", f"choose equipment {oot['equipment']}",
+                    pick("Equipment", oot["equipment"])))
+    out += [
         ("data-quality", "(open only)", None),
         ("ask", "run a GROUP BY", fill_click(strings.SQL_LABEL, "SELECT status, count(*) AS units "
                                              "FROM units GROUP BY 1 ORDER BY 2 DESC",
                                              strings.SQL_RUN)),
     ]
+    return out
 
 
-def browser_main(repeat: int) -> None:
-    """Every page in headless Chromium on the sample plant, beside a one-line Streamlit app."""
+def browser_main(repeat: int, tiers: list[str], units: int, seed: int) -> None:
+    """Every page in headless Chromium, beside a bare Streamlit app served alongside."""
     import browser
 
-    rows = browser.run(sample_lake(), browser_views(), WORK / "dashboards" / "browser", repeat)
-    base = rows[0]
-    for r in rows:
-        r["open_x"] = harness.ratio(r["open_s"], base["open_s"])
-        r["action_x"] = harness.ratio(r["action_s"], base["action_s"]) if r["action_s"] else None
-        r["within_budget"] = r["open_s"] <= BUDGET["sample"] and (r["action_s"] or 0) <= BUDGET["sample"]
-    print(f"\nheadless Chromium, sample plant, median of {repeat}; seconds to the last DOM change "
-          f"(x = times the one-line app's)")
+    lakes = {"sample": sample_lake, "S": lambda: big_lake(units, seed)}
+    rows = []
+    for tier in tiers:
+        lake = lakes[tier]()
+        got = browser.run(lake, browser_views(lake), WORK / "dashboards" / "browser", repeat)
+        base = got[0]
+        for r in got:
+            r["tier"] = tier
+            r["budget_s"] = BROWSER_BUDGET[tier]
+            r["open_x"] = harness.ratio(r["open_s"], base["open_s"])
+            r["action_x"] = harness.ratio(r["action_s"], base["action_s"]) \
+                if r["action_s"] is not None else None
+            r["within_budget"] = (r["open_s"] or 0) <= r["budget_s"] and \
+                (r["action_s"] or 0) <= r["budget_s"]
+        rows += got
+    print(f"\nheadless Chromium, median of {repeat} (a new tab each, browser cache warm); seconds "
+          "to the last DOM change; x = times the bare Streamlit app's; open and action split "
+          "into boot (JS started, run asked) + server (script run, elements sent) + draw; "
+          "first = a first visit ever (empty browser cache), not budgeted")
+
+    def f(v: float | None, spec: str = ".2f") -> str:
+        return "-" if v is None else format(v, spec)
+
     harness.print_table(
-        ["page", "action", "open s", "open x", "action s", "action x", "budget s", "within"],
-        [(r["page"], r["what"], r["open_s"], r["open_x"], r["action_s"], r["action_x"],
-          BUDGET["sample"], "ok" if r["within_budget"] else "OVER") for r in rows],
-        ["", "", ".2f", ".1f", ".2f", ".1f", ".0f", ""], left=(0, 1))
+        ["tier", "page", "action", "open s", "x", "boot+server+draw", "action s", "x",
+         "server+draw", "first open s", "target s", "met"],
+        [(r["tier"], r["page"], r["what"], f(r["open_s"]), f(r["open_x"], ".1f"),
+          f"{f(r['open_boot_s'])}+{f(r['open_server_s'])}+{f(r['open_draw_s'])}",
+          f(r["action_s"]), f(r["action_x"], ".1f"),
+          "-" if r["action_s"] is None else f"{f(r['action_server_s'])}+{f(r['action_draw_s'])}",
+          f(r["first_open_s"]), r["budget_s"], "yes" if r["within_budget"] else "NO")
+         for r in rows],
+        ["", "", "", "", "", "", "", "", "", "", ".0f", ""], left=(0, 1, 2))
+    pages = [r for r in rows if not r["page"].startswith("(")]
+    met = sum(r["within_budget"] for r in pages)
+    print(f"\ntargets met: {met} of {len(pages)} views (open and action each under "
+          + ", ".join(f"{BROWSER_BUDGET[t]:g} s on {t}" for t in tiers) + ")")
     out = WORK / "dashboards-browser.json"
     harness.write_json(out, {"machine": harness.environment(), "results": rows})
-    print(f"\nresults in {out.relative_to(ROOT)}")
+    print(f"results in {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
