@@ -167,8 +167,11 @@ def table(frame: pl.DataFrame, *, key: str | None = None, tz: str | None = None,
     column_config.update(config or {})
     if lines > 1 and (height == "auto" or isinstance(height, int)):  # tall rows: room for them
         height = min(640, 38 + (12 + 20 * lines) * max(shown.height, 1))
+    # placeholder "": a missing value (a number, a date, a status) shows as an empty cell, as
+    # stored; Streamlit's default writes "None" in it
     st.dataframe(shown, hide_index=True, column_config=column_config, key=key, height=height,
-                 column_order=order, row_height=12 + 20 * lines if lines > 1 else None)
+                 column_order=order, row_height=12 + 20 * lines if lines > 1 else None,
+                 placeholder="")
 
 
 def metrics(items: Iterable[tuple[str, Any] | tuple[str, Any, str]]) -> None:

@@ -49,7 +49,7 @@ def capability(table: pl.DataFrame) -> list[str]:
                          "lsl", "usl", "cpk", "cpk_low", "cpk_high", "cp", "ppk", "pp",
                          "failed")
     event = st.dataframe(
-        shown, hide_index=True, key=strings.SPC_TABLE_KEY, on_select="rerun",
+        shown, hide_index=True, key=strings.SPC_TABLE_KEY, on_select="rerun", placeholder="",
         selection_mode="single-row", height=min(420, 38 + 35 * shown.height),
         column_config={
             "product_code": "product", "test_step": "test step", "lsl": "LSL", "usl": "USL",

@@ -59,6 +59,16 @@ def test_ask_the_lake_runs_a_read(app: Opener) -> None:
     assert "sql" in at.query_params
 
 
+def test_every_table_shows_a_missing_value_as_an_empty_cell(app: Opener) -> None:
+    # Streamlit writes "None" in a missing cell unless told otherwise (placeholder)
+    at = app("ask", sql="SELECT 'a' AS id, CAST(NULL AS INTEGER) AS n")
+    no_traceback(at)
+    grids = list(at.dataframe)
+    assert grids and all(g.proto.placeholder == "" and g.proto.HasField("placeholder")
+                         for g in grids)
+    assert table(at, "n")["n"].isna().all()
+
+
 def test_ask_the_lake_refuses_anything_but_a_read(app: Opener) -> None:
     at = app("ask", sql="DROP TABLE units")
     no_traceback(at)

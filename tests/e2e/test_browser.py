@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -81,6 +82,19 @@ def test_run_a_query_and_a_refused_one(page: Page, server: str) -> None:
     settle(page)
     expect(page.locator("[data-testid=stAlertContentError]")).to_contain_text(
         "DELETE statements are refused")
+
+
+def test_a_missing_value_shows_as_an_empty_cell(page: Page, server: str) -> None:
+    # a number, a date and a text that are NULL: empty cells, never the word "None"
+    sql = ("SELECT 'row-1' AS id, CAST(NULL AS INTEGER) AS n, CAST(NULL AS DOUBLE) AS x, "
+           "CAST(NULL AS DATE) AS d, CAST(NULL AS VARCHAR) AS t, 7 AS seven")
+    open_page(page, f"{server}/ask?sql={quote(sql)}")
+    no_error(page)
+    expect(page.locator("[role=gridcell]").filter(has_text="row-1").first).to_be_attached()
+    row = cells(page)
+    start = row.index("row-1")
+    assert row[start:start + 6] == ["row-1", "", "", "", "", "7"], row
+    assert "None" not in row
 
 
 def test_find_anything_from_the_header(page: Page, server: str) -> None:
