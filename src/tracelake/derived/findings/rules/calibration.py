@@ -88,33 +88,27 @@ def calibration_overdue_at_use(ctx: RuleContext) -> list[Finding]:
 
 @rule("calibration_out_of_tolerance", "major")
 def calibration_out_of_tolerance(ctx: RuleContext) -> list[Finding]:
-    """Results taken with equipment that its next calibration found out of tolerance: one finding
-    per job and event, asking for the assessment ISO 13485 7.6 requires."""
+    """Results whose calibration status at use is ``suspect`` (status.py: taken in a suspect
+    window, from the last calibration that left the equipment known good up to a calibration
+    that found it out of tolerance): one finding per job and finding, asking for the assessment
+    ISO 13485 7.6 requires. The same results the device and batch records mark suspect."""
     return [Finding(
         "calibration_out_of_tolerance", "major", r["job_id"], None,
         f"calibrations:{r['equipment_id']}/{r['certificate_no']}",
         f"{r['results']} result(s) on {r['units']} unit(s) of {r['job_id']} were measured with "
         f"{r['equipment_id']} between {stamp(r['first_use'], ctx.zone)} and "
-        f"{stamp(r['last_use'], ctx.zone)}; its next calibration ({r['certificate_no']}, "
-        f"{stamp(r['found_at'], ctx.zone)}) found it out of tolerance: assess these results "
+        f"{stamp(r['last_use'], ctx.zone)}; its calibration {r['certificate_no']} "
+        f"({stamp(r['found_at'], ctx.zone)}) found it out of tolerance: assess these results "
         f"(see tracelake impact calibration --equipment {r['equipment_id']})")
         for r in ctx.rows(f"""
-        WITH nxt AS (  -- each calibration with the time from which it is the next one
-            SELECT equipment_id, certificate_no, calibrated_at AS found_at, as_found,
-                   coalesce(lag(calibrated_at) OVER (PARTITION BY equipment_id
-                                                     ORDER BY calibrated_at),
-                            '-infinity'::TIMESTAMPTZ) AS since
-            FROM calibrations),
-        hit AS (SELECT r.serial_number, r.tested_at AS used_at, n.equipment_id, n.certificate_no,
-                       n.found_at
-                FROM {result_uses(ctx)} r JOIN nxt n ON n.equipment_id = r.equipment_id
-                     AND r.tested_at >= n.since AND r.tested_at < n.found_at
-                WHERE n.as_found = 'out_of_tolerance')
-        SELECT u.job_id, h.equipment_id, h.certificate_no, h.found_at, count(*) AS results,
-               count(DISTINCT h.serial_number) AS units, min(h.used_at) AS first_use,
-               max(h.used_at) AS last_use
-        FROM hit h LEFT JOIN units u ON u.serial_number = h.serial_number
-        GROUP BY ALL ORDER BY u.job_id, h.equipment_id, h.found_at""")]
+        SELECT u.job_id, s.equipment_id, s.found_oot_by AS certificate_no,
+               s.suspect_to AS found_at, count(*) AS results,
+               count(DISTINCT s.serial_number) AS units, min(s.tested_at) AS first_use,
+               max(s.tested_at) AS last_use
+        FROM ({status_sql(ctx.con, result_uses(ctx))}) s
+        LEFT JOIN units u ON u.serial_number = s.serial_number
+        WHERE s.calibration_status = 'suspect'
+        GROUP BY ALL ORDER BY u.job_id, s.equipment_id, found_at""")]
 
 
 # ---------------------------------------------------------------- v2: equipment
