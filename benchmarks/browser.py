@@ -132,6 +132,17 @@ def fill_click(label: str, text: str, button: str) -> Callable[[Any], float]:
     return act
 
 
+def toggle(label: str) -> Callable[[Any], float]:
+    """Switch a toggle on by clicking its label."""
+    def act(page: Any) -> float:
+        target = page.get_by_text(label, exact=True)
+        target.wait_for()
+        t = _now(page)
+        target.click()
+        return t
+    return act
+
+
 def measure(browser: Any, url: str, action: Callable[[Any], float] | None) -> tuple[float, float | None]:
     """(seconds to the first render, seconds from the action to its render) in a fresh tab."""
     context = browser.new_context(viewport={"width": 1440, "height": 1100})

@@ -248,11 +248,14 @@ def main() -> None:
 
 def browser_views() -> list[tuple[str, str, Any]]:
     """(URL path, what is shown, the page's main action) on the sample plant."""
-    from browser import fill_click, pick, type_enter  # benchmarks/browser.py
+    from browser import fill_click, pick, toggle, type_enter  # benchmarks/browser.py
 
     from dashboards import strings
 
     return [
+        ("overview", "(open only)", None),
+        ("spc", "chart the first measurement", pick(strings.SPC_SERIES_LABEL, 0)),
+        ("recall?component=LAMP-D2&lot=L-8801", "what this lot moves", toggle(strings.LOT_MOVES)),
         ("recall", "choose component LAMP-D2", pick(strings.COMPONENT_LABEL, "LAMP-D2")),
         ("recall?component=LAMP-D2", "choose lot L-8801", pick(strings.LOT_LABEL, "L-8801")),
         ("device", "type serial SPX200-0004", type_enter(strings.SERIAL_LABEL, "SPX200-0004")),

@@ -103,7 +103,7 @@ def moves(component: str, lot: str) -> None:
                      "hedges_g": st.column_config.NumberColumn("Hedges g", format="%.2f"),
                      "p_adjusted": st.column_config.NumberColumn("adjusted p", format="%.2e"),
                      "link": st.column_config.LinkColumn(
-                         "SPC", display_text=r"\./(.*)", help="opens the measurement's chart")})
+                         "SPC", display_text="open chart", help="opens the measurement's SPC chart")})
 
 
 def render() -> None:
