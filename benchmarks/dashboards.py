@@ -204,6 +204,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tiers", default="sample,S")
     parser.add_argument("--repeat", type=int, default=3, help="cold and warm runs per view")
+    parser.add_argument("--pages", default="",
+                        help="only these pages, comma-separated (e.g. overview,spc,lot-effects)")
     parser.add_argument("--browser", action="store_true",
                         help="time the pages in headless Chromium on the sample plant instead")
     args = parser.parse_args()
@@ -219,6 +221,8 @@ def main() -> None:
     for tier in args.tiers.split(","):
         lake = lakes[tier]()
         for page, what, query in views(lake):
+            if args.pages and page not in args.pages.split(","):
+                continue
             cold = [time_view(lake, page, query, cold=True) for _ in range(args.repeat)]
             warm = [time_view(lake, page, query, cold=False) for _ in range(args.repeat)]
             row = {"tier": tier, "page": page, "view": what, "query": query,
