@@ -234,7 +234,10 @@ def label_mismatch(ctx: RuleContext) -> list[Finding]:
                    AS plain_match
         FROM label_checks l JOIN units u USING (serial_number) JOIN products p USING (product_code)
         WHERE {_JOB_SCOPE.format(col="u.job_id")}"""
-    bad_gtins = [g["gtin"] for g in ctx.rows(f"SELECT DISTINCT gtin FROM ({checks}) WHERE plain_match")
+    # a product GTIN with a bad check digit: its plain matches are not matches (any product's:
+    # a check that is not a plain match is looked at anyway)
+    bad_gtins = [g["gtin"] for g in ctx.rows("SELECT DISTINCT gtin FROM products "
+                                             "WHERE gtin IS NOT NULL")
                  if not parse_label(f"(01){g['gtin']}").ok]
     out = []
     for r in ctx.rows(f"""SELECT * FROM ({checks})
