@@ -258,7 +258,8 @@ def browser_views() -> list[tuple[str, str, Any]]:
 
     return [
         ("overview", "(open only)", None),
-        ("spc", "chart the first measurement", pick(strings.SPC_SERIES_LABEL, 0)),
+        ("spc?product=SPX-200&step=ALIGN&measurement=beam_offset", "chart opened by link",
+         None),
         ("recall?component=LAMP-D2&lot=L-8801", "what this lot moves", toggle(strings.LOT_MOVES)),
         ("recall", "choose component LAMP-D2", pick(strings.COMPONENT_LABEL, "LAMP-D2")),
         ("recall?component=LAMP-D2", "choose lot L-8801", pick(strings.LOT_LABEL, "L-8801")),
