@@ -176,6 +176,17 @@ def fill_click(label: str, text: str, button: str) -> Callable[[Any], float]:
     return act
 
 
+def toggle(label: str) -> Callable[[Any], float]:
+    """Switch a toggle on by clicking its label."""
+    def act(page: Any) -> float:
+        target = page.get_by_text(label, exact=True)
+        target.wait_for()
+        t = _now(page)
+        target.click()
+        return t
+    return act
+
+
 def _messages(page: Any, after: float) -> tuple[float | None, float | None]:
     """performance.now() of the first message sent and of the last received, after ``after``."""
     stamps = page.evaluate("window.__ws")

@@ -206,6 +206,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tiers", default="sample,S")
     parser.add_argument("--repeat", type=int, default=3, help="cold and warm runs per view")
+    parser.add_argument("--pages", default="",
+                        help="only these pages, comma-separated (e.g. overview,spc,lot-effects)")
     parser.add_argument("--browser", action="store_true",
                         help="time the pages in headless Chromium on the sample plant instead")
     args = parser.parse_args()
@@ -221,6 +223,8 @@ def main() -> None:
     for tier in args.tiers.split(","):
         lake = lakes[tier]()
         for page, what, query in views(lake):
+            if args.pages and page not in args.pages.split(","):
+                continue
             cold = [time_view(lake, page, query, cold=True) for _ in range(args.repeat)]
             warm = [time_view(lake, page, query, cold=False) for _ in range(args.repeat)]
             row = {"tier": tier, "page": page, "view": what, "query": query,
@@ -253,7 +257,7 @@ def browser_views(lake: Path) -> list[tuple[str, str, Any]]:
     same records as the AppTest views)."""
     from urllib.parse import urlencode
 
-    from browser import fill_click, pick, type_enter  # benchmarks/browser.py
+    from browser import fill_click, pick, toggle, type_enter  # benchmarks/browser.py
 
     from dashboards import strings
 
@@ -274,6 +278,8 @@ def browser_views(lake: Path) -> list[tuple[str, str, Any]]:
          pick(strings.COMPONENT_LABEL, lot["component"])),
         (f"recall?component={lot['component']}", f"choose lot {lot['lot']}",
          pick(strings.LOT_LABEL, lot["lot"])),
+        (f"recall?component={lot['component']}&lot={lot['lot']}", "what this lot moves",
+         toggle(strings.LOT_MOVES)),
         ("device", f"type serial {serial}", type_enter(strings.SERIAL_LABEL, serial)),
         ("batch", f"choose job {job}", pick(strings.JOB_LABEL, job)),
         ("trends", "split NCRs by product", pick("Split NCRs by", "product")),

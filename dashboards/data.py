@@ -34,6 +34,7 @@ from tracelake.derived.genealogy.trace import WhereUsed
 from tracelake.derived.overview import overview as build_overview
 from tracelake.derived.quality import data_quality as dataquality
 from tracelake.derived.quality import lot_effects as lot_effect_lib
+from tracelake.derived.quality import lot_moves as lot_moves_lib
 from tracelake.derived.quality import spc, trends
 from tracelake.derived.quality.trends import (  # pure functions over frames the pages already hold
     AGE_BUCKETS,
@@ -351,6 +352,13 @@ def lot_effects(cur: duckdb.DuckDBPyConnection, product: str | None, step: str,
     """The component lots that move a measurement."""
     _genealogy(cur)
     return lot_effect_lib.lot_effects(cur, step, measurement, product_code=product, where=where)
+
+
+@_lake_call
+def lot_moves(cur: duckdb.DuckDBPyConnection, component: str, lot: str) -> lot_moves_lib.LotMoves:
+    """The measurements one lot moves (the lot's page)."""
+    _genealogy(cur)
+    return lot_moves_lib.lot_moves(cur, component, lot)
 
 
 # ------------------------------------------------------------------ calibration

@@ -165,5 +165,10 @@ SPC_POINTS_CSV = "Download chart points (CSV)"
 SPC_NO_RESULTS = "No numeric test results in this window."
 SPC_LOT_EFFECTS = "What moves this measurement?"
 SPC_LOT_EFFECTS_KEY = "spc_lot_effects"
+LOT_MOVES = "What does this lot move?"
+LOT_MOVES_KEY = "recall_lot_moves"
+LOT_MOVES_NONE = ("This lot moves no measurement: on every measurement its units read like the "
+                  "units holding the component's other lots (Welch t-test, Holm-adjusted, "
+                  "|Hedges g| ≥ 0.5).")
 SPC_NO_LOT_EFFECT = ("No component lot moves this measurement: no lot differs from its "
                      "component's other lots by |Hedges g| ≥ 0.5 with Holm-adjusted p < 0.05.")

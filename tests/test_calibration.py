@@ -88,3 +88,37 @@ def test_results_with_no_calibration_record_and_after_due_date(lake: Lake,
     assert [(r["equipment_id"], r["serial_number"], r["calibration_status"]) for r in rows] == [
         ("G", "S0", "uncalibrated"), ("G", "S2", "overdue"), ("G", "S3", "overdue"),
         ("H", "S4", "uncalibrated")]
+
+
+def test_the_out_of_tolerance_finding_counts_exactly_the_results_marked_suspect(
+        lake: Lake, landing: Path) -> None:
+    """calibration_out_of_tolerance reads the calibration status (status.py), so the finding and
+    every page showing a result's status agree. C1 found G out of tolerance and left it good; C2
+    found it in tolerance but left it out of tolerance (not known good); C3 found it out of
+    tolerance. S1 (after C1, before C2) is suspect: C3's window opens at C1, the last good
+    calibration, although the calibration after S1 (C2) found G in tolerance. S0, before any
+    calibration, is uncalibrated, not suspect. The rule's own window (the next calibration) said
+    S0 (C1) and S2, S3 (C3), and missed S1."""
+    from tracelake.derived.calibration.status import status_sql
+    from tracelake.derived.findings import list_findings
+
+    _register(landing, [
+        ["G", "2026-01-01T09:00Z", "2027-01-01T09:00Z", "C1", "out_of_tolerance",
+         "in_tolerance", "L"],
+        ["G", "2026-03-01T09:00Z", "2027-03-01T09:00Z", "C2", "in_tolerance",
+         "out_of_tolerance", "L"],
+        ["G", "2026-06-01T09:00Z", "2027-06-01T09:00Z", "C3", "out_of_tolerance",
+         "in_tolerance", "L"]])
+    lake.ingest(landing)
+    con = open_snapshot(lake.paths)
+    try:
+        status = dict(con.execute(f"""SELECT serial_number, calibration_status
+                                      FROM ({status_sql(con, 'test_results')})
+                                      WHERE equipment_id = 'G'""").fetchall())
+        found = [f for f in list_findings(con) if f.rule == "calibration_out_of_tolerance"]
+    finally:
+        con.close()
+    assert status == {"S0": "uncalibrated", "S1": "suspect", "S2": "suspect", "S3": "suspect"}
+    assert [f.record for f in found] == ["calibrations:G/C3"]
+    assert found[0].message.startswith("3 result(s) on 3 unit(s)")
+    assert "2026-01-15" in found[0].message and "2026-05-15" in found[0].message

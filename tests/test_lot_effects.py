@@ -146,6 +146,13 @@ def test_a_plant_with_one_shifted_lot_finds_exactly_that_lot(tmp_path: Path) -> 
         assert answer.flagged[0]["units"] >= len(planted.serials) * 0.9
         other = next(m for m in ("supply_current", "output_voltage") if m != planted.measurement)
         assert lot_effects(con, planted.test_step, other).flagged == []
+        # the lot's own page: what this lot moves is that measurement (on each product whose
+        # devices took the lot), and nothing else
+        from tracelake.derived.quality.lot_moves import lot_moves
+
+        moved = lot_moves(con, planted.component_code, planted.lot_number)
+        assert moved.flagged and {(f["test_step"], f["measurement"]) for f in moved.flagged} == {
+            (planted.test_step, planted.measurement)}
     finally:
         con.close()
 

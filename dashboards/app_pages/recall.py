@@ -75,6 +75,37 @@ def _describe_lot(row: dict[str, object]) -> str:
     return " · ".join(parts)
 
 
+def moves(component: str, lot: str) -> None:
+    """What this lot moves: the measurements on which its units read differently from the units
+    holding the component's other lots, each opening its SPC chart."""
+    if not st.toggle(strings.LOT_MOVES, key=strings.LOT_MOVES_KEY,
+                     help="Compare, on every measurement, the units holding this lot (at any "
+                          "depth of their genealogy) with the units holding another lot of "
+                          f"{component}"):
+        return
+    with st.spinner("Comparing this lot's units with the other lots' on every measurement…"):
+        answer = data.lot_moves(component, lot)
+    st.markdown(f"**{len(answer.flagged)}** of {answer.series_compared:,} measurements compared "
+                f"move with lot **{ui.esc(lot)}** (Welch t-test, Holm-adjusted, |Hedges g| ≥ 0.5). "
+                "A lot used together with a shifted one reads shifted too: the SPC page's "
+                "lot effects take the lots one at a time.")
+    if not answer.flagged:
+        ui.empty(strings.LOT_MOVES_NONE)
+        return
+    frame = pl.DataFrame(answer.flagged).with_columns((pl.lit("./") + pl.col("link")).alias("link"))
+    ui.table(frame.select("product_code", "test_step", "measurement", "n", "n_rest", "mean",
+                          "mean_rest", "shift", "hedges_g", "p_adjusted", "link"),
+             key="recall_lot_moves_table",
+             labels={"product_code": "product", "test_step": "test step", "n": "units of this lot",
+                     "n_rest": "units of other lots", "mean_rest": "mean of other lots",
+                     "hedges_g": "Hedges g", "p_adjusted": "adjusted p"},
+             config={"shift": st.column_config.NumberColumn("shift", format="%.4g"),
+                     "hedges_g": st.column_config.NumberColumn("Hedges g", format="%.2f"),
+                     "p_adjusted": st.column_config.NumberColumn("adjusted p", format="%.2e"),
+                     "link": st.column_config.LinkColumn(
+                         "SPC", display_text="open chart", help="opens the measurement's SPC chart")})
+
+
 def render() -> None:
     """The page."""
     lots = data.lots()
@@ -144,6 +175,8 @@ def render() -> None:
             ui.table(pl.DataFrame(answer.removed), tz=tz,
                      links={"serial_number": ("device", "serial")},
                      labels={"serial_number": "removed from", "removal_ncr_id": "NCR"})
+    if lot is not None:
+        moves(component, lot)
 
 
 render()

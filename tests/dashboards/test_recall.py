@@ -100,3 +100,12 @@ def test_the_recall_downloads_as_epcis(app: Opener) -> None:
 def test_an_unknown_component_in_a_link_is_ignored(app: Opener) -> None:
     at = app("recall", component="NOPE", lot="L-1")
     assert strings.RECALL_PICK in texts(at)  # an unknown component is not picked
+
+
+def test_the_lot_page_says_what_the_lot_moves(app: Opener) -> None:
+    at = app("recall", component="LAMP-D2", lot="L-8801")
+    at.toggle(key=strings.LOT_MOVES_KEY).set_value(True).run()
+    no_traceback(at)
+    shown = texts(at)
+    assert "measurements compared move with lot" in shown and "L-8801" in shown
+    assert strings.LOT_MOVES_NONE in shown  # eight units: nothing clears the bar

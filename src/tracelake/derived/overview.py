@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from tracelake.derived.calibration.register import equipment_status
+from tracelake.derived.calibration.status import status_sql
 from tracelake.derived.findings import list_findings
 from tracelake.derived.genealogy import has_index
 from tracelake.derived.links import link
@@ -132,30 +133,20 @@ def _job_section(con: duckdb.DuckDBPyConnection, findings: list[Any],
 
 
 def _suspect_counts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int, list[str]]]:
-    """Per equipment found out of tolerance: suspect results and units since its last good
-    calibration before each find (as :func:`calibration_impact` counts them), and the
-    certificates of the finds."""
-    rows = con.sql("""
+    """Per equipment found out of tolerance: the results whose calibration status at use is
+    suspect (:mod:`tracelake.derived.calibration.status`, as the records and the
+    ``calibration_out_of_tolerance`` findings count them) and their units, and the certificates
+    of the finds."""
+    uses = "(SELECT equipment_id, serial_number, tested_at FROM test_results)"
+    rows = con.sql(f"""
         WITH finds AS (
-            SELECT c.equipment_id, c.certificate_no, c.calibrated_at AS to_at,
-                   (SELECT max(p.calibrated_at) FROM calibrations p
-                    WHERE p.equipment_id = c.equipment_id AND p.calibrated_at < c.calibrated_at
-                      AND (p.as_left = 'in_tolerance' OR (p.as_left = 'not_applicable'
-                           AND p.as_found = 'in_tolerance'))) AS from_at
-            FROM calibrations c WHERE c.as_found = 'out_of_tolerance'
-        ), suspect AS (
-            SELECT DISTINCT f.equipment_id, t.serial_number, t.test_step, t.measurement,
-                   t.tested_at
-            FROM finds f JOIN test_results t ON t.equipment_id = f.equipment_id
-             AND t.tested_at < f.to_at
-             AND t.tested_at >= coalesce(f.from_at, '-infinity'::TIMESTAMPTZ)
-        )
-        SELECT f.equipment_id, coalesce(s.results, 0), coalesce(s.units, 0),
-               list(DISTINCT f.certificate_no ORDER BY f.certificate_no)
-        FROM finds f LEFT JOIN (SELECT equipment_id, count(*) AS results,
-                                       count(DISTINCT serial_number) AS units
-                                FROM suspect GROUP BY ALL) s USING (equipment_id)
-        GROUP BY ALL""").fetchall()
+            SELECT equipment_id, list(DISTINCT certificate_no ORDER BY certificate_no) AS certs
+            FROM calibrations WHERE as_found = 'out_of_tolerance' GROUP BY ALL),
+        suspect AS (
+            SELECT equipment_id, count(*) AS results, count(DISTINCT serial_number) AS units
+            FROM ({status_sql(con, uses)}) WHERE calibration_status = 'suspect' GROUP BY ALL)
+        SELECT f.equipment_id, coalesce(s.results, 0), coalesce(s.units, 0), f.certs
+        FROM finds f LEFT JOIN suspect s USING (equipment_id)""").fetchall()
     return {e: (int(n), int(u), list(certs)) for e, n, u, certs in rows}
 
 

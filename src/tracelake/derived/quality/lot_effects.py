@@ -66,38 +66,42 @@ _VALUES = """
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> tuple[int, float]:
-    """Temp tables of this connection: ``_le_values`` (unit key, value less the mean),
-    ``_le_ul`` (unit, lot, component, value: one row per lot in the unit's genealogy) and
-    ``_le_cu`` (component, unit, value: one row per unit holding the component). Returns the
-    number of units and the mean taken off (sums of squares of centred values lose less)."""
+    """Temp tables of this connection, integer keys only: ``_le_values`` (unit key, value less
+    the mean), ``_le_ul`` (unit, lot, component: one row per lot in the unit's genealogy) and
+    ``_le_cu`` (component, unit: one row per unit holding the component). Returns the number of
+    units and the mean taken off (sums of squares of centred values lose less)."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _le_values AS
-        SELECT k.node_id AS unit, v.value FROM ({_VALUES}) v
-        JOIN genealogy.serial_keys k ON k.serial_number = v.serial_number""", params)
-    n, mean = con.sql("SELECT count(*), avg(value) FROM _le_values").fetchone()  # type: ignore[misc]
-    con.execute("UPDATE _le_values SET value = value - $mean", {"mean": mean or 0.0})
+        SELECT k.node_id AS unit, v.value - avg(v.value) OVER () AS value, avg(v.value) OVER ()
+            AS _mean
+        FROM ({_VALUES}) v JOIN genealogy.serial_keys k ON k.serial_number = v.serial_number""",
+                params)
+    n, mean = con.sql("SELECT count(*), any_value(_mean) FROM _le_values").fetchone()  # type: ignore[misc]
+    # the unit's own edges and those of every serial inside it (closure_by_des), to the lots
+    # (components numbered by name: the pairs carry no text)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _le_ul AS
         WITH parts AS (
-            SELECT unit, unit AS part, value FROM _le_values
+            SELECT unit, unit AS part FROM _le_values
             UNION ALL
-            SELECT c.des, c.anc, v.value FROM genealogy.closure_by_des c
-            JOIN _le_values v ON v.unit = c.des)
-        SELECT DISTINCT p.unit, e.child AS lot, k.component_code, p.value
+            SELECT c.des, c.anc FROM genealogy.closure_by_des c SEMI JOIN _le_values v
+              ON v.unit = c.des),
+        lk AS (SELECT node_id AS lot, dense_rank() OVER (ORDER BY component_code) AS comp
+               FROM genealogy.lot_keys)
+        SELECT DISTINCT p.unit, e.child AS lot, lk.comp
         FROM parts p JOIN genealogy.edges_by_parent e ON e.parent = p.part
-        JOIN genealogy.lot_keys k ON k.node_id = e.child""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE _le_cu AS
-                   SELECT DISTINCT component_code, unit, value FROM _le_ul""")
+        JOIN lk ON lk.lot = e.child""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _le_cu AS SELECT DISTINCT comp, unit FROM _le_ul")
     return int(n), float(mean or 0.0)
 
 
 _SUMS = """
-    WITH lot AS (SELECT lot, any_value(component_code) AS component_code, count(*) AS n,
-                        sum(value) AS s, sum(value * value) AS ss
-                 FROM _le_ul {where} GROUP BY lot),
-    comp AS (SELECT component_code, count(*) AS cn, sum(value) AS cs,
-                    sum(value * value) AS css FROM _le_cu {where} GROUP BY ALL)
-    SELECT lot.*, comp.cn, comp.cs, comp.css FROM lot JOIN comp USING (component_code)"""
+    WITH lot AS (SELECT l.lot, any_value(l.comp) AS comp, count(*) AS n, sum(v.value) AS s,
+                        sum(v.value * v.value) AS ss
+                 FROM _le_ul l JOIN _le_values v USING (unit) {where} GROUP BY l.lot),
+    comp AS (SELECT c.comp, count(*) AS cn, sum(v.value) AS cs, sum(v.value * v.value) AS css
+             FROM _le_cu c JOIN _le_values v USING (unit) {where} GROUP BY c.comp)
+    SELECT lot.*, comp.cn, comp.cs, comp.css FROM lot JOIN comp USING (comp)"""
 
 
 def lot_statistics(con: duckdb.DuckDBPyConnection, without: list[int] | None = None
@@ -111,21 +115,21 @@ def lot_statistics(con: duckdb.DuckDBPyConnection, without: list[int] | None = N
     if without:
         con.execute("""CREATE OR REPLACE TEMP TABLE _le_out AS SELECT DISTINCT unit FROM _le_ul
                        WHERE list_contains($w::BIGINT[], lot)""", {"w": without})
-        out = con.sql(_SUMS.format(where="SEMI JOIN _le_out USING (unit)")).pl()
+        out = con.sql(_SUMS.format(where="SEMI JOIN _le_out o ON o.unit = v.unit")).pl()
         lot_out = out.select("lot", n_x="n", s_x="s", ss_x="ss")
-        comp_out = out.group_by("component_code").agg(cn_x=pl.col("cn").first(),
-                                                      cs_x=pl.col("cs").first(),
-                                                      css_x=pl.col("css").first())
+        comp_out = out.group_by("comp").agg(cn_x=pl.col("cn").first(),
+                                            cs_x=pl.col("cs").first(),
+                                            css_x=pl.col("css").first())
         full = (full.join(lot_out, on="lot", how="left")
-                .join(comp_out, on="component_code", how="left")
+                .join(comp_out, on="comp", how="left")
                 .with_columns(pl.col(c) - pl.col(f"{c}_x").fill_null(0)
                               for c in ("n", "s", "ss", "cn", "cs", "css"))
                 .drop("n_x", "s_x", "ss_x", "cn_x", "cs_x", "css_x")
                 .filter(pl.col("n") > 0))
-    keys = con.sql("SELECT node_id AS lot, lot_number FROM genealogy.lot_keys").pl()
-    lots = full.group_by("component_code").len("component_lots")
+    keys = con.sql("SELECT node_id AS lot, component_code, lot_number FROM genealogy.lot_keys").pl()
+    lots = full.group_by("comp").len("component_lots")
     n, cn = pl.col("n"), pl.col("cn")
-    return (full.join(keys, on="lot").join(lots, on="component_code").with_columns(
+    return (full.join(keys, on="lot").join(lots, on="comp").with_columns(
         (pl.col("s") / n).alias("mean"),
         ((pl.col("ss") - pl.col("s") ** 2 / n) / (n - 1)).alias("var"),
         (cn - n).alias("n_rest"),

@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
@@ -169,6 +170,17 @@ def _run(flag: np.ndarray, length: int) -> np.ndarray:
     return _windows(flag.astype(np.int8), length, length)
 
 
+def _rule_lists(rules: dict[int, np.ndarray], n: int) -> pl.Series:
+    """Each point's list of the rules it completes, as one Arrow list array (offsets and values
+    from numpy: no loop over the points)."""
+    hits = np.stack([rules[r] for r in RULES], axis=1) if n else np.zeros((0, len(RULES)), bool)
+    point, which = np.nonzero(hits)  # row-major: by point, then by rule
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(point, minlength=n), out=offsets[1:])
+    values = np.array(list(RULES), dtype=np.int8)[which]
+    return pl.Series("rules", pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)))
+
+
 def run_rules(values: np.ndarray, centre: float, sigma: float) -> dict[int, np.ndarray]:
     """Nelson rules 1-8 on a series: for each rule, which points complete its pattern."""
     x = np.asarray(values, dtype=float)
@@ -245,13 +257,7 @@ def chart(con: duckdb.DuckDBPyConnection, product_code: str, test_step: str, mea
     cap = capability([len(x)], [mean], [sigma], [sd], [np.nan if lsl is None else lsl],
                      [np.nan if usl is None else usl], confidence)
     rules = run_rules(x, mean, sigma)
-    hits = np.stack([rules[r] for r in RULES]) if len(x) else np.zeros((len(RULES), 0), bool)
-    numbers = np.array(list(RULES))
-    flagged = [numbers[hits[:, i]].tolist() for i in np.flatnonzero(hits.any(axis=0))]
-    rule_lists: list[list[int]] = [[] for _ in range(len(x))]
-    for i, hit in zip(np.flatnonzero(hits.any(axis=0)), flagged, strict=True):
-        rule_lists[int(i)] = hit
-    points = points.with_columns(pl.Series("rules", rule_lists, dtype=pl.List(pl.Int8)))
+    points = points.with_columns(_rule_lists(rules, len(x)))
     limits = {"mean": mean, "mr_bar": _num(mr_bar), "sigma_within": _num(sigma),
               "sd_overall": _num(sd), "ucl": _num(mean + E2 * mr_bar),
               "lcl": _num(mean - E2 * mr_bar), "ucl_mr": _num(D4 * mr_bar), "lcl_mr": 0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracelake.derived.findings.engine import RuleContext
 from tracelake.lake.plant_time import stamp
 
 # ---------------------------------------------------------------- helpers
@@ -20,11 +21,13 @@ _OPS_WITH_STEP = """
     WHERE (CAST($job AS VARCHAR) IS NULL OR o.job_id = $job)
 """
 
-# test results, with the job of their unit
-_RESULTS = """
-    SELECT r.*, u.job_id FROM test_results r LEFT JOIN units u USING (serial_number)
-    WHERE (CAST($job AS VARCHAR) IS NULL OR u.job_id = $job)
-"""
+
+def _units_in_scope(ctx: RuleContext, column: str) -> str:
+    """SQL keeping rows whose serial (``column``, with its leading WHERE or AND) is a unit of the
+    job in scope; empty with every job in scope (no join, no filter)."""
+    if ctx.job_id is None:
+        return ""
+    return f"{column} IN (SELECT serial_number FROM units WHERE job_id = $job)"
 
 
 def _op_record(r: dict[str, Any]) -> str:
@@ -45,18 +48,20 @@ def _result_record(r: dict[str, Any], zone: Any) -> str:
 
 # ---------------------------------------------------------------- calibration
 
-# equipment that needs no calibration (contract v2: calibration_required false) is never
-# overdue and its use is no finding
-_CAL_IN_FORCE = """
-    SELECT * FROM (
-    SELECT u.*, c.certificate_no, c.calibrated_at, c.due_at
-    FROM ({uses}) u ASOF LEFT JOIN calibrations c
-      ON c.equipment_id = u.equipment_id AND u.used_at >= c.calibrated_at) x
-    WHERE NOT EXISTS (SELECT 1 FROM equipment e WHERE e.equipment_id = x.equipment_id
-                      AND e.calibration_required = false)
-"""
-
-_OP_USES = f"""SELECT *, started_at AS used_at FROM ({_OPS_WITH_STEP}) WHERE equipment_id IS NOT NULL"""
-_RESULT_USES = f"""SELECT *, tested_at AS used_at FROM ({_RESULTS})"""
+def result_uses(ctx: RuleContext) -> str:
+    """SQL of the test results in scope as uses of equipment, only the columns a finding names
+    (the calibration status carries every column it is given)."""
+    return f"""(SELECT serial_number, test_step, measurement, equipment_id, tested_at
+                FROM test_results {_units_in_scope(ctx, "WHERE serial_number")})"""
 
 
+def op_uses(ctx: RuleContext) -> str:
+    """SQL of the operations in scope that name equipment, as uses of it, with whether their MBR
+    step needs calibrated equipment."""
+    scope = "" if ctx.job_id is None else "AND o.job_id = $job"
+    return f"""(SELECT o.job_id, o.op_seq, o.serial_number, o.op_code, o.equipment_id,
+                       o.started_at AS used_at, m.needs_calibrated_equipment
+                FROM operations o JOIN jobs j USING (job_id)
+                LEFT JOIN mbr_operations m ON m.product_code = j.product_code
+                     AND m.mbr_revision = j.mbr_revision AND m.op_seq = o.op_seq
+                WHERE o.equipment_id IS NOT NULL {scope})"""

@@ -3,17 +3,43 @@ its as-found result recorded (ISO 13485 7.6)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from tracelake.derived.calibration.status import status_sql
 from tracelake.derived.findings.engine import Finding, RuleContext, rule
 from tracelake.derived.findings.rules._shared import (
-    _CAL_IN_FORCE,
-    _OP_USES,
     _OPS_WITH_STEP,
-    _RESULT_USES,
     _op_name,
     _op_record,
     _result_record,
+    op_uses,
+    result_uses,
 )
 from tracelake.lake.plant_time import stamp
+
+# Every use of equipment meets its calibration through the calibration status
+# (tracelake.derived.calibration.status): the calibration in force (certificate_no,
+# calibrated_at, due_at; NULL before the first) and equipment that needs none (status
+# not_required: contract v2 calibration_required false), which is never overdue and whose use is
+# no finding. Only the uses a rule flags come back, with the job of their unit.
+
+
+def _result_status(ctx: RuleContext, condition: str) -> list[dict[str, Any]]:
+    """Test results in scope whose calibration at use meets ``condition``, with their job."""
+    return ctx.rows(f"""
+        SELECT s.*, s.tested_at AS used_at, u.job_id
+        FROM ({status_sql(ctx.con, result_uses(ctx))}) s
+        LEFT JOIN units u ON u.serial_number = s.serial_number
+        WHERE s.calibration_status IS DISTINCT FROM 'not_required' AND ({condition})
+        ORDER BY u.job_id, s.serial_number, s.tested_at""")
+
+
+def _op_status(ctx: RuleContext, condition: str) -> list[dict[str, Any]]:
+    """Operations in scope naming equipment whose calibration at use meets ``condition``."""
+    return ctx.rows(f"""
+        SELECT * FROM ({status_sql(ctx.con, op_uses(ctx), at="used_at")})
+        WHERE calibration_status IS DISTINCT FROM 'not_required' AND ({condition})
+        ORDER BY job_id, op_seq, serial_number""")
 
 
 @rule("calibration_not_traceable", "critical")
@@ -23,19 +49,16 @@ def calibration_not_traceable(ctx: RuleContext) -> list[Finding]:
     out = [Finding("calibration_not_traceable", "critical", r["job_id"], r["serial_number"],
                    _op_record(r), f"{_op_name(r)} of {r['job_id']} needs calibrated equipment "
                                   "(MBR) but names none")
-           for r in ctx.rows(f"""SELECT * FROM ({_OPS_WITH_STEP})
+           for r in ctx.rows(f"""SELECT job_id, op_seq, serial_number, op_code
+                                 FROM ({_OPS_WITH_STEP})
                                  WHERE needs_calibrated_equipment AND equipment_id IS NULL
                                  ORDER BY job_id, op_seq, serial_number""")]
-    for r in ctx.rows(f"""SELECT * FROM ({_CAL_IN_FORCE.format(uses=_OP_USES)})
-                          WHERE calibrated_at IS NULL AND needs_calibrated_equipment
-                          ORDER BY job_id, op_seq, serial_number"""):
+    for r in _op_status(ctx, "calibrated_at IS NULL AND needs_calibrated_equipment"):
         out.append(Finding("calibration_not_traceable", "critical", r["job_id"], r["serial_number"],
                            _op_record(r), f"{_op_name(r)} of {r['job_id']} used {r['equipment_id']} on "
                                           f"{stamp(r['used_at'], ctx.zone)}, which has no calibration "
                                           "record on or before that date"))
-    for r in ctx.rows(f"""SELECT * FROM ({_CAL_IN_FORCE.format(uses=_RESULT_USES)})
-                          WHERE calibrated_at IS NULL
-                          ORDER BY job_id, serial_number, tested_at"""):
+    for r in _result_status(ctx, "s.calibrated_at IS NULL"):
         out.append(Finding("calibration_not_traceable", "critical", r["job_id"], r["serial_number"],
                            _result_record(r, ctx.zone),
                            f"{r['test_step']}/{r['measurement']} on {r['serial_number']} was measured "
@@ -48,15 +71,13 @@ def calibration_not_traceable(ctx: RuleContext) -> list[Finding]:
 def calibration_overdue_at_use(ctx: RuleContext) -> list[Finding]:
     """Equipment used after its calibration fell due (and before it was calibrated again)."""
     out = []
-    for r in ctx.rows(f"""SELECT * FROM ({_CAL_IN_FORCE.format(uses=_OP_USES)})
-                          WHERE used_at > due_at ORDER BY job_id, op_seq, serial_number"""):
+    for r in _op_status(ctx, "used_at > due_at"):
         out.append(Finding("calibration_overdue_at_use", "major", r["job_id"], r["serial_number"],
                            _op_record(r),
                            f"{_op_name(r)} of {r['job_id']} used {r['equipment_id']} on "
                            f"{stamp(r['used_at'], ctx.zone)}; its calibration {r['certificate_no']} "
                            f"was due {stamp(r['due_at'], ctx.zone)}"))
-    for r in ctx.rows(f"""SELECT * FROM ({_CAL_IN_FORCE.format(uses=_RESULT_USES)})
-                          WHERE used_at > due_at ORDER BY job_id, serial_number, tested_at"""):
+    for r in _result_status(ctx, "s.tested_at > s.due_at"):
         out.append(Finding("calibration_overdue_at_use", "major", r["job_id"], r["serial_number"],
                            _result_record(r, ctx.zone),
                            f"{r['test_step']}/{r['measurement']} on {r['serial_number']} was measured "
@@ -67,26 +88,27 @@ def calibration_overdue_at_use(ctx: RuleContext) -> list[Finding]:
 
 @rule("calibration_out_of_tolerance", "major")
 def calibration_out_of_tolerance(ctx: RuleContext) -> list[Finding]:
-    """Results taken with equipment that its next calibration found out of tolerance: one finding
-    per job and event, asking for the assessment ISO 13485 7.6 requires."""
+    """Results whose calibration status at use is ``suspect`` (status.py: taken in a suspect
+    window, from the last calibration that left the equipment known good up to a calibration
+    that found it out of tolerance): one finding per job and finding, asking for the assessment
+    ISO 13485 7.6 requires. The same results the device and batch records mark suspect."""
     return [Finding(
         "calibration_out_of_tolerance", "major", r["job_id"], None,
         f"calibrations:{r['equipment_id']}/{r['certificate_no']}",
         f"{r['results']} result(s) on {r['units']} unit(s) of {r['job_id']} were measured with "
         f"{r['equipment_id']} between {stamp(r['first_use'], ctx.zone)} and "
-        f"{stamp(r['last_use'], ctx.zone)}; its next calibration ({r['certificate_no']}, "
-        f"{stamp(r['found_at'], ctx.zone)}) found it out of tolerance: assess these results "
+        f"{stamp(r['last_use'], ctx.zone)}; its calibration {r['certificate_no']} "
+        f"({stamp(r['found_at'], ctx.zone)}) found it out of tolerance: assess these results "
         f"(see tracelake impact calibration --equipment {r['equipment_id']})")
         for r in ctx.rows(f"""
-        WITH uses AS ({_RESULT_USES}),
-        nxt AS (SELECT u.*, c.certificate_no, c.calibrated_at AS found_at, c.as_found
-                FROM uses u ASOF JOIN calibrations c
-                  ON c.equipment_id = u.equipment_id AND u.used_at < c.calibrated_at)
-        SELECT job_id, equipment_id, certificate_no, found_at, count(*) AS results,
-               count(DISTINCT serial_number) AS units, min(used_at) AS first_use,
-               max(used_at) AS last_use
-        FROM nxt WHERE as_found = 'out_of_tolerance'
-        GROUP BY ALL ORDER BY job_id, equipment_id, found_at""")]
+        SELECT u.job_id, s.equipment_id, s.found_oot_by AS certificate_no,
+               s.suspect_to AS found_at, count(*) AS results,
+               count(DISTINCT s.serial_number) AS units, min(s.tested_at) AS first_use,
+               max(s.tested_at) AS last_use
+        FROM ({status_sql(ctx.con, result_uses(ctx))}) s
+        LEFT JOIN units u ON u.serial_number = s.serial_number
+        WHERE s.calibration_status = 'suspect'
+        GROUP BY ALL ORDER BY u.job_id, s.equipment_id, found_at""")]
 
 
 # ---------------------------------------------------------------- v2: equipment
@@ -97,7 +119,7 @@ def equipment_out_of_service_at_use(ctx: RuleContext) -> list[Finding]:
     missing) used for an operation or a measurement. The status is the register's current one."""
     out = []
     for r in ctx.rows(f"""
-        SELECT u.*, e.status AS equipment_status FROM ({_OP_USES}) u
+        SELECT u.*, e.status AS equipment_status FROM {op_uses(ctx)} u
         JOIN equipment e USING (equipment_id) WHERE e.status <> 'active'
         ORDER BY job_id, op_seq, serial_number"""):
         out.append(Finding("equipment_out_of_service_at_use", "major", r["job_id"],
@@ -106,9 +128,11 @@ def equipment_out_of_service_at_use(ctx: RuleContext) -> list[Finding]:
                            f"{stamp(r['used_at'], ctx.zone)}; the equipment register has it "
                            f"{r['equipment_status'].replace('_', ' ')}"))
     for r in ctx.rows(f"""
-        SELECT u.*, e.status AS equipment_status FROM ({_RESULT_USES}) u
-        JOIN equipment e USING (equipment_id) WHERE e.status <> 'active'
-        ORDER BY job_id, serial_number, tested_at"""):
+        SELECT r.*, r.tested_at AS used_at, e.status AS equipment_status, u.job_id
+        FROM {result_uses(ctx)} r JOIN equipment e USING (equipment_id)
+        LEFT JOIN units u ON u.serial_number = r.serial_number
+        WHERE e.status <> 'active'
+        ORDER BY u.job_id, r.serial_number, r.tested_at"""):
         out.append(Finding("equipment_out_of_service_at_use", "major", r["job_id"],
                            r["serial_number"], _result_record(r, ctx.zone),
                            f"{r['test_step']}/{r['measurement']} on {r['serial_number']} was "
@@ -132,6 +156,6 @@ def calibration_as_found_not_recorded(ctx: RuleContext) -> list[Finding]:
         SELECT c.*, CAST($job AS VARCHAR) AS job FROM calibrations c
         WHERE c.as_found = 'not_recorded'
           AND (CAST($job AS VARCHAR) IS NULL
-               OR c.equipment_id IN (SELECT equipment_id FROM ({_OP_USES})
-                                     UNION SELECT equipment_id FROM ({_RESULT_USES})))
+               OR c.equipment_id IN (SELECT equipment_id FROM {op_uses(ctx)}
+                                     UNION SELECT equipment_id FROM {result_uses(ctx)}))
         ORDER BY c.equipment_id, c.calibrated_at""")]

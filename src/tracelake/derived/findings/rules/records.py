@@ -6,8 +6,8 @@ from __future__ import annotations
 from tracelake.derived.findings.engine import Finding, RuleContext, rule
 from tracelake.derived.findings.rules._shared import (
     _JOB_SCOPE,
-    _RESULTS,
     _result_record,
+    _units_in_scope,
 )
 from tracelake.intake.labels import check_label, parse_label
 from tracelake.lake.plant_time import stamp
@@ -28,22 +28,24 @@ def missing_unit_record(ctx: RuleContext) -> list[Finding]:
     out = [Finding("missing_unit_record", "critical", r["job_id"], r["serial_number"],
                    f"units:{r['serial_number']}",
                    f"{r['serial_number']} ({r['status']}) has no test or inspection results")
-           for r in ctx.rows(f"""SELECT * FROM ({finished}) f WHERE NOT EXISTS
-                                 (SELECT 1 FROM test_results t WHERE t.serial_number = f.serial_number)
-                                 ORDER BY job_id, serial_number""")]
+           for r in ctx.rows(f"""SELECT f.* FROM ({finished}) f
+                                 ANTI JOIN test_results t ON t.serial_number = f.serial_number
+                                 ORDER BY f.job_id, f.serial_number""")]
     # per-unit steps: MBR steps the job did not record at batch level (empty serial)
     for r in ctx.rows(f"""
         WITH f AS ({finished}),
         steps AS (SELECT DISTINCT f.job_id, m.op_seq, m.op_code, m.description
-                  FROM f JOIN mbr_operations m ON m.product_code = f.product_code
+                  FROM (SELECT DISTINCT job_id, product_code, mbr_revision FROM f) f
+                  JOIN mbr_operations m ON m.product_code = f.product_code
                        AND m.mbr_revision = f.mbr_revision
-                  WHERE NOT EXISTS (SELECT 1 FROM operations o WHERE o.job_id = f.job_id
-                                    AND o.op_seq = m.op_seq AND o.serial_number IS NULL))
+                  ANTI JOIN (SELECT job_id, op_seq FROM operations WHERE serial_number IS NULL) o
+                       ON o.job_id = f.job_id AND o.op_seq = m.op_seq),
+        done AS (SELECT job_id, op_seq, serial_number FROM operations
+                 WHERE result IN ('pass', 'done') AND serial_number IS NOT NULL)
         SELECT f.job_id, f.serial_number, f.status, s.op_seq, s.op_code, s.description
         FROM f JOIN steps s USING (job_id)
-        WHERE NOT EXISTS (SELECT 1 FROM operations o WHERE o.job_id = f.job_id
-                          AND o.op_seq = s.op_seq AND o.serial_number = f.serial_number
-                          AND o.result IN ('pass', 'done'))
+        ANTI JOIN done o ON o.job_id = f.job_id AND o.op_seq = s.op_seq
+                        AND o.serial_number = f.serial_number
         ORDER BY f.job_id, f.serial_number, s.op_seq"""):
         out.append(Finding("missing_unit_record", "critical", r["job_id"], r["serial_number"],
                            f"operations:{r['job_id']}/{r['op_seq']}/{r['serial_number']}",
@@ -133,11 +135,11 @@ def unapproved_firmware(ctx: RuleContext) -> list[Finding]:
                     f"{r['build_id']} (loaded {stamp(r['loaded_at'], ctx.zone)} by {r['loaded_by']}), "
                     "which is not approved for release")
             for r in ctx.rows(f"""
-        SELECT * FROM (SELECT DISTINCT ON (f.serial_number) f.*, u.job_id
-                       FROM firmware_loads f JOIN units u USING (serial_number)
-                       WHERE {_JOB_SCOPE.format(col="u.job_id")}
-                       ORDER BY f.serial_number, f.loaded_at DESC)
-        WHERE NOT release_approved ORDER BY job_id, serial_number""")]
+        WITH latest AS (
+            SELECT serial_number, arg_max(f, f.loaded_at) AS f FROM firmware_loads f
+            {_units_in_scope(ctx, "WHERE f.serial_number")} GROUP BY serial_number)
+        SELECT unnest(l.f), u.job_id FROM latest l JOIN units u USING (serial_number)
+        WHERE NOT l.f.release_approved ORDER BY u.job_id, l.serial_number""")]
 
 
 # ---------------------------------------------------------------- result_out_of_limits_passed
@@ -150,9 +152,12 @@ def result_out_of_limits_passed(ctx: RuleContext) -> list[Finding]:
                     f"{r['test_step']}/{r['measurement']} on {r['serial_number']} = {r['value']:g} "
                     f"{r['units'] or ''} is outside {r['low_limit']}…{r['high_limit']} but is "
                     f"recorded as a pass ({stamp(r['tested_at'], ctx.zone)}, {r['equipment_id']})")
-            for r in ctx.rows(f"""SELECT * FROM ({_RESULTS}) WHERE result = 'pass'
-                                  AND value IS NOT NULL AND (value < low_limit OR value > high_limit)
-                                  ORDER BY job_id, serial_number, tested_at""")]
+            for r in ctx.rows(f"""
+        SELECT r.*, u.job_id FROM test_results r LEFT JOIN units u USING (serial_number)
+        WHERE r.result = 'pass' AND r.value IS NOT NULL
+          AND (r.value < r.low_limit OR r.value > r.high_limit)
+          {_units_in_scope(ctx, "AND r.serial_number")}
+        ORDER BY u.job_id, r.serial_number, r.tested_at""")]
 
 
 # ---------------------------------------------------------------- first_article_missing
@@ -166,25 +171,34 @@ def first_article_missing(ctx: RuleContext) -> list[Finding]:
             SELECT j.job_id, m.op_seq, m.op_code FROM jobs j JOIN mbr_operations m
               ON m.product_code = j.product_code AND m.mbr_revision = j.mbr_revision
             WHERE m.first_article AND {_JOB_SCOPE.format(col="j.job_id")}),
+        -- a first-article signature names the step (job/op) or one unit at it (job/op/serial):
+        -- every prefix of a record id at a '/' is a step it may sign, met by an equality join
+        keys AS (
+            SELECT s.signed_at, s.record_id,
+                   array_to_string(string_split(s.record_id, '/')[1:i], '/') AS step
+            FROM signoffs s, range(1, len(string_split(s.record_id, '/')) + 1) r(i)
+            WHERE s.record_type = 'operation' AND s.role IN ('inspector', 'qa')),
         signed AS (
-            SELECT f.job_id, f.op_seq, min(s.signed_at) AS signed_at,
-                   arg_min(split_part(s.record_id, '/', 3), s.signed_at) AS fa_serial
-            FROM fa_steps f JOIN signoffs s ON s.record_type = 'operation'
-              AND s.role IN ('inspector', 'qa')
-              AND (s.record_id = f.job_id || '/' || f.op_seq
-                   OR s.record_id LIKE f.job_id || '/' || f.op_seq || '/%')
+            SELECT f.job_id, f.op_seq, min(k.signed_at) AS signed_at,
+                   arg_min(split_part(k.record_id, '/', 3), k.signed_at) AS fa_serial
+            FROM fa_steps f JOIN keys k ON k.step = f.job_id || '/' || f.op_seq
+            GROUP BY ALL),
+        processed AS (
+            SELECT f.job_id, f.op_seq, count(*) AS processed
+            FROM fa_steps f JOIN operations o ON o.job_id = f.job_id AND o.op_seq = f.op_seq
+            GROUP BY ALL),
+        early AS (
+            SELECT s.job_id, s.op_seq, list(o.serial_number ORDER BY o.started_at) AS early,
+                   list(o.started_at ORDER BY o.started_at) AS early_at
+            FROM signed s JOIN operations o ON o.job_id = s.job_id AND o.op_seq = s.op_seq
+            WHERE o.serial_number IS DISTINCT FROM nullif(s.fa_serial, '')
+              AND o.started_at < s.signed_at
             GROUP BY ALL)
-        SELECT f.job_id, f.op_seq, f.op_code, s.signed_at, s.fa_serial,
-               list(o.serial_number ORDER BY o.started_at) FILTER (
-                   WHERE o.serial_number IS DISTINCT FROM nullif(s.fa_serial, '')
-                     AND (s.signed_at IS NULL OR o.started_at < s.signed_at)) AS early,
-               list(o.started_at ORDER BY o.started_at) FILTER (
-                   WHERE o.serial_number IS DISTINCT FROM nullif(s.fa_serial, '')
-                     AND (s.signed_at IS NULL OR o.started_at < s.signed_at)) AS early_at,
-               count(o.job_id) AS processed
+        SELECT f.job_id, f.op_seq, f.op_code, s.signed_at, s.fa_serial, e.early, e.early_at,
+               coalesce(p.processed, 0) AS processed
         FROM fa_steps f LEFT JOIN signed s USING (job_id, op_seq)
-        LEFT JOIN operations o ON o.job_id = f.job_id AND o.op_seq = f.op_seq
-        GROUP BY ALL ORDER BY f.job_id, f.op_seq"""):
+        LEFT JOIN processed p USING (job_id, op_seq) LEFT JOIN early e USING (job_id, op_seq)
+        ORDER BY f.job_id, f.op_seq"""):
         if not r["processed"]:
             continue  # the batch has not reached the step yet
         if r["signed_at"] is None:
@@ -220,7 +234,10 @@ def label_mismatch(ctx: RuleContext) -> list[Finding]:
                    AS plain_match
         FROM label_checks l JOIN units u USING (serial_number) JOIN products p USING (product_code)
         WHERE {_JOB_SCOPE.format(col="u.job_id")}"""
-    bad_gtins = [g["gtin"] for g in ctx.rows(f"SELECT DISTINCT gtin FROM ({checks}) WHERE plain_match")
+    # a product GTIN with a bad check digit: its plain matches are not matches (any product's:
+    # a check that is not a plain match is looked at anyway)
+    bad_gtins = [g["gtin"] for g in ctx.rows("SELECT DISTINCT gtin FROM products "
+                                             "WHERE gtin IS NOT NULL")
                  if not parse_label(f"(01){g['gtin']}").ok]
     out = []
     for r in ctx.rows(f"""SELECT * FROM ({checks})
