@@ -53,10 +53,26 @@ BY_HAND = [("Q3TM001", dt.date(2015, 8, 18), dt.date(2016, 8, 17)),
            ("Q2XRF001", dt.date(2010, 4, 27), dt.date(2011, 1, 25)),
            ("Q2DST001", dt.date(2015, 10, 15), dt.date(2016, 8, 15)),
            ("Q1UC001", dt.date(2014, 6, 10), dt.date(2016, 4, 11)),   # 6/10, 4/11: month first
-           ("Q3SW004", dt.date(2015, 11, 25), dt.date(2016, 5, 25))]
+           ("Q3SW004", dt.date(2015, 11, 25), dt.date(2016, 5, 25)),
+           # verification only (frequency 0): due = calibrated, as the register writes it
+           ("Q4HDM001", dt.date(2009, 2, 15), dt.date(2009, 2, 15)),
+           ("Q4TMM001", dt.date(2005, 10, 10), dt.date(2005, 10, 10)),
+           ("Q2MP002", dt.date(2007, 11, 28), dt.date(2007, 11, 28)),
+           ("Q4HDM006", dt.date(2015, 5, 25), dt.date(2015, 5, 25))]
 STATUS_BY_HAND = {"15SPT01": "inactive", "Q2XRF001": "scrapped", "Q2FOG001": "out_for_repair",
                   "15AWS01": "missing", "Q2DST001": "active", "14SFG01": "active",
                   "15PP01": "out_for_repair"}
+
+
+def _csv_dates_month_first() -> dict[str, tuple[dt.date, dt.date]]:
+    """Every certified, dated row of calibration.csv read with the csv module and strptime."""
+    import csv
+
+    with (REGISTER / "calibration.csv").open(encoding="cp1252", newline="") as fh:
+        rows = [dict(zip(REG_COLUMNS, r, strict=True)) for r in csv.reader(fh)]
+    day = lambda v: dt.datetime.strptime(v, "%m/%d/%Y").date()  # noqa: E731
+    return {r["CSCODE"]: (day(r["DATECAL"]), day(r["NEXTCAL"])) for r in rows
+            if r["REPNUM"] and r["DATECAL"] and r["NEXTCAL"]}
 
 
 @pytest.mark.parametrize(("file", "mapping"), [("calibration.csv", "calibration-register-headerless"),
@@ -69,22 +85,33 @@ def test_the_real_register_loads_every_instrument_and_every_certified_calibratio
     assert dict(lake.query("SELECT equipment_id, status FROM equipment WHERE equipment_id IN "
                            f"{tuple(STATUS_BY_HAND)}")) == STATUS_BY_HAND
     cal = by_table["calibrations"]
-    # 177 rows carry a report number; 159 are calibrations with a date and a later due date.
-    # The other 18 are quarantined with their reason, never loaded with an invented date:
-    # 16 verification-only records (due date = calibration date, frequency 0) and 2 with a
-    # placeholder report number ("0-00.39553") and no dates at all.
-    assert cal.rows_loaded == 159
+    # 177 rows carry a report number: 159 calibrations with a later due date and 16
+    # verification-only records (due date = calibration date, frequency 0: "verification only",
+    # "Scale accuracy check only") load; the 2 with a placeholder report number ("0-00.39553")
+    # and no dates at all are quarantined with their reason, never loaded with an invented date.
+    assert cal.rows_loaded == 175
     certified_out = lake.query("""
-        SELECT rule, count(DISTINCT row_number) FROM quarantine
+        SELECT rule, column_name, json_extract_string(raw, '$.CSCODE'), message FROM quarantine
         WHERE table_name = 'calibrations' AND json_extract_string(raw, '$.REPNUM') IS NOT NULL
-        GROUP BY rule ORDER BY rule""")
-    assert certified_out == [("inconsistent", 16), ("required", 2)]
+        ORDER BY 3, 2""")
+    assert certified_out == [
+        ("required", "calibrated_at", "Q2PTS004", "calibrated_at is required but empty"),
+        ("required", "due_at", "Q2PTS004", "due_at is required but empty"),
+        ("required", "calibrated_at", "Q2PTS005", "calibrated_at is required but empty"),
+        ("required", "due_at", "Q2PTS005", "due_at is required but empty")]
+    # rows with no report number are no calibration on record: quarantined, counted
+    assert cal.rows_quarantined == 222 - 175
     got = {r[0]: (_local_day(r[1]), _local_day(r[2])) for r in lake.query(
         "SELECT equipment_id, calibrated_at, due_at FROM calibrations")}
     for code, cal_day, due_day in BY_HAND:
         assert got[code] == (cal_day, due_day), code
     # no wrong date anywhere: every stored date is the file's, read month first
-    assert lake.scalar("SELECT count(*) FROM calibrations WHERE as_found = 'not_recorded'") == 159
+    assert got == _csv_dates_month_first()
+    assert lake.scalar("SELECT count(*) FROM calibrations WHERE due_at < calibrated_at") == 0
+    # the register has no as-found field (IMTE_PER is a free-text remark, kept in _extra)
+    assert lake.scalar("SELECT count(*) FROM calibrations WHERE as_found = 'not_recorded'") == 175
+    assert lake.scalar("SELECT json_extract_string(_extra, '$.IMTE_PER') FROM calibrations "
+                       "WHERE equipment_id = 'Q4TMM001'") == "new/ verification only"
 
 
 def test_the_headerless_register_needs_no_date_hint(lake: Lake) -> None:

@@ -26,7 +26,10 @@ class Calibrations(pa.DataFrameModel):
     calibrated_by: str
     lab: str | None = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="due_at > calibrated_at")
+    # A due date equal to the calibration date is a verification with no recall interval (a
+    # register's "verification only", frequency 0): a real record, valid for the day it was made
+    # (see derived/calibration/status.py). Only a due date before the calibration contradicts it.
+    @pa.dataframe_check(name="due_at >= calibrated_at")
     def due_after_calibrated(cls, data: pa.PolarsData) -> pl.LazyFrame:
         due, cal = pl.col("due_at"), pl.col("calibrated_at")
-        return data.lazyframe.select(due.is_null() | cal.is_null() | (due > cal))
+        return data.lazyframe.select(due.is_null() | cal.is_null() | (due >= cal))

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracelake.derived.calibration.status import suspect_windows
+from tracelake.derived.calibration.status import overdue_sql, suspect_windows
 from tracelake.derived.genealogy.columns import ZONE_PROBE, Records
 
 __all__ = ["CalibrationImpact", "calibration_impact", "calibration_status_at_use"]
@@ -190,7 +190,7 @@ def _status_at_use(con: duckdb.DuckDBPyConnection, equipment_id: str | None) -> 
         FROM test_results r
         ASOF LEFT JOIN calibrations c
           ON c.equipment_id = r.equipment_id AND r.tested_at >= c.calibrated_at
-        WHERE c.calibrated_at IS NULL OR r.tested_at > c.due_at
+        WHERE c.calibrated_at IS NULL OR {overdue_sql("r.tested_at", "c.due_at", "c.calibrated_at")}
         ORDER BY r.equipment_id, r.tested_at, r.serial_number""").to_arrow_table()
 
 
@@ -217,7 +217,7 @@ def _status_of_one(con: duckdb.DuckDBPyConnection, equipment_id: str) -> pa.Tabl
                CASE WHEN c.calibrated_at IS NULL THEN 'uncalibrated' ELSE 'overdue' END
                    AS calibration_status
         FROM r JOIN c USING (period)
-        WHERE c.calibrated_at IS NULL OR r.tested_at > c.due_at
+        WHERE c.calibrated_at IS NULL OR {overdue_sql("r.tested_at", "c.due_at", "c.calibrated_at")}
         ORDER BY r.equipment_id, r.tested_at, r.serial_number""", params).to_arrow_table()
 
 

@@ -9,6 +9,9 @@ Definitions (ISO 13485 7.6):
   up to a calibration that found it out of tolerance. With no good calibration before the
   finding, the window opens at the equipment's first use.
 * ``overdue``: used after the due date of the calibration in force (the latest one before use).
+  A verification with no recall interval (``due_at = calibrated_at``: a register's "verification
+  only", frequency 0) vouches for the day it was made (24 hours from its date) and nothing after:
+  a later use is overdue, never in calibration forever.
 * ``uncalibrated``: used with no calibration on record before the use.
 * ``out_of_service``: the equipment's register status (contract v2 ``equipment.status``) is not
   ``active``; read when the column is there, else every piece of equipment is active.
@@ -26,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["BAD", "GOOD_SQL", "STATUSES", "has_column", "periods_sql", "status_sql",
+__all__ = ["BAD", "GOOD_SQL", "STATUSES", "has_column", "overdue_sql", "periods_sql", "status_sql",
            "suspect_windows", "window_periods_sql", "windows_sql"]
 
 #: The statuses, worst first.
@@ -38,6 +41,12 @@ BAD = ("suspect", "uncalibrated", "out_of_service", "overdue")
 #: SQL: the calibration ``p`` left the equipment known good.
 GOOD_SQL = ("(p.as_left = 'in_tolerance' OR (p.as_left = 'not_applicable' "
             "AND p.as_found = 'in_tolerance'))")
+
+
+def overdue_sql(at: str, due: str, cal: str) -> str:
+    """SQL: a use at ``at`` is past the calibration in force (``due``, ``cal`` its due and
+    calibration times). A verification with no interval (due = calibrated) covers 24 hours."""
+    return (f"({at} > {due} AND NOT ({due} = {cal} AND {at} < {due} + INTERVAL 1 DAY))")
 
 
 def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
@@ -137,7 +146,7 @@ def status_sql(con: duckdb.DuckDBPyConnection, uses: str, *, at: str = "tested_a
                     WHEN _state <> 'active' THEN 'out_of_service'
                     WHEN _cal IS NULL THEN 'uncalibrated'
                     WHEN _suspect THEN 'suspect'
-                    WHEN _t.{at} > _due THEN 'overdue'
+                    WHEN {overdue_sql(f"_t.{at}", "_due", "_cal")} THEN 'overdue'
                     ELSE 'in_calibration' END AS calibration_status,
                _cert AS certificate_no, _cal AS calibrated_at, _due AS due_at,
                CASE WHEN _suspect THEN _wfrom END AS suspect_from,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracelake.derived.calibration.status import status_sql
+from tracelake.derived.calibration.status import overdue_sql, status_sql
 from tracelake.derived.findings.engine import Finding, RuleContext, rule
 from tracelake.derived.findings.rules._shared import (
     _OPS_WITH_STEP,
@@ -71,13 +71,13 @@ def calibration_not_traceable(ctx: RuleContext) -> list[Finding]:
 def calibration_overdue_at_use(ctx: RuleContext) -> list[Finding]:
     """Equipment used after its calibration fell due (and before it was calibrated again)."""
     out = []
-    for r in _op_status(ctx, "used_at > due_at"):
+    for r in _op_status(ctx, overdue_sql("used_at", "due_at", "calibrated_at")):
         out.append(Finding("calibration_overdue_at_use", "major", r["job_id"], r["serial_number"],
                            _op_record(r),
                            f"{_op_name(r)} of {r['job_id']} used {r['equipment_id']} on "
                            f"{stamp(r['used_at'], ctx.zone)}; its calibration {r['certificate_no']} "
                            f"was due {stamp(r['due_at'], ctx.zone)}"))
-    for r in _result_status(ctx, "s.tested_at > s.due_at"):
+    for r in _result_status(ctx, overdue_sql("s.tested_at", "s.due_at", "s.calibrated_at")):
         out.append(Finding("calibration_overdue_at_use", "major", r["job_id"], r["serial_number"],
                            _result_record(r, ctx.zone),
                            f"{r['test_step']}/{r['measurement']} on {r['serial_number']} was measured "
@@ -144,18 +144,33 @@ def equipment_out_of_service_at_use(ctx: RuleContext) -> list[Finding]:
 
 @rule("calibration_as_found_not_recorded", "major")
 def calibration_as_found_not_recorded(ctx: RuleContext) -> list[Finding]:
-    """A calibration with no as-found result: earlier results taken with the equipment cannot be
-    judged (ISO 13485 7.6). With a job in scope, only equipment that job used."""
-    return [Finding(
-        "calibration_as_found_not_recorded", "major", r["job"], None,
-        f"calibrations:{r['equipment_id']}/{r['certificate_no']}",
-        f"calibration {r['certificate_no']} of {r['equipment_id']} "
-        f"({stamp(r['calibrated_at'], ctx.zone)}) records no as-found result, so the results "
-        "taken with it before cannot be judged")
-        for r in ctx.rows(f"""
-        SELECT c.*, CAST($job AS VARCHAR) AS job FROM calibrations c
+    """Equipment with calibrations that record no as-found result: earlier results taken with it
+    cannot be judged (ISO 13485 7.6). One finding per piece of equipment (a register that never
+    records as-found would otherwise raise one per calibration), naming its latest such
+    calibration and how many more; major where the lake holds a use of the equipment before that
+    calibration, minor where it holds none (nothing in the lake waits on the judgement). With a
+    job in scope, only equipment that job used."""
+    out = []
+    for r in ctx.rows(f"""
+        WITH used AS (SELECT equipment_id, min(used_at) AS first_use FROM (
+                          SELECT equipment_id, used_at FROM {op_uses(ctx)}
+                          UNION ALL SELECT equipment_id, tested_at FROM {result_uses(ctx)})
+                      WHERE equipment_id IS NOT NULL GROUP BY equipment_id)
+        SELECT c.equipment_id, CAST($job AS VARCHAR) AS job, count(*) AS n,
+               arg_max(c.certificate_no, c.calibrated_at) AS certificate_no,
+               max(c.calibrated_at) AS calibrated_at, any_value(u.first_use) AS first_use
+        FROM calibrations c LEFT JOIN used u USING (equipment_id)
         WHERE c.as_found = 'not_recorded'
-          AND (CAST($job AS VARCHAR) IS NULL
-               OR c.equipment_id IN (SELECT equipment_id FROM {op_uses(ctx)}
-                                     UNION SELECT equipment_id FROM {result_uses(ctx)}))
-        ORDER BY c.equipment_id, c.calibrated_at""")]
+          AND (CAST($job AS VARCHAR) IS NULL OR u.equipment_id IS NOT NULL)
+        GROUP BY c.equipment_id ORDER BY c.equipment_id"""):
+        more = (f" (nor do its {r['n'] - 1} earlier calibrations)" if r["n"] > 2
+                else " (nor does its earlier calibration)" if r["n"] == 2 else "")
+        used = r["first_use"] is not None and r["first_use"] < r["calibrated_at"]
+        out.append(Finding(
+            "calibration_as_found_not_recorded", "major" if used else "minor", r["job"], None,
+            f"calibrations:{r['equipment_id']}/{r['certificate_no']}",
+            f"calibration {r['certificate_no']} of {r['equipment_id']} "
+            f"({stamp(r['calibrated_at'], ctx.zone)}) records no as-found result{more}, so the "
+            + ("results taken with it before cannot be judged" if used else
+               "results taken with it before could not be judged; the lake holds none")))
+    return out
