@@ -43,6 +43,10 @@ class Step:
     children: list[Step] = field(default_factory=list)  # a sequence call's steps
     offset: float = 0.0  # seconds after the root step started
     error: tuple[int, str] | None = None
+    #: AdditionalResults: (name, value, units, low, high, comp, status); with no limits the
+    #: item is written as a bare String prop (a log), as TestStand writes a LIN log
+    additional: list[tuple[str, str, str | None, str | None, str | None, str | None,
+                           str | None]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- TestStand legacy XML
@@ -87,6 +91,8 @@ def _ts_result(step: Step, engine_start: float, index: int, ident: int) -> Itera
                    + _prop("Status", "String", status) + "</Prop>\n</Value>\n")
         yield "</Prop>\n"
     yield _prop("ReportText", "String", "", "0x400000")
+    if step.additional:
+        yield from _additional_results(step.additional)
     yield "<Prop Name='TS' Type='Obj' Flags='0x0'>\n"
     if step.kind == "call":
         n = len(step.children)
@@ -110,6 +116,26 @@ def _ts_result(step: Step, engine_start: float, index: int, ident: int) -> Itera
            + _prop("StepName", "String", step.name) + _prop("StepGroup", "String", "Main")
            + _prop("StepId", "String", f"ID#:{ident:022d}") + _prop("Id", "Number", str(ident))
            + _prop("StepType", "String", step_type) + "</Prop>\n</Prop>\n")
+
+
+def _additional_results(items: list[tuple[str, str, str | None, str | None, str | None,
+                                          str | None, str | None]]) -> Iterator[str]:
+    yield (f"<Prop Name='AdditionalResults' Type='Array' LBound='[0]' HBound='[{len(items) - 1}]' "
+           "ElementType='Obj' Flags='0x0'>\n")
+    for i, (name, value, units, low, high, comp, status) in enumerate(items):
+        yield f"<Value ID='[{i}]'>\n"
+        if low is None and high is None:
+            yield _prop(name, "String", value, "0x2000")
+        else:
+            limits = "".join(_prop(k, "Number", v) for k, v in (("Low", low), ("High", high))
+                             if v is not None)
+            yield (f"<Prop Name='{name}' Type='Obj' Flags='0x0'>\n" + _prop("Data", "Number", value)
+                   + (_prop("Units", "String", units) if units else "")
+                   + "<Prop Name='Limits' Type='Obj' Flags='0x0'>\n" + limits + "</Prop>\n"
+                   + (_prop("Comp", "String", comp) if comp else "")
+                   + (_prop("Status", "String", status) if status else "") + "</Prop>\n")
+        yield "</Value>\n"
+    yield "</Prop>\n"
 
 
 def _ts_header(serial: str, station: str, login: str, start: datetime, steps: int) -> str:

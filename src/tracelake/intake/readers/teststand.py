@@ -12,7 +12,9 @@ array) with status ``Passed``/``Failed`` loads as ``pass``/``fail``; ``Error``, 
 or ``Aborted`` is quarantined (the step broke down, so its reading is no verdict on the unit);
 ``Done`` on a measuring step (logged, not judged) is quarantined; ``Skipped`` measured nothing.
 Steps that measure nothing (statements, actions, labels, sequence calls, flow control) are
-counted as skipped.
+counted as skipped. A step's ``AdditionalResults`` that carry a value and limits are
+measurements of that step (named by the additional result); the others (a LIN log, a text)
+are counted as skipped.
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ def _result(el: Any, rows: ResultRows, report: _Report, broken: list[str]) -> No
         report.root_start = start
         report.version = _value(call.get("SequenceFileVersion"))
     measured = [k for k in MEASURES if k in kids]
+    if "AdditionalResults" in kids:
+        _additional(kids["AdditionalResults"], rows, kids, ts, start)
     if not measured:
         rows.skip(step_type or "untyped step")
         if status.lower() in BROKEN_WORDS or status.lower() == "failed":
@@ -207,6 +211,69 @@ def _result(el: Any, rows: ResultRows, report: _Report, broken: list[str]) -> No
         else:
             row["result"] = result
             rows.add(line, row, offset=start)
+
+
+def _additional(prop: Any, rows: ResultRows, kids: dict[str, Any], ts: dict[str, Any],
+                start: float | None) -> None:
+    """A step's ``AdditionalResults``: each one that carries a value and limits is a
+    measurement (its own ``Status``, else judged by its comparison); the rest (logs, texts,
+    bare values no limit judges) measured nothing and are counted as skipped."""
+    name = _value(ts.get("StepName")) or ""
+    status = _value(kids.get("Status")) or ""
+    error = _props(kids["Error"]) if "Error" in kids else {}
+    broken = status.strip().lower() in BROKEN_WORDS or _value(error.get("Occurred")) == "True"
+    for value in prop.iterchildren("Value"):
+        for item in value.iterchildren("Prop"):
+            fields = _props(item)
+            data = next((fields[k] for k in ("Data", "Value", "Numeric", "Measurement")
+                         if k in fields), None)
+            limits = _props(fields["Limits"]) if "Limits" in fields else {}
+            raw_value = _value(data)
+            if raw_value is None or not any(_value(v) is not None for v in limits.values()):
+                rows.skip("additional result without value and limits")
+                continue
+            comp = (_value(fields.get("Comp")) or "").upper()
+            low_key, high_key = LIMITS.get(comp) or ("Low" if "Low" in limits else None,
+                                                      "High" if "High" in limits else None)
+            low = number_text(_value(limits.get(low_key))) if low_key else None
+            high = number_text(_value(limits.get(high_key))) if high_key else None
+            own = _value(fields.get("Status"))
+            row = {"test_step": name, "measurement": item.get("Name") or "AdditionalResult",
+                   "value": number_text(raw_value), "units": _value(fields.get("Units")),
+                   "low_limit": low, "high_limit": high, "comparison": comp or None,
+                   "limits": _limit_text(limits), "status": own or status,
+                   "step_type": f"{_value(ts.get('StepType')) or ''} (additional result)",
+                   "step_id": _value(ts.get("Id")), "sequence": None}
+            result = verdict(own) if own else _judged(row["value"], low, high, comp)
+            if broken:
+                rows.quarantine(item.sourceline, "step_error",
+                                f"TestStand step {name!r} ended {status or 'in error'}: the "
+                                "step broke down, so its additional result is no verdict on "
+                                "the unit; re-test the unit", row, offset=start)
+            elif result is None:
+                rows.quarantine(item.sourceline, "no_verdict",
+                                f"TestStand additional result {row['measurement']!r} of step "
+                                f"{name!r} has no status and its value cannot be judged "
+                                "against its limits", row, offset=start)
+            else:
+                row["result"] = result
+                rows.add(item.sourceline, row, offset=start)
+
+
+def _judged(value: str | None, low: str | None, high: str | None, comp: str) -> str | None:
+    """pass/fail of a value against its limits by a TestStand comparison (GELE when none)."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+        lo = float(low) if low is not None else None
+        hi = float(high) if high is not None else None
+    except (TypeError, ValueError):
+        return None
+    strict_low, strict_high = comp in ("GT", "GTLT", "GTLE"), comp in ("LT", "GTLT", "GELT")
+    if comp == "EQ":
+        return "pass" if x == lo else "fail"
+    ok = (lo is None or (x > lo if strict_low else x >= lo)) and \
+         (hi is None or (x < hi if strict_high else x <= hi))
+    return "pass" if ok else "fail"
 
 
 def _measurements(prop: Any) -> list[tuple[int, str, Any, dict[str, Any]]]:
