@@ -12,7 +12,10 @@ The serial comes from where the mapping says (``serial_from: property:NAME`` or
 ``serial_from: suite_name``); without that, from a suite property named like a serial
 (``serial_number``, ``serial``, ``sn``, ``dut_id``, ``uut_serial``). A suite name is never taken
 as a serial unless the mapping says so: a report with no serial is rejected. Read as a stream
-(``junitparser`` loads the whole tree, so it is not used for reading).
+(``junitparser`` loads the whole tree and builds an object per element, so it is not used for
+reading): a case is a few attribute reads and one tuple, freed at once; every :data:`CHUNK`
+cases become a polars frame, where hex values, defaults and verdicts are worked out
+column-wise (a JUnit case is ~250 bytes, so per-case Python work, not parsing, sets the pace).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from tracelake.errors import FileRejected
-from tracelake.intake.readers.base import RawFrame
-from tracelake.intake.readers.results import ResultRows, number_text, offset_time
+from tracelake.intake.readers.base import ROW, RawFrame
+from tracelake.intake.readers.results import OFFSET, SCOPE, ResultRows, number_text, offset_time
 from tracelake.intake.readers.xml_safe import safe_iterparse
 
 __all__ = ["read_junit"]
@@ -33,6 +38,13 @@ CASE_PROPS = {"value": "value", "measured_value": "value", "units": "units", "un
               "low_limit": "low_limit", "lower_limit": "low_limit", "low": "low_limit",
               "high_limit": "high_limit", "upper_limit": "high_limit", "high": "high_limit",
               "measurement": "measurement", "comparison": "comparison"}
+CHUNK = 20_000
+OUTCOMES = ("failure", "error", "skipped")
+#: one buffered case: these, in this order (value/limits as written; see _Cases.flush)
+_FIELDS = ("test_step", "sequence", "tested_at", "value", "units", "low_limit", "high_limit",
+           "measurement", "comparison", "status", "result", ROW, SCOPE, OFFSET)
+_SCHEMA = {**dict.fromkeys(_FIELDS[:11], pl.String), ROW: pl.Int64, SCOPE: pl.Int64,
+           OFFSET: pl.Float64}
 RUN_PROPS = {"operator": "operator", "operator_id": "operator", "user": "operator",
              "station": "equipment_id", "station_id": "equipment_id",
              "equipment_id": "equipment_id", "software_version": "software_version",
@@ -76,11 +88,38 @@ class _Suite:
         self.props: dict[str, str] = {**outer, **_own_props(el)}
         self.elapsed = 0.0
         self.line = el.sourceline
+        self.aware = self.start is not None and self.start.tzinfo is not None
+
+
+class _Cases:
+    """Cases gathered as tuples and handed to :class:`ResultRows` a frame at a time."""
+
+    def __init__(self, rows: ResultRows) -> None:
+        self.rows = rows
+        self.buffer: list[tuple[object, ...]] = []
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        frame = pl.DataFrame(self.buffer, schema=_SCHEMA, orient="row")
+        self.buffer = []
+        self.rows.add_frame(frame.with_columns(
+            *(_number(c) for c in ("value", "low_limit", "high_limit")),
+            pl.col("measurement").fill_null("verdict")))
+
+
+def _number(column: str) -> pl.Expr:
+    """:func:`number_text` column-wise: hex (``0x1A``) as decimal, others as written."""
+    text = pl.col(column).str.strip_chars()
+    hexed = text.str.slice(2).str.to_integer(base=16, strict=False).cast(pl.String)
+    return (pl.when(text.str.slice(0, 2).str.to_lowercase() == "0x", hexed.is_not_null())
+            .then(hexed).otherwise(text).alias(column))
 
 
 def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
     """Read a JUnit/xUnit XML file, streaming; ``serial_from`` as the mapping says."""
     rows = ResultRows(str(path), "JUnit")
+    cases = _Cases(rows)
     suite: _Suite | None = None
     suite_el: Any = None
     outer: dict[str, str] | None = None  # properties of the <testsuites> around the suites
@@ -98,7 +137,9 @@ def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
                     around = parent.getparent()
                     outer = _own_props(around) if around is not None else {}
                 suite, suite_el = _Suite(parent, outer), parent
-            _case(el, rows, suite)  # type: ignore[arg-type]
+            _case(el, cases, suite)  # type: ignore[arg-type]
+            if len(cases.buffer) >= CHUNK:
+                cases.flush()
             el.clear(keep_tail=False)
             prev = el.getprevious()
             while prev is not None and prev.tag == "testcase":
@@ -116,6 +157,7 @@ def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
             el.clear(keep_tail=False)
     if not suites:
         raise FileRejected(str(path), "holds no <testsuite>: not a JUnit report")
+    cases.flush()
     return rows.finish()
 
 
@@ -151,51 +193,54 @@ def _close(path: Path, rows: ResultRows, suite: _Suite, serial_from: str | None)
     rows.next_scope()
 
 
-def _case(el: Any, rows: ResultRows, suite: _Suite) -> None:
-    name = el.get("name") or ""
-    seconds = float(el.get("time") or 0) if _is_number(el.get("time")) else 0.0
-    own = _time(el.get("timestamp"))
+def _case(el: Any, cases: _Cases, suite: _Suite) -> None:
+    get = el.get
+    name = get("name") or ""
+    try:
+        seconds = float(get("time") or 0)
+    except ValueError:
+        seconds = 0.0
+    stamp = get("timestamp")
+    own = _time(stamp) if stamp else None
     offset: float | None = None
     if own is not None:
         when = offset_time(own, 0.0)
-    elif suite.start is not None and suite.start.tzinfo is not None:
+    elif suite.aware:
         when = offset_time(suite.start, suite.elapsed)
     else:  # plant-local suite time: the row's time is filled from the suite's start at the end
         when, offset = None, suite.elapsed
     suite.elapsed += seconds
-    outcome = None
-    detail = None
-    props: dict[str, str] = {}
+    outcome = detail = None
+    fields: dict[str, str] = {}
     for child in el:
         kind = child.tag
-        if kind in ("failure", "error", "skipped") and outcome is None:
+        if kind == "properties":
+            for prop in child:
+                key = prop.get("name") or ""
+                column = CASE_PROPS.get(key) or CASE_PROPS.get(key.lower())
+                if column is not None and prop.tag == "property":
+                    value = prop.get("value")
+                    fields[column] = value if value is not None else (prop.text or "")
+        elif kind in OUTCOMES and outcome is None:
             outcome = kind
             detail = child.get("message") or (child.text or "").strip() or child.get("type")
-        elif kind == "properties":
-            props.update(_props(child))
     if outcome == "skipped":
-        rows.skip("skipped testcase")
+        cases.rows.skip("skipped testcase")
         return
-    fields: dict[str, str | None] = {CASE_PROPS[k.lower()]: v for k, v in props.items()
-                                     if k.lower() in CASE_PROPS}
-    for key in ("value", "low_limit", "high_limit"):
-        fields[key] = number_text(fields.get(key))
     detail_text = f": {detail.splitlines()[0][:200]}" if detail else ""
-    row = {"test_step": name, "sequence": el.get("classname"), "tested_at": when,
-           "status": f"{outcome}{detail_text}" if outcome else None, **fields}
-    row.setdefault("measurement", "verdict")
+    status = f"{outcome}{detail_text}" if outcome else None
     if outcome == "error":
-        rows.quarantine(el.sourceline, "step_error", f"JUnit testcase {name!r} ended in error"
-                        f"{detail_text}; it broke down, so it is no verdict on the unit; "
-                        "re-test the unit", row, offset=offset)
+        row = {"test_step": name, "sequence": get("classname"), "tested_at": when,
+               "status": status, **fields}
+        for key in ("value", "low_limit", "high_limit"):
+            row[key] = number_text(row.get(key))
+        row.setdefault("measurement", "verdict")
+        cases.rows.quarantine(el.sourceline, "step_error", f"JUnit testcase {name!r} ended in "
+                              f"error{detail_text}; it broke down, so it is no verdict on the "
+                              "unit; re-test the unit", row, offset=offset)
         return
-    row["result"] = "fail" if outcome == "failure" else "pass"
-    rows.add(el.sourceline, row, offset=offset)
-
-
-def _is_number(text: str | None) -> bool:
-    try:
-        float(text or "")
-    except ValueError:
-        return False
-    return True
+    f = fields.get
+    cases.buffer.append((name, get("classname"), when, f("value"), f("units"), f("low_limit"),
+                         f("high_limit"), f("measurement"), f("comparison"), status,
+                         "fail" if outcome == "failure" else "pass", el.sourceline,
+                         cases.rows.current, offset))

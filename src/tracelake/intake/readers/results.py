@@ -109,6 +109,16 @@ class ResultRows:
         if len(cols[ROW]) >= CHUNK:
             self._flush()
 
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        """Rows a reader built column-wise itself (a chunk of any of :data:`COLUMNS`, plus
+        ``_row``, ``_scope`` and ``_offset``): the fast path for formats with many small rows."""
+        self._flush()
+        schema = self._schema()
+        self._chunks.append(frame.select(
+            (pl.col(c).cast(schema[c]) if c in frame.columns
+             else pl.lit(None, dtype=schema[c]).alias(c)) for c in self._names))
+        self.count += frame.height
+
     def _flush(self) -> None:
         if not self._cols[ROW]:
             return
