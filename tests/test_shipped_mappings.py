@@ -171,3 +171,31 @@ def test_mapping_init_drafts_a_headerless_register_marking_its_guesses(tmp_path:
     equipment = _cli("mapping", "init", str(f), "--table", "equipment")
     assert "col11: status  # GUESS" in equipment.stdout
     assert "IN-ACTIVE: inactive  # GUESS" in equipment.stdout
+
+
+def test_erpnext_serial_and_batch_bundle_export_with_field_labels(lake: Lake, landing: Path) -> None:
+    # Serial and Batch Bundle doctype (erpnext/stock/doctype/serial_and_batch_bundle): parent
+    # fields by label (ID, Company, Item Code, Warehouse, Type of Transaction, Voucher Type,
+    # Voucher No, Posting Datetime, Total Qty), the entries' Batch No as Frappe labels a child
+    # field, and the standard field owner ("Created By"); an Outward bundle against a Stock
+    # Entry issues a batch to the work order
+    f = write_csv(landing / "Serial and Batch Bundle.csv",
+                  ["ID", "Company", "Item Code", "Item Name", "Warehouse", "Type of Transaction",
+                   "Voucher Type", "Voucher No", "Posting Datetime", "Total Qty",
+                   "Batch No (Entries)", "Is Cancelled", "Created By"],
+                  [["SABB-00000041", "Acme Devices", "RES-10K", "Resistor 10k 0603",
+                    "Stores - AD", "Outward", "Stock Entry", "MAT-STE-2026-00012",
+                    "2026-10-20 09:05:00", "200", "B-0042", "0", "ann@acme.example"],
+                   ["SABB-00000042", "Acme Devices", "CAP-100N", "Capacitor 100n 0603",
+                    "Stores - AD", "Outward", "Stock Entry", "MAT-STE-2026-00012",
+                    "2026-10-20 09:06:30", "50", "C-0107", "0", "ann@acme.example"]])
+    report = lake.ingest(f, mapping=load_mapping("erpnext-serial-and-batch-bundle"))
+    entry = report.files[0]
+    assert (entry.table, entry.rows_loaded, entry.rows_quarantined) == ("material_issues", 2, 0)
+    assert lake.query("SELECT issue_id, job_id, component_code, lot_number, quantity, "
+                      "strftime(issued_at AT TIME ZONE 'Europe/London', '%Y-%m-%d %H:%M:%S') "
+                      "FROM material_issues ORDER BY 1") == [
+        ("SABB-00000041", "MAT-STE-2026-00012", "RES-10K", "B-0042", 200.0,
+         "2026-10-20 09:05:00"),
+        ("SABB-00000042", "MAT-STE-2026-00012", "CAP-100N", "C-0107", 50.0,
+         "2026-10-20 09:06:30")]
