@@ -58,6 +58,15 @@ def _records(path: Path, doc: object, key: str | None) -> tuple[list[object], st
                        "name the one to read with json_key in the mapping")
 
 
+def json_refusal(exc: BaseException) -> str:
+    """The one-line reason for JSON that parses as text but not as data we keep."""
+    if isinstance(exc, RecursionError):
+        return ("the JSON nests arrays or objects too deeply to be records (a limit kept "
+                "against hostile files); nothing of it is loaded")
+    return (f"holds a value that cannot be read ({str(exc).splitlines()[0][:120]}); "
+            "nothing of it is loaded")
+
+
 def read_json(path: Path, *, key: str | None = None, encoding: str | None = None) -> RawFrame:
     """Read a plain JSON file of records into text columns."""
     data, used = _decode(path, encoding)
@@ -66,6 +75,8 @@ def read_json(path: Path, *, key: str | None = None, encoding: str | None = None
     except json.JSONDecodeError as exc:
         raise FileRejected(str(path), f"is not valid JSON ({exc.msg} at line {exc.lineno}, "
                            f"column {exc.colno}); nothing of it is loaded") from None
+    except (RecursionError, ValueError) as exc:
+        raise FileRejected(str(path), json_refusal(exc)) from None
     items, used_key = _records(path, doc, key)
     records: list[dict[str, str | None]] = []
     rows: list[int] = []

@@ -21,6 +21,7 @@ from typing import Any
 
 from tracelake.errors import FileRejected
 from tracelake.intake.readers.base import RawFrame
+from tracelake.intake.readers.json_records import json_refusal
 from tracelake.intake.readers.results import ResultRows, verdict
 
 __all__ = ["read_openhtf"]
@@ -77,6 +78,8 @@ def read_openhtf(path: Path) -> RawFrame:
         record = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FileRejected(str(path), f"is not valid JSON ({exc})") from None
+    except (RecursionError, ValueError) as exc:
+        raise FileRejected(str(path), json_refusal(exc)) from None
     if not isinstance(record, dict) or not isinstance(record.get("phases"), list):
         raise FileRejected(str(path), "is not an OpenHTF test record (no 'phases' list)")
     serial = _text(record.get("dut_id"))

@@ -65,10 +65,19 @@ def _check_docinfo(path: Path, root: Any) -> None:
 
 def root_tag(path: Path) -> str | None:
     """The local name of the document's root element, or None if the file is not XML."""
-    try:
+    parser = etree.XMLPullParser(events=("start",), **_parser_kwargs())
+    try:  # fed in small blocks: the root is known even when the document breaks further on
         with path.open("rb") as fh:
-            for _event, element in etree.iterparse(fh, events=("start",), **_parser_kwargs()):
-                return local(element.tag)
+            for block in iter(lambda: fh.read(4096), b""):
+                broken = False
+                try:
+                    parser.feed(block)
+                except etree.XMLSyntaxError:
+                    broken = True
+                for _event, element in parser.read_events():
+                    return local(element.tag)
+                if broken:
+                    return None
     except (etree.XMLSyntaxError, OSError, ValueError):
         return None
     return None
@@ -99,6 +108,15 @@ def safe_iterparse(path: Path, *, events: tuple[str, ...] = ("end",),
 def _syntax_reason(path: Path, exc: etree.XMLSyntaxError) -> str:
     msg = (exc.msg or str(exc)).strip().splitlines()[0]
     line = exc.lineno or 0
+    if "Excessive depth" in msg:
+        return (f"the XML nests elements deeper than 256 levels (line {line}), which no report "
+                "does (a limit kept against hostile files); nothing of it is loaded")
+    if "XML_PARSE_HUGE" in msg or "Resource limit" in msg:
+        return (f"the XML holds a value (attribute or text) larger than 10 MB (line {line}), "
+                "which no report does (a limit kept against hostile files); nothing of it is "
+                "loaded")
+    if not line:
+        return f"is not well-formed XML ({msg}); nothing of it is loaded"
     if "entity" in msg.lower():
         return (f"the XML uses an entity at line {line} ({msg}); reports are read without "
                 "entity expansion, so the file is rejected")
