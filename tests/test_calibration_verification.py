@@ -1,6 +1,7 @@
 """A verification with no recall interval (due date = calibration date, as a register writes a
 "verification only" record) loads, vouches for its own day and nothing after; and a register
-that never records as-found raises one finding per instrument, not one per calibration."""
+that never records as-found raises one finding per instrument, not one per calibration, and a
+minor one where the lake holds no use of the instrument before it."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def _plant(lake: Lake, landing: Path) -> None:
         ["S1", "V", "T", "m", "1", "pass", "2026-03-01T10:00", "o"],   # the day of verification
         ["S2", "V", "T", "m", "1", "pass", "2026-03-01T23:30", "o"],   # still that day
         ["S3", "V", "T", "m", "1", "pass", "2026-03-02T08:00", "o"],   # the day after
-        ["S4", "V", "T", "m", "1", "pass", "2026-09-01T08:00", "o"]])  # months later
+        ["S4", "V", "T", "m", "1", "pass", "2026-09-01T08:00", "o"],   # months later
+        ["S5", "H", "T", "m", "1", "pass", "2026-01-15T10:00", "o"]])  # H used before H1
     report = lake.ingest(landing)
     loaded = {f.table: (f.rows_loaded, f.rows_quarantined) for f in report.files}
     assert loaded["calibrations"] == (5, 0)
@@ -82,3 +84,8 @@ def test_as_found_not_recorded_is_one_finding_per_instrument(lake: Lake, landing
         by_record["calibrations:G/C3"]
     assert "records no as-found result, so the results taken with it before cannot be judged" \
         in by_record["calibrations:H/H1"]
+    # H was used before its calibration: major; G has no use in the lake: minor, and says so
+    severity = {f.record: f.severity for f in found}
+    assert severity == {"calibrations:G/C3": "minor", "calibrations:H/H1": "major"}
+    assert by_record["calibrations:G/C3"].endswith(
+        "so the results taken with it before could not be judged; the lake holds none")
