@@ -89,3 +89,19 @@ def test_as_found_not_recorded_is_one_finding_per_instrument(lake: Lake, landing
     assert severity == {"calibrations:G/C3": "minor", "calibrations:H/H1": "major"}
     assert by_record["calibrations:G/C3"].endswith(
         "so the results taken with it before could not be judged; the lake holds none")
+
+
+def test_the_register_status_of_a_verified_instrument(lake: Lake, landing: Path) -> None:
+    import datetime as dt
+
+    from tracelake.derived.calibration.register import equipment_status
+
+    _plant(lake, landing)
+    con = open_snapshot(lake.paths)
+    try:
+        that_day = equipment_status(con, as_of=dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC))
+        next_day = equipment_status(con, as_of=dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC))
+    finally:
+        con.close()
+    status = lambda f: f.filter(f["equipment_id"] == "V")["status"].item()  # noqa: E731
+    assert (status(that_day), status(next_day)) == ("due", "overdue")

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from tracelake.derived.calibration.impact import CalibrationImpact
+from tracelake.derived.calibration.status import overdue_sql
 
 __all__ = ["STATUSES", "calibration_history", "equipment_status", "impact_tables", "oot_events"]
 
@@ -33,7 +34,7 @@ def equipment_status(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None =
     equipment's own status (active, inactive, out_for_repair, scrapped, missing). Worst first.
     """
     as_of = as_of or dt.datetime.now(dt.UTC)
-    return con.execute("""
+    return con.execute(f"""
         WITH ids AS (
             SELECT equipment_id FROM equipment UNION SELECT equipment_id FROM calibrations
             UNION SELECT DISTINCT equipment_id FROM test_results
@@ -59,7 +60,8 @@ def equipment_status(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None =
                CASE WHEN NOT coalesce(e.calibration_required, true) THEN 'not_required'
                     WHEN l.last_calibrated_at IS NULL THEN 'never'
                     WHEN l.as_left = 'out_of_tolerance' THEN 'out_of_tolerance'
-                    WHEN l.due_at < $as_of THEN 'overdue'
+                    WHEN {overdue_sql("$as_of", "l.due_at", "l.last_calibrated_at")}
+                         THEN 'overdue'
                     WHEN l.due_at < $as_of + to_days($days) THEN 'due'
                     ELSE 'ok' END AS status,
                l.last_calibrated_at, l.certificate_no, l.as_found, l.as_left, l.due_at,
