@@ -54,6 +54,9 @@ class IngestReport:
     search: dict[str, Any] | None = None  # what the search index build did, if it ran
     #: v2: e.g. a mapping pattern that matched no file of the run
     warnings: list[str] = field(default_factory=list)
+    #: seconds per phase of the run (read, load, orphans, genealogy, search, commit, publish):
+    #: where a run's time went, for the benchmarks and ``--json`` readers
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -84,4 +87,4 @@ class IngestReport:
         return {"run_id": self.run_id, "files": [f.as_dict() for f in self.files],
                 "totals": self.totals, "orphan_references": self.orphan_references,
                 "published": self.published, "genealogy": self.genealogy, "search": self.search,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "seconds": self.seconds}

@@ -15,6 +15,7 @@ import fnmatch
 import hashlib
 import os
 import stat
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
@@ -225,8 +226,25 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
                     raise RuntimeError(f"{exc.key}: {exc.reason}") from exc
                 failed[exc.key] = exc.reason
         if publish:
+            t = time.perf_counter()
             result.published = _publish_if_behind(con, lake_paths, run.run_id)
+            result.seconds["publish"] = round(time.perf_counter() - t, 3)
     return result
+
+
+class _Clock:
+    """Seconds per phase of a run (laps added up by name), for the report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str | None = None) -> None:
+        """Add the time since the last lap to ``name`` (None: not counted)."""
+        now = time.perf_counter()
+        if name is not None:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._t, 3)
+        self._t = now
 
 
 class _WriteFailed(Exception):
@@ -254,13 +272,15 @@ class _Run:
         run_id = self.run_id
         reports: list[FileReport] = []
         committing = False
+        clock = _Clock()
         con.execute("BEGIN TRANSACTION")
         try:
             seen = ledger.loaded_identities(con)
             for done, (path, source) in enumerate(files):
                 if self.progress:
                     self.progress(done, len(files), _shown(path))
-                report = _ingest_file(con, path, source, run_id, seen, failed, self.reread)
+                report = _ingest_file(con, path, source, run_id, seen, failed, self.reread,
+                                      clock)
                 if report.status == "loaded" and report.table:
                     seen.setdefault((report.sha256, report.table), set()).add(
                         source.fingerprint())
@@ -272,17 +292,23 @@ class _Run:
                 reports.append(report)
             changed = {r.table for r in reports if r.status == "loaded" and r.table and
                        (r.rows_inserted or r.rows_updated or r.rows_retired)}
-            n_orphans = orphans.refresh(con, changed)
+            clock.lap()
+            replaced = {r.table for r in reports if r.table and
+                        (r.rows_updated or r.rows_retired)}
+            n_orphans = orphans.refresh(con, changed, run_id, replaced)
+            clock.lap("orphans")
             result = IngestReport(run_id, reports, orphan_references=n_orphans,
-                                  warnings=self.warnings)
+                                  warnings=self.warnings, seconds=clock.seconds)
             if self.genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
                 updated = {r.table for r in reports if r.table and
                            (r.rows_updated or r.rows_retired)}
                 result.genealogy = asdict(update_index(con, run_id, updated))
+                clock.lap("genealogy")
             if self.search and (changed & SEARCH_TABLES or not has_search_index(con)
                                 or any(r.rows_quarantined or r.quarantine_closed
                                        for r in reports)):
                 result.search = asdict(build_search_index(con, run_id))
+                clock.lap("search")
             totals = result.totals
             ledger.record_run(con, {
                 "run_id": run_id, "started_at": self.started, "finished_at": datetime.now(UTC),
@@ -294,6 +320,7 @@ class _Run:
             ledger.set_lake_version(con, run_id if news else None)
             committing = True
             con.execute("COMMIT")
+            clock.lap("commit")
         except BaseException as exc:
             _rollback(con)
             if isinstance(exc, _WriteFailed):
@@ -391,7 +418,7 @@ def _version() -> str:
 
 def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
                  seen: dict[tuple[str, str], set[str | None]], failed: dict[str, str],
-                 reread: bool) -> FileReport:
+                 reread: bool, clock: _Clock | None = None) -> FileReport:
     key = str(path)
     if key in failed:
         report = FileReport(path=_shown(path), table=source.table, sha256=None,
@@ -400,7 +427,8 @@ def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[n
         return report
     writing = [False]
     try:
-        report = _examine_file(con, path, source, run_id, seen, reread, writing)
+        report = _examine_file(con, path, source, run_id, seen, reread, writing,
+                               clock or _Clock())
         _record(con, report, run_id, path, source)
     except _WriteFailed:
         raise
@@ -418,7 +446,7 @@ def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[n
 
 def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
                   seen: dict[tuple[str, str], set[str | None]], reread: bool,
-                  writing: list[bool]) -> FileReport:
+                  writing: list[bool], clock: _Clock) -> FileReport:
     table = source.table
     report = FileReport(path=_shown(path), table=table, sha256=None, status="loaded",
                         source=None if source.name == "default" else source.name)
@@ -457,7 +485,8 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
         raw = read_source(path, encoding=source.encoding, header=source.header,
                           columns=list(source.columns) or None, sheet=source.sheet, table=table,
                           serial_from=source.serial_from, json_key=source.json_key)
-        _load(con, raw, contract, source, report, run_id, writing)
+        clock.lap("read")
+        _load(con, raw, contract, source, report, run_id, writing, clock)
     except FileRejected as exc:
         _reject(report, exc.reason)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
@@ -497,7 +526,8 @@ def _sha_or_none(path: Path) -> str | None:
 
 
 def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
-          source: Source, report: FileReport, run_id: str, writing: list[bool]) -> None:
+          source: Source, report: FileReport, run_id: str, writing: list[bool],
+          clock: _Clock) -> None:
     path = report.path
     report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
     report.notes = list(raw.notes)
@@ -538,6 +568,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if report.rows_read != report.rows_loaded + report.rows_quarantined:  # never expected
         raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
                            f"loaded and {report.rows_quarantined} quarantined")
+    clock.lap("check")
     now = datetime.now(UTC)
     writing[0] = True  # from here a failure leaves rows of this file in the transaction
     if report.reread:  # rows the earlier reading loaded and this one does not: to history
@@ -555,6 +586,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
         report.quarantined_by_rule = dict(
             failures.group_by("rule").agg(pl.col(ROW).n_unique()).sort("rule").iter_rows())
         _quarantine(con, raw, frame, failures, report, run_id, now)
+    clock.lap("load")
 
 
 def _apply_mapping(frame: pl.DataFrame, source: Source, file_name: str) -> pl.DataFrame:

@@ -23,8 +23,18 @@ def create_table(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _queries(changed: set[str] | None) -> list[tuple[str, str, str, str]]:
-    """(table, columns, query) for every reference touching a changed table (all if None)."""
+def _queries(changed: set[str] | None, run_id: str | None = None,
+             replaced: set[str] | frozenset[str] = frozenset()
+             ) -> list[tuple[str, str, str, str, bool]]:
+    """(table, columns, target, query, incremental) for every reference touching a changed
+    table (all if None).
+
+    With ``run_id``, a reference whose two tables only gained rows in that run (none of them in
+    ``replaced``, the tables where the run replaced or retired rows) is checked incrementally:
+    the query then reads only the run's rows of the referencing table, and the caller drops the
+    listed orphans that the run's rows of the target resolved. Any other reference is checked
+    over its whole table.
+    """
     out = []
     for contract in CONTRACTS.values():
         for ref in contract.references:
@@ -40,22 +50,53 @@ def _queries(changed: set[str] | None) -> list[tuple[str, str, str, str]]:
             serial = 'r."serial_number"' if "serial_number" in contract.dtypes else "NULL"
             # goods-in lots are checked only once the plant sends lots at all (contract v2)
             sent = ("AND EXISTS (SELECT 1 FROM main.\"lots\")" if ref.table == "lots" else "")
+            # not for lots (the first lots file turns the check on for every row), nor for a
+            # reference of several columns (its listed value does not name the record exactly)
+            incremental = run_id is not None and not ({src, ref.table} & set(replaced)) \
+                and ref.table != "lots" and len(cols) == 1
+            only_run = "AND r._run_id = $run" if incremental else ""
             out.append((src, ",".join(cols), ref.table, f"""
                 SELECT '{src}', '{",".join(cols)}', {value}, '{ref.kind}', '{ref.table}',
                        {job}, {serial}, r._source_file, r._row, r._run_id
                 FROM main."{src}" r
-                WHERE {present} {sent}
-                  AND NOT EXISTS (SELECT 1 FROM main."{ref.table}" t WHERE {match})"""))
+                WHERE {present} {sent} {only_run}
+                  AND NOT EXISTS (SELECT 1 FROM main."{ref.table}" t WHERE {match})""",
+                        incremental))
     return out
 
 
-def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None) -> int:
-    """Rebuild the orphan list for the references that involve a changed table (all if None).
+def _resolved(table: str, columns: str, target: str) -> str:
+    """Delete the listed orphans of one reference whose record the target table now holds."""
+    ref = next(r for r in CONTRACTS[table].references
+               if ",".join(r.columns) == columns and r.table == target)
+    value = f'CAST(t."{ref.target_columns[0]}" AS VARCHAR)'
+    return f"""DELETE FROM orphan_references o
+               WHERE o.table_name = '{table}' AND o.column_names = '{columns}'
+                 AND o.referenced_table = '{target}'
+                 AND o.value IN (SELECT {value} FROM main."{target}" t
+                                 WHERE t._run_id = $run)"""
+
+
+def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
+            run_id: str | None = None,
+            replaced: set[str] | frozenset[str] = frozenset()) -> int:
+    """Bring the orphan list up to date for the references that involve a changed table (all
+    if None).
 
     A reference can only gain or lose orphans when the table holding it or the table it points
-    at changes, so a run that loaded three tables rechecks only their references.
+    at changes, so a run that loaded three tables rechecks only their references. Given the
+    run (``run_id``) and the tables where it replaced or retired rows (``replaced``), a
+    reference between tables that only gained rows is brought up to date from the run's rows
+    alone: its new rows' orphans are added and the orphans its new targets resolve are removed,
+    so a day's run costs its rows, not the lake's.
     """
-    for table, columns, target, query in _queries(changed):
+    for table, columns, target, query, incremental in _queries(changed, run_id, replaced):
+        if incremental:
+            if target in (changed or set()):
+                con.execute(_resolved(table, columns, target), {"run": run_id})
+            if table in (changed or set()):
+                con.execute("INSERT INTO orphan_references " + query, {"run": run_id})
+            continue
         con.execute("DELETE FROM orphan_references WHERE table_name = ? AND column_names = ? "
                     "AND referenced_table = ?", [table, columns, target])
         con.execute("INSERT INTO orphan_references " + query)
