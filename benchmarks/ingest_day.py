@@ -1,4 +1,4 @@
-"""A day's new files for the incremental-ingest benchmarks (``ingest.py``, ``dagster.py``).
+"""A day's new files for the incremental-ingest benchmarks (``ingest.py``, ``dagster_day.py``).
 
 The generator is not prefix-stable (a plant of N + 1,000 units shares no rows with the plant of
 N), so a day is made by copying the last top-level jobs of a plant (and the sub-assembly jobs

@@ -202,3 +202,29 @@ def test_an_epcis_document_per_released_batch(tmp_path: Path) -> None:
     again = dg.materialize([epcis_batches], resources=resources)  # nothing changed: none written
     mat = next(e for e in again.get_asset_materialization_events())
     assert mat.materialization.metadata["written"].value == 0
+
+
+def test_the_landing_sensor_starts_the_ingest_and_the_readers_follow_after_it(
+        tmp_path: Path) -> None:
+    """The landing sensor's job is the ingest path (what ``tracelake ingest`` does: tables,
+    indexes, snapshot); the findings and EPCIS documents run in a job of their own that the
+    after-ingest sensor requests once an ingest run succeeded."""
+    assert defs.resolve_sensor_def("landing_sensor").job_name == "ingest_landing"
+    follow = defs.resolve_sensor_def("after_ingest_sensor")
+    assert isinstance(follow, dg.RunStatusSensorDefinition)
+    assert follow.job_name == "records_and_exports"
+    assert follow.default_status == dg.DefaultSensorStatus.RUNNING
+    landing = tmp_path / "landing"
+    write_csv(landing / "jobs.csv", JOB_HEADER, [job_row("J-1")])
+    job = defs.resolve_job_def("ingest_landing")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), resources={
+        "tracelake": TracelakeResource(landing=str(landing), lake=str(tmp_path / "lake"))})
+    assert result.success
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"jobs", "genealogy_index", "search_index", "lake_snapshot"} <= done
+    assert not done & {"record_findings", "epcis_batches"}
+    readers = defs.resolve_job_def("records_and_exports").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), resources={
+            "tracelake": TracelakeResource(landing=str(landing), lake=str(tmp_path / "lake"))})
+    assert {e.asset_key.to_user_string() for e in readers.get_asset_materialization_events()} \
+        == {"record_findings", "epcis_batches"}

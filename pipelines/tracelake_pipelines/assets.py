@@ -152,7 +152,7 @@ def search_index(context: dg.AssetExecutionContext, tracelake: TracelakeResource
 def lake_snapshot(tracelake: TracelakeResource) -> dg.MaterializeResult:
     """The read-only snapshot dashboards and ``tracelake sql`` read, published atomically."""
     paths = tracelake.lake_paths()
-    publish_lake(paths)
+    publish_lake(paths, refresh_orphans=False)  # the ingest run kept the orphan list current
     doc = lake_summary(paths)
     orphans = sum(o["references"] for o in doc["orphan_references"])
     return dg.MaterializeResult(

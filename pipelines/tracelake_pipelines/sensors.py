@@ -1,4 +1,5 @@
-"""A sensor on the landing folder: a new or changed export starts the ingest job."""
+"""A sensor on the landing folder: a new or changed export starts the ingest job; and the
+sensor that starts the snapshot's readers (findings, EPCIS) once an ingest has published."""
 
 
 import hashlib
@@ -9,7 +10,7 @@ import dagster as dg
 from tracelake.ingest import discover_files
 from tracelake_pipelines.resources import TracelakeResource
 
-__all__ = ["landing_fingerprint", "make_landing_sensor"]
+__all__ = ["landing_fingerprint", "make_follow_up_sensor", "make_landing_sensor"]
 
 
 def landing_fingerprint(landing: Path, exclude: list[str] | None = None) -> str:
@@ -37,3 +38,23 @@ def make_landing_sensor(job: "dg.JobDefinition | object") -> dg.SensorDefinition
         return dg.RunRequest(run_key=fingerprint)
 
     return landing_sensor
+
+
+def make_follow_up_sensor(ingest: "dg.JobDefinition | object",
+                          follow_up: "dg.JobDefinition | object") -> dg.RunStatusSensorDefinition:
+    """The sensor that runs ``follow_up`` after every successful run of ``ingest``.
+
+    What reads the published snapshot (each batch record's findings, the EPCIS documents) runs
+    in a run of its own after the ingest, so a day's files are published as fast as
+    ``tracelake ingest`` publishes them, and the readers' work never holds the lake's writer.
+    """
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="after_ingest_sensor",
+                          monitored_jobs=[ingest], request_job=follow_up,  # type: ignore[list-item]
+                          default_status=dg.DefaultSensorStatus.RUNNING,
+                          description="Updates the findings and the EPCIS documents after "
+                                      "each ingest run that published a snapshot")
+    def after_ingest(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+        return dg.RunRequest(run_key=context.dagster_run.run_id)
+
+    return after_ingest

@@ -117,15 +117,20 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False,
     return con
 
 
-def publish_lake(lake: LakePaths) -> str | None:
+def publish_lake(lake: LakePaths, *, refresh_orphans: bool = True) -> str | None:
     """Publish the lake's current state as the readers' snapshot (for orchestrators and
-    ``tracelake publish``); the run the snapshot now holds."""
+    ``tracelake publish``); the run the snapshot now holds.
+
+    ``refresh_orphans=False`` skips rechecking every reference of the lake: for an orchestrator
+    that publishes right after an ingest run, which kept the orphan list current itself.
+    """
     from tracelake.lake import orphans
     from tracelake.lake.storage import connect_writer
 
     with connect_writer(lake) as con:
         remove_leftovers(lake)
-        orphans.refresh(con)
+        if refresh_orphans:
+            orphans.refresh(con)
         con.execute("BEGIN TRANSACTION")
         ledger.set_lake_version(con, None)  # a lake from before lake_version gets one
         con.execute("COMMIT")
