@@ -561,10 +561,14 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if source.values and failures.height:
         failures = _name_value_maps(failures, raw.frame.rename(renames), source)
     bad_rows = failures[ROW].unique()
-    valid = typed.frame.filter(~pl.col(ROW).is_in(bad_rows.implode()))
+    valid = typed.frame.filter(~pl.col(ROW).is_in(bad_rows.implode())) if bad_rows.len() \
+        else typed.frame
+    del typed
     report.rows_read = raw.rows_read
     report.rows_quarantined = bad_rows.len()
     report.rows_loaded = valid.height
+    if not failures.height:  # the text as read is needed only to quarantine rows: free it now
+        raw.frame, frame = raw.frame.clear(), frame.clear()
     if report.rows_read != report.rows_loaded + report.rows_quarantined:  # never expected
         raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
                            f"loaded and {report.rows_quarantined} quarantined")

@@ -39,6 +39,11 @@ __all__ = [
     "upsert",
 ]
 
+#: DuckDB's memory limit in the writer (``TRACELAKE_MEMORY_LIMIT`` overrides it): past it DuckDB
+#: spills to disk. An ingest's peak is about this plus the frames of its largest file (polars
+#: holds one file at a time, ~2 GB for a file of a million test results).
+MEMORY_LIMIT = "2GB"
+
 LINEAGE = {"_extra": "VARCHAR", "_source_file": "VARCHAR", "_sha256": "VARCHAR",
            "_row": "BIGINT", "_run_id": "VARCHAR", "_loaded_at": "TIMESTAMPTZ"}
 SUPERSEDED = {"_superseded_at": "TIMESTAMPTZ", "_superseded_by_run": "VARCHAR",
@@ -96,7 +101,7 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
         # bounded memory: DuckDB spills to disk instead of growing to 80 % of RAM (OOM at 1M units)
-        con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', '8GB')}'")
+        con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', MEMORY_LIMIT)}'")
         con.execute(f"SET dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
         create_schema(con)
         yield con

@@ -340,12 +340,43 @@ def _gtin_of(gcp_item: str) -> str:
     return raw + str(_check_digit(raw))
 
 
+_SCHEMES = (("urn:epc:id:sgtin:", "21"), ("urn:epc:class:lgtin:", "10"))
+_VALUE82 = re.compile(f"{_AI82}{{1,20}}")
+_GTIN_OF: dict[str, str | None] = {}  # "<company prefix>.<item>" -> GTIN-14 (None: not one)
+
+
+def _key_link(uri: str) -> str | None:
+    """:func:`canonical_digital_link` of an SGTIN or LGTIN URN, with the GTIN of its company
+    prefix and item reference looked up once (a plant has a few products and millions of
+    serials); None when anything is unusual (the caller then takes the regular expressions)."""
+    scheme, ai = next(((s, a) for s, a in _SCHEMES if uri.startswith(s)), ("", ""))
+    if not scheme:
+        return None
+    rest = uri[len(scheme):]
+    first = rest.find(".")
+    second = rest.find(".", first + 1)
+    if first < 0 or second < 0:
+        return None
+    head, value = rest[:second], rest[second + 1:]
+    if head in _GTIN_OF:
+        gtin = _GTIN_OF[head]
+    else:
+        gtin = _gtin_of(head) if re.fullmatch(_GCP_ITEM, head) else None
+        if len(_GTIN_OF) < 4096:
+            _GTIN_OF[head] = gtin
+    if gtin is None or not _VALUE82.fullmatch(value):
+        return None
+    return f"https://id.gs1.org/01/{gtin}/{ai}/{_web_encode(value)}"
+
+
 def canonical_digital_link(uri: str) -> str | None:
     """The canonical GS1 Digital Link (``https://id.gs1.org/01/…/21/…``) of an SGTIN, LGTIN,
     SSCC, SGLN or SGTIN pattern URN, or of a Digital Link URI of a GTIN with a serial or lot;
     None for anything else (other GS1 keys are left as written)."""
     if "." not in uri:
         return None
+    if (fast := _key_link(uri)) is not None:
+        return fast
     if m := _SGTIN.match(uri):
         return f"https://id.gs1.org/01/{_gtin_of(m.group(1))}/21/{_web_encode(m.group(2))}"
     if m := _SSCC.match(uri):
@@ -398,15 +429,19 @@ _REPORT_KEYS = ("type", "value", "stringValue")
 _PRIVATE = "urn:tracelake:"
 _WORD = re.compile(r"^(?!(?i:inf|nan))[A-Za-z_][^.:]*$")  # float() fails, no '.': _canon keeps it
 _CANON_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-_BARE_CACHE: dict[frozenset[str], dict[str, str]] = {}
+_BARE_CACHE: dict[frozenset[str], tuple[dict[str, str], dict[str, str]]] = {}
+#: strings canonicalised per bare-word map before it is cleared (measurement types, units,
+#: results and rigs repeat in every event; serials do not)
+_MEMO_SIZE = 16_384
 
 
-def _bare_map(event: Mapping[str, Any]) -> dict[str, str]:
-    """Every string the reference's bare-word heuristic would replace, and by what."""
+def _bare_map(event: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Every string the reference's bare-word heuristic would replace, and by what; and the
+    memo of strings already canonicalised under that map."""
     values = frozenset(_vocab_values(event))
     hit = _BARE_CACHE.get(values)
     if hit is None:
-        hit = _bare_of(values)
+        hit = (_bare_of(values), {})
         if len(_BARE_CACHE) < 1024:
             _BARE_CACHE[values] = hit
     return hit
@@ -430,14 +465,23 @@ def _fast(event: Mapping[str, Any], ns: Mapping[str, str]) -> str | None:
                     or isinstance(event[key], bool):
                 return None
             prefixes[key] = "{" + ns[prefix] + "}" + key[len(prefix) + 1:]
-    bare = _bare_map(event)
+    bare, memo = _bare_map(event)
 
     def val(v: Any) -> str:
         if type(v) is float:  # the reference's numeric canonical form of str(v)
             return "=" + (str(int(v)) if v.is_integer() else repr(v))
         if type(v) is int:
             return "=" + (str(v) if -2**53 < v < 2**53 else _numeric(str(v)))
-        text = str(v)
+        if type(v) is str:
+            hit = memo.get(v)
+            if hit is None:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                hit = memo[v] = text_val(v)
+            return hit
+        return text_val(str(v))
+
+    def text_val(text: str) -> str:
         text = bare.get(text, text)
         if not text.strip():
             raise _Unsupported  # the reference drops empty elements: the general path knows how
