@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = Path(__file__).resolve().parent / ".work"
+#: where benchmarks keep plants, lakes and results (``TRACELAKE_BENCH_WORK`` moves it, e.g. for
+#: two runs of one benchmark side by side)
+WORK = Path(os.environ.get("TRACELAKE_BENCH_WORK") or Path(__file__).resolve().parent / ".work")
 
 
 # ------------------------------------------------------------------------------------------

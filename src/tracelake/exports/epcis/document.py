@@ -43,6 +43,11 @@ CHUNK_JOBS = 200
 CHUNK_ORDERS = 20_000
 
 
+#: :func:`_time` in DuckDB, of ``<timestamptz> AT TIME ZONE 'UTC'`` (milliseconds cut, not
+#: rounded, as ``isoformat(timespec="milliseconds")`` cuts them): no Python datetime per value
+_SQL_TIME = "%Y-%m-%dT%H:%M:%S.%gZ"
+
+
 def _time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -241,12 +246,14 @@ class Events:
                    t.equipment_id, t.run_id, t.attempt, max(t.tested_at) AS t,
                    bool_or(t.result = 'fail') AS failed,
                    list({{'m': t.measurement, 'v': t.value, 'x': t.value_text, 'u': t.units,
-                          'lo': t.low_limit, 'hi': t.high_limit, 'r': t.result, 'at': t.tested_at}}
+                          'lo': t.low_limit, 'hi': t.high_limit, 'r': t.result,
+                          'at': strftime(t.tested_at AT TIME ZONE 'UTC', '{time_format}')}}
                         ORDER BY t.tested_at, t.measurement) AS results
             FROM test_results t LEFT JOIN units u USING (serial_number) {where}
             GROUP BY t.serial_number, t.test_step, t.equipment_id, t.run_id, t.attempt
             ORDER BY t, t.serial_number, t.test_step, t.run_id, t.attempt"""
         ids = self.ids
+        sql = sql.replace("{time_format}", _SQL_TIME)
         for row in self._rows(sql, "t.serial_number"):
             when = row["t"]
             if not self._in_window(when):
@@ -267,7 +274,7 @@ class Events:
                 if r["hi"] is not None:
                     report["tl:highLimit"] = float(r["hi"])
                 report["tl:result"] = r["r"]
-                elements.append({"sensorMetadata": {"time": _time(r["at"]), "deviceID": device},
+                elements.append({"sensorMetadata": {"time": r["at"], "deviceID": device},
                                  "sensorReport": [report]})
             event: dict[str, Any] = {
                 "type": "ObjectEvent", "eventTime": _time(when),
