@@ -92,7 +92,10 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
     """
     for table, columns, target, query, incremental in _queries(changed, run_id, replaced):
         if incremental:
-            if target in (changed or set()):
+            if target in (changed or set()) and con.execute(
+                    "SELECT EXISTS (SELECT 1 FROM orphan_references WHERE table_name = ? AND "
+                    "column_names = ? AND referenced_table = ?)",
+                    [table, columns, target]).fetchone()[0]:  # type: ignore[index]
                 con.execute(_resolved(table, columns, target), {"run": run_id})
             if table in (changed or set()):
                 con.execute("INSERT INTO orphan_references " + query, {"run": run_id})
