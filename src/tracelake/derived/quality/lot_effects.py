@@ -37,7 +37,7 @@ from tracelake.derived.links import link
 from tracelake.derived.quality.trends import TrendFilter
 from tracelake.errors import InputError, LakeError
 
-__all__ = ["LotEffects", "holm", "lot_effects", "lot_statistics"]
+__all__ = ["LotEffects", "compare", "holm", "lot_effects", "lot_statistics"]
 
 MIN_UNITS = 5  # fewer units on either side: not compared
 MAX_STEPS = 10  # lots taken one after another before the search stops
@@ -141,8 +141,10 @@ def lot_statistics(con: duckdb.DuckDBPyConnection, without: list[int] | None = N
         .sort("component_code", "lot_number"))
 
 
-def _compare(frame: pl.DataFrame, m: int) -> pl.DataFrame:
-    """Welch's t, its Holm-adjusted p for ``m`` comparisons, and Hedges' g, per lot row."""
+def compare(frame: pl.DataFrame, m: int | None = None) -> pl.DataFrame:
+    """Welch's t, its Holm-adjusted p for ``m`` comparisons (default: the rows compared), and
+    Hedges' g, per row of a lot's ``n/mean/var`` beside the other lots' ``n_rest/mean_rest/var_rest``
+    (rows with fewer than ``MIN_UNITS`` units on either side are left out)."""
     frame = frame.filter((pl.col("n") >= MIN_UNITS) & (pl.col("n_rest") >= MIN_UNITS))
     if not frame.height:
         return frame.with_columns(pl.lit(None, pl.Float64).alias(c)
@@ -231,7 +233,7 @@ def lot_effects(con: duckdb.DuckDBPyConnection, test_step: str, measurement: str
         sd = float(sd_row[0]) if sd_row and sd_row[0] is not None else None
         base = lot_statistics(con)
         m = base.filter((pl.col("n") >= MIN_UNITS) & (pl.col("n_rest") >= MIN_UNITS)).height
-        first = _compare(base, m)
+        first = compare(base, m)
         taken: list[int] = []
         flagged: list[dict[str, Any]] = []
         current = first
@@ -246,7 +248,7 @@ def lot_effects(con: duckdb.DuckDBPyConnection, test_step: str, measurement: str
             taken.append(int(best["lot"]))
             original = first.filter(pl.col("lot") == best["lot"]).row(0, named=True)
             flagged.append(_finding(original, best, suppliers, mean))
-            current = _compare(lot_statistics(con, taken), m)
+            current = compare(lot_statistics(con, taken), m)
         lots = first.with_columns(
             (pl.col("mean") + mean).alias("mean"), (pl.col("mean_rest") + mean).alias("mean_rest"),
             pl.col("lot").is_in(taken).alias("flagged")).drop("lot").sort("p_adjusted")

@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import numpy as np
 import polars as pl
-from scipy import stats
 
 from tracelake.derived.genealogy import has_index
 from tracelake.derived.links import link
-from tracelake.derived.quality.lot_effects import MIN_UNITS, holm
+from tracelake.derived.quality.lot_effects import MIN_UNITS, compare
 from tracelake.errors import LakeError, RecordNotFound
 
 __all__ = ["LotMoves", "lot_moves"]
@@ -96,18 +94,7 @@ def lot_moves(con: duckdb.DuckDBPyConnection, component_code: str, lot_number: s
     units = int(lot["n"].max() or 0) if lot.height else 0
     if not frame.height:
         return LotMoves(component_code, lot_number, units, 0, [], frame)
-    n1, n2 = frame["n"].to_numpy().astype(float), frame["n_rest"].to_numpy().astype(float)
-    v1 = np.clip(frame["var"].fill_null(0).to_numpy(), 0, None)
-    v2 = np.clip(frame["var_rest"].fill_null(0).to_numpy(), 0, None)
-    m1, m2 = frame["mean"].to_numpy(), frame["mean_rest"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        _t, p = stats.ttest_ind_from_stats(m1, np.sqrt(v1), n1, m2, np.sqrt(v2), n2,
-                                           equal_var=False)
-        pooled = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
-        g = (m1 - m2) / pooled * (1 - 3 / (4 * (n1 + n2) - 9))
-    p = np.where(np.isfinite(p), p, 1.0)
-    frame = frame.with_columns(pl.Series("shift", m1 - m2), pl.Series("hedges_g", g),
-                               pl.Series("p", p), pl.Series("p_adjusted", holm(p)))
+    frame = compare(frame)
     frame = frame.with_columns(
         ((pl.col("p_adjusted") < alpha) & (pl.col("hedges_g").abs() >= min_effect))
         .fill_null(False).alias("flagged")).sort("p_adjusted")
