@@ -54,6 +54,8 @@ class IngestReport:
     search: dict[str, Any] | None = None  # what the search index build did, if it ran
     #: v2: e.g. a mapping pattern that matched no file of the run
     warnings: list[str] = field(default_factory=list)
+    #: scale-out: how often the run lost its commit to another writer and ran again
+    conflicts: int = 0
 
     @property
     def totals(self) -> dict[str, int]:
