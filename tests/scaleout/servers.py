@@ -150,3 +150,49 @@ def make_bucket(server: Server, bucket: str) -> None:
     boto3.client("s3", endpoint_url=server.url, region_name="us-east-1",
                  aws_access_key_id="testing", aws_secret_access_key="testing"
                  ).create_bucket(Bucket=bucket)
+
+
+@dataclass
+class Servers:
+    """PostgreSQL and S3 for scale-out lakes; each lake gets its own catalog schema and prefix."""
+
+    postgres: Server
+    s3: Server
+    bucket: str = "tracelake"
+
+    def configure(self, root: Path, *, site: str = "main", name: str | None = None) -> Path:
+        """Make ``root`` a scale-out lake of its own (``tracelake.toml``); its config file."""
+        import uuid
+
+        from tracelake.lake.config import LakeConfig, write_config
+
+        name = name or f"l{uuid.uuid4().hex[:12]}"
+        return write_config(root, LakeConfig(
+            catalog=self.postgres.url, data=f"s3://{self.bucket}/{name}/", site=site,
+            metadata_schema=name, s3_endpoint=f"127.0.0.1:{self.s3.port}", s3_region="us-east-1",
+            s3_url_style="path", s3_use_ssl=False))
+
+
+def start_servers() -> Servers:
+    """Start PostgreSQL and moto's S3 (with a bucket); stop them with :func:`stop_servers`."""
+    postgres = start_postgres()
+    try:
+        s3 = start_moto()
+    except BaseException:
+        postgres.stop()
+        raise
+    servers = Servers(postgres, s3)
+    try:
+        make_bucket(s3, servers.bucket)
+    except BaseException:
+        stop_servers(servers)
+        raise
+    return servers
+
+
+def stop_servers(servers: Servers) -> None:
+    """Stop both servers (and delete their folders)."""
+    try:
+        servers.s3.stop()
+    finally:
+        servers.postgres.stop()

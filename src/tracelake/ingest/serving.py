@@ -48,7 +48,7 @@ def _connect(paths: LakePaths) -> duckdb.DuckDBPyConnection:
     if config is None:
         raise LakeError(f"{paths.root}: not a scale-out lake (no tracelake.toml)")
     try:
-        con = duckdb.connect(str(paths.derived))
+        con = ducklake.connect(str(paths.derived))
     except duckdb.Error as exc:
         raise LakeError(f"{paths.derived}: this machine's derived indexes cannot be opened "
                         f"({' '.join(str(exc).split())[:200]})") from None

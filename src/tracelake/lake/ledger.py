@@ -71,6 +71,11 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
                        "AND table_catalog = current_database()").fetchone()[0]:  # type: ignore[index]
         con.execute("ALTER TABLE ingest_runs ADD COLUMN site VARCHAR DEFAULT 'main'")
     con.execute("CREATE TABLE IF NOT EXISTS lake_version (run_id VARCHAR, committed_at TIMESTAMPTZ)")
+    if key != "PRIMARY KEY" and not con.execute("SELECT count(*) FROM lake_version").fetchone()[0]:  # type: ignore[index]
+        # DuckLake: every run that changes the lake deletes this row, so two runs at once always
+        # conflict at COMMIT (one runs again and sees the other's rows); deleting from an empty
+        # table would conflict with nothing
+        con.execute("INSERT INTO lake_version VALUES (NULL, now())")
 
 
 def loaded_identities(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str | None]]:

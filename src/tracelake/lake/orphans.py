@@ -55,8 +55,13 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None) -> 
     A reference can only gain or lose orphans when the table holding it or the table it points
     at changes, so a run that loaded three tables rechecks only their references.
     """
-    for table, columns, target, query in _queries(changed):
-        con.execute("DELETE FROM orphan_references WHERE table_name = ? AND column_names = ? "
-                    "AND referenced_table = ?", [table, columns, target])
-        con.execute("INSERT INTO orphan_references " + query)
+    queries = _queries(changed)
+    if queries:  # one DELETE and one INSERT (each statement costs a catalog round trip on DuckLake)
+        keys = [(table, columns, target) for table, columns, target, _ in queries]
+        con.execute("DELETE FROM orphan_references WHERE (table_name, column_names, "
+                    "referenced_table) IN (SELECT * FROM (VALUES "
+                    + ", ".join("(?, ?, ?)" for _ in keys) + "))",
+                    [v for key in keys for v in key])
+        con.execute("INSERT INTO orphan_references "
+                    + " UNION ALL ".join(f"({q})" for *_, q in queries))
     return int(con.execute("SELECT count(*) FROM orphan_references").fetchone()[0])  # type: ignore[index]

@@ -98,7 +98,12 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False,
         raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
                            f"'tracelake ingest PATH --lake {lake.root}'")
     try:
-        con = duckdb.connect(str(lake.serving), read_only=True)
+        if config is not None:
+            from tracelake.lake.ducklake import connect
+
+            con = connect(str(lake.serving), read_only=True)
+        else:
+            con = duckdb.connect(str(lake.serving), read_only=True)
     except (duckdb.Error, OSError) as exc:
         raise LakeError(f"{lake.serving}: the readers' snapshot cannot be opened "
                         f"({' '.join(str(exc).split())[:200]}); 'tracelake publish --lake "

@@ -88,7 +88,7 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
     if config is not None:  # scale-out: the lake is DuckLake, attached to an in-memory DuckDB
         from tracelake.lake import ducklake
 
-        con = duckdb.connect()
+        con = ducklake.connect()
         try:
             ducklake.attach(con, config)
             con.execute(f"USE {ducklake.ALIAS}")
