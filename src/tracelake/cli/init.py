@@ -58,7 +58,7 @@ def init(
 
             with connect_writer(paths):  # creates the lake's tables when it is new
                 pass
-            snap = refresh_serving(paths)
+            snap = refresh_serving(paths).snapshot
         except BaseException:
             if not existed:
                 path.unlink(missing_ok=True)

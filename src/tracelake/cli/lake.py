@@ -54,7 +54,7 @@ def publish(lake: LakeOption = DEFAULT_LAKE) -> None:
         if paths.scaleout:  # this machine's indexes brought up to date, then published
             from tracelake.ingest.serving import refresh_serving
 
-            snap = refresh_serving(paths, force=True)
+            snap = refresh_serving(paths, force=True).snapshot
             err.print(f"published: this machine's serving copy holds lake snapshot {snap}",
                       highlight=False, markup=False)
             return

@@ -241,8 +241,10 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
     if config is not None and (publish or genealogy or search):
         from tracelake.ingest.serving import refresh_serving
 
-        refresh_serving(lake_paths, search=search)
+        done = refresh_serving(lake_paths, search=search)
         result.published = True
+        result.genealogy = done.genealogy if genealogy else None
+        result.search = done.search
     return result
 
 

@@ -19,6 +19,8 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import duckdb
 
@@ -28,7 +30,18 @@ from tracelake.errors import LakeError
 from tracelake.lake import ducklake
 from tracelake.lake.paths import LakePaths
 
-__all__ = ["refresh_serving"]
+__all__ = ["Refreshed", "refresh_serving"]
+
+
+@dataclass
+class Refreshed:
+    """What a refresh did: the lake snapshot readers now see, and the index builds it ran
+    (the last genealogy upkeep's and the search build's stats, as the ingest report gives them)."""
+
+    snapshot: int
+    runs: int = 0
+    genealogy: dict[str, Any] | None = None
+    search: dict[str, Any] | None = None
 
 
 @contextlib.contextmanager
@@ -83,7 +96,7 @@ def _name_lake_tables(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(set(tables) - have)
 
 
-def refresh_serving(paths: LakePaths, *, search: bool = True, force: bool = False) -> int:
+def refresh_serving(paths: LakePaths, *, search: bool = True, force: bool = False) -> Refreshed:
     """Apply to this machine's derived indexes every committed run they lack, and publish them
     for readers (when they changed, or with ``force``); the lake snapshot id readers now see."""
     with _machine_lock(paths):
@@ -98,14 +111,15 @@ def refresh_serving(paths: LakePaths, *, search: bool = True, force: bool = Fals
                   AND r.run_id NOT IN (SELECT run_id FROM main.derived_runs)
                 ORDER BY r.run_id""").fetchall()
             search_due = False
+            done = Refreshed(snap, runs=len(pending))
             for (run_id,) in pending:
                 tables, updated, quarantined = _run_tables(con, run_id)
                 if tables & set(GENEALOGY_TABLES) or not _has_genealogy(con):
-                    update_index(con, run_id, updated)
+                    done.genealogy = asdict(update_index(con, run_id, updated))
                 search_due |= bool(tables & SEARCH_TABLES) or quarantined
                 con.execute("INSERT INTO main.derived_runs VALUES (?, ?, now())", [run_id, snap])
             if search and (search_due or not has_search_index(con)):
-                build_search_index(con, pending[-1][0] if pending else None)
+                done.search = asdict(build_search_index(con, pending[-1][0] if pending else None))
             held = con.execute("SELECT max(snapshot_id) FROM main.serving_meta").fetchone()[0]  # type: ignore[index]
             changed = bool(pending) or held != snap or named
             if changed:
@@ -114,7 +128,7 @@ def refresh_serving(paths: LakePaths, *, search: bool = True, force: bool = Fals
             con.execute("COMMIT")
             if changed or force or not paths.serving.exists():
                 _publish(con, paths)
-            return snap
+            return done
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
