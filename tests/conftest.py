@@ -27,6 +27,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "embedded_only" in item.keywords:
             item.add_marker(skip)
+        limit = item.get_closest_marker("timeout")
+        if limit and limit.args:  # every statement is a catalog round trip: more time, not less
+            item.add_marker(pytest.mark.timeout(limit.args[0] * 5), append=False)
 
 
 @pytest.fixture(scope="session")

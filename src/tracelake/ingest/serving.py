@@ -89,11 +89,13 @@ def _name_lake_tables(con: duckdb.DuckDBPyConnection) -> bool:
         WHERE table_catalog = '{ducklake.ALIAS}' AND table_type = 'BASE TABLE'""").fetchall()
     have = set(con.execute("SELECT schema_name, view_name FROM duckdb_views() "
                            "WHERE database_name = current_database()").fetchall())
-    for schema, table in tables:
+    missing = [(schema, table) for schema, table in tables if (schema, table) not in have]
+    for schema in sorted({schema for schema, _ in missing}):
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{table}" AS '
+    for schema, table in missing:  # SELECT *: a column the lake gains later shows through
+        con.execute(f'CREATE VIEW "{schema}"."{table}" AS '
                     f'SELECT * FROM {ducklake.ALIAS}."{schema}"."{table}"')
-    return bool(set(tables) - have)
+    return bool(missing)
 
 
 def refresh_serving(paths: LakePaths, *, search: bool = True, force: bool = False) -> Refreshed:

@@ -83,6 +83,9 @@ def attach(con: duckdb.DuckDBPyConnection, config: LakeConfig, *, read_only: boo
     try:
         con.execute(f"ATTACH {_quote('ducklake:postgres:' + config.libpq())} AS {ALIAS} "
                     f"({', '.join(options)})")
+        # a pinned snapshot attaches lazily: reach the catalog now, so that a server that is
+        # down is this one line, not an error in the middle of a reader's first query
+        con.execute(f"SELECT count(*) FROM {ALIAS}.snapshots()").fetchall()
     except duckdb.Error as exc:
         text = " ".join(str(exc).split())
         raise LakeError(f"{config.catalog}: the lake's catalog cannot be opened ({text[:300]})"
