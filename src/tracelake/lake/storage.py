@@ -6,9 +6,14 @@ Layout of a lake folder::
       lake.duckdb      the writer's database (one writer at a time)
       serving.duckdb   the published read-only snapshot every reader opens (see snapshot.py)
 
+A lake folder with a ``tracelake.toml`` (``tracelake init``, see config.py) is a scale-out lake:
+the same tables live in DuckLake (PostgreSQL catalog, Parquet on a folder or S3), attached as
+``lake`` by :func:`connect_writer`; everything below runs the same SQL in both modes.
+
 Every canonical table carries the contract's columns, then ``_extra`` (unknown source columns as
 JSON, kept as they came) and the lineage columns ``_source_file``, ``_sha256``, ``_row``,
-``_run_id`` and ``_loaded_at``. Rows are upserted by natural key; a row that a later file changes
+``_run_id`` and ``_loaded_at`` (and ``_site``, the site whose run wrote it). Rows are
+upserted by natural key; a row that a later file changes
 is moved to ``history.<table>`` with the run and file that superseded it, so the earlier version
 stays queryable.
 """
