@@ -13,6 +13,8 @@ run again from the start (it then sees the other's rows and files): never a doub
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 from tracelake.errors import LakeError
@@ -80,16 +82,27 @@ def attach(con: duckdb.DuckDBPyConnection, config: LakeConfig, *, read_only: boo
         options.append("READ_ONLY")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-    try:
-        con.execute(f"ATTACH {_quote('ducklake:postgres:' + config.libpq())} AS {ALIAS} "
-                    f"({', '.join(options)})")
-        # a pinned snapshot attaches lazily: reach the catalog now, so that a server that is
-        # down is this one line, not an error in the middle of a reader's first query
-        con.execute(f"SELECT count(*) FROM {ALIAS}.snapshots()").fetchall()
-    except duckdb.Error as exc:
-        text = " ".join(str(exc).split())
-        raise LakeError(f"{config.catalog}: the lake's catalog cannot be opened ({text[:300]})"
-                        ) from None
+    import random
+    import time
+
+    for attempt in range(6):
+        try:
+            con.execute(f"ATTACH {_quote('ducklake:postgres:' + config.libpq())} AS {ALIAS} "
+                        f"({', '.join(options)})")
+            # a pinned snapshot attaches lazily: reach the catalog now, so that a server that
+            # is down is this one line, not an error in the middle of a reader's first query
+            con.execute(f"SELECT count(*) FROM {ALIAS}.snapshots()").fetchall()
+            return
+        except duckdb.Error as exc:
+            text = " ".join(str(exc).split())
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DETACH DATABASE IF EXISTS {ALIAS}")
+            # several writers creating a new catalog at once: one wins, the others attach it
+            racing = "already exists" in text or "duplicate key" in text
+            if not racing or attempt == 5:
+                raise LakeError(f"{config.catalog}: the lake's catalog cannot be opened "
+                                f"({text[:300]})") from None
+            time.sleep(random.uniform(0.1, 0.5))
 
 
 def is_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
