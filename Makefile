@@ -10,7 +10,7 @@ UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test e2e chromium dashboard lint dagster bench bench-ingest bench-dashboards \
+.PHONY: help demo test e2e chromium postgres dashboard lint dagster bench bench-ingest bench-dashboards bench-sites \
         bench-genealogy bench-find bench-records bench-readers bench-epcis bench-cli clean
 
 help: ## list the targets
@@ -32,8 +32,12 @@ demo: .venv/.synced ## build the lake from data/sample, show what it holds, open
 dashboard: .venv/.synced ## the dashboards on ./lake (http://localhost:8501)
 	$(RUN) tracelake dashboard --lake lake
 
-test: .venv/.synced chromium ## run the test suite: library, AppTest and browser (e2e) tests
+# The storage tests run a second time with every lake on DuckLake (PostgreSQL catalog + S3),
+# against servers the run starts itself (tests/scaleout/servers.py) and stops.
+SCALEOUT_TESTS := tests/test_ingest.py tests/test_genealogy.py tests/test_records.py
+test: .venv/.synced chromium postgres ## run the test suite: library, AppTest and browser (e2e) tests, then the storage tests on PostgreSQL + S3
 	$(RUN) pytest
+	$(RUN) pytest --lake-mode scaleout $(SCALEOUT_TESTS)
 
 e2e: .venv/.synced chromium ## only the browser tests (the dashboards in headless Chromium)
 	$(RUN) pytest -m e2e tests/e2e
@@ -53,6 +57,19 @@ chromium: ## make sure Chromium is installed for the browser tests (apt-get, as 
 		exit 1; \
 	fi
 
+# The scale-out tests start a throwaway PostgreSQL (initdb/pg_ctl as the postgres user).
+postgres: ## make sure PostgreSQL's server programs are installed for the scale-out tests (apt-get, as root)
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing postgresql for the scale-out tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends postgresql; \
+	else \
+		echo "the scale-out tests need PostgreSQL's server: run 'sudo apt-get install -y postgresql'," \
+			"then 'make test' again" >&2; \
+		exit 1; \
+	fi
+
 lint: .venv/.synced ## ruff over the code, and the library's import contracts (import-linter)
 	$(RUN) ruff check src pipelines tests benchmarks dashboards
 	$(RUN) lint-imports --no-cache
@@ -67,6 +84,9 @@ bench: ## list the benchmarks (each: one command, a printed table, a same-run ba
 
 bench-ingest: .venv/.synced ## ingest benchmark: 100,000-unit plant against a raw DuckDB load
 	$(RUN) python benchmarks/ingest.py
+
+bench-sites: .venv/.synced postgres ## three site writers at once vs one (DuckLake), and a 1 % run: embedded vs DuckLake
+	$(RUN) python benchmarks/sites.py $(SITES_ARGS)
 
 bench-dashboards: .venv/.synced ## time every dashboard page on the sample and a 100,000-unit plant
 	$(RUN) python benchmarks/dashboards.py

@@ -52,18 +52,40 @@ def op_row(**kw: Any) -> list[Any]:
     return [row[c] for c in OP_HEADER]
 
 
+#: ``pytest --lake-mode scaleout``: the servers (tests/scaleout/servers.py) every new Lake of
+#: the session is put on (DuckLake on PostgreSQL + S3); None: embedded lakes
+SCALEOUT: Any = None
+
+
 class Lake:
     """A real lake in a temporary folder, with helpers to ingest and query it."""
 
     def __init__(self, root: Path) -> None:
         self.paths = LakePaths.of(root)
+        if SCALEOUT is not None and not self.paths.database.exists() \
+                and not self.paths.scaleout:
+            SCALEOUT.configure(self.paths.root)
 
     def ingest(self, *paths: Path, **kw: Any) -> IngestReport:
         return ingest(list(paths), self.paths, **kw)
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Query the writer's database (tests only; readers use the snapshot)."""
-        con = duckdb.connect(str(self.paths.database), read_only=True)
+        """Query the writer's database (tests only; readers use the snapshot). A scale-out lake:
+        the lake's newest snapshot, with this machine's derived indexes beside it."""
+        config = self.paths.config
+        if config is None:
+            con = duckdb.connect(str(self.paths.database), read_only=True)
+        else:
+            from tracelake.lake import ducklake
+
+            con = ducklake.connect()
+            con.execute("SET TimeZone = 'UTC'")
+            ducklake.attach(con, config, read_only=True)
+            if self.paths.derived.exists():  # its views name the lake's tables
+                con.execute(f"ATTACH '{self.paths.derived}' AS derived (READ_ONLY)")
+                con.execute("USE derived")
+            else:
+                con.execute(f"USE {ducklake.ALIAS}")
         try:
             return con.execute(sql, params or []).fetchall()
         finally:

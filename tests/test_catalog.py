@@ -6,7 +6,7 @@ import duckdb
 
 from tracelake.contracts import CONTRACTS
 from tracelake.lake import catalog
-from tracelake.lake.storage import LINEAGE, SUPERSEDED
+from tracelake.lake.storage import LINEAGE, SITE, SUPERSEDED
 
 
 def test_lots_are_keyed_by_component_and_lot(sample: duckdb.DuckDBPyConnection) -> None:
@@ -55,4 +55,4 @@ def test_columns_are_documented_from_the_contract(sample: duckdb.DuckDBPyConnect
 
 
 def test_every_lineage_column_has_a_description() -> None:
-    assert set(catalog._LINEAGE_DOCS) == set(LINEAGE) | set(SUPERSEDED)
+    assert set(catalog._LINEAGE_DOCS) == set(LINEAGE) | set(SITE) | set(SUPERSEDED)

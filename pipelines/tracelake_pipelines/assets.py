@@ -10,7 +10,8 @@ from tracelake.contracts import CONTRACTS
 from tracelake.derived.genealogy import rebuild_lake_index
 from tracelake.derived.search import rebuild_lake_search_index
 from tracelake.ingest import IngestReport, ingest
-from tracelake.lake.snapshot import publish_lake
+from tracelake.ingest.serving import refresh_serving
+from tracelake.lake.snapshot import open_snapshot, publish_lake
 from tracelake.lake.summary import lake_summary
 from tracelake_pipelines.resources import TracelakeResource
 
@@ -76,9 +77,10 @@ def landing_tables(context: dg.AssetExecutionContext, tracelake: TracelakeResour
     landing folder. Materialising a few tables (a subset) reads only their files.
     """
     selected = {k.to_user_string() for k in context.selected_asset_keys}
-    report = ingest([Path(tracelake.landing)], tracelake.lake_paths(),
+    site = context.run.tags.get("tracelake/site") if tracelake.sites else None
+    report = ingest([Path(tracelake.site_landing(site))], tracelake.lake_paths(),
                     mapping=tracelake.load_mapping(), tables=selected,
-                    exclude=tracelake.exclude, publish=False, search=False)
+                    exclude=tracelake.exclude, publish=False, search=False, site=site)
     context.log.info(f"run {report.run_id}: {len(report.files)} file(s) for "
                      f"{len(selected)} table(s)")
     for table in CONTRACTS:
@@ -116,6 +118,8 @@ def genealogy_index(context: dg.AssetExecutionContext, tracelake: TracelakeResou
     fitments and issues); this asset builds it where there is none, or fully on request, and
     checks it for cycles.
     """
+    if tracelake.lake_paths().scaleout:
+        return _machine_genealogy(tracelake)
     stats = rebuild_lake_index(tracelake.lake_paths(), full=config.full_rebuild)
     context.log.info(f"genealogy: {stats.edges} edges, {stats.closure_rows} closure rows "
                      f"in {stats.seconds:.1f} s")
@@ -137,6 +141,10 @@ def search_index(context: dg.AssetExecutionContext, tracelake: TracelakeResource
                  config: SearchConfig) -> dg.MaterializeResult:
     """Every identifier and every NCR, ECN and quarantine text, for ``tracelake find`` and the
     dashboards' search box: rebuilt when an ingest run came after it (or on request)."""
+    if tracelake.lake_paths().scaleout:  # this machine's index, from the runs it lacks
+        done = refresh_serving(tracelake.lake_paths())
+        return dg.MaterializeResult(metadata={"mode": "per machine", "runs_applied": done.runs,
+                                              "lake_snapshot": done.snapshot})
     stats = rebuild_lake_search_index(tracelake.lake_paths(), full=config.full_rebuild)
     context.log.info(f"search: {stats.entries} entries, {stats.docs} texts, {stats.mode} "
                      f"in {stats.seconds:.1f} s")
@@ -152,7 +160,10 @@ def search_index(context: dg.AssetExecutionContext, tracelake: TracelakeResource
 def lake_snapshot(tracelake: TracelakeResource) -> dg.MaterializeResult:
     """The read-only snapshot dashboards and ``tracelake sql`` read, published atomically."""
     paths = tracelake.lake_paths()
-    publish_lake(paths, refresh_orphans=False)  # the ingest run kept the orphan list current
+    if paths.scaleout:  # no copy of the lake: this machine's indexes, published for its readers
+        refresh_serving(paths, force=True)
+    else:
+        publish_lake(paths, refresh_orphans=False)  # the ingest run kept the orphan list current
     doc = lake_summary(paths)
     orphans = sum(o["references"] for o in doc["orphan_references"])
     return dg.MaterializeResult(
@@ -165,3 +176,26 @@ def lake_snapshot(tracelake: TracelakeResource) -> dg.MaterializeResult:
             metadata={"by_kind": dg.MetadataValue.json(
                 {f"{o['kind']} in {o['table']}": o["references"]
                  for o in doc["orphan_references"]})})])
+
+
+def _machine_genealogy(tracelake: TracelakeResource) -> dg.MaterializeResult:
+    """Scale-out: the genealogy index is this machine's own, brought up to date from the runs it
+    has not applied (tracelake.ingest.serving), then counted and checked for cycles."""
+    paths = tracelake.lake_paths()
+    done = refresh_serving(paths, search=False)
+    con = open_snapshot(paths)
+    try:
+        counts = {t: int(con.execute(f"SELECT count(*) FROM genealogy.{t}").fetchone()[0])  # type: ignore[index]
+                  for t in ("nodes", "edges", "closure_by_anc", "cycles", "multi_parent")}
+    finally:
+        con.close()
+    return dg.MaterializeResult(
+        metadata={"mode": "per machine", "runs_applied": done.runs,
+                  "lake_snapshot": done.snapshot, "nodes": counts["nodes"],
+                  "edges": counts["edges"], "closure_rows": counts["closure_by_anc"],
+                  "serials_under_two_parents": counts["multi_parent"]},
+        check_results=[dg.AssetCheckResult(
+            check_name="no_cycles", passed=counts["cycles"] == 0,
+            severity=dg.AssetCheckSeverity.ERROR, metadata={"nodes_on_a_cycle": counts["cycles"]},
+            description=("the genealogy has no cycle" if not counts["cycles"] else
+                         f"{counts['cycles']} node(s) are inside themselves: see genealogy.cycles"))])

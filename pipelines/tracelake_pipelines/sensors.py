@@ -3,6 +3,7 @@ sensor that starts the snapshot's readers (findings, EPCIS) once an ingest has p
 
 
 import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +11,7 @@ import dagster as dg
 from tracelake.ingest import discover_files
 from tracelake_pipelines.resources import TracelakeResource
 
-__all__ = ["landing_fingerprint", "make_follow_up_sensor", "make_landing_sensor"]
+__all__ = ["SITE_TAG", "landing_fingerprint", "make_follow_up_sensor", "make_landing_sensor"]
 
 
 def landing_fingerprint(landing: Path, exclude: list[str] | None = None) -> str:
@@ -23,13 +24,20 @@ def landing_fingerprint(landing: Path, exclude: list[str] | None = None) -> str:
     return digest.hexdigest()
 
 
+#: the run tag naming the site a sensor-started ingest is for (landing_tables reads it)
+SITE_TAG = "tracelake/site"
+
+
 def make_landing_sensor(job: "dg.JobDefinition | object") -> dg.SensorDefinition:
-    """The sensor that requests ``job`` whenever the landing folder's contents change."""
+    """The sensor that requests ``job`` whenever the landing folder's contents change; with
+    sites configured, one run per site whose own folder (LANDING/<site>) changed."""
 
     @dg.sensor(job=job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
                description="Starts an ingest when a file lands in, or changes in, the landing folder")
-    def landing_sensor(context: dg.SensorEvaluationContext,
-                       tracelake: TracelakeResource) -> dg.SkipReason | dg.RunRequest:
+    def landing_sensor(context: dg.SensorEvaluationContext, tracelake: TracelakeResource
+                       ) -> dg.SkipReason | dg.RunRequest | list[dg.RunRequest]:
+        if tracelake.sites:
+            return _site_requests(context, tracelake)
         landing = Path(tracelake.landing)
         fingerprint = landing_fingerprint(landing, tracelake.exclude)
         if context.cursor == fingerprint:
@@ -58,3 +66,25 @@ def make_follow_up_sensor(ingest: "dg.JobDefinition | object",
         return dg.RunRequest(run_key=context.dagster_run.run_id)
 
     return after_ingest
+
+
+def _site_requests(context: dg.SensorEvaluationContext, tracelake: TracelakeResource
+                   ) -> dg.SkipReason | list[dg.RunRequest]:
+    """One run request per site whose landing folder changed (the cursor keeps each site's)."""
+    try:
+        seen = json.loads(context.cursor) if context.cursor else {}
+    except ValueError:
+        seen = {}
+    if not isinstance(seen, dict):
+        seen = {}
+    requests = []
+    for site in tracelake.sites:
+        fingerprint = landing_fingerprint(Path(tracelake.site_landing(site)), tracelake.exclude)
+        if seen.get(site) != fingerprint:
+            seen[site] = fingerprint
+            requests.append(dg.RunRequest(run_key=f"{site}:{fingerprint}",
+                                          tags={SITE_TAG: site}))
+    if not requests:
+        return dg.SkipReason(f"nothing new in the sites' folders under {tracelake.landing}")
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    return requests

@@ -10,6 +10,7 @@ from tracelake.cli import (  # noqa: F401  (_startup first; the others register 
     _startup,
     dashboards,
     export,
+    init,
     intake,
     lake,
     quality,

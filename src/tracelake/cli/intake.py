@@ -39,6 +39,9 @@ def ingest(
         "--reread", help="Read the given files again even if the same bytes were loaded under "
         "the same mapping.")] = False,
     fmt: Annotated[IngestFmt, typer.Option("--format")] = IngestFmt.table,
+    site: Annotated[str | None, typer.Option(
+        help="The site this run is from (the _site of its rows); default: the lake's "
+             "configured site, else 'main'.")] = None,
 ) -> None:
     """Load plant exports into the lake: every row loaded or quarantined with its reason."""
     from tracelake.ingest import ingest as run_ingest
@@ -56,7 +59,7 @@ def ingest(
                            description=f"ingesting {Path(current).name}" if current else "done")
 
             report = run_ingest(paths, LakePaths.of(lake), mapping=maps, exclude=exclude or (),
-                                progress=progress, reread=reread)
+                                progress=progress, reread=reread, site=site)
         for warning in report.warnings:
             err.print(styled(("warning:", "yellow"), f" {warning}"))
         if fmt == IngestFmt.json:

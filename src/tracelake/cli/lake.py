@@ -51,6 +51,13 @@ def publish(lake: LakeOption = DEFAULT_LAKE) -> None:
 
     with _failures(lake):
         paths = LakePaths.of(lake)
+        if paths.scaleout:  # this machine's indexes brought up to date, then published
+            from tracelake.ingest.serving import refresh_serving
+
+            snap = refresh_serving(paths, force=True).snapshot
+            err.print(f"published: this machine's serving copy holds lake snapshot {snap}",
+                      highlight=False, markup=False)
+            return
         if not paths.database.exists():
             from tracelake.errors import LakeNotFound
 

@@ -57,6 +57,8 @@ class IngestReport:
     #: seconds per phase of the run (read, load, orphans, genealogy, search, commit, publish):
     #: where a run's time went, for the benchmarks and ``--json`` readers
     seconds: dict[str, float] = field(default_factory=dict)
+    #: scale-out: how often the run lost its commit to another writer and ran again
+    conflicts: int = 0
 
     @property
     def totals(self) -> dict[str, int]:

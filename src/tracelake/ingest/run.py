@@ -36,7 +36,8 @@ from tracelake.intake.dates import decide_date_orders
 from tracelake.intake.mapping import Mapping, Source, resolve_headers
 from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
 from tracelake.lake import ledger, orphans, snapshot
-from tracelake.lake.storage import LakePaths, connect_writer, retire_rows, upsert
+from tracelake.lake.ducklake import retry_conflict
+from tracelake.lake.storage import LakePaths, check_site, connect_writer, retire_rows, set_site, upsert
 
 __all__ = ["discover", "discover_files", "ingest"]
 
@@ -178,7 +179,7 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
            mapping: Mapping | None = None, tables: set[str] | None = None,
            exclude: Sequence[str] = (), publish: bool = True, genealogy: bool = True,
            search: bool = True, progress: Progress | None = None,
-           reread: bool = False) -> IngestReport:
+           reread: bool = False, site: str | None = None) -> IngestReport:
     """Ingest files and folders into the lake, in one transaction, and publish a snapshot.
 
     One bad file never costs the others their load: a file that cannot be read, typed or
@@ -202,6 +203,8 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
             from or quarantined rows (orchestrators that rebuild it as a step pass False).
         progress: called with (files done, files in all, current file) as the run goes.
         reread: read the files again whatever their identity (``tracelake ingest --reread``).
+        site: the site tag of the run and its rows (``_site``); default: the lake's
+            configured site, else 'main'.
     """
     mapping = mapping or Mapping()
     lake_paths = lake if isinstance(lake, LakePaths) else LakePaths.of(lake)
@@ -212,11 +215,15 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
     if tables is not None:
         files = [(f, s) for f, s in files if s.table in tables]
         refusals = [r for r in refusals if r[1].table in tables]
-    run = _Run(new_run_id(), datetime.now(UTC), mapping, genealogy, search, progress,
-               reread=reread, warnings=warnings)
+    config = lake_paths.config
+    # scale-out: the derived indexes are each machine's own (refreshed after the commit)
+    run = _Run(new_run_id(), datetime.now(UTC), mapping, genealogy and config is None,
+               search and config is None, progress, reread=reread, warnings=warnings)
     with connect_writer(lake_paths) as con:
+        set_site(con, check_site(site or (config.site if config else "main")))
         snapshot.remove_leftovers(lake_paths)
         failed: dict[str, str] = {}  # files whose rows the lake refused: rejected next attempt
+        conflicts = 0
         while True:
             try:
                 result = run.once(con, files, refusals, failed)
@@ -225,10 +232,24 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
                 if exc.key in failed:  # pragma: no cover - the ledger row itself fails
                     raise RuntimeError(f"{exc.key}: {exc.reason}") from exc
                 failed[exc.key] = exc.reason
-        if publish:
+            except duckdb.Error as exc:  # another site committed first: the run goes again
+                conflicts += 1
+                if not retry_conflict(exc, conflicts):
+                    raise
+        result.conflicts = conflicts
+        if publish and config is None:
             t = time.perf_counter()
             result.published = _publish_if_behind(con, lake_paths, run.run_id)
             result.seconds["publish"] = round(time.perf_counter() - t, 3)
+    if config is not None and (publish or genealogy or search):
+        from tracelake.ingest.serving import refresh_serving
+
+        t = time.perf_counter()
+        done = refresh_serving(lake_paths, search=search)
+        result.seconds["serving"] = round(time.perf_counter() - t, 3)
+        result.published = True
+        result.genealogy = done.genealogy if genealogy else None
+        result.search = done.search
     return result
 
 

@@ -36,6 +36,7 @@ _LINEAGE_DOCS = {
     "_row": "row number in that file (the header is row 1)",
     "_run_id": "the ingest run that loaded the row",
     "_loaded_at": "when that run loaded it (UTC)",
+    "_site": "the site whose run loaded it (tracelake ingest --site; 'main' by default)",
     "_superseded_at": "when a later file replaced this version",
     "_superseded_by_run": "the run that replaced it",
     "_superseded_by_file": "the file that replaced it",

@@ -14,7 +14,35 @@ import duckdb
 
 from tracelake.errors import LakeError
 
-__all__ = ["fts_extension_path", "load_fts", "needs_fts"]
+__all__ = ["extension_path", "fts_extension_path", "load_extension", "load_fts", "needs_fts"]
+
+#: extension name -> the PyPI wheel (module) shipping it
+WHEELS = {"fts": "duckdb_extension_fts", "ducklake": "duckdb_extension_ducklake",
+          "postgres_scanner": "duckdb_extension_postgres_scanner",
+          "httpfs": "duckdb_extension_httpfs"}
+
+
+def extension_path(name: str) -> Path:
+    """The file of extension ``name`` inside its installed ``duckdb-extension-*`` wheel."""
+    import importlib
+
+    module = WHEELS[name]
+    try:
+        package = importlib.import_module(module)
+    except ImportError:
+        raise LakeError(f"the DuckDB extension {name} is not installed; install "
+                        f"{module.replace('_', '-')}=={duckdb.__version__}") from None
+    path = (Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}"  # type: ignore[arg-type]
+            / f"{name}.duckdb_extension")
+    if not path.exists():
+        raise LakeError(f"{path}: the {name} extension for DuckDB {duckdb.__version__} is not "
+                        f"installed; install {module.replace('_', '-')} of the same version")
+    return path
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load extension ``name`` into this connection from its wheel, by path (never downloaded)."""
+    con.execute(f"LOAD '{extension_path(name).as_posix()}'")
 
 
 def fts_extension_path() -> Path:

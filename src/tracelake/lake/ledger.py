@@ -49,9 +49,12 @@ OPEN_QUARANTINE = "superseded_by_run IS NULL"
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the ledger tables (idempotent)."""
-    con.execute("""
+    from tracelake.lake.ducklake import is_ducklake
+
+    key = "NOT NULL" if is_ducklake(con) else "PRIMARY KEY"  # DuckLake has no key constraints
+    con.execute(f"""
         CREATE TABLE IF NOT EXISTS ingest_runs (
-            run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+            run_id VARCHAR {key}, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
             status VARCHAR, files BIGINT, rows_read BIGINT, rows_loaded BIGINT,
             rows_quarantined BIGINT, mapping VARCHAR, timezone VARCHAR, tracelake_version VARCHAR)
     """)
@@ -62,7 +65,17 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     # lakes made before v2
     con.execute("ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS mapping_fingerprint VARCHAR")
     con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS superseded_by_run VARCHAR")
+    # the site whose run it was (tracelake ingest --site); runs before it were 'main'
+    if not con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                       "'ingest_runs' AND column_name = 'site' AND table_schema = 'main' "
+                       "AND table_catalog = current_database()").fetchone()[0]:  # type: ignore[index]
+        con.execute("ALTER TABLE ingest_runs ADD COLUMN site VARCHAR DEFAULT 'main'")
     con.execute("CREATE TABLE IF NOT EXISTS lake_version (run_id VARCHAR, committed_at TIMESTAMPTZ)")
+    if key != "PRIMARY KEY" and not con.execute("SELECT count(*) FROM lake_version").fetchone()[0]:  # type: ignore[index]
+        # DuckLake: every run that changes the lake deletes this row, so two runs at once always
+        # conflict at COMMIT (one runs again and sees the other's rows); deleting from an empty
+        # table would conflict with nothing
+        con.execute("INSERT INTO lake_version VALUES (NULL, now())")
 
 
 def loaded_identities(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str | None]]:
@@ -78,11 +91,13 @@ def loaded_identities(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], s
 def close_quarantine(con: duckdb.DuckDBPyConnection, sha256: str, table: str,
                      run_id: str) -> int:
     """Mark the open quarantine rows of an earlier reading of a file superseded by ``run_id``."""
-    row = con.execute(
-        "UPDATE quarantine SET superseded_by_run = ? WHERE sha256 = ? AND table_name = ? "
-        "AND superseded_by_run IS NULL AND run_id <> ? RETURNING 1",
-        [run_id, sha256, table, run_id]).fetchall()
-    return len(row)
+    where = ("WHERE sha256 = ? AND table_name = ? AND superseded_by_run IS NULL "
+             "AND run_id <> ?")
+    params = [sha256, table, run_id]
+    n = int(con.execute(f"SELECT count(*) FROM quarantine {where}", params).fetchone()[0])  # type: ignore[index]
+    if n:  # counted first: DuckLake has no UPDATE ... RETURNING
+        con.execute(f"UPDATE quarantine SET superseded_by_run = ? {where}", [run_id, *params])
+    return n
 
 
 def set_lake_version(con: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
@@ -117,7 +132,10 @@ def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, object]) -> None:
     """Write the run's ledger row."""
     cols = ", ".join(run)
     marks = ", ".join("?" for _ in run)
-    con.execute(f"INSERT INTO ingest_runs ({cols}) VALUES ({marks})", list(run.values()))
+    site = "" if "site" in run else ", site"
+    value = "" if "site" in run else ", coalesce(getvariable('tracelake_site'), 'main')"
+    con.execute(f"INSERT INTO ingest_runs ({cols}{site}) VALUES ({marks}{value})",
+                list(run.values()))
 
 
 def record_file(con: duckdb.DuckDBPyConnection, row: dict[str, object]) -> None:

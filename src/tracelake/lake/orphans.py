@@ -90,17 +90,25 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
     alone: its new rows' orphans are added and the orphans its new targets resolve are removed,
     so a day's run costs its rows, not the lake's.
     """
-    for table, columns, target, query, incremental in _queries(changed, run_id, replaced):
-        if incremental:
-            if target in (changed or set()) and con.execute(
-                    "SELECT EXISTS (SELECT 1 FROM orphan_references WHERE table_name = ? AND "
-                    "column_names = ? AND referenced_table = ?)",
-                    [table, columns, target]).fetchone()[0]:  # type: ignore[index]
-                con.execute(_resolved(table, columns, target), {"run": run_id})
-            if table in (changed or set()):
-                con.execute("INSERT INTO orphan_references " + query, {"run": run_id})
+    queries = _queries(changed, run_id, replaced)
+    whole = []
+    for table, columns, target, query, incremental in queries:
+        if not incremental:
+            whole.append((table, columns, target, query))
             continue
-        con.execute("DELETE FROM orphan_references WHERE table_name = ? AND column_names = ? "
-                    "AND referenced_table = ?", [table, columns, target])
-        con.execute("INSERT INTO orphan_references " + query)
+        if target in (changed or set()) and con.execute(
+                "SELECT EXISTS (SELECT 1 FROM orphan_references WHERE table_name = ? AND "
+                "column_names = ? AND referenced_table = ?)",
+                [table, columns, target]).fetchone()[0]:  # type: ignore[index]
+            con.execute(_resolved(table, columns, target), {"run": run_id})
+        if table in (changed or set()):
+            con.execute("INSERT INTO orphan_references " + query, {"run": run_id})
+    if whole:  # one DELETE and one INSERT (each statement costs a catalog round trip on DuckLake)
+        keys = [(table, columns, target) for table, columns, target, _ in whole]
+        con.execute("DELETE FROM orphan_references WHERE (table_name, column_names, "
+                    "referenced_table) IN (SELECT * FROM (VALUES "
+                    + ", ".join("(?, ?, ?)" for _ in keys) + "))",
+                    [v for key in keys for v in key])
+        con.execute("INSERT INTO orphan_references "
+                    + " UNION ALL ".join(f"({q})" for *_, q in whole))
     return int(con.execute("SELECT count(*) FROM orphan_references").fetchone()[0])  # type: ignore[index]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracelake.lake.config import LakeConfig, read_config
+
 __all__ = ["IN_FILTER_KEYS", "LakePaths"]
 
 #: A join whose smaller side has at most this many keys hands them to the scan of the larger
@@ -33,6 +35,22 @@ class LakePaths:
     def serving(self) -> Path:
         """The published snapshot readers open."""
         return self.root / "serving.duckdb"
+
+    @property
+    def derived(self) -> Path:
+        """Scale-out mode: this machine's derived indexes (genealogy, search), kept current
+        from the lake's runs and published to ``serving`` for its readers."""
+        return self.root / "derived.duckdb"
+
+    @property
+    def config(self) -> LakeConfig | None:
+        """The scale-out settings (``tracelake.toml``); None for an embedded lake."""
+        return read_config(self.root)
+
+    @property
+    def scaleout(self) -> bool:
+        """Whether the lake's system of record is DuckLake (``tracelake init --catalog``)."""
+        return (self.root / "tracelake.toml").exists()
 
     @classmethod
     def of(cls, lake: str | Path) -> LakePaths:

@@ -22,6 +22,7 @@ import duckdb
 
 from tracelake.errors import LakeError, LakeNotFound
 from tracelake.lake import ledger
+from tracelake.lake.config import LakeConfig
 from tracelake.lake.extensions import load_fts, needs_fts
 from tracelake.lake.paths import IN_FILTER_KEYS, LakePaths
 
@@ -89,11 +90,20 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False,
     Raises:
         LakeNotFound: nothing has been published at this lake yet.
     """
+    config = lake.config
     if not lake.serving.exists():
+        if config is not None:
+            raise LakeNotFound(f"{lake.root}: this machine has no serving copy of the lake yet; "
+                               f"'tracelake publish --lake {lake.root}' builds it")
         raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
                            f"'tracelake ingest PATH --lake {lake.root}'")
     try:
-        con = duckdb.connect(str(lake.serving), read_only=True)
+        if config is not None:
+            from tracelake.lake.ducklake import connect
+
+            con = connect(str(lake.serving), read_only=True)
+        else:
+            con = duckdb.connect(str(lake.serving), read_only=True)
     except (duckdb.Error, OSError) as exc:
         raise LakeError(f"{lake.serving}: the readers' snapshot cannot be opened "
                         f"({' '.join(str(exc).split())[:200]}); 'tracelake publish --lake "
@@ -111,10 +121,29 @@ def open_snapshot(lake: LakePaths, *, external_access: bool = False,
     con.execute(f"SET GLOBAL dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
     if needs_fts(con):  # the search index's macros need it, and it loads from a file
         load_fts(con)
+    allowed: list[str] = []
+    if config is not None:  # scale-out: the lake itself, at the snapshot the indexes were built at
+        allowed = _attach_lake(con, lake, config)
     if not external_access:
+        if allowed:  # the lake's own data files stay readable; nothing else
+            con.execute("SET GLOBAL allowed_directories = ?", [allowed])
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con
+
+
+def _attach_lake(con: duckdb.DuckDBPyConnection, lake: LakePaths, config: LakeConfig) -> list[str]:
+    """ATTACH the DuckLake read-only at the serving file's snapshot (the serving file's views
+    name the lake's tables: see tracelake.ingest.serving). The folders its data is read from."""
+    from tracelake.lake import ducklake
+
+    try:
+        row = con.execute("SELECT max(snapshot_id) FROM main.serving_meta").fetchone()
+    except duckdb.CatalogException:
+        row = None
+    ducklake.attach(con, config, read_only=True,
+                    snapshot=int(row[0]) if row and row[0] is not None else None)
+    return [config.data_path()]
 
 
 def publish_lake(lake: LakePaths, *, refresh_orphans: bool = True) -> str | None:

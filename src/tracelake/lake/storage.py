@@ -6,15 +6,21 @@ Layout of a lake folder::
       lake.duckdb      the writer's database (one writer at a time)
       serving.duckdb   the published read-only snapshot every reader opens (see snapshot.py)
 
+A lake folder with a ``tracelake.toml`` (``tracelake init``, see config.py) is a scale-out lake:
+the same tables live in DuckLake (PostgreSQL catalog, Parquet on a folder or S3), attached as
+``lake`` by :func:`connect_writer`; everything below runs the same SQL in both modes.
+
 Every canonical table carries the contract's columns, then ``_extra`` (unknown source columns as
 JSON, kept as they came) and the lineage columns ``_source_file``, ``_sha256``, ``_row``,
-``_run_id`` and ``_loaded_at``. Rows are upserted by natural key; a row that a later file changes
+``_run_id`` and ``_loaded_at`` (and ``_site``, the site whose run wrote it). Rows are
+upserted by natural key; a row that a later file changes
 is moved to ``history.<table>`` with the run and file that superseded it, so the earlier version
 stays queryable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -33,9 +39,11 @@ __all__ = [
     "LINEAGE",
     "LakePaths",
     "UpsertCounts",
+    "check_site",
     "connect_writer",
     "create_schema",
     "retire_rows",
+    "set_site",
     "upsert",
 ]
 
@@ -46,6 +54,9 @@ MEMORY_LIMIT = "2GB"
 
 LINEAGE = {"_extra": "VARCHAR", "_source_file": "VARCHAR", "_sha256": "VARCHAR",
            "_row": "BIGINT", "_run_id": "VARCHAR", "_loaded_at": "TIMESTAMPTZ"}
+#: the site whose run wrote the row (``tracelake ingest --site``); set per connection by
+#: :func:`set_site`, written by upsert; lakes from before it get 'main'
+SITE = {"_site": "VARCHAR DEFAULT 'main'"}
 SUPERSEDED = {"_superseded_at": "TIMESTAMPTZ", "_superseded_by_run": "VARCHAR",
               "_superseded_by_file": "VARCHAR"}
 
@@ -83,8 +94,38 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
                 isinstance(exc, FileExistsError | NotADirectoryError)
                 else f"cannot be created ({exc.strerror or type(exc).__name__})")
         raise LakeError(f"{paths.root}: the lake folder {what}") from None
+    config = paths.config
+    if config is not None:  # scale-out: the lake is DuckLake, attached to an in-memory DuckDB
+        from tracelake.lake import ducklake
+
+        con = ducklake.connect()
+        try:
+            ducklake.attach(con, config)
+            con.execute(f"USE {ducklake.ALIAS}")
+        except BaseException:
+            con.close()
+            raise
+    else:
+        con = _open_file(paths)
     try:
-        con = duckdb.connect(str(paths.database))
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        # bounded memory: DuckDB spills to disk instead of growing to 80 % of RAM (OOM at 1M units)
+        con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', MEMORY_LIMIT)}'")
+        con.execute(f"SET dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
+        if config is not None:
+            _create_schema_retrying(con)
+        else:
+            create_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def _open_file(paths: LakePaths) -> duckdb.DuckDBPyConnection:
+    """The embedded lake's database file, opened for writing (one writer at a time)."""
+    try:
+        return duckdb.connect(str(paths.database))
     except duckdb.IOException as exc:
         text = " ".join(str(exc).split())
         if "lock" in text.lower():
@@ -97,16 +138,29 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
     except (duckdb.Error, OSError) as exc:
         raise LakeError(f"{paths.database}: cannot open the lake "
                         f"({' '.join(str(exc).split())[:300]})") from None
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
-        # bounded memory: DuckDB spills to disk instead of growing to 80 % of RAM (OOM at 1M units)
-        con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', MEMORY_LIMIT)}'")
-        con.execute(f"SET dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
-        create_schema(con)
-        yield con
-    finally:
-        con.close()
+
+
+def _create_schema_retrying(con: duckdb.DuckDBPyConnection) -> None:
+    """create_schema on a DuckLake that other writers may be creating at the same moment."""
+    import random
+    import time
+
+    from tracelake.lake.ducklake import is_conflict
+
+    for attempt in range(8):
+        try:
+            con.execute("BEGIN TRANSACTION")
+            create_schema(con)
+            con.execute("COMMIT")
+            return
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            already = "already exists" in str(exc).lower()
+            if not (is_conflict(exc) or already) or attempt == 7:
+                raise LakeError("the lake's tables could not be created: "
+                                f"{' '.join(str(exc).split())[:300]}") from None
+            time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -116,9 +170,9 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS history")
     for contract in CONTRACTS.values():
         con.execute(f'CREATE TABLE IF NOT EXISTS main."{contract.name}" '
-                    f"({_columns_ddl(contract, LINEAGE)})")
+                    f"({_columns_ddl(contract, LINEAGE | SITE)})")
         con.execute(f'CREATE TABLE IF NOT EXISTS history."{contract.name}" '
-                    f"({_columns_ddl(contract, LINEAGE | SUPERSEDED)})")
+                    f"({_columns_ddl(contract, LINEAGE | SITE | SUPERSEDED)})")
     _add_new_columns(con)
     ledger.create_tables(con)
     orphans.create_table(con)
@@ -128,7 +182,8 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Give a lake made by an earlier version the columns later contract versions added."""
     have = {(schema, table, column) for schema, table, column in con.execute(
         "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema IN ('main', 'history')").fetchall()}
+        "WHERE table_schema IN ('main', 'history') AND table_catalog = current_database()"
+        ).fetchall()}
     for contract in CONTRACTS.values():
         for schema in ("main", "history"):
             if (schema, contract.name, next(iter(contract.dtypes))) not in have:
@@ -137,6 +192,28 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
                 if (schema, contract.name, name) not in have:
                     con.execute(f'ALTER TABLE {schema}."{contract.name}" '
                                 f'ADD COLUMN "{name}" {duckdb_type(dtype)}')
+            for name, ddl in SITE.items():
+                if (schema, contract.name, name) not in have:
+                    con.execute(f'ALTER TABLE {schema}."{contract.name}" ADD COLUMN "{name}" {ddl}')
+
+
+def set_site(con: duckdb.DuckDBPyConnection, site: str) -> None:
+    """Tag what this connection writes from now on with ``site`` (the ``_site`` column)."""
+    con.execute("SET VARIABLE tracelake_site = ?", [site])
+
+
+def check_site(site: str) -> str:
+    """The site name, or InputError when it is not a short name of letters, digits, '_.-'."""
+    from tracelake.errors import InputError
+
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", site):
+        raise InputError(f"site {site!r}: a site is letters, digits, '_', '.' or '-' "
+                         "(at most 63), e.g. --site plant-2")
+    return site
+
+
+def _site_value() -> str:
+    return "coalesce(getvariable('tracelake_site'), 'main')"
 
 
 @dataclass
@@ -162,7 +239,8 @@ def upsert(con: duckdb.DuckDBPyConnection, contract: TableContract, rows: pl.Dat
     con.register("_stage_frame", rows.select(cols).to_arrow())
     try:
         if con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:  # type: ignore[index]
-            con.execute(f"INSERT INTO {table} ({select}) SELECT {select} FROM _stage_frame")
+            con.execute(f"INSERT INTO {table} ({select}, _site) SELECT {select}, {_site_value()} "
+                        "FROM _stage_frame")
             return UpsertCounts(inserted=rows.height)
         key_match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"'
                                  for k in contract.natural_key)
@@ -179,15 +257,15 @@ def upsert(con: duckdb.DuckDBPyConnection, contract: TableContract, rows: pl.Dat
         if changed:
             old = ", ".join(f't."{c}"' for c in cols)
             con.execute(f"""
-                INSERT INTO history."{contract.name}" ({select}, _superseded_at,
+                INSERT INTO history."{contract.name}" ({select}, _site, _superseded_at,
                                                        _superseded_by_run, _superseded_by_file)
-                SELECT {old}, now(), ?, ? FROM {table} t
+                SELECT {old}, t._site, now(), ?, ? FROM {table} t
                 WHERE t.rowid IN (SELECT target_rowid FROM _matched WHERE changed)""",
                         [run_id, source_file])
             con.execute(f"DELETE FROM {table} WHERE rowid IN "
                         "(SELECT target_rowid FROM _matched WHERE changed)")
         con.execute(f"""
-            INSERT INTO {table} ({select}) SELECT {select} FROM _stage
+            INSERT INTO {table} ({select}, _site) SELECT {select}, {_site_value()} FROM _stage
             WHERE _row NOT IN (SELECT stage_row FROM _matched WHERE NOT changed)""")
         con.execute("DROP TABLE IF EXISTS _stage; DROP TABLE IF EXISTS _matched")
         return UpsertCounts(inserted=rows.height - changed - unchanged, updated=changed,
@@ -216,9 +294,9 @@ def retire_rows(con: duckdb.DuckDBPyConnection, contract: TableContract, keep: p
         if n:
             old = ", ".join(f't."{c}"' for c in cols)
             con.execute(f"""
-                INSERT INTO history."{contract.name}" ({select}, _superseded_at,
+                INSERT INTO history."{contract.name}" ({select}, _site, _superseded_at,
                                                        _superseded_by_run, _superseded_by_file)
-                SELECT {old}, now(), ?, ? FROM {table} t WHERE {gone}""",
+                SELECT {old}, t._site, now(), ?, ? FROM {table} t WHERE {gone}""",
                         [run_id, source_file, sha256])
             con.execute(f"DELETE FROM {table} t WHERE {gone}", [sha256])
         return int(n)
