@@ -33,12 +33,12 @@ def as_of_reader(lake: Path, as_of: str | None) -> Iterator[tuple[Any, dict[str,
         with _reader(lake) as con:
             yield con, None
         return
-    from tracelake.derived.genealogy import has_index
+    from tracelake.derived.genealogy import build_index, has_index
     from tracelake.errors import LakeError
     from tracelake.lake.asof import open_as_of
     from tracelake.lake.paths import LakePaths
 
-    con, point = open_as_of(LakePaths.of(lake), as_of)
+    con, point = open_as_of(LakePaths.of(lake), as_of, index=build_index)
     try:
         if not has_index(con):
             raise LakeError(f"{lake}: the lake has no genealogy index yet; run "

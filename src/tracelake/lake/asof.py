@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -142,15 +142,23 @@ def _parse_time(text: str, asked: str, zone: ZoneInfo) -> dt.datetime:
 
 # ------------------------------------------------------------------ the connection
 
+#: Builds the genealogy index on a connection (``tracelake.derived.genealogy.build_index``: the
+#: lake layer does not import the layers above it, so readers pass it in).
+IndexBuilder = Callable[[duckdb.DuckDBPyConnection], object]
+#: The tables the genealogy index is built from (``derived.genealogy.GENEALOGY_TABLES``).
+INDEX_SOURCES = ("units", "unit_components", "material_issues", "shipments", "jobs")
+
+
 def open_as_of(lake: LakePaths, when: str | AsOf, *, external_access: bool = False,
-               memory_limit: str | None = None, genealogy: bool = True
+               memory_limit: str | None = None, index: IndexBuilder | None = None
                ) -> tuple[duckdb.DuckDBPyConnection, AsOf]:
     """A read-only connection holding the lake as it stood at ``when``, and the point.
 
     The published snapshot is attached read-only; the lake's tables are views over it keeping
-    the row versions of that time; the genealogy index is built for it when a run since then
-    changed what the index is made of (else the snapshot's is used). File and network access
-    are switched off afterwards, as on :func:`~tracelake.lake.snapshot.open_snapshot`.
+    the row versions of that time. The snapshot's genealogy index serves when no run since the
+    point changed what it is built from; else ``index`` builds one for the point, in memory
+    (without ``index`` the connection then has no ``genealogy`` tables). File and network
+    access are switched off afterwards, as on :func:`~tracelake.lake.snapshot.open_snapshot`.
 
     Raises:
         LakeNotFound: nothing has been published at this lake yet.
@@ -174,8 +182,7 @@ def open_as_of(lake: LakePaths, when: str | AsOf, *, external_access: bool = Fal
                             f"({' '.join(str(exc).split())[:200]})") from None
         point = when if isinstance(when, AsOf) else resolve(con, when, catalog=SOURCE)
         _create_views(con, point)
-        if genealogy:
-            _genealogy(con, point)
+        _genealogy(con, point, index)
         if not external_access:
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
@@ -212,7 +219,7 @@ def _later(point: AsOf) -> str:
     """SQL naming the runs after the point: an IN list, or a table when they are many."""
     if len(point.later) <= _LIST_LIMIT:
         return "(" + ", ".join(f"'{_lit(r)}'" for r in point.later) + ")"
-    return "(SELECT run_id FROM asof.later_runs)"
+    return "(SELECT run_id FROM as_of.later_runs)"
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, point: AsOf) -> None:
@@ -222,9 +229,9 @@ def _create_views(con: duckdb.DuckDBPyConnection, point: AsOf) -> None:
     objects = _objects(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS history")
     if len(point.later) > _LIST_LIMIT:
-        con.execute("CREATE SCHEMA asof")
-        con.execute("CREATE TABLE asof.later_runs (run_id VARCHAR)")
-        con.executemany("INSERT INTO asof.later_runs VALUES (?)", [[r] for r in point.later])
+        con.execute("CREATE SCHEMA as_of")
+        con.execute("CREATE TABLE as_of.later_runs (run_id VARCHAR)")
+        con.executemany("INSERT INTO as_of.later_runs VALUES (?)", [[r] for r in point.later])
     later = _later(point)
     some = bool(point.later)
     src = SOURCE
@@ -283,17 +290,16 @@ def _lit(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _genealogy(con: duckdb.DuckDBPyConnection, point: AsOf) -> None:
+def _genealogy(con: duckdb.DuckDBPyConnection, point: AsOf, build: IndexBuilder | None) -> None:
     """The genealogy index for the point: the snapshot's when no run since changed a table it is
-    built from, else built here (in memory, from the views)."""
-    from tracelake.derived.genealogy import GENEALOGY_TABLES, build_index
-
+    built from, else built here (in memory, from the views) by ``build``."""
     objects = _objects(con)
     index = sorted(n for s, n in objects if s == "genealogy")
     if not index:
         return  # no index in the snapshot: the reader says so, as without --as-of
-    if point.later and _changed_since(con, point, GENEALOGY_TABLES, objects):
-        build_index(con)
+    if point.later and _changed_since(con, point, INDEX_SOURCES, objects):
+        if build is not None:
+            build(con)
         return
     con.execute("CREATE SCHEMA IF NOT EXISTS genealogy")
     for name in index:
