@@ -58,25 +58,30 @@ def record_history(con: duckdb.DuckDBPyConnection, *, job_id: str | None = None,
         if not old:
             continue
         key = list(contract.natural_key)
-        match = " AND ".join(f'"{k}" IS NOT DISTINCT FROM ?' for k in key)
         compared = [c for c in [*cols, "_extra"] if c not in _HIDDEN]
         select = ", ".join(f'"{c}"' for c in [*cols, *LINEAGE])
+        match = " AND ".join(f'n."{k}" IS NOT DISTINCT FROM o."{k}"' for k in key)
+        # every version that superseded one of them, in one read (not one query per change)
+        newer = _rows(con, f"""
+            WITH o AS (SELECT {", ".join(f'"{k}"' for k in key)}, _superseded_by_run
+                       FROM history."{name}" WHERE {where})
+            SELECT n.* FROM (SELECT {select} FROM main."{name}"
+                             UNION ALL SELECT {select} FROM history."{name}") n
+            SEMI JOIN o ON {match} AND n._run_id = o._superseded_by_run""", params)
+        by_key = {(tuple(r[k] for k in key), r["_run_id"]): r for r in newer}
         for row in old:
-            args = [row[k] for k in key] + [row["_superseded_by_run"]]
-            newer = _rows(con, f'SELECT {select} FROM main."{name}" WHERE {match} AND '
-                               f'_run_id = ? UNION ALL SELECT {select} FROM history."{name}" '
-                               f"WHERE {match} AND _run_id = ? LIMIT 1", args + args)
+            successor = by_key.get((tuple(row[k] for k in key), row["_superseded_by_run"]))
             base = {"table": name, "key": "/".join(shown(row[k]) for k in key),
                     "changed_at": row["_superseded_at"], "run_id": row["_superseded_by_run"],
                     "file": row["_superseded_by_file"], "loaded_by_run": row["_run_id"]}
-            if not newer:
+            if successor is None:
                 out.append({**base, "column": None, "before": None,
                             "after": "(no longer given by its file)"})
                 continue
             for c in compared:
-                if row.get(c) != newer[0].get(c):
+                if row.get(c) != successor.get(c):
                     out.append({**base, "column": c, "before": row.get(c),
-                                "after": newer[0].get(c)})
+                                "after": successor.get(c)})
     out.sort(key=lambda e: (e["changed_at"], e["table"], e["key"]))
     return out
 
