@@ -109,6 +109,6 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
 def select_all() -> str:
     """One SELECT giving every orphan reference of the lake as it stands (the rows of
     ``orphan_references``, worked out on read: the lake as of a point has no stored list)."""
-    union = " UNION ALL ".join(f"({query})" for *_, query in _queries(None))
+    union = " UNION ALL ".join(f"({query})" for _, _, _, query, _ in _queries(None))
     return (f"SELECT * FROM ({union}) AS o(table_name, column_names, value, kind, "
             "referenced_table, job_id, serial_number, source_file, row_number, run_id)")
