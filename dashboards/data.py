@@ -65,6 +65,12 @@ __all__ = ["AGE_BUCKETS", "TrendFilter", "defect_pareto", "ncr_counts", "open_nc
 
 Snapshot = tuple[str, int, int]
 DEFAULT_TIMEZONE = "Europe/London"
+#: Session keys of the "as of" control: the point picked (as asked: a run id, a date or a
+#: time), and the pages showing the control (only they read the lake as of the point).
+AS_OF_VALUE = "_as_of_value"
+AS_OF_PAGES = "_as_of_pages"
+#: The query parameter carrying the point, so a view as of a point can be shared as a link.
+AS_OF_PARAM = "as_of"
 
 
 # ------------------------------------------------------------------ the snapshot
@@ -133,38 +139,145 @@ _SNAPSHOTS: dict[str, _Snapshot] = {}  # by the snapshot's path: one per lake se
 _SNAPSHOTS_LOCK = threading.Lock()
 
 
+class _AsOfConnections:
+    """Connections to the lake as of a point (``tracelake.lake.asof``), one per snapshot and point,
+    the few most recently used kept open (each holds its views, and a genealogy index when a
+    later run changed it). A connection is closed only when no cursor of it is reading."""
+
+    KEEP = 3
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._open: dict[tuple[Snapshot, str], tuple[duckdb.DuckDBPyConnection, Any]] = {}
+        self._readers: dict[tuple[Snapshot, str], int] = {}
+
+    @contextmanager
+    def cursor(self, snap: Snapshot, when: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, Any]]:
+        from tracelake.derived.genealogy import build_index
+        from tracelake.lake.asof import open_as_of
+
+        key = (snap, when)
+        with self._lock:
+            if key not in self._open:
+                self._open[key] = open_as_of(LakePaths.of(snap[0]), when, index=build_index)
+            else:  # most recently used last
+                self._open[key] = self._open.pop(key)
+            con, point = self._open[key]
+            cur = con.cursor()
+            self._readers[key] = self._readers.get(key, 0) + 1
+        try:
+            yield cur, point
+        finally:
+            cur.close()
+            with self._lock:
+                self._readers[key] -= 1
+                for old in [k for k in self._open if not self._readers.get(k)]:
+                    if len(self._open) <= self.KEEP:
+                        break
+                    self._open.pop(old)[0].close()
+
+
+_AS_OF = _AsOfConnections()
+_CURRENT = threading.local()  # the point of the library call running in this thread
+
+
 @contextmanager
-def cursor(snap: Snapshot | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor on the cached snapshot connection, for one query or one library call."""
+def cursor(snap: Snapshot | None = None, as_of: str | None = None
+           ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the cached snapshot connection (or on the lake as it stood at ``as_of``), for
+    one query or one library call."""
     snap = snap or snapshot()
+    if as_of is not None:
+        with _AS_OF.cursor(snap, as_of) as (cur, point):
+            _CURRENT.point = point
+            try:
+                yield cur
+            finally:
+                _CURRENT.point = None
+        return
     with _SNAPSHOTS_LOCK:
         holder = _SNAPSHOTS.setdefault(snap[0], _Snapshot())
     with holder.cursor(snap) as cur:
         yield cur
 
 
+def _point() -> dict[str, Any] | None:
+    """The point (``AsOf.as_dict()``) of the as-of cursor this thread is using, else None."""
+    point = getattr(_CURRENT, "point", None)
+    return point.as_dict() if point is not None else None
+
+
 _CALLS: dict[str, Callable[..., Any]] = {}
 
 
 @st.cache_data(show_spinner=False, max_entries=512, ttl="1h")
-def _cached(name: str, snap: Snapshot, args: tuple[Any, ...]) -> Any:
-    with cursor(snap) as cur:
+def _cached(name: str, snap: Snapshot, as_of: str | None, args: tuple[Any, ...]) -> Any:
+    with cursor(snap, as_of) as cur:
         return _CALLS[name](cur, *args)
 
 
-def _lake_call(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Cache ``fn(cursor, *args)`` per snapshot and arguments."""
-    _CALLS[fn.__name__] = fn
+def _lake_call(fn: Callable[..., Any] | None = None, *, now: bool = False) -> Any:
+    """Cache ``fn(cursor, *args)`` per snapshot, point and arguments. On a page showing the
+    "as of" control the call reads the lake as of the point picked, unless ``now`` (calls about
+    the lake itself: its last run, search)."""
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _CALLS[fn.__name__] = fn
 
-    def call(*args: Any) -> Any:
-        return _cached(fn.__name__, snapshot(), args)
+        def call(*args: Any) -> Any:
+            return _cached(fn.__name__, snapshot(), None if now else as_of_here(), args)
 
-    call.__name__ = fn.__name__
-    call.__doc__ = fn.__doc__
-    return call
+        call.__name__ = fn.__name__
+        call.__doc__ = fn.__doc__
+        return call
+    return wrap(fn) if fn is not None else wrap
 
 
-@_lake_call
+# ------------------------------------------------------------------ the lake as of a point
+
+def _page() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else None
+
+
+def show_as_of_here() -> None:
+    """Make this page read the lake as of the point picked (the "as of" control calls it)."""
+    pages = set(st.session_state.get(AS_OF_PAGES, ()))
+    pages.add(_page())
+    st.session_state[AS_OF_PAGES] = pages
+
+
+def as_of_here() -> str | None:
+    """The point this page reads the lake at (a run id, date or time as picked); None: now, or
+    a page without the control."""
+    if _page() not in st.session_state.get(AS_OF_PAGES, ()):
+        return None
+    return st.session_state.get(AS_OF_VALUE)
+
+
+def set_as_of(when: str | None) -> None:
+    """Pick the point the pages with the control read the lake at (None: now)."""
+    st.session_state[AS_OF_VALUE] = when or None
+
+
+@_lake_call(now=True)
+def runs(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, dt.datetime]]:
+    """Every committed ingest run (id, committed at, UTC), newest first: the points to pick."""
+    from tracelake.lake.asof import committed_runs
+
+    return [(r, at) for r, at, _ in reversed(committed_runs(cur))]
+
+
+@_lake_call(now=True)
+def as_of_point(cur: duckdb.DuckDBPyConnection, when: str) -> dict[str, Any]:
+    """The point ``when`` names (``AsOf.as_dict()``); InputError for a bad one."""
+    from tracelake.lake.asof import resolve
+
+    return resolve(cur, when).as_dict()
+
+
+@_lake_call(now=True)
 def lake_info(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """When the snapshot was published, the plant's time zone and what the lake holds."""
     health = dataquality.health(cur)
@@ -237,20 +350,21 @@ def recall_csv(answer: WhereUsed) -> bytes:
     return to_csv(recall_frame(answer)).encode("utf-8")
 
 
-def recall_epcis(answer: WhereUsed) -> bytes:
+def recall_epcis(answer: WhereUsed, as_of: str | None = None) -> bytes:
     """The recall as a GS1 EPCIS 2.0 document (its units marked ``recalled``), as
-    ``tracelake export epcis --component C --lot L``."""
-    return _epcis(Selection(answer=answer))
+    ``tracelake export epcis --component C --lot L`` (``--as-of``: the page's ``as_of_here()``,
+    taken when the page is drawn: the download runs outside the page)."""
+    return _epcis(Selection(answer=answer), as_of)
 
 
-def batch_epcis(job: str) -> bytes:
+def batch_epcis(job: str, as_of: str | None = None) -> bytes:
     """One job as a GS1 EPCIS 2.0 document, as ``tracelake export epcis --job J``."""
-    return _epcis(Selection(job=job))
+    return _epcis(Selection(job=job), as_of)
 
 
-def _epcis(selection: Selection) -> bytes:
+def _epcis(selection: Selection, as_of: str | None) -> bytes:
     buf = io.StringIO()
-    with cursor() as cur:
+    with cursor(as_of=as_of) as cur:
         export_epcis(cur, buf, selection)
     return buf.getvalue().encode("utf-8")
 
@@ -270,7 +384,7 @@ def jobs(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return catalog.jobs(cur)
 
 
-@_lake_call
+@_lake_call(now=True)
 def serial_suggestions(cur: duckdb.DuckDBPyConnection, text: str) -> list[str]:
     """Serials the user may have meant: what ``tracelake find`` answers for the text (a typo,
     a separator left out, a prefix), else serials containing it."""
@@ -467,14 +581,14 @@ def columns(cur: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
 def run_query(sql: str) -> pl.DataFrame:
     """One read-only query (QueryRefused for anything else, InputError if it fails,
     QueryStopped past its time or memory limit), run in a child process so that it cannot
-    starve the other users of the dashboards."""
+    starve the other users of the dashboards; on the lake as of the page's point."""
     read_query(sql)
-    return _run_query(snapshot(), sql)
+    return _run_query(snapshot(), sql, as_of_here())
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl="1h")
-def _run_query(snap: Snapshot, sql: str) -> pl.DataFrame:
-    return run_sql_in_child(LakePaths.of(snap[0]), sql)
+def _run_query(snap: Snapshot, sql: str, as_of: str | None = None) -> pl.DataFrame:
+    return run_sql_in_child(LakePaths.of(snap[0]), sql, as_of=as_of)
 
 
 def frame_csv(frame: pl.DataFrame) -> bytes:
@@ -487,7 +601,7 @@ def frame_xlsx(frame: pl.DataFrame, sheet: str = "result") -> bytes:
     return write_xlsx({sheet: frame})
 
 
-@_lake_call
+@_lake_call(now=True)
 def _find(cur: duckdb.DuckDBPyConnection, text: str) -> tuple[list[dict[str, Any]], str | None]:
     answer = find_records(cur, text)
     return list(answer.hits), answer.message
@@ -512,8 +626,9 @@ def serial_from_scan(text: str) -> tuple[str, str | None]:
 
 @_lake_call
 def device_record(cur: duckdb.DuckDBPyConnection, serial: str) -> dict[str, Any]:
-    """The unit's DHR document (RecordNotFound for an unknown serial)."""
-    return build_dhr(cur, serial)
+    """The unit's DHR document (RecordNotFound for an unknown serial); as of the page's point,
+    it carries ``as_of`` (the record says so)."""
+    return build_dhr(cur, serial, as_of=_point())
 
 
 @_lake_call
@@ -521,16 +636,17 @@ def batch_record(cur: duckdb.DuckDBPyConnection, job_id: str) -> dict[str, Any]:
     """The job's BMR document without its unit pages (the page links each serial to its DHR;
     building every unit's page is what takes the time on a large job). RecordNotFound for an
     unknown job."""
-    return build_bmr(cur, job_id, with_units=False)
+    return build_bmr(cur, job_id, with_units=False, as_of=_point())
 
 
-def record_pdf(kind: str, key: str) -> bytes:
+def record_pdf(kind: str, key: str, as_of: str | None = None) -> bytes:
     """The DHR (``kind`` "dhr", key a serial) or the whole BMR with a DHR page per serial ("bmr",
-    a job) as PDF, made when the download is asked for."""
-    if kind == "dhr":
-        return render_pdf(device_record(key))
-    with cursor() as cur:
-        return render_pdf(build_bmr(cur, key))
+    a job) as PDF, made when the download is asked for (on the lake as of ``as_of``: the page's
+    ``as_of_here()``, taken when the page is drawn)."""
+    with cursor(as_of=as_of) as cur:
+        if kind == "dhr":
+            return render_pdf(build_dhr(cur, key, as_of=_point()))
+        return render_pdf(build_bmr(cur, key, as_of=_point()))
 
 
 # ------------------------------------------------------------------ review: users and signatures

@@ -76,6 +76,10 @@ def show(doc: dict[str, Any], tz: str) -> None:
         st.markdown("**Signatures** (printed name, date and time, meaning)")
         ui.table(_signatures_frame(review, tz), key="review_signatures",
                  height=min(360, 38 + 35 * len(review["signatures"])))
+    if doc.get("as_of"):  # a past state of the record: read, never signed
+        st.caption("This is the record as the lake stood then: signing is for the record as it "
+                   "stands now (pick now in the sidebar).")
+        return
     user = auth.current_user()
     if user is None:
         if not data.users_exist():

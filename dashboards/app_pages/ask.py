@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import data, strings, ui
+from dashboards import asof_control, data, strings, ui
 
 PAGE = "ask"
 ROWS_SHOWN = 10_000
@@ -38,6 +38,7 @@ def _example() -> None:
 
 def render() -> None:
     """The page."""
+    asof_control.control()
     ui.from_query(PAGE, {"sql": strings.SQL_KEY})
     left, right = st.columns([3, 2])
     with right:

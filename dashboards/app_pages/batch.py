@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, review_panel, strings, ui
+from dashboards import asof_control, charts, data, review_panel, strings, ui
 from tracelake.errors import RecordNotFound
 
 PAGE = "batch"
@@ -165,6 +165,8 @@ def sections(doc: dict[str, Any], tz: str) -> None:
 
 def render() -> None:
     """The page."""
+    asof_control.control()
+    as_of = data.as_of_here()  # the downloads run outside the page: they take the point along
     job, beside = pick()
     if job is None:
         return
@@ -176,10 +178,10 @@ def render() -> None:
         return
     tz = doc.get("timezone") or data.timezone()
     with beside:
-        st.download_button(strings.BATCH_PDF, data=lambda: data.record_pdf("bmr", job),
+        st.download_button(strings.BATCH_PDF, data=lambda: data.record_pdf("bmr", job, as_of),
                            file_name=f"BMR-{job}.pdf", mime="application/pdf", on_click="ignore",
                            icon=":material/picture_as_pdf:", key="bmr_pdf")
-        st.download_button(strings.BATCH_EPCIS, data=lambda: data.batch_epcis(job),
+        st.download_button(strings.BATCH_EPCIS, data=lambda: data.batch_epcis(job, as_of),
                            file_name=f"EPCIS-{job}.jsonld", mime="application/ld+json",
                            on_click="ignore", icon=":material/download:", key="bmr_epcis")
     release(doc)

@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, strings, ui
+from dashboards import asof_control, charts, data, strings, ui
 
 PAGE = "calibration"
 
@@ -156,6 +156,7 @@ def _describe(events: pl.DataFrame, equipment: str) -> str:
 
 def render() -> None:
     """The page."""
+    asof_control.control()
     tz = data.timezone()
     ids = register(tz)
     if ids:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, strings, ui
+from dashboards import asof_control, charts, data, strings, ui
 from tracelake.errors import RecordNotFound
 
 PAGE = "device"
@@ -220,6 +220,8 @@ def sections(doc: dict[str, Any], tz: str) -> None:
 
 def render() -> None:
     """The page."""
+    asof_control.control()
+    as_of = data.as_of_here()  # the download runs outside the page: it takes the point along
     ui.from_query(PAGE, {"serial": strings.SERIAL_KEY})
     left, right = st.columns([2, 3], vertical_alignment="bottom")
     typed = left.text_input(strings.SERIAL_LABEL, key=strings.SERIAL_KEY, help=strings.SERIAL_HELP,
@@ -248,7 +250,7 @@ def render() -> None:
     unit_header(doc, tz)
     findings(doc)
     with right:
-        st.download_button(strings.DEVICE_PDF, data=lambda: data.record_pdf("dhr", serial),
+        st.download_button(strings.DEVICE_PDF, data=lambda: data.record_pdf("dhr", serial, as_of),
                            file_name=f"DHR-{serial}.pdf", mime="application/pdf",
                            on_click="ignore", icon=":material/picture_as_pdf:", key="dhr_pdf")
     sections(doc, tz)

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, strings, ui
+from dashboards import asof_control, charts, data, strings, ui
 from dashboards.strings import (
     COMPONENT_KEY,
     INCLUDE_REMOVED_KEY,
@@ -108,6 +108,7 @@ def moves(component: str, lot: str) -> None:
 
 def render() -> None:
     """The page."""
+    asof_control.control()
     lots = data.lots()
     if not lots.height:
         ui.empty("The lake has no lots yet: ingest `material_issues` and `unit_components` exports "
@@ -159,6 +160,7 @@ def render() -> None:
                      "removal_ncr_id": "removed under"},
              height=min(600, 38 + 35 * frame.height))
     name = f"recall-{component}-{lot or supplier}".replace(" ", "_").replace("/", "_")
+    as_of = data.as_of_here()  # the download runs outside the page: it takes the point along
     a, b, c, _ = st.columns([1, 1, 1, 2])
     a.download_button(strings.RECALL_CSV, data=lambda: data.recall_csv(answer),
                       file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
@@ -167,7 +169,7 @@ def render() -> None:
                       file_name=f"{name}.xlsx", on_click="ignore", icon=":material/download:",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                       key="recall_xlsx")
-    c.download_button(strings.RECALL_EPCIS, data=lambda: data.recall_epcis(answer),
+    c.download_button(strings.RECALL_EPCIS, data=lambda: data.recall_epcis(answer, as_of),
                       file_name=f"{name}.jsonld", mime="application/ld+json", on_click="ignore",
                       icon=":material/download:", key="recall_epcis")
     if answer.removed:

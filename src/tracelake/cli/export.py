@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from tracelake.cli.app import DEFAULT_LAKE, LakeOption, _failures, _reader, app, err
+from tracelake.cli.app import DEFAULT_LAKE, LakeOption, _failures, app, err
+from tracelake.cli.asof import AsOfOption, as_of_reader
 
 export_app = typer.Typer(no_args_is_help=True, help="The lake in other standards' formats.")
 app.add_typer(export_app, name="export")
@@ -51,6 +52,7 @@ def export_epcis_cmd(
     output: Annotated[Path | None, typer.Option("-o", "--output",
                                                 help="Write the document to this file.")] = None,
     lake: LakeOption = DEFAULT_LAKE,
+    as_of: AsOfOption = None,
 ) -> None:
     """One GS1 EPCIS 2.0 JSON-LD document of the genealogy (whole lake without a selector)."""
     from tracelake.exports.epcis import Selection, export_epcis
@@ -59,7 +61,7 @@ def export_epcis_cmd(
         selection = Selection(job=job, component=component, lot=lot, serial=serial,
                               supplier=supplier)
         start, end = _when(since, "--since"), _when(until, "--until")
-        with _reader(lake) as con:
+        with as_of_reader(lake, as_of) as (con, _point):
             if output is None:
                 try:
                     result = export_epcis(con, sys.stdout, selection, digital_link=digital_link,

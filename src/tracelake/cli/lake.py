@@ -19,6 +19,7 @@ from tracelake.cli.app import (
     out,
     styled,
 )
+from tracelake.cli.asof import AsOfOption
 from tracelake.exports.formats import json_dumps, plain, render_rows
 from tracelake.lake.paths import LakePaths
 
@@ -34,13 +35,20 @@ def sql(
     memory: Annotated[str, typer.Option(
         "--memory", help="Stop the query when it needs more memory than this (e.g. 1GB).")
     ] = "1GB",
+    as_of: AsOfOption = None,
 ) -> None:
     """Query the lake's published snapshot, read-only, within a time and a memory limit."""
     from tracelake.lake.query import run_sql_rows
 
     with _failures(lake):
+        index = None
+        if as_of is not None:  # the genealogy index for the point, if a later run changed it
+            from tracelake.derived.genealogy import build_index as index
         # rows as DuckDB fetches them, printed without polars (half of this command's start)
-        answer = run_sql_rows(LakePaths.of(lake), query, timeout=timeout, memory=memory)
+        answer = run_sql_rows(LakePaths.of(lake), query, timeout=timeout, memory=memory,
+                              as_of=as_of, index=index)
+        if answer.point is not None:
+            err.print(f"answering {answer.point.label()}", highlight=False, markup=False)
         _print(render_rows(answer.columns, answer.types, answer.rows, fmt.value))
 
 

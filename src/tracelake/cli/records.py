@@ -15,11 +15,11 @@ from tracelake.cli.app import (
     LakeOption,
     _failures,
     _print,
-    _reader,
     app,
     err,
     out,
 )
+from tracelake.cli.asof import AsOfOption, as_of_reader
 from tracelake.exports.formats import json_dumps, render_frame
 
 # ------------------------------------------------------------------ records and findings
@@ -65,13 +65,14 @@ def bmr(
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[RecordFmt, typer.Option("--format")] = RecordFmt.json,
     output: OutputOption = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """The batch record of a job: findings and release decision first, every section, a page per unit."""
     from tracelake.records import batch_record
 
     with _failures(lake):
-        with _reader(lake) as con:
-            doc = batch_record(con, job_id)
+        with as_of_reader(lake, as_of) as (con, point):
+            doc = batch_record(con, job_id, as_of=point)
         gate = doc["release"]
         err.print(f"{job_id}: {gate['status']}; findings {gate['counts']}", highlight=False)
         _emit_record(doc, fmt, output)
@@ -83,13 +84,14 @@ def dhr(
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[RecordFmt, typer.Option("--format")] = RecordFmt.json,
     output: OutputOption = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """The device history record of one serial."""
     from tracelake.records import device_record
 
     with _failures(lake):
-        with _reader(lake) as con:
-            doc = device_record(con, serial)
+        with as_of_reader(lake, as_of) as (con, point):
+            doc = device_record(con, serial, as_of=point)
         _emit_record(doc, fmt, output)
 
 
@@ -98,6 +100,7 @@ def findings(
     job: Annotated[str | None, typer.Option(help="Only this job's findings.")] = None,
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    as_of: AsOfOption = None,
 ) -> None:
     """What makes a batch or device record incomplete or wrong (review by exception)."""
     import polars as pl
@@ -105,10 +108,11 @@ def findings(
     from tracelake.derived.findings import list_findings
 
     with _failures(lake):
-        with _reader(lake) as con:
+        with as_of_reader(lake, as_of) as (con, point):
             found = list_findings(con, job)
         if fmt == Fmt.json:
-            _print(json_dumps({"findings": [f.as_dict() for f in found]}))
+            _print(json_dumps({"findings": [f.as_dict() for f in found]}
+                              | ({"as_of": point} if point else {})))
             return
         frame = pl.DataFrame([{k: v for k, v in f.as_dict().items() if k != "source"} for f in found],
                              schema={"rule": pl.String, "severity": pl.String, "job_id": pl.String,

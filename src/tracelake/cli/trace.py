@@ -14,12 +14,12 @@ from tracelake.cli.app import (
     _failures,
     _parse_when,
     _print,
-    _reader,
     err,
     impact_app,
     out,
     trace_app,
 )
+from tracelake.cli.asof import AsOfOption, as_of_reader
 from tracelake.exports.formats import json_dumps, render_frame
 
 
@@ -37,6 +37,7 @@ def trace_forward(
     xlsx: Annotated[Path | None, typer.Option(help="Also write the recall list as XLSX.")] = None,
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    as_of: AsOfOption = None,
 ) -> None:
     """Where-used: every top-level unit that contains the lot, through any depth of assembly."""
     from tracelake.derived.genealogy import supplier_recall, where_used
@@ -46,7 +47,7 @@ def trace_forward(
     with _failures(lake):
         if serial is None and (component is None or (lot is None) == (supplier is None)):
             raise InputError("give --component with either --lot or --supplier (or --serial)")
-        with _reader(lake) as con:
+        with as_of_reader(lake, as_of) as (con, point):
             if serial is not None:
                 answer = where_used(con, serial_number=serial, include_removed=include_removed)
             elif supplier is not None:
@@ -62,7 +63,7 @@ def trace_forward(
             write_recall(answer, xlsx)
             err.print(f"recall list written to {xlsx}", highlight=False)
         if fmt == Fmt.json:
-            _print(json_dumps(answer.as_dict()))
+            _print(json_dumps(_with_point(answer.as_dict(), point)))
         elif fmt == Fmt.csv:
             _print(render_frame(recall_frame(answer), "csv"))
         else:
@@ -78,18 +79,19 @@ def trace_backward(
     serial: Annotated[str, typer.Option(help="The unit's serial number.")],
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    as_of: AsOfOption = None,
 ) -> None:
     """Where-from: every lot and serial in one unit, level by level."""
     from tracelake.derived.genealogy import where_from
     from tracelake.exports.recall import components_frame
 
     with _failures(lake):
-        with _reader(lake) as con:
+        with as_of_reader(lake, as_of) as (con, point):
             answer = where_from(con, serial)
         if answer.message:
             err.print(answer.message, highlight=False)
         if fmt == Fmt.json:
-            _print(json_dumps(answer.as_dict()))
+            _print(json_dumps(_with_point(answer.as_dict(), point)))
         else:
             _print(render_frame(components_frame(answer), fmt.value))
 
@@ -99,6 +101,7 @@ def impact_calibration(
     equipment: Annotated[str, typer.Option(help="The equipment found out of tolerance.")],
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    as_of: AsOfOption = None,
 ) -> None:
     """Results taken with equipment since it was last known good, and the units they concern."""
     import polars as pl
@@ -106,12 +109,12 @@ def impact_calibration(
     from tracelake.derived.calibration.impact import calibration_impact
 
     with _failures(lake):
-        with _reader(lake) as con:
+        with as_of_reader(lake, as_of) as (con, point):
             answer = calibration_impact(con, equipment)
         if answer.message:
             err.print(answer.message, highlight=False)
         if fmt == Fmt.json:
-            _print(json_dumps(answer.as_dict()))
+            _print(json_dumps(_with_point(answer.as_dict(), point)))
             return
         results = pl.DataFrame(answer.results) if answer.results else pl.DataFrame(
             schema={"serial_number": pl.String, "test_step": pl.String,
@@ -132,3 +135,8 @@ def impact_calibration(
                   highlight=False)
 
 
+
+
+def _with_point(doc: dict, point: dict | None) -> dict:  # type: ignore[type-arg]
+    """A JSON answer with ``as_of`` (the point it answers at) when one was asked for."""
+    return doc if point is None else {**doc, "as_of": point}

@@ -10,7 +10,7 @@ import duckdb
 
 from tracelake.contracts import CONTRACTS
 
-__all__ = ["create_table", "refresh"]
+__all__ = ["create_table", "refresh", "select_all"]
 
 
 def create_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -112,3 +112,11 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
         con.execute("INSERT INTO orphan_references "
                     + " UNION ALL ".join(f"({q})" for *_, q in whole))
     return int(con.execute("SELECT count(*) FROM orphan_references").fetchone()[0])  # type: ignore[index]
+
+
+def select_all() -> str:
+    """One SELECT giving every orphan reference of the lake as it stands (the rows of
+    ``orphan_references``, worked out on read: the lake as of a point has no stored list)."""
+    union = " UNION ALL ".join(f"({query})" for _, _, _, query, _ in _queries(None))
+    return (f"SELECT * FROM ({union}) AS o(table_name, column_names, value, kind, "
+            "referenced_table, job_id, serial_number, source_file, row_number, run_id)")

@@ -136,7 +136,7 @@ def _check_table(node: dict[str, Any], tables: set[tuple[str, str]], ctes: set[s
     catalog = str(node.get("catalog_name") or "").lower()
     schema = str(node.get("schema_name") or "").lower()
     name = str(node["table_name"]).lower()
-    if catalog and catalog not in ("serving", "memory"):
+    if catalog and catalog not in ("serving", "memory"):  # memory: the lake as of a point
         if not schema:  # `history.jobs` parses as catalog-less schema.table in some forms
             schema, catalog = catalog, ""
         else:
@@ -193,12 +193,16 @@ class SqlRows:
     columns: list[str]
     types: list[str]
     rows: list[tuple[Any, ...]]
+    point: Any = None  # the AsOf it answered at (tracelake.lake.asof), None: the lake now
 
 
 def run_sql(lake: LakePaths, sql: str, *, timeout: float | None = DEFAULT_TIMEOUT,
-            memory: str | None = DEFAULT_MEMORY) -> pl.DataFrame:
-    """Run one read-only query on the lake's published snapshot, within the limits."""
-    con = _open(lake, sql, timeout, memory)
+            memory: str | None = DEFAULT_MEMORY, as_of: str | None = None,
+            index: Any = None) -> pl.DataFrame:
+    """Run one read-only query on the lake's published snapshot, within the limits (on the lake
+    as it stood at ``as_of``, if given: see :mod:`tracelake.lake.asof`; ``index`` builds the
+    genealogy index for a point the snapshot's does not serve, else ``genealogy.*`` is absent)."""
+    con, _ = _open(lake, sql, timeout, memory, as_of, index)
     try:
         return sql_frame(con, sql, timeout=timeout, memory=memory)
     finally:
@@ -206,22 +210,30 @@ def run_sql(lake: LakePaths, sql: str, *, timeout: float | None = DEFAULT_TIMEOU
 
 
 def run_sql_rows(lake: LakePaths, sql: str, *, timeout: float | None = DEFAULT_TIMEOUT,
-                 memory: str | None = DEFAULT_MEMORY) -> SqlRows:
+                 memory: str | None = DEFAULT_MEMORY, as_of: str | None = None,
+                 index: Any = None) -> SqlRows:
     """:func:`run_sql` without polars: the rows as Python values (``tracelake sql`` prints
-    them; importing polars would be half of its start-up)."""
-    con = _open(lake, sql, timeout, memory)
+    them; importing polars would be half of its start-up), and the point it answered at."""
+    con, point = _open(lake, sql, timeout, memory, as_of, index)
     try:
-        return sql_rows(con, sql, timeout=timeout, memory=memory)
+        rows = sql_rows(con, sql, timeout=timeout, memory=memory)
+        return SqlRows(rows.columns, rows.types, rows.rows, point)
     finally:
         con.close()
 
 
-def _open(lake: LakePaths, sql: str, timeout: float | None,
-          memory: str | None) -> duckdb.DuckDBPyConnection:
+def _open(lake: LakePaths, sql: str, timeout: float | None, memory: str | None,
+          as_of: str | None = None, index: Any = None
+          ) -> tuple[duckdb.DuckDBPyConnection, Any]:
     read_query(sql)
     if timeout is not None and timeout <= 0:
         raise InputError(f"--timeout {timeout} must be more than 0 seconds")
-    return open_snapshot(lake, memory_limit=memory_setting(memory) if memory else None)
+    limit = memory_setting(memory) if memory else None
+    if as_of is None:
+        return open_snapshot(lake, memory_limit=limit), None
+    from tracelake.lake.asof import open_as_of
+
+    return open_as_of(lake, as_of, memory_limit=limit, index=index)
 
 
 def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, *, timeout: float | None = None,

@@ -31,12 +31,13 @@ _ERRORS = {"QueryRefused": errors.QueryRefused, "QueryStopped": errors.QueryStop
 
 
 def run_sql_in_child(lake: LakePaths, sql: str, *, timeout: float = DEFAULT_TIMEOUT,
-                     memory: str = DEFAULT_MEMORY) -> pl.DataFrame:
-    """Run one read-only query on the lake's snapshot in a child process, within the limits."""
+                     memory: str = DEFAULT_MEMORY, as_of: str | None = None) -> pl.DataFrame:
+    """Run one read-only query on the lake's snapshot in a child process, within the limits
+    (on the lake as it stood at ``as_of``, if given)."""
     read_query(sql)  # refuse writes before starting a process
     memory_setting(memory)
     request = json.dumps({"lake": str(lake.root), "sql": sql, "timeout": timeout,
-                          "memory": memory})
+                          "memory": memory, "as_of": as_of})
     try:
         proc = subprocess.run([sys.executable, "-m", "tracelake.lake.query_process"],
                               input=request.encode(), capture_output=True,
@@ -63,7 +64,8 @@ def _child() -> int:
     request = json.loads(sys.stdin.read())
     try:
         frame = run_sql(LakePaths.of(Path(request["lake"])), request["sql"],
-                        timeout=request["timeout"], memory=request["memory"])
+                        timeout=request["timeout"], memory=request["memory"],
+                        as_of=request.get("as_of"))
     except errors.TracelakeError as exc:
         sys.stderr.write(json.dumps({"error": type(exc).__name__, "message": str(exc)}) + "\n")
         return 3

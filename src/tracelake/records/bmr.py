@@ -23,6 +23,7 @@ from tracelake.lake.plant_time import plant_zone
 from tracelake.records import evidence
 from tracelake.records.dhr import UnitEvidence, label_problems, unit_page
 from tracelake.records.evidence import Scope, rows
+from tracelake.records.history import record_history
 from tracelake.records.signatures import add_review
 
 __all__ = ["batch_record"]
@@ -63,10 +64,13 @@ def _firmware_summary(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def batch_record(con: duckdb.DuckDBPyConnection, job_id: str, *,
-                 with_units: bool = True) -> dict[str, Any]:
+                 with_units: bool = True, as_of: dict[str, Any] | None = None) -> dict[str, Any]:
     """The BMR of a job: header, BOM against the MBR, materials, operations, results, equipment
     and calibration, NCRs with rework and re-test, firmware, serial list with label checks, ECNs,
-    sign-offs and release; findings and the release decision first; a DHR page per serial.
+    sign-offs and release; findings and the release decision first; a DHR page per serial;
+    ``history``: every value of the job's rows a later file changed. ``as_of`` (the point of a
+    connection from ``tracelake.lake.asof``, ``AsOf.as_dict()``) is carried as ``doc["as_of"]``,
+    and the renderers head the record with it.
 
     Raises:
         RecordNotFound: the job is not in the lake.
@@ -141,5 +145,8 @@ def batch_record(con: duckdb.DuckDBPyConnection, job_id: str, *,
                              WHERE je.job_id = ? ORDER BY je.applied_at""", [job_id]),
         "signoffs": ev.signoffs,
         "units": unit_pages,
+        "history": record_history(con, job_id=job_id),
     }
+    if as_of is not None:
+        doc["as_of"] = as_of
     return add_review(con, doc)

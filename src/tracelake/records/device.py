@@ -20,6 +20,7 @@ from tracelake.records import evidence
 from tracelake.records.bmr import batch_record
 from tracelake.records.dhr import UnitEvidence, unit_page
 from tracelake.records.evidence import Scope
+from tracelake.records.history import record_history
 
 __all__ = ["batch_review", "device_record"]
 
@@ -32,9 +33,11 @@ def batch_review(con: duckdb.DuckDBPyConnection, job_id: str) -> dict[str, Any]:
             "record_hash": review["record_hash"], "release_signature": review["release_signature"]}
 
 
-def device_record(con: duckdb.DuckDBPyConnection, serial: str) -> dict[str, Any]:
+def device_record(con: duckdb.DuckDBPyConnection, serial: str, *,
+                  as_of: dict[str, Any] | None = None) -> dict[str, Any]:
     """The DHR of one serial: components and lots, operations, results with limits and attempt,
-    equipment and calibration, NCRs and rework, firmware, label checks, shipment, sign-offs.
+    equipment and calibration, NCRs and rework, firmware, label checks, shipment, sign-offs;
+    ``history`` (values a later file changed) and ``as_of`` as on ``batch_record``.
 
     Raises:
         RecordNotFound: the serial is not a unit in the lake.
@@ -48,7 +51,9 @@ def device_record(con: duckdb.DuckDBPyConnection, serial: str) -> dict[str, Any]
                             [unit["product_code"]])
     job_findings = list_findings(con, unit["job_id"]) if job else []
     page = unit_page(con, unit, ev, job_findings, product[0] if product else None)
-    return {"kind": "dhr", "title": f"Device History Record — {serial}",
-            "generated_at": datetime.now(UTC), "timezone": str(plant_zone(con)),
-            "job": job[0] if job else None, **page,
-            "batch_review": batch_review(con, unit["job_id"]) if job else None}
+    doc = {"kind": "dhr", "title": f"Device History Record — {serial}",
+           "generated_at": datetime.now(UTC), "timezone": str(plant_zone(con)),
+           "job": job[0] if job else None, **page,
+           "batch_review": batch_review(con, unit["job_id"]) if job else None,
+           "history": record_history(con, serial=serial)}
+    return doc | ({"as_of": as_of} if as_of is not None else {})

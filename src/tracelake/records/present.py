@@ -17,10 +17,11 @@ from tracelake.derived.findings import SEVERITIES
 from tracelake.errors import InputError
 from tracelake.lake.plant_time import DEFAULT_ZONE, stamp
 
-__all__ = ["BMR_SECTIONS", "REVIEW_LINES", "SECTION_NOTES", "UNCONTROLLED", "UNIT_SECTIONS", "Verdict",
-           "attempt", "calibration_note", "calibration_word", "cell", "count_severities", "limits",
-           "measured", "op_label",
-           "signoff_record", "test_flag", "test_tone", "unit_heading", "verdict", "when", "zone_of"]
+__all__ = ["AS_OF_NOTE", "BMR_SECTIONS", "HISTORY_NOTE", "REVIEW_LINES", "SECTION_NOTES",
+           "UNCONTROLLED", "UNIT_SECTIONS", "Verdict", "as_of_banner", "attempt",
+           "calibration_note", "calibration_word", "cell", "count_severities", "limits",
+           "measured", "op_label", "signoff_record", "test_flag", "test_tone", "unit_heading",
+           "verdict", "when", "zone_of"]
 
 #: The BMR's sections, in the order the issue lists them (numbered "1." ... in both formats).
 BMR_SECTIONS: tuple[tuple[str, str], ...] = (
@@ -104,14 +105,44 @@ def record_kind(doc: dict[str, Any]) -> str:
 
 
 def header_right(doc: dict[str, Any]) -> str:
-    """The running header's right side: job (and serial, on a DHR), product and revisions."""
+    """The running header's right side: job (and serial, on a DHR), product and revisions; on
+    a record of the lake as of a point, that point first (every page says it)."""
     job = doc.get("job") or {}
     product = (f"{cell(job.get('product_code'))} rev {cell(job.get('mbr_revision'))} "
                f"(drawing {cell(job.get('drawing_revision'))})")
+    as_of = doc.get("as_of")
+    first = f"AS OF {when(as_of.get('at'), zone_of(doc))} · " if isinstance(as_of, dict) else ""
     if doc.get("kind") == "bmr":
-        return f"Job {cell(job.get('job_id'))} · {product}"
+        return f"{first}Job {cell(job.get('job_id'))} · {product}"
     serial = cell((doc.get("unit") or {}).get("serial_number"))
-    return f"Serial {serial} · Job {cell(job.get('job_id'))} · {product}"
+    return f"{first}Serial {serial} · Job {cell(job.get('job_id'))} · {product}"
+
+
+#: What the record history section says first.
+HISTORY_NOTE = ("Every value of this record's rows that a later file (a corrected re-export) "
+                "changed, as it was before and after, with the ingest run and file that changed "
+                "it. The earlier versions stay in the lake (history tables).")
+
+#: What the as-of banner says under its headline.
+AS_OF_NOTE = ("Rows loaded by later ingest runs, and reviews signed later, are left out; values "
+              "changed since are shown as they stood then.")
+
+
+def as_of_banner(doc: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The banner heading a record of the lake as of a point: headline and lines (None for a
+    record of the lake as it stands now)."""
+    as_of = doc.get("as_of")
+    if not isinstance(as_of, dict):
+        return None
+    z = zone_of(doc)
+    headline = f"As of {when(as_of.get('at'), z)}"
+    lines = [f"This record shows the lake as it stood on {when(as_of.get('at'), z)} (asked "
+             f"for: {cell(as_of.get('asked'))}); the last ingest run by then: "
+             f"{cell(as_of.get('run_id'))}, committed {when(as_of.get('committed_at'), z)}.",
+             AS_OF_NOTE]
+    if as_of.get("later_runs"):
+        lines.append(f"{as_of['later_runs']} later ingest run(s) are not shown.")
+    return headline, lines
 
 
 def tracelake_version() -> str:

@@ -16,10 +16,12 @@ from tracelake.derived.findings import SEVERITIES
 from tracelake.records import forms, tables
 from tracelake.records.present import (
     BMR_SECTIONS,
+    HISTORY_NOTE,
     REVIEW_LINES,
     SECTION_NOTES,
     UNCONTROLLED,
     UNIT_SECTIONS,
+    as_of_banner,
     cell,
     count_severities,
     header_right,
@@ -66,7 +68,8 @@ def _env() -> Environment:
                        sev_tone=SEVERITY_TONE, sev_note=_SEVERITY_NOTE, unit_heading=unit_heading,
                        sections=BMR_SECTIONS, unit_sections=UNIT_SECTIONS, notes=SECTION_NOTES,
                        review_lines=REVIEW_LINES, uncontrolled=UNCONTROLLED, SEVERITIES=SEVERITIES,
-                       review_view=review_view, review_note=REVIEW_NOTE)
+                       review_view=review_view, review_note=REVIEW_NOTE,
+                       as_of_banner=as_of_banner, history_note=HISTORY_NOTE)
     return env
 
 

@@ -20,9 +20,11 @@ from tracelake.records.pdf_document import INK, MUTED, NAVY, STRONG, TONES, Reco
 from tracelake.records.pdf_units import UnitPages, ncr_blocks, unit_page
 from tracelake.records.present import (
     BMR_SECTIONS,
+    HISTORY_NOTE,
     REVIEW_LINES,
     SECTION_NOTES,
     UNCONTROLLED,
+    as_of_banner,
     cell,
     count_severities,
     header_right,
@@ -64,8 +66,12 @@ def render_pdf(doc: dict[str, Any], *, company: str | None = None, fonts: bool =
 
 # ---- covers --------------------------------------------------------------------------------------
 
-def _title_block(pdf: RecordPDF, kicker: str, big: str, sub: str, company: str | None) -> None:
+def _title_block(pdf: RecordPDF, kicker: str, big: str, sub: str, company: str | None,
+                 doc: dict[str, Any] | None = None) -> None:
     pdf.start_section("Cover: release decision and findings", level=0)
+    banner = as_of_banner(doc or {})
+    if banner is not None:  # a record of the lake as of a point says so before anything else
+        pdf.verdict_box(banner[0], banner[1], "info", sub="Time travel: the lake as it stood then")
     if company:
         pdf.font(9, "B", color=MUTED)
         pdf.cell(pdf.epw, 5, company.upper(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -114,7 +120,8 @@ def _cover_bmr(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo, company: str | 
     job = doc.get("job") or {}
     pdf.add_page()
     _title_block(pdf, "Batch Manufacturing Record", cell(job.get("job_id")),
-                 f"{cell(job.get('product_code'))} — {cell(job.get('product_description'))}", company)
+                 f"{cell(job.get('product_code'))} — {cell(job.get('product_description'))}", company,
+                 doc)
     pdf.form(forms.cover_fields(doc, z))
     v = verdict(doc)
     shown = v.lines[:12]
@@ -129,12 +136,23 @@ def _dhr(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo, company: str | None) 
     job = doc.get("job") or {}
     pdf.add_page()
     _title_block(pdf, "Device History Record", cell(unit.get("serial_number")),
-                 f"{cell(unit.get('product_code'))} — {cell(unit.get('description'))}", company)
+                 f"{cell(unit.get('product_code'))} — {cell(unit.get('description'))}", company,
+                 doc)
     pdf.form(forms.dhr_cover_fields(doc, z))
     v = verdict(doc)
     pdf.verdict_box(v.headline, v.lines, v.tone, sub="Unit and job release")
     _cover_findings(pdf, doc, z)
     unit_page(pdf, doc, job, z, UnitPages(), level=0)
+    _history(pdf, doc, z)
+
+
+def _history(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo) -> None:
+    """The record's history: values a later file changed (records made before it have none)."""
+    if "history" not in doc:
+        return
+    pdf.heading("Record history: values changed by later files")
+    _muted(pdf, HISTORY_NOTE)
+    pdf.draw(tables.history(doc.get("history") or [], z))
 
 
 # ---- the BMR -------------------------------------------------------------------------------------
@@ -155,6 +173,7 @@ def _bmr(pdf: RecordPDF, doc: dict[str, Any], z: ZoneInfo, company: str | None) 
         if key in SECTION_NOTES:
             _muted(pdf, SECTION_NOTES[key])
         _section(pdf, key, doc, z)
+    _history(pdf, doc, z)
     job = doc.get("job") or {}
     for i, page in enumerate(doc.get("units") or []):
         unit_page(pdf, page, job, z, where, level=1, group="Device History Records" if i == 0 else None)

@@ -23,7 +23,8 @@ from tracelake.review import review_state
 __all__ = ["VOLATILE", "add_review", "record_hash"]
 
 #: Top-level keys of a BMR that the hash leaves out.
-VOLATILE = frozenset({"generated_at", "review", "record_hash", "units", "company"})
+VOLATILE = frozenset({"generated_at", "review", "record_hash", "units", "company", "as_of",
+                      "history"})
 
 
 def _canonical(value: Any) -> Any:

@@ -28,7 +28,8 @@ from tracelake.records.present import (
 )
 
 __all__ = ["SEVERITY_TONE", "TS", "Col", "Table", "bom", "components", "equipment", "findings",
-           "firmware_builds", "firmware_loads", "label_elements", "materials", "operations", "quantities",
+           "firmware_builds", "firmware_loads", "history", "label_elements", "materials",
+           "operations", "quantities",
            "removed_parts", "routing", "serial_list", "serialised_parts", "shipments", "signoffs",
            "test_summary", "tests"]
 
@@ -322,4 +323,18 @@ def shipments(items: list[dict[str, Any]], z: ZoneInfo) -> Table:
     for s in items:
         t.add([cell(s.get("customer")), cell(s.get("order_ref")), cell(s.get("ship_to_country")),
                when(s.get("shipped_at"), z)])
+    return t
+
+
+def history(items: list[dict[str, Any]], z: ZoneInfo) -> Table:
+    """Values of the record's rows a later file changed: when, which row and column, before and
+    after, and the run and file that changed it."""
+    t = Table([Col("Changed", TS), Col("Row", 52), Col("Column", 24), Col("Before", 30),
+               Col("After", 30), Col("By run and file", 50)],
+              empty="No value of this record has been changed by a later file.")
+    for h in items:
+        t.add([when(h.get("changed_at"), z), f"{cell(h.get('table'))}: {cell(h.get('key'))}",
+               cell(h.get("column")) if h.get("column") else "(whole row)",
+               cell(h.get("before")), cell(h.get("after")),
+               f"{cell(h.get('run_id'))}\n{cell(h.get('file'))}"], "warn")
     return t

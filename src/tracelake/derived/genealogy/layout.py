@@ -43,9 +43,12 @@ class IndexStats:
 
 def has_index(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the lake holds a genealogy index of this version of tracelake."""
+    # this database's tables or views (the lake as of a point attaches the snapshot, whose
+    # tables are listed too, and may hold its index as views over the snapshot's)
     present = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'genealogy' "
-        "AND table_name IN ('closure_by_anc', 'meta')").fetchone()[0]  # type: ignore[index]
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'genealogy' AND table_name IN ('closure_by_anc', 'meta')"
+    ).fetchone()[0]  # type: ignore[index]
     if present != 2:
         return False
     row = con.execute("SELECT version FROM genealogy.meta").fetchone()
