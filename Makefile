@@ -34,7 +34,7 @@ dashboard: .venv/.synced ## the dashboards on ./lake (http://localhost:8501)
 
 # The storage tests run a second time with every lake on DuckLake (PostgreSQL catalog + S3),
 # against servers the run starts itself (tests/scaleout/servers.py) and stops.
-SCALEOUT_TESTS := tests/test_ingest.py tests/test_genealogy.py tests/test_records.py
+SCALEOUT_TESTS := tests/test_ingest.py tests/test_genealogy.py tests/test_records.py tests/test_asof.py
 test: .venv/.synced chromium postgres ## run the test suite: library, AppTest and browser (e2e) tests, then the storage tests on PostgreSQL + S3
 	$(RUN) pytest
 	$(RUN) pytest --lake-mode scaleout $(SCALEOUT_TESTS)

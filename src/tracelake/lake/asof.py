@@ -167,7 +167,14 @@ def open_as_of(lake: LakePaths, when: str | AsOf, *, external_access: bool = Fal
     if not lake.serving.exists():
         raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
                            f"'tracelake ingest PATH --lake {lake.root}'")
-    con = duckdb.connect(":memory:")
+    config = lake.config
+    if config is not None:  # scale-out: the snapshot's views name the DuckLake, attached below
+        from tracelake.lake import ducklake
+
+        con = ducklake.connect()
+    else:
+        con = duckdb.connect(":memory:")
+    allowed: list[str] = []
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
@@ -180,10 +187,17 @@ def open_as_of(lake: LakePaths, when: str | AsOf, *, external_access: bool = Fal
         except duckdb.Error as exc:
             raise LakeError(f"{lake.serving}: the readers' snapshot cannot be opened "
                             f"({' '.join(str(exc).split())[:200]})") from None
+        if config is not None:  # the lake at the snapshot this machine's indexes were built at
+            row = con.execute(f"SELECT max(snapshot_id) FROM {SOURCE}.main.serving_meta").fetchone()
+            ducklake.attach(con, config, read_only=True,
+                            snapshot=int(row[0]) if row and row[0] is not None else None)
+            allowed = [config.data_path()]
         point = when if isinstance(when, AsOf) else resolve(con, when, catalog=SOURCE)
         _create_views(con, point)
         _genealogy(con, point, index)
         if not external_access:
+            if allowed:  # the lake's own data files stay readable; nothing else
+                con.execute("SET allowed_directories = ?", [allowed])
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
     except BaseException:

@@ -1,5 +1,6 @@
 """Writing reviews: one transaction on the lake's writer database, then a new published snapshot,
-so pages, records and ``tracelake sql`` read the review at once."""
+so pages, records and ``tracelake sql`` read the review at once. In the scale-out mode the entries
+go into the DuckLake and this machine's serving copy is brought up to the snapshot they made."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def review_writer(lake: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
         LakeNotFound: there is no lake here.
         LakeError: another process is writing the lake, or the snapshot could not be published.
     """
-    if not lake.database.exists():
+    if not (lake.scaleout or lake.database.exists()):
         raise LakeNotFound(f"{lake.root}: no lake here yet; build one with "
                            f"'tracelake ingest PATH --lake {lake.root}'")
     with connect_writer(lake) as con:
@@ -37,8 +38,18 @@ def review_writer(lake: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if not lake.scaleout:  # (scale-out: published below, once the writer has closed)
+            try:
+                snapshot.publish(con, lake)
+            except Exception as exc:  # the review is committed; only the reader copy failed
+                raise LakeError(f"{lake.serving}: the review was recorded but the snapshot for "
+                                f"readers could not be published ({exc})") from exc
+    if lake.scaleout:
+        from tracelake.ingest.serving import refresh_serving
+
         try:
-            snapshot.publish(con, lake)
-        except Exception as exc:  # the review is committed; only the reader copy failed
-            raise LakeError(f"{lake.serving}: the review was recorded but the snapshot for "
-                            f"readers could not be published ({exc})") from exc
+            refresh_serving(lake, force=True)
+        except Exception as exc:  # the review is committed; only this machine's copy failed
+            raise LakeError(f"{lake.serving}: the review was recorded but this machine's "
+                            f"serving copy could not be brought up to date ({exc}); run "
+                            f"'tracelake publish --lake {lake.root}'") from exc

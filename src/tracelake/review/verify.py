@@ -82,13 +82,26 @@ def verify_lake(lake: LakePaths) -> Verification:
         LakeNotFound: no lake here.
         LakeError: the lake is being written (run again when that has finished).
     """
-    if not lake.database.exists():
+    config = lake.config
+    if config is not None:  # scale-out: the lake's latest snapshot, read-only
+        from tracelake.lake import ducklake
+
+        con = ducklake.connect()
+        try:
+            ducklake.attach(con, config, read_only=True)
+            con.execute(f"USE {ducklake.ALIAS}")
+        except BaseException:
+            con.close()
+            raise
+    elif not lake.database.exists():
         raise LakeNotFound(f"{lake.root}: no lake here")
-    try:
-        con = duckdb.connect(str(lake.database), read_only=True)
-    except duckdb.IOException as exc:
-        raise LakeError(f"{lake.database}: cannot open the lake to verify it ({exc}); if "
-                        "another process is writing it, run again when it has finished") from None
+    else:
+        try:
+            con = duckdb.connect(str(lake.database), read_only=True)
+        except duckdb.IOException as exc:
+            raise LakeError(f"{lake.database}: cannot open the lake to verify it ({exc}); if "
+                            "another process is writing it, run again when it has finished"
+                            ) from None
     try:
         con.execute("SET TimeZone = 'UTC'")
         result = Verification()
