@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,7 +25,7 @@ import duckdb
 from tracelake.derived.genealogy import GENEALOGY_TABLES, update_index
 from tracelake.derived.search import SEARCH_TABLES, build_search_index, has_search_index
 from tracelake.errors import LakeError
-from tracelake.lake import ducklake
+from tracelake.lake import ducklake, snapshot
 from tracelake.lake.paths import LakePaths
 
 __all__ = ["Refreshed", "refresh_serving"]
@@ -168,10 +166,4 @@ def _run_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[set[str], 
 
 def _publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
     """Checkpoint the derived file, copy it, and rename the copy over ``serving.duckdb``."""
-    tmp = paths.root / f".serving-{uuid.uuid4().hex}.duckdb.tmp"
-    try:
-        con.execute("CHECKPOINT")
-        shutil.copyfile(paths.derived, tmp)
-        os.replace(tmp, paths.serving)
-    finally:
-        tmp.unlink(missing_ok=True)
+    snapshot.publish(con, paths, source=paths.derived)

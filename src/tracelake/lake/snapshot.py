@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from pathlib import Path
 
 import duckdb
 
@@ -30,17 +31,19 @@ __all__ = ["is_behind", "open_snapshot", "publish", "publish_lake", "remove_left
            "snapshot_version"]
 
 
-def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> None:
+def publish(con: duckdb.DuckDBPyConnection, paths: LakePaths, source: Path | None = None) -> None:
     """Checkpoint the writer's database, copy the file, and swap the copy in atomically.
 
     After a CHECKPOINT every committed change is in the database file itself (the WAL is empty),
     and this connection is the lake's only writer, so a byte copy of the file is a consistent
-    database; copying bytes is several times faster than ``COPY FROM DATABASE``.
+    database; copying bytes is several times faster than ``COPY FROM DATABASE``. ``source`` is
+    the file ``con`` writes when it is not the lake's database (the scale-out mode publishes
+    this machine's derived indexes).
     """
     tmp = paths.root / f".serving-{uuid.uuid4().hex}.duckdb.tmp"
     try:
         con.execute("CHECKPOINT")
-        shutil.copyfile(paths.database, tmp)
+        shutil.copyfile(source or paths.database, tmp)
         os.replace(tmp, paths.serving)
     finally:
         tmp.unlink(missing_ok=True)
