@@ -246,7 +246,7 @@ def main() -> None:
     out = WORK / "dashboards-results.json"
     harness.write_json(out, {"units": args.units, "seed": args.seed,
                              "machine": harness.environment(), "results": results})
-    print(f"\nresults in {out.relative_to(ROOT)}")
+    print(f"\nresults in {out}")
     over = [r for r in results if not r["within_budget"]]
     if over:
         raise SystemExit(f"{len(over)} view(s) over budget")
@@ -339,7 +339,7 @@ def browser_main(repeat: int, tiers: list[str], units: int, seed: int) -> None:
           + ", ".join(f"{BROWSER_BUDGET[t]:g} s on {t}" for t in tiers) + ")")
     out = WORK / "dashboards-browser.json"
     harness.write_json(out, {"machine": harness.environment(), "results": rows})
-    print(f"results in {out.relative_to(ROOT)}")
+    print(f"results in {out}")
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def main() -> None:
     harness.write_json(out, {"units": args.units, "seed": args.seed, "baseline": args.baseline,
                              "machine": harness.environment(), "results": rows,
                              "runs": runs})
-    print(f"\nresults in {out.relative_to(ROOT)}")
+    print(f"\nresults in {out}")
 
 
 if __name__ == "__main__":
