@@ -317,6 +317,17 @@ def test_deleting_a_review_row_breaks_the_chain_there(lake: Lake) -> None:
     assert result.chain_break.seq == 4 and "entry 3 is missing" in result.chain_break.reason
 
 
+def test_deleting_the_last_review_rows_is_named_by_the_chains_head(lake: Lake) -> None:
+    _signed_doc(lake)  # 8 entries; no prev_hash can show that 7 and 8 are gone
+    con = duckdb.connect(str(lake.paths.database))
+    con.execute("DELETE FROM review_entries WHERE seq >= 7")
+    con.close()
+    result = verify_lake(lake.paths)
+    assert not result.intact and result.chain_break is not None
+    assert result.chain_break.seq == 8
+    assert "head names entry 8, but the last entry is 6" in result.chain_break.reason
+
+
 def test_verify_checks_the_ledger_too(lake: Lake) -> None:
     con = duckdb.connect(str(lake.paths.database))
     con.execute("UPDATE ingest_files SET rows_loaded = rows_loaded - 1 "

@@ -212,3 +212,38 @@ def test_publish_on_a_new_machine_builds_its_indexes_from_the_lake(so_lake: Lake
         assert con.execute("SELECT count(*) FROM genealogy.meta").fetchone()[0] == 1
     finally:
         con.close()
+
+
+def test_two_sites_signing_at_once_take_turns_in_the_review_chain(so_lake: Lake,
+                                                                   tmp_path: Path) -> None:
+    """Both reviews read entry 0 as the chain's end; the one that commits second loses its
+    commit (both rewrote review_head), runs again and follows the first: never two entry 1s."""
+    from tracelake.review import chain
+    from tracelake.review.store import write_review
+    from tracelake.review.verify import verify_lake
+
+    _units(tmp_path / "landing", "J-1", 3)
+    ingest([tmp_path / "landing"], so_lake.paths)
+    fields = {"kind": "disposition", "job_id": "J-1", "meaning": "Reviewed",
+              "role": "quality", "record_hash": "0" * 64}
+    tries: list[int] = []
+
+    def other_site(con: duckdb.DuckDBPyConnection) -> chain.Entry:
+        return chain.append(con, signer="south", printed_name="S. Outh", **fields)
+
+    def this_site(con: duckdb.DuckDBPyConnection) -> chain.Entry:
+        entry = chain.append(con, signer="north", printed_name="N. Orth", **fields)
+        tries.append(entry.seq)
+        if len(tries) == 1:  # the other site commits while this review is still open
+            write_review(so_lake.paths, other_site)
+        return entry
+
+    mine = write_review(so_lake.paths, this_site)
+    assert tries == [1, 2] and mine.seq == 2
+    result = verify_lake(so_lake.paths)
+    assert result.intact, result.chain_break
+    assert result.review_entries == 2
+    con = ducklake.connect()
+    ducklake.attach(con, so_lake.paths.config)  # type: ignore[arg-type]
+    rows = con.execute("SELECT seq, signer FROM lake.review_entries ORDER BY seq").fetchall()
+    assert rows == [(1, "south"), (2, "north")]

@@ -287,6 +287,10 @@ def _create_views(con: duckdb.DuckDBPyConnection, point: AsOf) -> None:
         elif name == "review_entries":
             sql = (f"SELECT * FROM {source} WHERE signed_at <= "
                    f"'{point.at.isoformat()}'::TIMESTAMPTZ")
+        elif name == "review_head":  # the newest entry signed by then
+            sql = (f"SELECT seq, entry_hash FROM {src}.main.review_entries"
+                   f" WHERE signed_at <= '{point.at.isoformat()}'::TIMESTAMPTZ "
+                   f"ORDER BY seq DESC LIMIT 1")
         elif name == "orphan_references":
             from tracelake.lake.orphans import select_all
 

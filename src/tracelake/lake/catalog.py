@@ -27,6 +27,8 @@ SYSTEM_TABLES: dict[str, str] = {
                          "know (rebuilt every run).",
     "review_entries": "The review chain: signed dispositions of findings and release/rejection "
                       "signatures, append-only and hash-chained ('tracelake verify').",
+    "review_head": "One row: the newest review entry's number and hash (shows entries removed "
+                   "from the end of the chain; makes two sites signing at once take turns).",
 }
 
 _LINEAGE_DOCS = {

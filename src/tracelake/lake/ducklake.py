@@ -21,7 +21,7 @@ from tracelake.errors import LakeError
 from tracelake.lake.config import LakeConfig
 from tracelake.lake.extensions import load_extension
 
-__all__ = ["ALIAS", "MAX_RETRIES", "attach", "connect", "current_snapshot", "is_conflict",
+__all__ = ["ALIAS", "MAX_RETRIES", "attach", "back_off", "connect", "current_snapshot", "is_conflict",
            "is_ducklake", "load", "retry_conflict"]
 
 #: how often a run that lost its commit to another writer is run again before giving up
@@ -128,14 +128,19 @@ def retry_conflict(exc: BaseException, attempt: int) -> bool:
     """After a failed run: True (having waited a little) when it lost its commit to another
     writer and may go again; False when the failure is something else. Raises LakeError when
     it lost ``MAX_RETRIES`` times (nothing of it was committed)."""
-    import random
-    import time
-
     if not is_conflict(exc):
         return False
     if attempt > MAX_RETRIES:
         raise LakeError(f"the run lost its commit to other writers {MAX_RETRIES} times in a row "
                         "and was not committed (nothing of it is in the lake): run it again"
                         ) from None
-    time.sleep(random.uniform(0.05, 0.25) * min(attempt, 6))
+    back_off(attempt)
     return True
+
+
+def back_off(attempt: int) -> None:
+    """Wait a little before going again after a lost commit (longer, and jittered, each time)."""
+    import random
+    import time
+
+    time.sleep(random.uniform(0.05, 0.25) * min(attempt, 6))

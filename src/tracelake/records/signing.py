@@ -1,5 +1,6 @@
 """Signing a batch record: dispositions and release signatures written on the record as it stands
-in the lake's writer database (under its writer lock), bound to its hash, then published."""
+in the lake's writer database (under its writer lock), bound to its hash, then published; run
+again if another site's review took the chain's next place at the same moment (scale-out)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import duckdb
 from tracelake.errors import InputError
 from tracelake.lake.storage import LakePaths
 from tracelake.records.bmr import batch_record
-from tracelake.review import User, chain, dispose, review_writer, sign
+from tracelake.review import User, chain, dispose, sign
+from tracelake.review.store import write_review
 
 __all__ = ["record_dispositions", "record_signature"]
 
@@ -35,17 +37,21 @@ def record_dispositions(lake: LakePaths, user: User, job_id: str, select: Select
     """Sign dispositions of the findings ``select(review)`` picks (rows of the BMR's
     ``review["findings"]``), bound to the record as it stands under the writer lock, then
     publish the snapshot. ``seen_hash``: the hash the signer looked at (refused if changed)."""
-    with review_writer(lake) as con:
+    def work(con: duckdb.DuckDBPyConnection) -> list[chain.Entry]:
         doc = _current(con, job_id, seen_hash)
         return [dispose(con, user, job_id, f, disposition, record_hash=doc["record_hash"],
                         rationale=rationale, ncr_id=ncr_id) for f in select(doc["review"])]
+
+    return write_review(lake, work)
 
 
 def record_signature(lake: LakePaths, user: User, job_id: str, meaning: str, *,
                      comment: str | None = None, seen_hash: str | None = None) -> chain.Entry:
     """Sign a job's release or rejection on the record as it stands (release refused while the
     review's decision holds reasons), then publish the snapshot."""
-    with review_writer(lake) as con:
+    def work(con: duckdb.DuckDBPyConnection) -> chain.Entry:
         doc = _current(con, job_id, seen_hash)
         return sign(con, user, job_id, meaning, record_hash=doc["record_hash"],
                     refused=doc["review"]["decision"]["reasons"], comment=comment)
+
+    return write_review(lake, work)

@@ -6,6 +6,13 @@ corrects. Each entry carries ``prev_hash``, the ``entry_hash`` of the entry befo
 ``entry_hash``, the sha256 of its content (every column but ``entry_hash``, as canonical JSON), so
 an entry changed or removed with plain SQL breaks the chain at that entry, and :func:`verify_chain`
 names it. Ingest never touches this table (it writes contract, ledger and index tables only).
+
+``review_head`` holds one row, the newest entry's ``seq`` and ``entry_hash``, rewritten by every
+append. It does two jobs: entries removed from the END of the chain (which no ``prev_hash`` can
+show) are named by :func:`verify_chain`; and in the scale-out mode, where several sites may sign
+at the same moment, two appends that overlap both rewrite that row, so DuckLake refuses the later
+COMMIT (a conflict, run again by ``review.store``) instead of letting both take the same ``seq``
+and fork the chain.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ __all__ = ["GENESIS", "TABLE", "ChainBreak", "Entry", "append", "create_table", 
            "has_table", "verify_chain"]
 
 TABLE = "review_entries"
+#: one row: the newest entry's seq and hash (see the module docstring)
+HEAD = "review_head"
 #: ``prev_hash`` of the first entry.
 GENESIS = "0" * 64
 
@@ -88,6 +97,13 @@ def create_table(con: duckdb.DuckDBPyConnection) -> None:
     """Create ``review_entries`` (idempotent). Only :func:`append` writes to it."""
     cols = ", ".join(f"{c} {_TYPES.get(c, 'VARCHAR')}" for c in COLUMNS)
     con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({cols})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {HEAD} (seq BIGINT, entry_hash VARCHAR)")
+    # a row from the start (entry 0, the genesis hash): the first two appends must both rewrite
+    # a row for DuckLake to see them overlap (deleting from an empty table conflicts with nothing)
+    if not con.execute(f"SELECT count(*) FROM {HEAD}").fetchone()[0]:  # type: ignore[index]
+        last = con.execute(f"SELECT seq, entry_hash FROM {TABLE} ORDER BY seq DESC "
+                           "LIMIT 1").fetchone()
+        con.execute(f"INSERT INTO {HEAD} VALUES (?, ?)", list(last) if last else [0, GENESIS])
 
 
 def has_table(con: duckdb.DuckDBPyConnection) -> bool:
@@ -121,7 +137,20 @@ def append(con: duckdb.DuckDBPyConnection, **values: Any) -> Entry:
     entry = Entry(**content, entry_hash=hash_content(content))
     con.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES "
                 f"({', '.join('?' for _ in COLUMNS)})", [getattr(entry, c) for c in COLUMNS])
+    con.execute(f"DELETE FROM {HEAD}")
+    con.execute(f"INSERT INTO {HEAD} VALUES (?, ?)", [entry.seq, entry.entry_hash])
     return entry
+
+
+def _head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """The head row (None without one: a chain written before the head was kept, or a lake as
+    of a time before its first entry; more than one: two sites made the table at once and no
+    entry has been appended since, so the head says nothing yet)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+                       "AND table_name = ?", [HEAD]).fetchone()[0]:  # type: ignore[index]
+        return None
+    row = con.execute(f"SELECT seq, entry_hash FROM {HEAD}").fetchall()
+    return (int(row[0][0]), str(row[0][1])) if len(row) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -158,4 +187,15 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> tuple[int, ChainBreak | None
                                           "it does not carry the hash of the entry before it: "
                                           "an entry before it was changed, removed or inserted")
         prev_hash, expected_seq = e.entry_hash, expected_seq + 1
+    head = _head(con)
+    last = found[-1] if found else None
+    if head is not None and head != ((last.seq, last.entry_hash) if last else (0, GENESIS)):
+        if last is None or head[0] > last.seq:
+            shown = "no entry is left" if last is None else f"the last entry is {last.seq}"
+            return len(found), ChainBreak(head[0], None,
+                                          f"the chain's head names entry {head[0]}, but "
+                                          f"{shown}: entries at the end were removed")
+        return len(found), ChainBreak(last.seq, last.job_id,
+                                      "the chain's head does not carry the hash of the last "
+                                      "entry: it was changed after it was written")
     return len(found), None

@@ -4,17 +4,39 @@ go into the DuckLake and this machine's serving copy is brought up to the snapsh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TypeVar
 
 import duckdb
 
 from tracelake.errors import LakeError, LakeNotFound
-from tracelake.lake import snapshot
+from tracelake.lake import ducklake, snapshot
 from tracelake.lake.storage import LakePaths, connect_writer
 from tracelake.review import chain
 
-__all__ = ["review_writer"]
+__all__ = ["review_writer", "write_review"]
+
+T = TypeVar("T")
+
+
+class ReviewConflict(LakeError):
+    """Two sites signed at the same moment (scale-out mode) and this review lost its commit."""
+
+
+def write_review(lake: LakePaths, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run ``work`` in :func:`review_writer` and return what it returns; when it lost its commit
+    to a review another site signed at the same moment, run it again (it then sees that review,
+    so the chain goes on from it; a record hash the signer saw is checked again too)."""
+    for attempt in range(1, ducklake.MAX_RETRIES + 1):
+        try:
+            with review_writer(lake) as con:
+                return work(con)
+        except ReviewConflict:
+            if attempt == ducklake.MAX_RETRIES:
+                raise
+            ducklake.back_off(attempt)
+    raise AssertionError("unreachable")
 
 
 @contextmanager
@@ -35,8 +57,13 @@ def review_writer(lake: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             yield con
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            with suppress(duckdb.Error):  # (a COMMIT that lost has already rolled back)
+                con.execute("ROLLBACK")
+            if ducklake.is_conflict(exc):
+                raise ReviewConflict("another site recorded a review at the same moment; "
+                                     "nothing of this one was recorded: look at the record "
+                                     "again and sign again") from None
             raise
         if not lake.scaleout:  # (scale-out: published below, once the writer has closed)
             try:
