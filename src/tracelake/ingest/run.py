@@ -30,13 +30,14 @@ from tracelake.derived.genealogy import GENEALOGY_TABLES, has_index, update_inde
 from tracelake.derived.search import SEARCH_TABLES, build_search_index, has_search_index
 from tracelake.errors import FileRejected, LakeError, TracelakeError
 from tracelake.ingest.report import FileReport, IngestReport
-from tracelake.intake.checks import check_frame, missing_required_columns
-from tracelake.intake.coerce import coerce_frame
+from tracelake.intake.checks import blank_rows, check_frame, duplicate_key_failures, missing_required_columns
+from tracelake.intake.coerce import FAILURE_SCHEMA, coerce_frame
 from tracelake.intake.dates import decide_date_orders
 from tracelake.intake.mapping import Mapping, Source, resolve_headers
 from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.ducklake import retry_conflict
+from tracelake.lake.literals import literal
 from tracelake.lake.storage import LakePaths, check_site, connect_writer, retire_rows, set_site, upsert
 
 __all__ = ["discover", "discover_files", "ingest"]
@@ -44,6 +45,9 @@ __all__ = ["discover", "discover_files", "ingest"]
 #: Files in a landing folder that are documentation or configuration, never data.
 SKIPPED_SUFFIXES = {".md", ".yaml", ".yml", ".txt", ".rst", ".py"}
 Progress = Callable[[int, int, str], None]
+#: Rows of one file typed, checked and staged at a time: a large file never becomes one frame
+#: of typed rows (``TRACELAKE_CHUNK_ROWS`` overrides it, e.g. in tests).
+CHUNK_ROWS = 200_000
 
 
 def discover_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:
@@ -546,9 +550,25 @@ def _sha_or_none(path: Path) -> str | None:
         return None
 
 
+def chunk_rows() -> int:
+    """Rows typed and checked at a time (``TRACELAKE_CHUNK_ROWS`` overrides :data:`CHUNK_ROWS`)."""
+    try:
+        return max(1, int(os.environ.get("TRACELAKE_CHUNK_ROWS") or CHUNK_ROWS))
+    except ValueError:
+        return CHUNK_ROWS
+
+
 def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
           source: Source, report: FileReport, run_id: str, writing: list[bool],
           clock: _Clock) -> None:
+    """Map, type, check, upsert and quarantine one file's rows, :func:`chunk_rows` at a time.
+
+    Each chunk is typed and checked in polars and its typed rows appended to a staging table in
+    the run's transaction; checks across rows (duplicate natural keys) then run in DuckDB over
+    the whole file's staged rows, and the valid rows are upserted from there in one set-based
+    statement. Row numbers stay the file's own. Nothing of the file reaches the lake's tables
+    until every chunk has been checked, and all of it goes with the run's transaction.
+    """
     path = report.path
     report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
     report.notes = list(raw.notes)
@@ -574,44 +594,153 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if decided:
         report.notes.append("date order read from the data: " + "; ".join(
             f"{c} as {', '.join(f)}" for c, f in decided.items()))
-    typed = coerce_frame(frame, contract, dayfirst=source.dayfirst, timezone=source.timezone,
-                         decimal_comma=raw.delimiter == ";", date_formats=source.date_formats,
-                         column_formats=decided)
-    failures = pl.concat([typed.failures, check_frame(typed.frame, contract, typed.failures),
-                          raw.problems.select(ROW, "column", "rule", "message")])
-    if source.values and failures.height:
-        failures = _name_value_maps(failures, raw.frame.rename(renames), source)
-    bad_rows = failures[ROW].unique()
-    valid = typed.frame.filter(~pl.col(ROW).is_in(bad_rows.implode())) if bad_rows.len() \
-        else typed.frame
-    del typed
+    stage = _Stage(con, contract, writing)
+    try:
+        _load_staged(con, raw, frame, renames, contract, source, report, run_id, writing,
+                     clock, decided, stage)
+    finally:
+        stage.drop()
+
+
+def _load_staged(con, raw: RawFrame, frame: pl.DataFrame,  # type: ignore[no-untyped-def]
+                 renames: dict[str, str], contract: TableContract, source: Source,
+                 report: FileReport, run_id: str, writing: list[bool], clock: _Clock,
+                 decided: dict[str, tuple[str, ...]], stage: _Stage) -> None:
+    path = report.path
+    size = chunk_rows()
+    found: list[pl.DataFrame] = []  # failures per chunk: few, kept whole
+    for start in range(0, frame.height, size):
+        chunk = frame.slice(start, size)
+        typed = coerce_frame(chunk, contract, dayfirst=source.dayfirst, timezone=source.timezone,
+                             decimal_comma=raw.delimiter == ";",
+                             date_formats=source.date_formats, column_formats=decided)
+        failures = pl.concat([typed.failures, check_frame(typed.frame, contract, typed.failures,
+                                                          duplicates=False)])
+        if source.values and failures.height:
+            failures = _name_value_maps(failures, chunk, source)
+        if failures.height:
+            found.append(failures)
+        stage.append(typed.frame, failures[ROW], blank_rows(typed.frame, contract))
+        del typed, chunk
+    found.append(stage.duplicates())
+    found.append(raw.problems.select(ROW, "column", "rule", "message"))
+    failures = pl.concat(found)
+    del found
     report.rows_read = raw.rows_read
-    report.rows_quarantined = bad_rows.len()
-    report.rows_loaded = valid.height
+    report.rows_loaded = stage.valid_rows()
+    report.rows_quarantined = failures[ROW].n_unique()
     if not failures.height:  # the text as read is needed only to quarantine rows: free it now
-        raw.frame, frame = raw.frame.clear(), frame.clear()
+        raw.frame = raw.frame.clear()
+    del frame
     if report.rows_read != report.rows_loaded + report.rows_quarantined:  # never expected
         raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
                            f"loaded and {report.rows_quarantined} quarantined")
     clock.lap("check")
     now = datetime.now(UTC)
     writing[0] = True  # from here a failure leaves rows of this file in the transaction
+    valid = stage.valid_view(path=path, sha256=report.sha256 or "", run_id=run_id, now=now)
     if report.reread:  # rows the earlier reading loaded and this one does not: to history
         report.rows_retired = retire_rows(con, contract, valid, sha256=report.sha256,
                                           run_id=run_id, source_file=path)
         report.quarantine_closed = ledger.close_quarantine(con, report.sha256, contract.name,
                                                            run_id)
-    counts = upsert(con, contract, valid.with_columns(
-        _source_file=pl.lit(path), _sha256=pl.lit(report.sha256), _run_id=pl.lit(run_id),
-        _loaded_at=pl.lit(now, dtype=pl.Datetime("us", "UTC"))), run_id=run_id,
-        source_file=path)
+    counts = upsert(con, contract, valid, run_id=run_id, source_file=path)
     report.rows_inserted, report.rows_updated, report.rows_unchanged = \
         counts.inserted, counts.updated, counts.unchanged
     if failures.height:
         report.quarantined_by_rule = dict(
             failures.group_by("rule").agg(pl.col(ROW).n_unique()).sort("rule").iter_rows())
-        _quarantine(con, raw, frame, failures, report, run_id, now)
+        _quarantine(con, raw, failures, report, run_id, now)
     clock.lap("load")
+
+
+class _Stage:
+    """A file's typed rows staged in DuckDB, chunk by chunk, inside the run's transaction.
+
+    A temporary table (rolled back with the run, dropped when the file is done) holding the
+    contract's columns, ``_extra``, ``_row``, and whether a chunk's checks failed the row
+    (``_bad``) or found it blank (``_blank``). DuckDB keeps it within its memory limit
+    (spilling to disk past it), so a file of millions of rows is never one polars frame.
+    """
+
+    TABLE = "_ingest_stage"
+    VALID = "_ingest_valid"
+
+    def __init__(self, con, contract: TableContract,  # type: ignore[no-untyped-def]
+                 writing: list[bool]) -> None:
+        self.con, self.contract, self.writing = con, contract, writing
+        self.cols = [*contract.dtypes, ROW, "_extra"]
+        self._created = False
+
+    def _sql(self, sql: str, params: list | None = None):  # type: ignore[no-untyped-def, type-arg]
+        """One statement on the stage: a DuckDB failure here aborts the run's transaction, so
+        it counts as a failure while writing (the run goes again without the file)."""
+        was, self.writing[0] = self.writing[0], True
+        result = self.con.execute(sql, params) if params else self.con.execute(sql)
+        self.writing[0] = was
+        return result
+
+    def append(self, typed: pl.DataFrame, bad: pl.Series, blank: pl.Series) -> None:
+        """Stage one chunk's typed rows; ``bad``: the rows its checks failed; ``blank``: per row."""
+        part = typed.select(self.cols).with_columns(
+            pl.col(ROW).is_in(bad.implode()).alias("_bad"), blank.alias("_blank"))
+        if not self._created:
+            self._sql(self._create_sql())
+            self._created = True
+        self.con.register("_ingest_chunk", part.to_arrow())
+        try:
+            self._sql(f"INSERT INTO {self.TABLE} SELECT * FROM _ingest_chunk")
+        finally:
+            self.con.unregister("_ingest_chunk")
+
+    def _create_sql(self) -> str:
+        from tracelake.lake.storage import duckdb_type
+
+        cols = [f'"{c}" {duckdb_type(t)}' for c, t in self.contract.dtypes.items()]
+        cols += [f'"{ROW}" BIGINT', '"_extra" VARCHAR', '"_bad" BOOLEAN', '"_blank" BOOLEAN']
+        return f"CREATE OR REPLACE TEMP TABLE {self.TABLE} ({', '.join(cols)})"
+
+    def duplicates(self) -> pl.DataFrame:
+        """Rows whose natural key the whole file holds more than once (then marked bad)."""
+        if not self._created:
+            return pl.DataFrame(schema=FAILURE_SCHEMA)
+        was, self.writing[0] = self.writing[0], True
+        dup = duplicate_key_failures(self.con, self.TABLE, self.contract)
+        if dup.height:
+            self.con.register("_ingest_dups", dup.select(ROW).to_arrow())
+            try:
+                self.con.execute(f"UPDATE {self.TABLE} SET _bad = true "
+                                 f"WHERE {ROW} IN (SELECT {ROW} FROM _ingest_dups)")
+            finally:
+                self.con.unregister("_ingest_dups")
+        self.writing[0] = was
+        return dup
+
+    def valid_rows(self) -> int:
+        """How many staged rows no check failed."""
+        if not self._created:
+            return 0
+        return int(self._sql(f"SELECT count(*) FROM {self.TABLE} WHERE NOT _bad"
+                             ).fetchone()[0])
+
+    def valid_view(self, *, path: str, sha256: str, run_id: str, now: datetime) -> str:
+        """A view of the valid rows with the file's lineage: what upsert reads."""
+        if not self._created:
+            self._sql(self._create_sql())
+            self._created = True
+        names = ", ".join(f'"{c}"' for c in self.cols)
+        self._sql(f"""CREATE OR REPLACE TEMP VIEW {self.VALID} AS SELECT {names},
+            {literal(path)} AS _source_file, {literal(sha256)} AS _sha256,
+            {literal(run_id)} AS _run_id, {literal(now)}::TIMESTAMPTZ AS _loaded_at
+            FROM {self.TABLE} WHERE NOT _bad""")
+        return self.VALID
+
+    def drop(self) -> None:
+        """Drop the stage (nothing to do, or nothing possible, once the transaction failed)."""
+        if self._created:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute(f"DROP VIEW IF EXISTS {self.VALID}; "
+                                 f"DROP TABLE IF EXISTS {self.TABLE}")
 
 
 def _apply_mapping(frame: pl.DataFrame, source: Source, file_name: str) -> pl.DataFrame:
@@ -680,7 +809,7 @@ def _clashes(renames: dict[str, str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def _quarantine(con, raw: RawFrame, frame: pl.DataFrame,  # type: ignore[no-untyped-def]
+def _quarantine(con, raw: RawFrame,  # type: ignore[no-untyped-def]
                 failures: pl.DataFrame, report: FileReport, run_id: str, now: datetime) -> None:
     """Write one quarantine row per failure, with the source row's raw values as JSON."""
     text_cols = [c for c in raw.frame.columns if c != ROW]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
@@ -29,14 +30,17 @@ def missing_required_columns(columns: list[str], contract: TableContract,
 
 
 def check_frame(typed: pl.DataFrame, contract: TableContract,
-                already: pl.DataFrame | None = None) -> pl.DataFrame:
+                already: pl.DataFrame | None = None, *, duplicates: bool = True) -> pl.DataFrame:
     """Every contract failure of every row: ``_row``, column, rule, message.
 
     ``already`` holds failures found earlier (values that could not be typed); a value reported
-    there is not reported again as a missing required value.
+    there is not reported again as a missing required value. ``duplicates=False`` leaves out
+    the natural-key check across rows, for a chunk of a larger file (the caller then checks the
+    whole file's keys with :func:`duplicate_key_failures`).
     """
-    failures = [_blank_rows(typed, contract), _pandera_failures(typed, contract),
-                _duplicate_keys(typed, contract)]
+    failures = [_blank_rows(typed, contract), _pandera_failures(typed, contract)]
+    if duplicates:
+        failures.append(_duplicate_keys(typed, contract))
     out = pl.concat([f for f in failures if f.height] or [pl.DataFrame(schema=FAILURE_SCHEMA)])
     blank = out.filter(pl.col("rule") == "blank_row")[ROW]
     out = out.filter(~(pl.col(ROW).is_in(blank.implode()) & (pl.col("rule") != "blank_row")))
@@ -140,6 +144,40 @@ def _duplicate_keys(typed: pl.DataFrame, contract: TableContract) -> pl.DataFram
         ROW, pl.lit(None, pl.String).alias("column"), pl.lit("duplicate_key").alias("rule"),
         (pl.lit(f"natural key ({names}) appears on rows ") + listed
          + pl.lit(" of this file; none is loaded until the file is corrected")).alias("message"))
+
+
+def blank_rows(typed: pl.DataFrame, contract: TableContract) -> pl.Series:
+    """Whether each row of a typed frame is blank (the ``blank_row`` rule of :func:`check_frame`)."""
+    defaulted = {c for c, _ in contract.defaults}
+    cols = [c for c in contract.input_columns if c in typed.columns and c not in defaulted]
+    return typed.select(pl.all_horizontal(pl.col(cols).is_null()).alias("_blank")).to_series()
+
+
+def duplicate_key_failures(con: duckdb.DuckDBPyConnection, relation: str,
+                           contract: TableContract) -> pl.DataFrame:
+    """The ``duplicate_key`` failures of a whole file staged in DuckDB, as :func:`check_frame`
+    finds them in one frame: every row whose natural key appears more than once in the file
+    (``relation`` holds the typed key columns, ``_row`` and ``_blank``; a blank row counts
+    towards a key but is quarantined as blank, not as a duplicate).
+
+    Done by DuckDB over the staged rows, so a file of millions of rows is checked whole without
+    holding it in a frame.
+    """
+    key = ", ".join(f'"{k}"' for k in contract.natural_key)
+    match = " AND ".join(f's."{k}" IS NOT DISTINCT FROM d."{k}"' for k in contract.natural_key)
+    shown = DUPLICATE_ROWS_SHOWN
+    names = ", ".join(contract.natural_key)
+    return con.execute(f"""
+        WITH d AS (SELECT {key}, list_sort(list(_row)) AS rows, count(*) AS n
+                   FROM {relation} GROUP BY {key} HAVING count(*) > 1)
+        SELECT s._row AS "{ROW}", NULL::VARCHAR AS "column", 'duplicate_key' AS rule,
+               'natural key ({names}) appears on rows '
+               || array_to_string(d.rows[1:{shown}], ', ')
+               || CASE WHEN d.n > {shown} THEN ' and ' || (d.n - {shown}) || ' more ('
+                       || d.n || ' rows)' ELSE '' END
+               || ' of this file; none is loaded until the file is corrected' AS message
+        FROM {relation} s JOIN d ON {match}
+        WHERE NOT s._blank ORDER BY s._row""").pl().cast(FAILURE_SCHEMA)  # type: ignore[arg-type]
 
 
 _ = pa  # pandera.polars is imported for its side effect of registering the polars backend

@@ -225,57 +225,70 @@ class UpsertCounts:
     unchanged: int = 0
 
 
-def upsert(con: duckdb.DuckDBPyConnection, contract: TableContract, rows: pl.DataFrame,
+def upsert(con: duckdb.DuckDBPyConnection, contract: TableContract, rows: pl.DataFrame | str,
            *, run_id: str, source_file: str) -> UpsertCounts:
     """Insert new natural keys, replace changed rows (keeping the old version in history).
 
-    ``rows`` holds the contract's columns, ``_extra`` and the lineage columns.
+    ``rows`` holds the contract's columns, ``_extra`` and the lineage columns: a frame, or the
+    name of a table or view in ``con`` (an ingest stages a large file there chunk by chunk, so
+    the set-based statements below read it without a copy of everything in Python).
     """
+    if isinstance(rows, str):
+        n = con.execute(f"SELECT count(*) FROM {rows}").fetchone()[0]  # type: ignore[index]
+        if not n:
+            return UpsertCounts()
+        return _upsert_from(con, contract, rows, n, run_id=run_id, source_file=source_file)
     if not rows.height:
         return UpsertCounts()
-    table = f'main."{contract.name}"'
     cols = [*contract.dtypes, *LINEAGE]
-    select = ", ".join(f'"{c}"' for c in cols)
     con.register("_stage_frame", rows.select(cols).to_arrow())
     try:
-        if con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:  # type: ignore[index]
-            con.execute(f"INSERT INTO {table} ({select}, _site) SELECT {select}, {_site_value()} "
-                        "FROM _stage_frame")
-            return UpsertCounts(inserted=rows.height)
-        key_match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"'
-                                 for k in contract.natural_key)
-        content = [*contract.dtypes, "_extra"]
-        differs = " OR ".join(f't."{c}" IS DISTINCT FROM s."{c}"' for c in content)
-        con.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _stage_frame")
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _matched AS
-            SELECT t.rowid AS target_rowid, s._row AS stage_row, ({differs}) AS changed
-            FROM {table} t JOIN _stage s ON {key_match}""")
-        changed, unchanged = con.execute(
-            "SELECT count(*) FILTER (WHERE changed), count(*) FILTER (WHERE NOT changed) "
-            "FROM _matched").fetchone()  # type: ignore[misc]
-        if changed:
-            old = ", ".join(f't."{c}"' for c in cols)
-            con.execute(f"""
-                INSERT INTO history."{contract.name}" ({select}, _site, _superseded_at,
-                                                       _superseded_by_run, _superseded_by_file)
-                SELECT {old}, t._site, now(), ?, ? FROM {table} t
-                WHERE t.rowid IN (SELECT target_rowid FROM _matched WHERE changed)""",
-                        [run_id, source_file])
-            con.execute(f"DELETE FROM {table} WHERE rowid IN "
-                        "(SELECT target_rowid FROM _matched WHERE changed)")
-        con.execute(f"""
-            INSERT INTO {table} ({select}, _site) SELECT {select}, {_site_value()} FROM _stage
-            WHERE _row NOT IN (SELECT stage_row FROM _matched WHERE NOT changed)""")
-        con.execute("DROP TABLE IF EXISTS _stage; DROP TABLE IF EXISTS _matched")
-        return UpsertCounts(inserted=rows.height - changed - unchanged, updated=changed,
-                            unchanged=unchanged)
+        return _upsert_from(con, contract, "_stage_frame", rows.height, run_id=run_id,
+                            source_file=source_file)
     finally:
         con.unregister("_stage_frame")
 
 
-def retire_rows(con: duckdb.DuckDBPyConnection, contract: TableContract, keep: pl.DataFrame, *,
-                sha256: str, run_id: str, source_file: str) -> int:
+def _upsert_from(con: duckdb.DuckDBPyConnection, contract: TableContract, source: str, n: int,
+                 *, run_id: str, source_file: str) -> UpsertCounts:
+    """:func:`upsert` of the ``n`` rows of relation ``source`` (``_row`` unique in it)."""
+    table = f'main."{contract.name}"'
+    cols = [*contract.dtypes, *LINEAGE]
+    select = ", ".join(f'"{c}"' for c in cols)
+    if con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:  # type: ignore[index]
+        con.execute(f"INSERT INTO {table} ({select}, _site) SELECT {select}, {_site_value()} "
+                    f"FROM {source}")
+        return UpsertCounts(inserted=n)
+    key_match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"'
+                             for k in contract.natural_key)
+    content = [*contract.dtypes, "_extra"]
+    differs = " OR ".join(f't."{c}" IS DISTINCT FROM s."{c}"' for c in content)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _matched AS
+        SELECT t.rowid AS target_rowid, s._row AS stage_row, ({differs}) AS changed
+        FROM {table} t JOIN {source} s ON {key_match}""")
+    changed, unchanged = con.execute(
+        "SELECT count(*) FILTER (WHERE changed), count(*) FILTER (WHERE NOT changed) "
+        "FROM _matched").fetchone()  # type: ignore[misc]
+    if changed:
+        old = ", ".join(f't."{c}"' for c in cols)
+        con.execute(f"""
+            INSERT INTO history."{contract.name}" ({select}, _site, _superseded_at,
+                                                   _superseded_by_run, _superseded_by_file)
+            SELECT {old}, t._site, now(), ?, ? FROM {table} t
+            WHERE t.rowid IN (SELECT target_rowid FROM _matched WHERE changed)""",
+                    [run_id, source_file])
+        con.execute(f"DELETE FROM {table} WHERE rowid IN "
+                    "(SELECT target_rowid FROM _matched WHERE changed)")
+    con.execute(f"""
+        INSERT INTO {table} ({select}, _site) SELECT {select}, {_site_value()} FROM {source}
+        WHERE _row NOT IN (SELECT stage_row FROM _matched WHERE NOT changed)""")
+    con.execute("DROP TABLE IF EXISTS _matched")
+    return UpsertCounts(inserted=n - changed - unchanged, updated=changed, unchanged=unchanged)
+
+
+def retire_rows(con: duckdb.DuckDBPyConnection, contract: TableContract,
+                keep: pl.DataFrame | str, *, sha256: str, run_id: str, source_file: str) -> int:
     """Move to history the rows a file's earlier reading loaded that its new reading does not give.
 
     Used when a file is read again under a changed mapping: the rows its new reading gives are
@@ -286,10 +299,12 @@ def retire_rows(con: duckdb.DuckDBPyConnection, contract: TableContract, keep: p
     key = list(contract.natural_key)
     cols = [*contract.dtypes, *LINEAGE]
     select = ", ".join(f'"{c}"' for c in cols)
-    con.register("_keep_keys", keep.select(key).to_arrow())
+    keys = keep if isinstance(keep, str) else "_keep_keys"  # a frame, or a relation's name
+    if not isinstance(keep, str):
+        con.register("_keep_keys", keep.select(key).to_arrow())
     try:
         match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM k."{k}"' for k in key)
-        gone = f"""t._sha256 = ? AND NOT EXISTS (SELECT 1 FROM _keep_keys k WHERE {match})"""
+        gone = f"""t._sha256 = ? AND NOT EXISTS (SELECT 1 FROM {keys} k WHERE {match})"""
         n = con.execute(f"SELECT count(*) FROM {table} t WHERE {gone}", [sha256]).fetchone()[0]  # type: ignore[index]
         if n:
             old = ", ".join(f't."{c}"' for c in cols)
@@ -301,4 +316,5 @@ def retire_rows(con: duckdb.DuckDBPyConnection, contract: TableContract, keep: p
             con.execute(f"DELETE FROM {table} t WHERE {gone}", [sha256])
         return int(n)
     finally:
-        con.unregister("_keep_keys")
+        if not isinstance(keep, str):
+            con.unregister("_keep_keys")
