@@ -47,7 +47,7 @@ SKIPPED_SUFFIXES = {".md", ".yaml", ".yml", ".txt", ".rst", ".py"}
 Progress = Callable[[int, int, str], None]
 #: Rows of one file typed, checked and staged at a time: a large file never becomes one frame
 #: of typed rows (``TRACELAKE_CHUNK_ROWS`` overrides it, e.g. in tests).
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 125_000
 
 
 def discover_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:
@@ -511,7 +511,14 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
                           columns=list(source.columns) or None, sheet=source.sheet, table=table,
                           serial_from=source.serial_from, json_key=source.json_key)
         clock.lap("read")
-        _load(con, raw, contract, source, report, run_id, writing, clock)
+
+        def again() -> RawFrame:  # the file's text again, to quote rows found bad at the end
+            return read_source(path, encoding=source.encoding, header=source.header,
+                               columns=list(source.columns) or None, sheet=source.sheet,
+                               table=table, serial_from=source.serial_from,
+                               json_key=source.json_key)
+
+        _load(con, raw, contract, source, report, run_id, writing, clock, again)
     except FileRejected as exc:
         _reject(report, exc.reason)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
@@ -560,7 +567,7 @@ def chunk_rows() -> int:
 
 def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
           source: Source, report: FileReport, run_id: str, writing: list[bool],
-          clock: _Clock) -> None:
+          clock: _Clock, again: Callable[[], RawFrame] | None = None) -> None:
     """Map, type, check, upsert and quarantine one file's rows, :func:`chunk_rows` at a time.
 
     Each chunk is typed and checked in polars and its typed rows appended to a staging table in
@@ -594,23 +601,34 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if decided:
         report.notes.append("date order read from the data: " + "; ".join(
             f"{c} as {', '.join(f)}" for c, f in decided.items()))
+    # the file's text from here is held chunk by chunk, each freed once staged (a reader's
+    # frame is made of chunks of its own, so most of its memory goes with them)
+    size = chunk_rows()
+    report.rows_read = raw.rows_read
+    text_cols = [c for c in raw.frame.columns if c != ROW]
+    parts = [(frame.slice(s, size), raw.frame.slice(s, size))
+             for s in range(0, frame.height, size)]
+    del frame
+    raw.frame = raw.frame.clear()
     stage = _Stage(con, contract, writing)
     try:
-        _load_staged(con, raw, frame, renames, contract, source, report, run_id, writing,
-                     clock, decided, stage)
+        _load_staged(con, raw, parts, text_cols, contract, source, report, run_id, writing,
+                     clock, decided, stage, again)
     finally:
         stage.drop()
 
 
-def _load_staged(con, raw: RawFrame, frame: pl.DataFrame,  # type: ignore[no-untyped-def]
-                 renames: dict[str, str], contract: TableContract, source: Source,
-                 report: FileReport, run_id: str, writing: list[bool], clock: _Clock,
-                 decided: dict[str, tuple[str, ...]], stage: _Stage) -> None:
+def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
+                 parts: list[tuple[pl.DataFrame, pl.DataFrame]], text_cols: list[str],
+                 contract: TableContract, source: Source, report: FileReport, run_id: str,
+                 writing: list[bool], clock: _Clock, decided: dict[str, tuple[str, ...]],
+                 stage: _Stage, again: Callable[[], RawFrame] | None) -> None:
     path = report.path
-    size = chunk_rows()
     found: list[pl.DataFrame] = []  # failures per chunk: few, kept whole
-    for start in range(0, frame.height, size):
-        chunk = frame.slice(start, size)
+    quoted: list[pl.DataFrame] = []  # the failing rows' text as read, as JSON
+    parts.reverse()
+    while parts:
+        chunk, text = parts.pop()
         typed = coerce_frame(chunk, contract, dayfirst=source.dayfirst, timezone=source.timezone,
                              decimal_comma=raw.delimiter == ";",
                              date_formats=source.date_formats, column_formats=decided)
@@ -620,18 +638,20 @@ def _load_staged(con, raw: RawFrame, frame: pl.DataFrame,  # type: ignore[no-unt
             failures = _name_value_maps(failures, chunk, source)
         if failures.height:
             found.append(failures)
+            quoted.append(_as_written(text, failures[ROW], text_cols))
         stage.append(typed.frame, failures[ROW], blank_rows(typed.frame, contract))
-        del typed, chunk
-    found.append(stage.duplicates())
-    found.append(raw.problems.select(ROW, "column", "rule", "message"))
+        del typed, chunk, text
+    dups = stage.duplicates()
+    if dups.height:
+        have = pl.concat(quoted)[ROW] if quoted else pl.Series(ROW, [], pl.Int64)
+        wanted = dups.filter(~pl.col(ROW).is_in(have.implode()))[ROW]
+        if wanted.len() and again is not None:  # rows found bad only at the end: read again
+            quoted.append(_as_written(again().frame, wanted, text_cols))
+    found += [dups, raw.problems.select(ROW, "column", "rule", "message")]
     failures = pl.concat(found)
     del found
-    report.rows_read = raw.rows_read
     report.rows_loaded = stage.valid_rows()
     report.rows_quarantined = failures[ROW].n_unique()
-    if not failures.height:  # the text as read is needed only to quarantine rows: free it now
-        raw.frame = raw.frame.clear()
-    del frame
     if report.rows_read != report.rows_loaded + report.rows_quarantined:  # never expected
         raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
                            f"loaded and {report.rows_quarantined} quarantined")
@@ -650,7 +670,8 @@ def _load_staged(con, raw: RawFrame, frame: pl.DataFrame,  # type: ignore[no-unt
     if failures.height:
         report.quarantined_by_rule = dict(
             failures.group_by("rule").agg(pl.col(ROW).n_unique()).sort("rule").iter_rows())
-        _quarantine(con, raw, failures, report, run_id, now)
+        _quarantine(con, pl.concat(quoted) if quoted else None, raw.problems, failures,
+                    report, run_id, now)
     clock.lap("load")
 
 
@@ -663,7 +684,6 @@ class _Stage:
     (spilling to disk past it), so a file of millions of rows is never one polars frame.
     """
 
-    TABLE = "_ingest_stage"
     VALID = "_ingest_valid"
 
     def __init__(self, con, contract: TableContract,  # type: ignore[no-untyped-def]
@@ -671,6 +691,14 @@ class _Stage:
         self.con, self.contract, self.writing = con, contract, writing
         self.cols = [*contract.dtypes, ROW, "_extra"]
         self._created = False
+        # the embedded lake: a table of the lake's own file, never committed (dropped before
+        # the run commits), so DuckDB compresses it and writes it out as it grows instead of
+        # holding it in memory uncompressed as a temporary table; a DuckLake (scale-out) lake
+        # must not get it as Parquet files, so there it is a temporary table
+        kind = con.execute("SELECT type FROM duckdb_databases() "
+                           "WHERE database_name = current_database()").fetchone()
+        self.temp = not kind or kind[0] != "duckdb"
+        self.TABLE = "_ingest_stage" if self.temp else 'main."_ingest_stage"'
 
     def _sql(self, sql: str, params: list | None = None):  # type: ignore[no-untyped-def, type-arg]
         """One statement on the stage: a DuckDB failure here aborts the run's transaction, so
@@ -698,7 +726,8 @@ class _Stage:
 
         cols = [f'"{c}" {duckdb_type(t)}' for c, t in self.contract.dtypes.items()]
         cols += [f'"{ROW}" BIGINT', '"_extra" VARCHAR', '"_bad" BOOLEAN', '"_blank" BOOLEAN']
-        return f"CREATE OR REPLACE TEMP TABLE {self.TABLE} ({', '.join(cols)})"
+        temp = "TEMP " if self.temp else ""
+        return f"CREATE OR REPLACE {temp}TABLE {self.TABLE} ({', '.join(cols)})"
 
     def duplicates(self) -> pl.DataFrame:
         """Rows whose natural key the whole file holds more than once (then marked bad)."""
@@ -809,15 +838,21 @@ def _clashes(renames: dict[str, str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def _quarantine(con, raw: RawFrame,  # type: ignore[no-untyped-def]
-                failures: pl.DataFrame, report: FileReport, run_id: str, now: datetime) -> None:
-    """Write one quarantine row per failure, with the source row's raw values as JSON."""
-    text_cols = [c for c in raw.frame.columns if c != ROW]
-    raw_rows = raw.frame.filter(pl.col(ROW).is_in(failures[ROW].unique().implode())).select(
+def _as_written(text: pl.DataFrame, rows: pl.Series, text_cols: list[str]) -> pl.DataFrame:
+    """The given rows of a file's text as read (headers as written), each as one JSON object."""
+    return text.filter(pl.col(ROW).is_in(rows.unique().implode())).select(
         ROW, pl.struct(text_cols).struct.json_encode().alias("raw") if text_cols
         else pl.lit("{}").alias("raw"))
-    problem_raw = raw.problems.select(ROW, pl.col("raw").alias("problem_raw"))
-    rows = (failures.join(raw_rows, on=ROW, how="left")
+
+
+def _quarantine(con, raw_rows: pl.DataFrame | None,  # type: ignore[no-untyped-def]
+                problems: pl.DataFrame, failures: pl.DataFrame, report: FileReport,
+                run_id: str, now: datetime) -> None:
+    """Write one quarantine row per failure, with the source row's raw values as JSON."""
+    if raw_rows is None:
+        raw_rows = pl.DataFrame(schema={ROW: pl.Int64, "raw": pl.String})
+    problem_raw = problems.select(ROW, pl.col("raw").alias("problem_raw"))
+    rows = (failures.join(raw_rows.unique(ROW), on=ROW, how="left")
             .join(problem_raw.unique(ROW), on=ROW, how="left")
             .with_columns(pl.coalesce("raw", "problem_raw").alias("raw"))
             .sort(ROW))

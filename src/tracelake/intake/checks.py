@@ -167,16 +167,20 @@ def duplicate_key_failures(con: duckdb.DuckDBPyConnection, relation: str,
     match = " AND ".join(f's."{k}" IS NOT DISTINCT FROM d."{k}"' for k in contract.natural_key)
     shown = DUPLICATE_ROWS_SHOWN
     names = ", ".join(contract.natural_key)
+    # keys seen twice by their hash first (8 bytes a row, not the keys' text), then grouped
+    # exactly among those few rows
     return con.execute(f"""
-        WITH d AS (SELECT {key}, list_sort(list(_row)) AS rows, count(*) AS n
-                   FROM {relation} GROUP BY {key} HAVING count(*) > 1)
+        WITH h AS (SELECT hash({key}) AS h FROM {relation} GROUP BY 1 HAVING count(*) > 1),
+        c AS (SELECT * FROM {relation} WHERE hash({key}) IN (SELECT h FROM h)),
+        d AS (SELECT {key}, list_sort(list(_row)) AS rows, count(*) AS n
+              FROM c GROUP BY {key} HAVING count(*) > 1)
         SELECT s._row AS "{ROW}", NULL::VARCHAR AS "column", 'duplicate_key' AS rule,
                'natural key ({names}) appears on rows '
                || array_to_string(d.rows[1:{shown}], ', ')
                || CASE WHEN d.n > {shown} THEN ' and ' || (d.n - {shown}) || ' more ('
                        || d.n || ' rows)' ELSE '' END
                || ' of this file; none is loaded until the file is corrected' AS message
-        FROM {relation} s JOIN d ON {match}
+        FROM c s JOIN d ON {match}
         WHERE NOT s._blank ORDER BY s._row""").pl().cast(FAILURE_SCHEMA)  # type: ignore[arg-type]
 
 
