@@ -46,8 +46,9 @@ __all__ = ["discover", "discover_files", "ingest"]
 SKIPPED_SUFFIXES = {".md", ".yaml", ".yml", ".txt", ".rst", ".py"}
 Progress = Callable[[int, int, str], None]
 #: Rows of one file typed, checked and staged at a time: a large file never becomes one frame
-#: of typed rows (``TRACELAKE_CHUNK_ROWS`` overrides it, e.g. in tests).
-CHUNK_ROWS = 125_000
+#: of typed rows. One DuckDB row group, so the staged rows are compressed and written out as they
+#: come (``TRACELAKE_CHUNK_ROWS`` overrides it, e.g. in tests).
+CHUNK_ROWS = 122_880
 
 
 def discover_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:

@@ -272,7 +272,9 @@ def _duckdb_read_csv(source: Path, names: list[str], delimiter: str,
             "escape='\"', auto_detect=false, strict_mode=true, null_padding=false, "
             "store_rejects=true, encoding='utf-8', parallel=true)"
         )
-        frame = con.sql(query).pl()
+        # in batches of a DuckDB row group: the frame's chunks let an ingest free the text
+        # of a large file chunk by chunk as it stages it (see ingest.run._load)
+        frame = con.sql(query).pl(batch_size=122_880)
         rejects = con.sql(
             "SELECT line, column_name, error_type, csv_line, error_message "
             "FROM reject_errors ORDER BY line").pl()
