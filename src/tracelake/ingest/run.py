@@ -716,7 +716,7 @@ class _Stage:
         if not self._created:
             self._sql(self._create_sql())
             self._created = True
-        self.con.register("_ingest_chunk", part.to_arrow())
+        self.con.register("_ingest_chunk", part.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             self._sql(f"INSERT INTO {self.TABLE} SELECT * FROM _ingest_chunk")
         finally:

@@ -48,8 +48,9 @@ __all__ = [
 ]
 
 #: DuckDB's memory limit in the writer (``TRACELAKE_MEMORY_LIMIT`` overrides it): past it DuckDB
-#: spills to disk. An ingest's peak is about this plus the frames of its largest file (polars
-#: holds one file at a time, ~2 GB for a file of a million test results).
+#: spills to disk. An ingest's peak is what DuckDB uses (at most this) plus the text of its largest
+#: file as read and one chunk of it typed (ingest.run.CHUNK_ROWS): files are staged into DuckDB
+#: chunk by chunk, never typed whole in polars.
 MEMORY_LIMIT = "2GB"
 
 LINEAGE = {"_extra": "VARCHAR", "_source_file": "VARCHAR", "_sha256": "VARCHAR",
