@@ -30,14 +30,14 @@ from tracelake.derived.genealogy import GENEALOGY_TABLES, has_index, update_inde
 from tracelake.derived.search import SEARCH_TABLES, build_search_index, has_search_index
 from tracelake.errors import FileRejected, LakeError, TracelakeError
 from tracelake.ingest.report import FileReport, IngestReport
-from tracelake.intake.checks import blank_rows, check_frame, duplicate_key_failures, missing_required_columns
-from tracelake.intake.coerce import FAILURE_SCHEMA, coerce_frame
+from tracelake.ingest.stage import Stage
+from tracelake.intake.checks import blank_rows, check_frame, missing_required_columns
+from tracelake.intake.coerce import coerce_frame
 from tracelake.intake.dates import decide_date_orders
 from tracelake.intake.mapping import Mapping, Source, resolve_headers
 from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.ducklake import retry_conflict
-from tracelake.lake.literals import literal
 from tracelake.lake.storage import LakePaths, check_site, connect_writer, retire_rows, set_site, upsert
 
 __all__ = ["discover", "discover_files", "ingest"]
@@ -611,7 +611,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
              for s in range(0, frame.height, size)]
     del frame
     raw.frame = raw.frame.clear()
-    stage = _Stage(con, contract, writing)
+    stage = Stage(con, contract, writing)
     try:
         _load_staged(con, raw, parts, text_cols, contract, source, report, run_id, writing,
                      clock, decided, stage, again)
@@ -623,7 +623,7 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
                  parts: list[tuple[pl.DataFrame, pl.DataFrame]], text_cols: list[str],
                  contract: TableContract, source: Source, report: FileReport, run_id: str,
                  writing: list[bool], clock: _Clock, decided: dict[str, tuple[str, ...]],
-                 stage: _Stage, again: Callable[[], RawFrame] | None) -> None:
+                 stage: Stage, again: Callable[[], RawFrame] | None) -> None:
     path = report.path
     found: list[pl.DataFrame] = []  # failures per chunk: few, kept whole
     quoted: list[pl.DataFrame] = []  # the failing rows' text as read, as JSON
@@ -674,103 +674,6 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
         _quarantine(con, pl.concat(quoted) if quoted else None, raw.problems, failures,
                     report, run_id, now)
     clock.lap("load")
-
-
-class _Stage:
-    """A file's typed rows staged in DuckDB, chunk by chunk, inside the run's transaction.
-
-    A temporary table (rolled back with the run, dropped when the file is done) holding the
-    contract's columns, ``_extra``, ``_row``, and whether a chunk's checks failed the row
-    (``_bad``) or found it blank (``_blank``). DuckDB keeps it within its memory limit
-    (spilling to disk past it), so a file of millions of rows is never one polars frame.
-    """
-
-    VALID = "_ingest_valid"
-
-    def __init__(self, con, contract: TableContract,  # type: ignore[no-untyped-def]
-                 writing: list[bool]) -> None:
-        self.con, self.contract, self.writing = con, contract, writing
-        self.cols = [*contract.dtypes, ROW, "_extra"]
-        self._created = False
-        # the embedded lake: a table of the lake's own file, never committed (dropped before
-        # the run commits), so DuckDB compresses it and writes it out as it grows instead of
-        # holding it in memory uncompressed as a temporary table; a DuckLake (scale-out) lake
-        # must not get it as Parquet files, so there it is a temporary table
-        kind = con.execute("SELECT type FROM duckdb_databases() "
-                           "WHERE database_name = current_database()").fetchone()
-        self.temp = not kind or kind[0] != "duckdb"
-        self.TABLE = "_ingest_stage" if self.temp else 'main."_ingest_stage"'
-
-    def _sql(self, sql: str, params: list | None = None):  # type: ignore[no-untyped-def, type-arg]
-        """One statement on the stage: a DuckDB failure here aborts the run's transaction, so
-        it counts as a failure while writing (the run goes again without the file)."""
-        was, self.writing[0] = self.writing[0], True
-        result = self.con.execute(sql, params) if params else self.con.execute(sql)
-        self.writing[0] = was
-        return result
-
-    def append(self, typed: pl.DataFrame, bad: pl.Series, blank: pl.Series) -> None:
-        """Stage one chunk's typed rows; ``bad``: the rows its checks failed; ``blank``: per row."""
-        part = typed.select(self.cols).with_columns(
-            pl.col(ROW).is_in(bad.implode()).alias("_bad"), blank.alias("_blank"))
-        if not self._created:
-            self._sql(self._create_sql())
-            self._created = True
-        self.con.register("_ingest_chunk", part.to_arrow(compat_level=pl.CompatLevel.newest()))
-        try:
-            self._sql(f"INSERT INTO {self.TABLE} SELECT * FROM _ingest_chunk")
-        finally:
-            self.con.unregister("_ingest_chunk")
-
-    def _create_sql(self) -> str:
-        from tracelake.lake.storage import duckdb_type
-
-        cols = [f'"{c}" {duckdb_type(t)}' for c, t in self.contract.dtypes.items()]
-        cols += [f'"{ROW}" BIGINT', '"_extra" VARCHAR', '"_bad" BOOLEAN', '"_blank" BOOLEAN']
-        temp = "TEMP " if self.temp else ""
-        return f"CREATE OR REPLACE {temp}TABLE {self.TABLE} ({', '.join(cols)})"
-
-    def duplicates(self) -> pl.DataFrame:
-        """Rows whose natural key the whole file holds more than once (then marked bad)."""
-        if not self._created:
-            return pl.DataFrame(schema=FAILURE_SCHEMA)
-        was, self.writing[0] = self.writing[0], True
-        dup = duplicate_key_failures(self.con, self.TABLE, self.contract)
-        if dup.height:
-            self.con.register("_ingest_dups", dup.select(ROW).to_arrow())
-            try:
-                self.con.execute(f"UPDATE {self.TABLE} SET _bad = true "
-                                 f"WHERE {ROW} IN (SELECT {ROW} FROM _ingest_dups)")
-            finally:
-                self.con.unregister("_ingest_dups")
-        self.writing[0] = was
-        return dup
-
-    def valid_rows(self) -> int:
-        """How many staged rows no check failed."""
-        if not self._created:
-            return 0
-        return int(self._sql(f"SELECT count(*) FROM {self.TABLE} WHERE NOT _bad"
-                             ).fetchone()[0])
-
-    def valid_view(self, *, path: str, sha256: str, run_id: str, now: datetime) -> str:
-        """A view of the valid rows with the file's lineage: what upsert reads."""
-        if not self._created:
-            self._sql(self._create_sql())
-            self._created = True
-        names = ", ".join(f'"{c}"' for c in self.cols)
-        self._sql(f"""CREATE OR REPLACE TEMP VIEW {self.VALID} AS SELECT {names},
-            {literal(path)} AS _source_file, {literal(sha256)} AS _sha256,
-            {literal(run_id)} AS _run_id, {literal(now)}::TIMESTAMPTZ AS _loaded_at
-            FROM {self.TABLE} WHERE NOT _bad""")
-        return self.VALID
-
-    def drop(self) -> None:
-        """Drop the stage (nothing to do, or nothing possible, once the transaction failed)."""
-        if self._created:
-            with contextlib.suppress(duckdb.Error):
-                self.con.execute(f"DROP VIEW IF EXISTS {self.VALID}; "
-                                 f"DROP TABLE IF EXISTS {self.TABLE}")
 
 
 def _apply_mapping(frame: pl.DataFrame, source: Source, file_name: str) -> pl.DataFrame:
