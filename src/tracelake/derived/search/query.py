@@ -38,6 +38,8 @@ from tracelake.derived.search.index import (
     DELETED_CHAR,
     ID_PARAM,
     KINDS,
+    ORD_OF_KIND,
+    SORT_KEY,
     TYPO_LENGTHS,
     has_search_index,
 )
@@ -54,6 +56,51 @@ LOOK_ALIKE = {frozenset(p) for p in ("0o", "1l", "1i", "5s", "8b", "2z", "6g", "
 FULL_TEXT_KIND = "text"
 
 _ENTRY_COLUMNS = "eid, kind, id, component, record, context, page, params"
+#: With what a row sorts by in the index (``SORT_KEY``): to merge the base with the delta.
+_KEYED_COLUMNS = f"{_ENTRY_COLUMNS}, lower(id), {ORD_OF_KIND}"
+#: ``SORT_KEY`` for the delta, whose rows have no ``ord`` column.
+_DELTA_ORDER = SORT_KEY.replace("ord", ORD_OF_KIND, 1)
+
+
+@dataclass
+class _Delta:
+    """What the upkeep keeps beside the base (see ``upkeep.py``): base eids no longer current,
+    and how many entries the delta holds; both empty right after a build."""
+
+    base: int
+    dead: int
+    entries: int
+
+
+def _delta(con: duckdb.DuckDBPyConnection) -> _Delta:
+    base, dead, entries = con.execute(
+        "SELECT base_entries, (SELECT count(*) FROM search.dead), "
+        "(SELECT count(*) FROM search.entries_delta) FROM search.meta").fetchone()  # type: ignore[misc]
+    return _Delta(int(base), int(dead), int(entries))
+
+
+def _dead(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> set[int]:
+    """Eids in [lo, hi) of base entries no longer current."""
+    return {r[0] for r in con.execute("SELECT eid FROM search.dead WHERE eid >= ? AND eid < ?",
+                                      [lo, hi]).fetchall()}
+
+
+def _nulls_last(value: Any) -> tuple[bool, Any]:
+    return (value is None, "" if value is None else value)
+
+
+def _order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A keyed row's place in the index (``SORT_KEY``: key, kind, record, id, context, ...)."""
+    _eid, _kind, id_, component, record, context, page, params, k, ord_ = row
+    return (k, ord_, record, id_, context, _nulls_last(component), page, _nulls_last(params))
+
+
+def _merged(base: list[tuple[Any, ...]], delta: list[tuple[Any, ...]],
+            lead: Any = None) -> list[tuple[Any, ...]]:
+    """Keyed rows of the base and the delta in index order (after ``lead(row)`` if given), as
+    plain entry rows."""
+    rows = sorted(base + delta, key=lambda r: (lead(r), _order(r)) if lead else _order(r))
+    return [r[:8] for r in rows]
 
 
 @dataclass
@@ -187,13 +234,23 @@ def _prefix_rows(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                coalesce((SELECT min(eid) FROM search.fence WHERE k > lower($q) || chr(1114111)),
                         (SELECT count(*) FROM search.entries))""", {"q": text}).fetchone()  # type: ignore[misc]
     where, params = _kind_filter(kinds)
+    delta = _delta(con)
+    dead = _dead(con, lo, hi) if delta.dead else set()
     # no ORDER BY: rows come in table (eid) order, and the scan stops at the limit; the
-    # exact key sorts first among the keys it prefixes
+    # exact key sorts first among the keys it prefixes (entries no longer current are read
+    # past: at most as many more rows as there are dead ones in the range)
     rows = execute(con, f"""
-        SELECT {_ENTRY_COLUMNS} FROM search.entries
+        SELECT {_KEYED_COLUMNS} FROM search.entries
         WHERE eid >= ?::UINTEGER AND eid < ?::UINTEGER AND starts_with(lower(id), lower(?)){where}
-        LIMIT ?""", [lo, hi, text, *params, limit]).fetchall()
-    return sorted(rows, key=lambda r: r[0])
+        LIMIT ?""", [lo, hi, text, *params, limit + len(dead)]).fetchall()
+    rows = sorted((r for r in rows if r[0] not in dead), key=lambda r: r[0])[:limit]
+    if not delta.entries:
+        return [r[:8] for r in rows]
+    recent = execute(con, f"""
+        SELECT {_KEYED_COLUMNS} FROM search.entries_delta
+        WHERE starts_with(lower(id), lower(?)){where}
+        ORDER BY {_DELTA_ORDER} LIMIT ?""", [text, *params, limit]).fetchall()
+    return _merged(rows, recent)[:limit]
 
 
 def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
@@ -228,9 +285,16 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
         SELECT i, {DELETE_HASH.format(s='lower($q)')}, {DELETED_CHAR.format(s='lower($q)')} & 65535
         FROM range(0, length($q) + 1) r(i)""", {"q": text}).fetchall()
     rank: dict[int, int] = {}
+    delta = _delta(con)
+    tables = ["search.deletes"] + ([] if not delta.entries else ["search.deletes_delta"])
     found = con.execute(" UNION ALL ".join(
-        f"SELECT {q} AS q, {cq} AS cq, v FROM search.deletes WHERE h = {int(h)}::UINTEGER"
-        for q, h, cq in variants)).fetchall()
+        f"SELECT {q} AS q, {cq} AS cq, v FROM {table} WHERE h = {int(h)}::UINTEGER"
+        for q, h, cq in variants for table in tables)).fetchall()
+    dead: set[int] = set()
+    if delta.dead and found:
+        dead = {r[0] for r in execute(con, "SELECT eid FROM search.dead WHERE eid = ANY("
+                                           "?::UINTEGER[])", [sorted({v >> 32 for *_, v in found})]
+                                      ).fetchall()}
     for q, cq, v in found:
         eid, k, length, c = v >> 32, (v >> 24) & 0xFF, (v >> 16) & 0xFF, v & 0xFFFF
         if q == 0:
@@ -243,12 +307,19 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
             r = None if c == cq else 1 if frozenset((chr(c), chr(cq))) in LOOK_ALIKE else 2
         else:
             r = 0 if abs(k - q) == 1 and c == cq else None  # a swapped pair
-        if r is not None:
+        if r is not None and eid not in dead:
             rank[eid] = min(r, rank.get(eid, r))
     wanted, lowered = set(kinds), text.lower()
-    best = sorted(rank, key=lambda e: (rank[e], e))
+    best = sorted((e for e in rank if e < delta.base), key=lambda e: (rank[e], e))
+    best = best[:TYPO_MAX_HITS]
+    recent = [e for e in rank if e >= delta.base]
+    if recent:  # the likeliest of base and delta, in index order within a rank
+        cut = rank[best[-1]] if len(best) == TYPO_MAX_HITS else max(rank.values())
+        keyed = _entries(con, best + [e for e in recent if rank[e] <= cut], keyed=True)
+        ranked = sorted(keyed, key=lambda r: (rank[r[0]], _order(r)))[:TYPO_MAX_HITS]
+        best = [r[0] for r in ranked]
     hits = []
-    for row in _entries(con, best[:TYPO_MAX_HITS]):
+    for row in _entries(con, best):
         if row[1] in wanted and is_one_edit(row[2].lower(), lowered):
             hits.append(_hit(row, "typo", 0.5 - 0.02 * rank[row[0]]))
     return hits[:limit]
@@ -268,13 +339,18 @@ def _separator_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
         return []
     where, params = _kind_filter(kinds)
     where = where.replace("?::", "$kinds::")
+    match = f"""TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
+              OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)"""
+    args = {"k": key, "n": limit, **({"kinds": params[0]} if params else {})}
+    delta = _delta(con)
+    alive = "" if not delta.dead else " AND eid NOT IN (SELECT eid FROM search.dead)"
     rows = execute(con, f"""
-        SELECT {_ENTRY_COLUMNS} FROM search.entries
-        WHERE TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
-              OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)
-        ORDER BY length(id), eid LIMIT $n""", {"k": key, "n": limit,
-                                              **({"kinds": params[0]} if params else {})}
-                       ).fetchall()
+        SELECT {_KEYED_COLUMNS} FROM search.entries WHERE {match}{alive}
+        ORDER BY length(id), eid LIMIT $n""", args).fetchall()
+    recent = [] if not delta.entries else execute(con, f"""
+        SELECT {_KEYED_COLUMNS} FROM search.entries_delta WHERE {match}
+        ORDER BY length(id), {_DELTA_ORDER} LIMIT $n""", args).fetchall()
+    rows = _merged(rows, recent, lead=lambda r: len(r[2]))[:limit]
     return [_hit(r, "separator", 0.45 if _loose(r[2]) == key else 0.4 + 0.04 * len(key) /
                  max(len(_loose(r[2])), 1)) for r in rows]
 
@@ -286,10 +362,15 @@ def _word_typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     if len(words) < 2:
         return []
     where, params = _kind_filter(kinds)
-    rows = execute(con, f"""
-        SELECT {_ENTRY_COLUMNS} FROM search.entries
-        WHERE TRUE{where} AND contains(id, ' ') AND length(id) BETWEEN ? AND ?
-        ORDER BY eid""", [*params, len(text) - 2, len(text) + 2]).fetchall()
+    delta = _delta(con)
+    alive = "" if not delta.dead else " AND eid NOT IN (SELECT eid FROM search.dead)"
+    match = f"TRUE{where} AND contains(id, ' ') AND length(id) BETWEEN ? AND ?"
+    args = [*params, len(text) - 2, len(text) + 2]
+    rows = execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries WHERE {match}{alive} "
+                        "ORDER BY eid", args).fetchall()
+    recent = [] if not delta.entries else execute(
+        con, f"SELECT {_KEYED_COLUMNS} FROM search.entries_delta WHERE {match}", args).fetchall()
+    rows = _merged(rows, recent)
     hits = []
     for row in rows:
         theirs = row[2].lower().split()
@@ -335,23 +416,30 @@ def is_one_edit(a: str, b: str) -> bool:
     return longer[i + 1:] == shorter[i:]
 
 
-def _entries(con: duckdb.DuckDBPyConnection, eids: list[int]) -> list[tuple[Any, ...]]:
-    """Entries by eid, in index order.
+def _entries(con: duckdb.DuckDBPyConnection, eids: list[int], *,
+             keyed: bool = False) -> list[tuple[Any, ...]]:
+    """Entries by eid, in index order (with ``keyed``: keyed rows, see ``_order``).
 
     A committed index has rowid = eid (it is stored in eid order), and DuckDB fetches rows by
     rowid directly where a filter on eid reads whole row groups (~20 ms at 500k entries); the
     eids are checked, and looked up by column if the rowids ever disagree (e.g. an index read
     inside the transaction that built it).
     """
-    wanted = sorted(set(eids))
-    if not wanted:
-        return []
-    rows = execute(con, f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
-                       "WHERE rowid = ANY(?::BIGINT[]) ORDER BY eid", [wanted]).fetchall()
-    if [r[0] for r in rows] != wanted:
-        rows = execute(con, f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
-                           "WHERE eid = ANY(?::UINTEGER[]) ORDER BY eid", [wanted]).fetchall()
-    return rows
+    base = _delta(con).base
+    wanted = sorted(e for e in set(eids) if e < base)
+    recent = sorted(e for e in set(eids) if e >= base)
+    rows = []
+    if wanted:
+        rows = execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries "
+                           "WHERE rowid = ANY(?::BIGINT[]) ORDER BY eid", [wanted]).fetchall()
+        if [r[0] for r in rows] != wanted:
+            rows = execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries "
+                               "WHERE eid = ANY(?::UINTEGER[]) ORDER BY eid", [wanted]).fetchall()
+    if recent:
+        rows = sorted(rows + execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries_delta "
+                                         "WHERE eid = ANY(?::UINTEGER[])", [recent]).fetchall(),
+                      key=_order)
+    return rows if keyed else [r[:8] for r in rows]
 
 
 def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str],
