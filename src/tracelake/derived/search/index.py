@@ -422,8 +422,9 @@ def write_meta(con: duckdb.DuckDBPyConnection, *, run_id: str | None, entries: i
 def rebuild_lake_search_index(lake: LakePaths, *, full: bool = True) -> SearchStats:
     """Rebuild the search index of a lake in one transaction (for orchestrators).
 
-    With ``full=False`` the index is rebuilt only if it is missing or older than the lake's
-    latest ingest run; otherwise the stats of the index as it stands are returned.
+    With ``full=False`` the index is rebuilt only if it is missing, brought up to date with the
+    runs it lacks (``upkeep.py``) if older than the lake's latest ingest run, and otherwise the
+    stats of the index as it stands are returned.
     """
     from tracelake.lake.storage import connect_writer
 
@@ -436,7 +437,12 @@ def rebuild_lake_search_index(lake: LakePaths, *, full: bool = True) -> SearchSt
                 return SearchStats(entries=entries, docs=docs, seconds=0.0, mode="current")
         con.execute("BEGIN TRANSACTION")
         try:
-            stats = build_search_index(con, latest)
+            if full or not has_search_index(con):
+                stats = build_search_index(con, latest)
+            else:  # the runs since: what they changed only
+                from tracelake.derived.search.upkeep import unapplied_runs, update_search_index
+
+                stats = update_search_index(con, unapplied_runs(con), latest)
         except BaseException:
             con.execute("ROLLBACK")
             raise

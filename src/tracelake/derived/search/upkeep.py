@@ -38,6 +38,7 @@ from tracelake.derived.search.index import (
     deletes_sql,
     docs_sql,
     entries_sql,
+    has_search_index,
     write_meta,
 )
 from tracelake.lake.extensions import load_fts
@@ -149,8 +150,6 @@ def update_search_index(con: duckdb.DuckDBPyConnection, runs: Sequence[str],
     rows were written); rebuilds instead when the index is missing, of another version, or the
     delta would outgrow :data:`MERGE_FRACTION` of the base. ``run_id``: the run recorded as the
     one the index was last brought up to date by."""
-    from tracelake.derived.search.index import has_search_index
-
     if not has_search_index(con):
         return build_search_index(con, run_id)
     start = time.perf_counter()
