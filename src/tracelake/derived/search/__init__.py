@@ -15,10 +15,13 @@ from tracelake.derived.search.index import (
     SearchStats,
     build_search_index,
     has_search_index,
-    rebuild_lake_search_index,
 )
 from tracelake.derived.search.query import FindAnswer, find
-from tracelake.derived.search.upkeep import unapplied_runs, update_search_index
+from tracelake.derived.search.upkeep import (
+    rebuild_lake_search_index,
+    unapplied_runs,
+    update_search_index,
+)
 
 __all__ = [
     "KINDS",

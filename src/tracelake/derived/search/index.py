@@ -35,11 +35,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from tracelake.lake.extensions import load_fts
-from tracelake.lake.paths import LakePaths
 
 __all__ = ["DELETED_CHAR", "DELETE_HASH", "ID_PARAM", "INDEX_VERSION", "KINDS", "SEARCH_TABLES",
-           "TYPO_LENGTHS", "SearchStats", "build_search_index", "has_search_index",
-           "rebuild_lake_search_index"]
+           "TYPO_LENGTHS", "SearchStats", "build_search_index", "has_search_index"]
 
 #: Bump when the index tables change shape: an index of another version is rebuilt.
 INDEX_VERSION = 8
@@ -417,34 +415,3 @@ def write_meta(con: duckdb.DuckDBPyConnection, *, run_id: str | None, entries: i
                 "?::BIGINT AS docs, ?::DOUBLE AS seconds, ?::BIGINT AS base_entries, "
                 "?::BIGINT AS next_eid",
                 [INDEX_VERSION, run_id, entries, docs, seconds, base, next_eid])
-
-
-def rebuild_lake_search_index(lake: LakePaths, *, full: bool = True) -> SearchStats:
-    """Rebuild the search index of a lake in one transaction (for orchestrators).
-
-    With ``full=False`` the index is rebuilt only if it is missing, brought up to date with the
-    runs it lacks (``upkeep.py``) if older than the lake's latest ingest run, and otherwise the
-    stats of the index as it stands are returned.
-    """
-    from tracelake.lake.storage import connect_writer
-
-    with connect_writer(lake) as con:
-        latest = con.execute("SELECT max(run_id) FROM ingest_runs").fetchone()[0]  # type: ignore[index]
-        if not full and has_search_index(con):
-            entries, docs, built_by = con.execute(
-                "SELECT entries, docs, run_id FROM search.meta").fetchone()  # type: ignore[misc]
-            if built_by is not None and (latest is None or built_by >= latest):
-                return SearchStats(entries=entries, docs=docs, seconds=0.0, mode="current")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if full or not has_search_index(con):
-                stats = build_search_index(con, latest)
-            else:  # the runs since: what they changed only
-                from tracelake.derived.search.upkeep import unapplied_runs, update_search_index
-
-                stats = update_search_index(con, unapplied_runs(con), latest)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-    return stats

@@ -42,8 +42,9 @@ from tracelake.derived.search.index import (
     write_meta,
 )
 from tracelake.lake.extensions import load_fts
+from tracelake.lake.paths import LakePaths
 
-__all__ = ["MERGE_FRACTION", "unapplied_runs", "update_search_index"]
+__all__ = ["MERGE_FRACTION", "rebuild_lake_search_index", "unapplied_runs", "update_search_index"]
 
 #: The delta (dead base entries + delta entries) is merged into a new base (a rebuild) past
 #: this fraction of the base: queries then scan at most ~10 % more, and a rebuild's cost is
@@ -220,3 +221,32 @@ def update_search_index(con: duckdb.DuckDBPyConnection, runs: Sequence[str],
                base=base, next_eid=int(next_eid) + added)
     return SearchStats(entries=base - dead + delta, docs=docs, seconds=seconds,
                        mode="incremental", steps={**steps, "keys": touched, "added": added})
+
+
+def rebuild_lake_search_index(lake: LakePaths, *, full: bool = True) -> SearchStats:
+    """Rebuild the search index of a lake in one transaction (for orchestrators).
+
+    With ``full=False`` the index is rebuilt only if it is missing, brought up to date with the
+    runs it lacks (``upkeep.py``) if older than the lake's latest ingest run, and otherwise the
+    stats of the index as it stands are returned.
+    """
+    from tracelake.lake.storage import connect_writer
+
+    with connect_writer(lake) as con:
+        latest = con.execute("SELECT max(run_id) FROM ingest_runs").fetchone()[0]  # type: ignore[index]
+        if not full and has_search_index(con):
+            entries, docs, built_by = con.execute(
+                "SELECT entries, docs, run_id FROM search.meta").fetchone()  # type: ignore[misc]
+            if built_by is not None and (latest is None or built_by >= latest):
+                return SearchStats(entries=entries, docs=docs, seconds=0.0, mode="current")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if full or not has_search_index(con):
+                stats = build_search_index(con, latest)
+            else:  # the runs since: what they changed only
+                stats = update_search_index(con, unapplied_runs(con), latest)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    return stats
