@@ -38,10 +38,16 @@ from tracelake.derived.search.index import (
     DELETED_CHAR,
     ID_PARAM,
     KINDS,
-    ORD_OF_KIND,
-    SORT_KEY,
     TYPO_LENGTHS,
     has_search_index,
+)
+from tracelake.derived.search.merge import (
+    DELTA_ORDER,
+    KEYED_COLUMNS,
+    dead_between,
+    delta_of,
+    merged,
+    order,
 )
 from tracelake.errors import InputError, LakeError
 from tracelake.lake.extensions import load_fts
@@ -54,54 +60,6 @@ TYPO_MAX_HITS = 10
 #: Characters easily typed or read for each other: such a wrong character ranks above others.
 LOOK_ALIKE = {frozenset(p) for p in ("0o", "1l", "1i", "5s", "8b", "2z", "6g", "0d", "il")}
 FULL_TEXT_KIND = "text"
-
-_ENTRY_COLUMNS = "eid, kind, id, component, record, context, page, params"
-#: With what a row sorts by in the index (``SORT_KEY``): to merge the base with the delta.
-_KEYED_COLUMNS = f"{_ENTRY_COLUMNS}, lower(id), {ORD_OF_KIND}"
-#: ``SORT_KEY`` for the delta, whose rows have no ``ord`` column.
-_DELTA_ORDER = SORT_KEY.replace("ord", ORD_OF_KIND, 1)
-
-
-@dataclass
-class _Delta:
-    """What the upkeep keeps beside the base (see ``upkeep.py``): base eids no longer current,
-    and how many entries the delta holds; both empty right after a build."""
-
-    base: int
-    dead: int
-    entries: int
-
-
-def _delta(con: duckdb.DuckDBPyConnection) -> _Delta:
-    base, dead, entries = con.execute(
-        "SELECT base_entries, (SELECT count(*) FROM search.dead), "
-        "(SELECT count(*) FROM search.entries_delta) FROM search.meta").fetchone()  # type: ignore[misc]
-    return _Delta(int(base), int(dead), int(entries))
-
-
-def _dead(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> set[int]:
-    """Eids in [lo, hi) of base entries no longer current."""
-    return {r[0] for r in con.execute("SELECT eid FROM search.dead WHERE eid >= ? AND eid < ?",
-                                      [lo, hi]).fetchall()}
-
-
-def _nulls_last(value: Any) -> tuple[bool, Any]:
-    return (value is None, "" if value is None else value)
-
-
-def _order(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A keyed row's place in the index (``SORT_KEY``: key, kind, record, id, context, ...)."""
-    _eid, _kind, id_, component, record, context, page, params, k, ord_ = row
-    return (k, ord_, record, id_, context, _nulls_last(component), page, _nulls_last(params))
-
-
-def _merged(base: list[tuple[Any, ...]], delta: list[tuple[Any, ...]],
-            lead: Any = None) -> list[tuple[Any, ...]]:
-    """Keyed rows of the base and the delta in index order (after ``lead(row)`` if given), as
-    plain entry rows."""
-    rows = sorted(base + delta, key=lambda r: (lead(r), _order(r)) if lead else _order(r))
-    return [r[:8] for r in rows]
-
 
 @dataclass
 class FindAnswer:
@@ -234,23 +192,23 @@ def _prefix_rows(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                coalesce((SELECT min(eid) FROM search.fence WHERE k > lower($q) || chr(1114111)),
                         (SELECT count(*) FROM search.entries))""", {"q": text}).fetchone()  # type: ignore[misc]
     where, params = _kind_filter(kinds)
-    delta = _delta(con)
-    dead = _dead(con, lo, hi) if delta.dead else set()
+    delta = delta_of(con)
+    dead = dead_between(con, lo, hi) if delta.dead else set()
     # no ORDER BY: rows come in table (eid) order, and the scan stops at the limit; the
     # exact key sorts first among the keys it prefixes (entries no longer current are read
     # past: at most as many more rows as there are dead ones in the range)
     rows = execute(con, f"""
-        SELECT {_KEYED_COLUMNS} FROM search.entries
+        SELECT {KEYED_COLUMNS} FROM search.entries
         WHERE eid >= ?::UINTEGER AND eid < ?::UINTEGER AND starts_with(lower(id), lower(?)){where}
         LIMIT ?""", [lo, hi, text, *params, limit + len(dead)]).fetchall()
     rows = sorted((r for r in rows if r[0] not in dead), key=lambda r: r[0])[:limit]
     if not delta.entries:
         return [r[:8] for r in rows]
     recent = execute(con, f"""
-        SELECT {_KEYED_COLUMNS} FROM search.entries_delta
+        SELECT {KEYED_COLUMNS} FROM search.entries_delta
         WHERE starts_with(lower(id), lower(?)){where}
-        ORDER BY {_DELTA_ORDER} LIMIT ?""", [text, *params, limit]).fetchall()
-    return _merged(rows, recent)[:limit]
+        ORDER BY {DELTA_ORDER} LIMIT ?""", [text, *params, limit]).fetchall()
+    return merged(rows, recent)[:limit]
 
 
 def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
@@ -285,7 +243,7 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
         SELECT i, {DELETE_HASH.format(s='lower($q)')}, {DELETED_CHAR.format(s='lower($q)')} & 65535
         FROM range(0, length($q) + 1) r(i)""", {"q": text}).fetchall()
     rank: dict[int, int] = {}
-    delta = _delta(con)
+    delta = delta_of(con)
     tables = ["search.deletes"] + ([] if not delta.entries else ["search.deletes_delta"])
     found = con.execute(" UNION ALL ".join(
         f"SELECT {q} AS q, {cq} AS cq, v FROM {table} WHERE h = {int(h)}::UINTEGER"
@@ -316,7 +274,7 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     if recent:  # the likeliest of base and delta, in index order within a rank
         cut = rank[best[-1]] if len(best) == TYPO_MAX_HITS else max(rank.values())
         keyed = _entries(con, best + [e for e in recent if rank[e] <= cut], keyed=True)
-        ranked = sorted(keyed, key=lambda r: (rank[r[0]], _order(r)))[:TYPO_MAX_HITS]
+        ranked = sorted(keyed, key=lambda r: (rank[r[0]], order(r)))[:TYPO_MAX_HITS]
         best = [r[0] for r in ranked]
     hits = []
     for row in _entries(con, best):
@@ -342,15 +300,15 @@ def _separator_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     match = f"""TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
               OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)"""
     args = {"k": key, "n": limit, **({"kinds": params[0]} if params else {})}
-    delta = _delta(con)
+    delta = delta_of(con)
     alive = "" if not delta.dead else " AND eid NOT IN (SELECT eid FROM search.dead)"
     rows = execute(con, f"""
-        SELECT {_KEYED_COLUMNS} FROM search.entries WHERE {match}{alive}
+        SELECT {KEYED_COLUMNS} FROM search.entries WHERE {match}{alive}
         ORDER BY length(id), eid LIMIT $n""", args).fetchall()
     recent = [] if not delta.entries else execute(con, f"""
-        SELECT {_KEYED_COLUMNS} FROM search.entries_delta WHERE {match}
-        ORDER BY length(id), {_DELTA_ORDER} LIMIT $n""", args).fetchall()
-    rows = _merged(rows, recent, lead=lambda r: len(r[2]))[:limit]
+        SELECT {KEYED_COLUMNS} FROM search.entries_delta WHERE {match}
+        ORDER BY length(id), {DELTA_ORDER} LIMIT $n""", args).fetchall()
+    rows = merged(rows, recent, lead=lambda r: len(r[2]))[:limit]
     return [_hit(r, "separator", 0.45 if _loose(r[2]) == key else 0.4 + 0.04 * len(key) /
                  max(len(_loose(r[2])), 1)) for r in rows]
 
@@ -362,15 +320,15 @@ def _word_typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     if len(words) < 2:
         return []
     where, params = _kind_filter(kinds)
-    delta = _delta(con)
+    delta = delta_of(con)
     alive = "" if not delta.dead else " AND eid NOT IN (SELECT eid FROM search.dead)"
     match = f"TRUE{where} AND contains(id, ' ') AND length(id) BETWEEN ? AND ?"
     args = [*params, len(text) - 2, len(text) + 2]
-    rows = execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries WHERE {match}{alive} "
+    rows = execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries WHERE {match}{alive} "
                         "ORDER BY eid", args).fetchall()
     recent = [] if not delta.entries else execute(
-        con, f"SELECT {_KEYED_COLUMNS} FROM search.entries_delta WHERE {match}", args).fetchall()
-    rows = _merged(rows, recent)
+        con, f"SELECT {KEYED_COLUMNS} FROM search.entries_delta WHERE {match}", args).fetchall()
+    rows = merged(rows, recent)
     hits = []
     for row in rows:
         theirs = row[2].lower().split()
@@ -418,27 +376,27 @@ def is_one_edit(a: str, b: str) -> bool:
 
 def _entries(con: duckdb.DuckDBPyConnection, eids: list[int], *,
              keyed: bool = False) -> list[tuple[Any, ...]]:
-    """Entries by eid, in index order (with ``keyed``: keyed rows, see ``_order``).
+    """Entries by eid, in index order (with ``keyed``: keyed rows, see ``merge.order``).
 
     A committed index has rowid = eid (it is stored in eid order), and DuckDB fetches rows by
     rowid directly where a filter on eid reads whole row groups (~20 ms at 500k entries); the
     eids are checked, and looked up by column if the rowids ever disagree (e.g. an index read
     inside the transaction that built it).
     """
-    base = _delta(con).base
+    base = delta_of(con).base
     wanted = sorted(e for e in set(eids) if e < base)
     recent = sorted(e for e in set(eids) if e >= base)
     rows = []
     if wanted:
-        rows = execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries "
+        rows = execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries "
                            "WHERE rowid = ANY(?::BIGINT[]) ORDER BY eid", [wanted]).fetchall()
         if [r[0] for r in rows] != wanted:
-            rows = execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries "
+            rows = execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries "
                                "WHERE eid = ANY(?::UINTEGER[]) ORDER BY eid", [wanted]).fetchall()
     if recent:
-        rows = sorted(rows + execute(con, f"SELECT {_KEYED_COLUMNS} FROM search.entries_delta "
+        rows = sorted(rows + execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries_delta "
                                          "WHERE eid = ANY(?::UINTEGER[])", [recent]).fetchall(),
-                      key=_order)
+                      key=order)
     return rows if keyed else [r[:8] for r in rows]
 
 
