@@ -16,7 +16,8 @@ Each measurement runs in its own child process (peak RSS is that child's own hig
 
 The second table splits tracelake's seconds by phase (the ingest report's ``seconds``): read
 (hash, parse), check (map, type, contract checks), load (upsert, quarantine), orphans, genealogy
-and search index upkeep, commit, publish (checkpoint + the copy to ``serving.duckdb``).
+and search index upkeep, commit, publish (checkpoint + the copy to ``serving.duckdb``); then how
+the search index was kept (``full`` rebuild, ``incremental``: the run's keys only, ``merge``).
 
 Machines here are noisy, so the table compares tracelake with the baseline measured in the same run.
 Results: ``benchmarks/.work/ingest-results.json``.
@@ -56,6 +57,8 @@ def child(kind: str, lake: Path, plant: Path) -> dict[str, object]:
         updated = sum(f.rows_updated for f in r.files)
         assert kind != "tracelake-day" or not updated, f"the day updated {updated} rows"
         extra = {"phases": r.seconds, "genealogy_mode": (r.genealogy or {}).get("mode"),
+                 "search_mode": (r.search or {}).get("mode"),
+                 "search_steps": (r.search or {}).get("steps"),
                  "serving_mib": (lake / "serving.duckdb").stat().st_size / 2**20
                  if (lake / "serving.duckdb").exists() else None}
     return {"rows": rows, "seconds": time.perf_counter() - t, "peak_rss_mib": harness.rss_mib(),
@@ -131,6 +134,9 @@ def main() -> None:
         [(name, *[r["phases"].get(p, 0.0) for p in phases], r.get("serving_mib"))
          for name, r in results.items() if r.get("phases")],
         ["", *[".2f"] * len(phases), ",.0f"])
+    for name, r in results.items():
+        if r.get("search_mode"):  # full: a rebuild; incremental: the run's keys; merge: both
+            print(f"{name}: search index {r['search_mode']}, steps {r.get('search_steps')}")
     harness.write_json(WORK / "ingest-results.json", results)
 
 

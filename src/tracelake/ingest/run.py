@@ -27,7 +27,12 @@ import polars as pl
 
 from tracelake.contracts import CONTRACTS, TableContract
 from tracelake.derived.genealogy import GENEALOGY_TABLES, has_index, update_index
-from tracelake.derived.search import SEARCH_TABLES, build_search_index, has_search_index
+from tracelake.derived.search import (
+    SEARCH_TABLES,
+    has_search_index,
+    unapplied_runs,
+    update_search_index,
+)
 from tracelake.errors import FileRejected, LakeError, TracelakeError
 from tracelake.ingest.report import FileReport, IngestReport
 from tracelake.ingest.stage import Stage
@@ -333,7 +338,8 @@ class _Run:
             if self.search and (changed & SEARCH_TABLES or not has_search_index(con)
                                 or any(r.rows_quarantined or r.quarantine_closed
                                        for r in reports)):
-                result.search = asdict(build_search_index(con, run_id))
+                runs = [*(unapplied_runs(con) if has_search_index(con) else []), run_id]
+                result.search = asdict(update_search_index(con, runs, run_id))
                 clock.lap("search")
             totals = result.totals
             ledger.record_run(con, {

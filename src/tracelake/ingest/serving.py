@@ -23,7 +23,12 @@ from typing import Any
 import duckdb
 
 from tracelake.derived.genealogy import GENEALOGY_TABLES, update_index
-from tracelake.derived.search import SEARCH_TABLES, build_search_index, has_search_index
+from tracelake.derived.search import (
+    SEARCH_TABLES,
+    has_search_index,
+    unapplied_runs,
+    update_search_index,
+)
 from tracelake.errors import LakeError
 from tracelake.lake import ducklake, snapshot
 from tracelake.lake.paths import LakePaths
@@ -119,7 +124,9 @@ def refresh_serving(paths: LakePaths, *, search: bool = True, force: bool = Fals
                 search_due |= bool(tables & SEARCH_TABLES) or quarantined
                 con.execute("INSERT INTO main.derived_runs VALUES (?, ?, now())", [run_id, snap])
             if search and (search_due or not has_search_index(con)):
-                done.search = asdict(build_search_index(con, pending[-1][0] if pending else None))
+                latest = pending[-1][0] if pending else None
+                runs = unapplied_runs(con) if has_search_index(con) else []
+                done.search = asdict(update_search_index(con, runs, latest))
             held = con.execute("SELECT max(snapshot_id) FROM main.serving_meta").fetchone()[0]  # type: ignore[index]
             changed = bool(pending) or held != snap or named
             if changed:

@@ -1,7 +1,8 @@
 """Find anything: every identifier, GS1 label and NCR, ECN or quarantine text in the lake.
 
 ``find(con, text)`` answers from the search index (schema ``search``), which ``tracelake ingest``
-rebuilds after every run that changes what it is built from, before the snapshot is published.
+keeps current after every run that changes what it is built from (``upkeep.py``: a run
+costs the entries its rows make), before the snapshot is published.
 Each hit carries a ``link`` to the dashboard page that explains it.
 """
 
@@ -14,9 +15,13 @@ from tracelake.derived.search.index import (
     SearchStats,
     build_search_index,
     has_search_index,
-    rebuild_lake_search_index,
 )
 from tracelake.derived.search.query import FindAnswer, find
+from tracelake.derived.search.upkeep import (
+    rebuild_lake_search_index,
+    unapplied_runs,
+    update_search_index,
+)
 
 __all__ = [
     "KINDS",
@@ -29,4 +34,6 @@ __all__ = [
     "has_search_index",
     "parse_label",
     "rebuild_lake_search_index",
+    "unapplied_runs",
+    "update_search_index",
 ]

@@ -28,20 +28,19 @@ Tables, rebuilt together in one set-based pass from the canonical tables:
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
 import duckdb
 
 from tracelake.lake.extensions import load_fts
-from tracelake.lake.paths import LakePaths
 
 __all__ = ["DELETED_CHAR", "DELETE_HASH", "ID_PARAM", "INDEX_VERSION", "KINDS", "SEARCH_TABLES",
-           "TYPO_LENGTHS", "SearchStats", "build_search_index", "has_search_index",
-           "rebuild_lake_search_index"]
+           "TYPO_LENGTHS", "SearchStats", "build_search_index", "has_search_index"]
 
 #: Bump when the index tables change shape: an index of another version is rebuilt.
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 #: Kinds of hit, in the order hits of equal score are listed.
 KINDS = ("serial", "lot", "job", "ncr", "ecn", "equipment", "certificate", "order",
          "supplier_lot", "customer", "text")
@@ -98,7 +97,7 @@ SELECT {_ord('serial')} AS ord, 'serial' AS kind, serial_number AS id, NULL AS c
        'units:' || serial_number AS record,
        concat_ws(' · ', product_code, 'job ' || job_id, status) AS context,
        'device_history' AS page, NULL::VARCHAR AS params
-FROM units"""
+FROM units WHERE <<serial_number>>"""
 
 _FITTED_SERIALS = f"""
 SELECT {_ord('serial')}, 'serial', uc.component_serial, uc.component_code,
@@ -108,7 +107,7 @@ SELECT {_ord('serial')}, 'serial', uc.component_serial, uc.component_code,
                  || uc.serial_number),
        'device_history', json_object('serial', uc.serial_number)::VARCHAR
 FROM unit_components uc
-WHERE uc.component_serial IS NOT NULL
+WHERE uc.component_serial IS NOT NULL AND <<uc.component_serial>>
   AND NOT EXISTS (SELECT 1 FROM units u WHERE u.serial_number = uc.component_serial)"""
 
 _ISSUED_SERIALS = f"""
@@ -117,28 +116,28 @@ SELECT {_ord('serial')}, 'serial', mi.component_serial, mi.component_code,
        concat_ws(' · ', mi.component_code || ' lot ' || mi.lot_number, 'issued to job ' || mi.job_id),
        'batch_record', json_object('job', mi.job_id)::VARCHAR
 FROM material_issues mi
-WHERE mi.component_serial IS NOT NULL
+WHERE mi.component_serial IS NOT NULL AND <<mi.component_serial>>
   AND NOT EXISTS (SELECT 1 FROM units u WHERE u.serial_number = mi.component_serial)
   AND NOT EXISTS (SELECT 1 FROM unit_components uc WHERE uc.component_serial = mi.component_serial)"""
 
 _LOTS = f"""
 SELECT {_ord('lot')}, 'lot', lot_number, component_code,
        'material_issues:' || component_code || '/' || lot_number,
-       concat_ws(' · ', component_code || ' lot ' || lot_number, any_value(supplier),
+       concat_ws(' · ', component_code || ' lot ' || lot_number, min(supplier),
                  CASE WHEN count(DISTINCT job_id) = 1 THEN 'issued to job ' || min(job_id)
                       ELSE 'issued to ' || count(DISTINCT job_id) || ' jobs' END),
        'recall', json_object('component', component_code, 'lot', lot_number)::VARCHAR
-FROM material_issues GROUP BY component_code, lot_number
+FROM material_issues WHERE <<lot_number>> GROUP BY component_code, lot_number
 UNION ALL
 SELECT {_ord('lot')}, 'lot', lot_number, component_code,
-       first(tbl) || ':' || component_code || '/' || lot_number,
+       max(tbl) || ':' || component_code || '/' || lot_number,
        component_code || ' lot ' || lot_number || ' · never issued to a job',
        'recall', json_object('component', component_code, 'lot', lot_number)::VARCHAR
 FROM (SELECT DISTINCT 'unit_components' AS tbl, component_code, lot_number FROM unit_components
-      WHERE lot_number IS NOT NULL
+      WHERE lot_number IS NOT NULL AND <<lot_number>>
       UNION ALL
       SELECT DISTINCT 'ncrs', component_code, lot_number FROM ncrs
-      WHERE lot_number IS NOT NULL AND component_code IS NOT NULL) l
+      WHERE lot_number IS NOT NULL AND component_code IS NOT NULL AND <<lot_number>>) l
 WHERE NOT EXISTS (SELECT 1 FROM material_issues mi
                   WHERE mi.component_code = l.component_code AND mi.lot_number = l.lot_number)
 GROUP BY component_code, lot_number"""
@@ -147,7 +146,7 @@ _JOBS = f"""
 SELECT {_ord('job')}, 'job', job_id, NULL, 'jobs:' || job_id,
        concat_ws(' · ', product_code || ' rev ' || mbr_revision, quantity || ' units', status),
        'batch_record', NULL
-FROM jobs"""
+FROM jobs WHERE <<job_id>>"""
 
 _NCR_PAGE = """CASE WHEN job_id IS NOT NULL THEN 'batch_record'
                     WHEN serial_number IS NOT NULL THEN 'device_history'
@@ -166,7 +165,7 @@ SELECT {_ord('ncr')}, 'ncr', ncr_id, component_code, 'ncrs:' || ncr_id,
                  coalesce(serial_number, job_id, component_code || ' lot ' || lot_number),
                  left(description, 80)),
        {_NCR_PAGE}, {_NCR_PARAMS}
-FROM ncrs"""
+FROM ncrs WHERE <<ncr_id>>"""
 
 _ECNS = f"""
 SELECT {_ord('ecn')}, 'ecn', e.ecn_id, NULL,
@@ -177,19 +176,19 @@ SELECT {_ord('ecn')}, 'ecn', e.ecn_id, NULL,
        CASE WHEN je.job_id IS NULL THEN 'ncr' ELSE 'batch_record' END,
        CASE WHEN je.job_id IS NULL THEN json_object('ecn', e.ecn_id)
             ELSE json_object('job', je.job_id) END::VARCHAR
-FROM ecns e LEFT JOIN job_ecns je ON je.ecn_id = e.ecn_id"""
+FROM ecns e LEFT JOIN job_ecns je ON je.ecn_id = e.ecn_id WHERE <<e.ecn_id>>"""
 
 _EQUIPMENT = f"""
 SELECT {_ord('equipment')}, 'equipment', equipment_id, NULL, 'equipment:' || equipment_id,
        concat_ws(' · ', description, kind, location),
        'calibration', json_object('equipment', equipment_id)::VARCHAR
-FROM equipment
+FROM equipment WHERE <<equipment_id>>
 UNION ALL
 SELECT DISTINCT {_ord('equipment')}, 'equipment', equipment_id, NULL,
        'calibrations:' || equipment_id, 'calibrated, not in the equipment list',
        'calibration', json_object('equipment', equipment_id)::VARCHAR
 FROM calibrations c
-WHERE NOT EXISTS (SELECT 1 FROM equipment e WHERE e.equipment_id = c.equipment_id)"""
+WHERE <<c.equipment_id>> AND NOT EXISTS (SELECT 1 FROM equipment e WHERE e.equipment_id = c.equipment_id)"""
 
 _CERTIFICATES = f"""
 SELECT {_ord('certificate')}, 'certificate', certificate_no, NULL,
@@ -197,7 +196,7 @@ SELECT {_ord('certificate')}, 'certificate', certificate_no, NULL,
        concat_ws(' · ', equipment_id, 'calibrated ' || strftime(calibrated_at, '%Y-%m-%d'),
                  'found ' || replace(as_found, '_', ' '), lab),
        'calibration', json_object('equipment', equipment_id)::VARCHAR
-FROM calibrations"""
+FROM calibrations WHERE <<certificate_no>>"""
 
 # Shipments grouped per order and job (an order names many units; its hit opens each job's record;
 # the record key is order/job).
@@ -206,6 +205,7 @@ CREATE OR REPLACE TEMP TABLE _shipped AS
 SELECT s.order_ref, s.customer, u.job_id, count(*) AS units, min(s.serial_number) AS first_serial,
        min(s.shipped_at) AS shipped_at
 FROM shipments s LEFT JOIN units u ON u.serial_number = s.serial_number
+WHERE <<s.order_ref>> OR <<s.customer>>
 GROUP BY s.order_ref, s.customer, u.job_id"""
 
 _SHIPPED_PAGE = "CASE WHEN job_id IS NULL THEN 'device_history' ELSE 'batch_record' END"
@@ -218,19 +218,19 @@ SELECT {_ord('order')}, 'order', order_ref, NULL,
        concat_ws(' · ', customer, units || ' unit(s)' || coalesce(' of job ' || job_id, ''),
                  'shipped ' || strftime(shipped_at, '%Y-%m-%d')),
        {_SHIPPED_PAGE}, {_SHIPPED_PARAMS}
-FROM _shipped
+FROM _shipped WHERE <<order_ref>>
 UNION ALL
 SELECT {_ord('order')}, 'order', customer_po, NULL, 'jobs:' || job_id,
        concat_ws(' · ', 'customer PO of job ' || job_id, product_code, status),
        'batch_record', json_object('job', job_id)::VARCHAR
-FROM jobs WHERE customer_po IS NOT NULL"""
+FROM jobs WHERE customer_po IS NOT NULL AND <<customer_po>>"""
 
 _SUPPLIER_LOTS = f"""
 SELECT {_ord('supplier_lot')}, 'supplier_lot', supplier_lot, component_code,
        'material_issues:' || component_code || '/' || lot_number,
-       concat_ws(' · ', any_value(supplier), 'our ' || component_code || ' lot ' || lot_number),
+       concat_ws(' · ', min(supplier), 'our ' || component_code || ' lot ' || lot_number),
        'recall', json_object('component', component_code, 'lot', lot_number)::VARCHAR
-FROM material_issues WHERE supplier_lot IS NOT NULL
+FROM material_issues WHERE supplier_lot IS NOT NULL AND <<supplier_lot>>
 GROUP BY supplier_lot, component_code, lot_number"""
 
 _CUSTOMERS = f"""
@@ -240,7 +240,7 @@ SELECT {_ord('customer')}, 'customer', customer, NULL,
                  units || ' unit(s)' || coalesce(' of job ' || job_id, ''),
                  'shipped ' || strftime(shipped_at, '%Y-%m-%d')),
        {_SHIPPED_PAGE}, {_SHIPPED_PARAMS}
-FROM _shipped"""
+FROM _shipped WHERE <<customer>>"""
 
 # Identifiers in quarantined rows (as the source wrote them, under canonical headers): a serial
 # missing from the lake is found with the reason its row was held back.
@@ -248,7 +248,7 @@ _QUARANTINED = f"""
 SELECT f.ord, f.kind, json_extract_string(q.raw, '$.' || f.col),
        CASE WHEN f.kind = 'lot' THEN json_extract_string(q.raw, '$.component_code') END,
        'quarantine:' || q.source_file || '#' || q.row_number,
-       'quarantined ' || q.table_name || ' row: ' || string_agg(DISTINCT q.message, '; '),
+       'quarantined ' || q.table_name || ' row: ' || string_agg(DISTINCT q.message, '; ' ORDER BY q.message),
        'data_quality',
        json_object('table', q.table_name, 'file', q.source_file, 'row', q.row_number)::VARCHAR
 FROM (SELECT * FROM quarantine WHERE superseded_by_run IS NULL) q,
@@ -264,10 +264,45 @@ GROUP BY f.ord, f.kind, f.col, q.raw, q.source_file, q.row_number, q.table_name"
 
 _ENTRY_PARTS = (_UNITS, _FITTED_SERIALS, _ISSUED_SERIALS, _LOTS, _JOBS, _NCRS, _ECNS, _EQUIPMENT,
                 _CERTIFICATES, _ORDERS, _SUPPLIER_LOTS, _CUSTOMERS, _QUARANTINED)
+_KEEP = re.compile(r"<<([a-z_.]+)>>")
+#: The order entries are numbered in: by key, then kind, record, and every other column, so
+#: that the order is total and an index kept up run by run sorts its entries as a rebuild does.
+SORT_KEY = "lower(id), ord, record, id, context, component, page, params"
+#: ``ord`` (the kind's place in :data:`KINDS`, 1-based) of an entry from its kind.
+ORD_OF_KIND = f"list_position({list(KINDS)!r}, kind)"
+
+
+def entries_sql(keys: str | None = None) -> list[str]:
+    """The statements that make the temp table ``_entries`` (ord, kind, id, component, record,
+    context, page, params): every entry of the lake, or with ``keys`` (a table of ``k``) only the
+    entries whose ``lower(id)`` is one of them, each part reading only its rows with such ids."""
+    def keep(m: re.Match[str]) -> str:
+        return "TRUE" if keys is None else f"lower({m.group(1)}) IN (SELECT k FROM {keys})"
+
+    union = "\nUNION ALL\n".join(_KEEP.sub(keep, part) for part in _ENTRY_PARTS)
+    only = "" if keys is None else f" AND lower(id) IN (SELECT k FROM {keys})"
+    return [_KEEP.sub(keep, _SHIPPED), f"""
+        CREATE OR REPLACE TEMP TABLE _entries AS
+        SELECT ord, kind, id, component, record, context, page, params
+        FROM ({union}) e
+        WHERE id IS NOT NULL AND id <> ''{only}""", "DROP TABLE IF EXISTS _shipped"]
+
+
+def deletes_sql(source: str) -> str:
+    """The symmetric-delete rows (h, v) of the entries in ``source`` (a table with eid, id)."""
+    return f"""
+        SELECT {DELETE_HASH.format(s='k')} AS h,
+               ((eid::UBIGINT << 32) | (i::UBIGINT << 24) | (length(k)::UBIGINT << 16)
+                | ({DELETED_CHAR.format(s='k')} & 65535)) AS v
+        FROM (SELECT eid, k, unnest(range(0, length(k) + 1)) AS i  -- 4x a lateral range()
+              FROM (SELECT eid, lower(id) AS k FROM {source}
+                    WHERE length(id) BETWEEN {TYPO_LENGTHS[0] - 1} AND {TYPO_LENGTHS[1] + 1}))"""
+
 
 _DOCS = f"""
 CREATE OR REPLACE TABLE search.docs AS
-SELECT (row_number() OVER (ORDER BY source, id, record))::INTEGER AS doc_id, *
+SELECT (row_number() OVER (ORDER BY source, id, record, body, context, page, params))::INTEGER
+       AS doc_id, *
 FROM (
     SELECT 'ncr' AS source, ncr_id AS id, 'ncrs:' || ncr_id AS record,
            concat_ws(' ', defect_code, description) AS body,
@@ -310,7 +345,11 @@ ORDER BY t.termid, doc_id"""
 
 
 def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> SearchStats:
-    """Rebuild every search table from the lake's current rows (inside the caller's transaction)."""
+    """Rebuild every search table from the lake's current rows (inside the caller's transaction).
+
+    The rebuilt index has an empty delta (see :mod:`tracelake.derived.search.upkeep`) and counts
+    every committed run, and ``run_id``, as applied.
+    """
     start = time.perf_counter()
     steps: dict[str, float] = {}
 
@@ -322,65 +361,57 @@ def build_search_index(con: duckdb.DuckDBPyConnection, run_id: str | None = None
 
     load_fts(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS search")
-    union = "\nUNION ALL\n".join(_ENTRY_PARTS)
     # stored in eid order, so once committed an entry's rowid is its eid: readers fetch single
     # entries by rowid (DuckDB then reads just those rows; a filter on eid reads whole row groups).
     # One sort: row_number() OVER () numbers rows in the order the sorted subquery gives them
     # (DuckDB keeps insertion order; the tests check the stored order), half the time of a
     # window sorted on its own and an ORDER BY on top (13 s -> 7 s at 5M entries)
-    step("entries", _SHIPPED, f"""
+    step("entries", *entries_sql(), f"""
         CREATE OR REPLACE TABLE search.entries AS
         SELECT (row_number() OVER () - 1)::UINTEGER AS eid, *
         FROM (SELECT kind, id, component, record, context, page, params
-              FROM ({union}) e
-              WHERE id IS NOT NULL AND id <> ''
-              ORDER BY lower(id), ord, record)""", "DROP TABLE IF EXISTS _shipped")
+              FROM _entries ORDER BY {SORT_KEY})""", "DROP TABLE IF EXISTS _entries")
     step("fence", f"""
         CREATE OR REPLACE TABLE search.fence AS
         SELECT eid, lower(id) AS k FROM search.entries WHERE eid % {FENCE_EVERY} = 0 ORDER BY eid""")
-    step("deletes", f"""
-        CREATE OR REPLACE TABLE search.deletes AS
-        SELECT {DELETE_HASH.format(s='k')} AS h,
-               ((eid::UBIGINT << 32) | (i::UBIGINT << 24) | (length(k)::UBIGINT << 16)
-                | ({DELETED_CHAR.format(s='k')} & 65535)) AS v
-        FROM (SELECT eid, k, unnest(range(0, length(k) + 1)) AS i  -- 4x a lateral range()
-              FROM (SELECT eid, lower(id) AS k FROM search.entries
-                    WHERE length(id) BETWEEN {TYPO_LENGTHS[0] - 1} AND {TYPO_LENGTHS[1] + 1}))
-        ORDER BY h""")
-    step("full_text", _DOCS,
-         "PRAGMA create_fts_index('search.docs', 'doc_id', 'body', stemmer = 'porter', "
-         "stopwords = 'english', ignore = '(\\.|[^a-z0-9])+', strip_accents = 1, "
-         "lower = 1, overwrite = 1)", _POSTINGS)
-    entries = int(con.execute("SELECT count(*) FROM search.entries").fetchone()[0])  # type: ignore[index]
+    step("deletes", f"CREATE OR REPLACE TABLE search.deletes AS {deletes_sql('search.entries')} "
+                    "ORDER BY h")
+    step("full_text", *docs_sql())
+    step("delta", *empty_delta_sql(), """
+        CREATE OR REPLACE TABLE search.runs AS
+        SELECT DISTINCT run_id FROM ingest_runs WHERE status = 'committed'""")
+    if run_id is not None:
+        con.execute("INSERT INTO search.runs SELECT ? WHERE ? NOT IN (SELECT run_id FROM "
+                    "search.runs)", [run_id, run_id])
+    base = int(con.execute("SELECT count(*) FROM search.entries").fetchone()[0])  # type: ignore[index]
     docs = int(con.execute("SELECT count(*) FROM search.docs").fetchone()[0])  # type: ignore[index]
     seconds = time.perf_counter() - start
+    write_meta(con, run_id=run_id, entries=base, docs=docs, seconds=seconds, base=base,
+               next_eid=base)
+    return SearchStats(entries=base, docs=docs, seconds=seconds, steps=steps)
+
+
+def docs_sql() -> list[str]:
+    """Statements rebuilding ``search.docs``, its full-text index and ``search.postings``."""
+    return [_DOCS,
+            "PRAGMA create_fts_index('search.docs', 'doc_id', 'body', stemmer = 'porter', "
+            "stopwords = 'english', ignore = '(\\.|[^a-z0-9])+', strip_accents = 1, "
+            "lower = 1, overwrite = 1)", _POSTINGS]
+
+
+def empty_delta_sql() -> list[str]:
+    """Statements making the delta tables empty (after a build, the base holds everything)."""
+    return [
+        "CREATE OR REPLACE TABLE search.entries_delta AS SELECT * FROM search.entries LIMIT 0",
+        "CREATE OR REPLACE TABLE search.deletes_delta AS SELECT * FROM search.deletes LIMIT 0",
+        "CREATE OR REPLACE TABLE search.dead (eid UINTEGER)"]
+
+
+def write_meta(con: duckdb.DuckDBPyConnection, *, run_id: str | None, entries: int, docs: int,
+               seconds: float, base: int, next_eid: int) -> None:
+    """(Re)write ``search.meta``: written last, it makes the index of this version current."""
     con.execute("CREATE OR REPLACE TABLE search.meta AS SELECT ?::INTEGER AS version, "
                 "now() AS built_at, ?::VARCHAR AS run_id, ?::BIGINT AS entries, "
-                "?::BIGINT AS docs, ?::DOUBLE AS seconds",
-                [INDEX_VERSION, run_id, entries, docs, seconds])
-    return SearchStats(entries=entries, docs=docs, seconds=seconds, steps=steps)
-
-
-def rebuild_lake_search_index(lake: LakePaths, *, full: bool = True) -> SearchStats:
-    """Rebuild the search index of a lake in one transaction (for orchestrators).
-
-    With ``full=False`` the index is rebuilt only if it is missing or older than the lake's
-    latest ingest run; otherwise the stats of the index as it stands are returned.
-    """
-    from tracelake.lake.storage import connect_writer
-
-    with connect_writer(lake) as con:
-        latest = con.execute("SELECT max(run_id) FROM ingest_runs").fetchone()[0]  # type: ignore[index]
-        if not full and has_search_index(con):
-            entries, docs, built_by = con.execute(
-                "SELECT entries, docs, run_id FROM search.meta").fetchone()  # type: ignore[misc]
-            if built_by is not None and (latest is None or built_by >= latest):
-                return SearchStats(entries=entries, docs=docs, seconds=0.0, mode="current")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            stats = build_search_index(con, latest)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-    return stats
+                "?::BIGINT AS docs, ?::DOUBLE AS seconds, ?::BIGINT AS base_entries, "
+                "?::BIGINT AS next_eid",
+                [INDEX_VERSION, run_id, entries, docs, seconds, base, next_eid])

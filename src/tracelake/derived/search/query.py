@@ -41,6 +41,14 @@ from tracelake.derived.search.index import (
     TYPO_LENGTHS,
     has_search_index,
 )
+from tracelake.derived.search.merge import (
+    DELTA_ORDER,
+    KEYED_COLUMNS,
+    dead_between,
+    delta_of,
+    merged,
+    order,
+)
 from tracelake.errors import InputError, LakeError
 from tracelake.lake.extensions import load_fts
 from tracelake.lake.literals import execute
@@ -52,9 +60,6 @@ TYPO_MAX_HITS = 10
 #: Characters easily typed or read for each other: such a wrong character ranks above others.
 LOOK_ALIKE = {frozenset(p) for p in ("0o", "1l", "1i", "5s", "8b", "2z", "6g", "0d", "il")}
 FULL_TEXT_KIND = "text"
-
-_ENTRY_COLUMNS = "eid, kind, id, component, record, context, page, params"
-
 
 @dataclass
 class FindAnswer:
@@ -187,13 +192,23 @@ def _prefix_rows(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
                coalesce((SELECT min(eid) FROM search.fence WHERE k > lower($q) || chr(1114111)),
                         (SELECT count(*) FROM search.entries))""", {"q": text}).fetchone()  # type: ignore[misc]
     where, params = _kind_filter(kinds)
+    delta = delta_of(con)
+    dead = dead_between(con, lo, hi) if delta.dead else set()
     # no ORDER BY: rows come in table (eid) order, and the scan stops at the limit; the
-    # exact key sorts first among the keys it prefixes
+    # exact key sorts first among the keys it prefixes (entries no longer current are read
+    # past: at most as many more rows as there are dead ones in the range)
     rows = execute(con, f"""
-        SELECT {_ENTRY_COLUMNS} FROM search.entries
+        SELECT {KEYED_COLUMNS} FROM search.entries
         WHERE eid >= ?::UINTEGER AND eid < ?::UINTEGER AND starts_with(lower(id), lower(?)){where}
-        LIMIT ?""", [lo, hi, text, *params, limit]).fetchall()
-    return sorted(rows, key=lambda r: r[0])
+        LIMIT ?""", [lo, hi, text, *params, limit + len(dead)]).fetchall()
+    rows = sorted((r for r in rows if r[0] not in dead), key=lambda r: r[0])[:limit]
+    if not delta.entries:
+        return [r[:8] for r in rows]
+    recent = execute(con, f"""
+        SELECT {KEYED_COLUMNS} FROM search.entries_delta
+        WHERE starts_with(lower(id), lower(?)){where}
+        ORDER BY {DELTA_ORDER} LIMIT ?""", [text, *params, limit]).fetchall()
+    return merged(rows, recent)[:limit]
 
 
 def _identifier_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
@@ -228,9 +243,16 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
         SELECT i, {DELETE_HASH.format(s='lower($q)')}, {DELETED_CHAR.format(s='lower($q)')} & 65535
         FROM range(0, length($q) + 1) r(i)""", {"q": text}).fetchall()
     rank: dict[int, int] = {}
+    delta = delta_of(con)
+    tables = ["search.deletes"] + ([] if not delta.entries else ["search.deletes_delta"])
     found = con.execute(" UNION ALL ".join(
-        f"SELECT {q} AS q, {cq} AS cq, v FROM search.deletes WHERE h = {int(h)}::UINTEGER"
-        for q, h, cq in variants)).fetchall()
+        f"SELECT {q} AS q, {cq} AS cq, v FROM {table} WHERE h = {int(h)}::UINTEGER"
+        for q, h, cq in variants for table in tables)).fetchall()
+    dead: set[int] = set()
+    if delta.dead and found:
+        dead = {r[0] for r in execute(con, "SELECT eid FROM search.dead WHERE eid = ANY("
+                                           "?::UINTEGER[])", [sorted({v >> 32 for *_, v in found})]
+                                      ).fetchall()}
     for q, cq, v in found:
         eid, k, length, c = v >> 32, (v >> 24) & 0xFF, (v >> 16) & 0xFF, v & 0xFFFF
         if q == 0:
@@ -243,12 +265,19 @@ def _typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
             r = None if c == cq else 1 if frozenset((chr(c), chr(cq))) in LOOK_ALIKE else 2
         else:
             r = 0 if abs(k - q) == 1 and c == cq else None  # a swapped pair
-        if r is not None:
+        if r is not None and eid not in dead:
             rank[eid] = min(r, rank.get(eid, r))
     wanted, lowered = set(kinds), text.lower()
-    best = sorted(rank, key=lambda e: (rank[e], e))
+    best = sorted((e for e in rank if e < delta.base), key=lambda e: (rank[e], e))
+    best = best[:TYPO_MAX_HITS]
+    recent = [e for e in rank if e >= delta.base]
+    if recent:  # the likeliest of base and delta, in index order within a rank
+        cut = rank[best[-1]] if len(best) == TYPO_MAX_HITS else max(rank.values())
+        keyed = _entries(con, best + [e for e in recent if rank[e] <= cut], keyed=True)
+        ranked = sorted(keyed, key=lambda r: (rank[r[0]], order(r)))[:TYPO_MAX_HITS]
+        best = [r[0] for r in ranked]
     hits = []
-    for row in _entries(con, best[:TYPO_MAX_HITS]):
+    for row in _entries(con, best):
         if row[1] in wanted and is_one_edit(row[2].lower(), lowered):
             hits.append(_hit(row, "typo", 0.5 - 0.02 * rank[row[0]]))
     return hits[:limit]
@@ -268,13 +297,18 @@ def _separator_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
         return []
     where, params = _kind_filter(kinds)
     where = where.replace("?::", "$kinds::")
+    match = f"""TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
+              OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)"""
+    args = {"k": key, "n": limit, **({"kinds": params[0]} if params else {})}
+    delta = delta_of(con)
+    alive = "" if not delta.dead else " AND eid NOT IN (SELECT eid FROM search.dead)"
     rows = execute(con, f"""
-        SELECT {_ENTRY_COLUMNS} FROM search.entries
-        WHERE TRUE{where} AND (starts_with(regexp_replace(lower(id), '[^0-9a-z]', '', 'g'), $k)
-              OR regexp_replace(lower(component), '[^0-9a-z]', '', 'g') = $k)
-        ORDER BY length(id), eid LIMIT $n""", {"k": key, "n": limit,
-                                              **({"kinds": params[0]} if params else {})}
-                       ).fetchall()
+        SELECT {KEYED_COLUMNS} FROM search.entries WHERE {match}{alive}
+        ORDER BY length(id), eid LIMIT $n""", args).fetchall()
+    recent = [] if not delta.entries else execute(con, f"""
+        SELECT {KEYED_COLUMNS} FROM search.entries_delta WHERE {match}
+        ORDER BY length(id), {DELTA_ORDER} LIMIT $n""", args).fetchall()
+    rows = merged(rows, recent, lead=lambda r: len(r[2]))[:limit]
     return [_hit(r, "separator", 0.45 if _loose(r[2]) == key else 0.4 + 0.04 * len(key) /
                  max(len(_loose(r[2])), 1)) for r in rows]
 
@@ -286,10 +320,15 @@ def _word_typo_hits(con: duckdb.DuckDBPyConnection, text: str, kinds: list[str],
     if len(words) < 2:
         return []
     where, params = _kind_filter(kinds)
-    rows = execute(con, f"""
-        SELECT {_ENTRY_COLUMNS} FROM search.entries
-        WHERE TRUE{where} AND contains(id, ' ') AND length(id) BETWEEN ? AND ?
-        ORDER BY eid""", [*params, len(text) - 2, len(text) + 2]).fetchall()
+    delta = delta_of(con)
+    alive = "" if not delta.dead else " AND eid NOT IN (SELECT eid FROM search.dead)"
+    match = f"TRUE{where} AND contains(id, ' ') AND length(id) BETWEEN ? AND ?"
+    args = [*params, len(text) - 2, len(text) + 2]
+    rows = execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries WHERE {match}{alive} "
+                        "ORDER BY eid", args).fetchall()
+    recent = [] if not delta.entries else execute(
+        con, f"SELECT {KEYED_COLUMNS} FROM search.entries_delta WHERE {match}", args).fetchall()
+    rows = merged(rows, recent)
     hits = []
     for row in rows:
         theirs = row[2].lower().split()
@@ -335,23 +374,30 @@ def is_one_edit(a: str, b: str) -> bool:
     return longer[i + 1:] == shorter[i:]
 
 
-def _entries(con: duckdb.DuckDBPyConnection, eids: list[int]) -> list[tuple[Any, ...]]:
-    """Entries by eid, in index order.
+def _entries(con: duckdb.DuckDBPyConnection, eids: list[int], *,
+             keyed: bool = False) -> list[tuple[Any, ...]]:
+    """Entries by eid, in index order (with ``keyed``: keyed rows, see ``merge.order``).
 
     A committed index has rowid = eid (it is stored in eid order), and DuckDB fetches rows by
     rowid directly where a filter on eid reads whole row groups (~20 ms at 500k entries); the
     eids are checked, and looked up by column if the rowids ever disagree (e.g. an index read
     inside the transaction that built it).
     """
-    wanted = sorted(set(eids))
-    if not wanted:
-        return []
-    rows = execute(con, f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
-                       "WHERE rowid = ANY(?::BIGINT[]) ORDER BY eid", [wanted]).fetchall()
-    if [r[0] for r in rows] != wanted:
-        rows = execute(con, f"SELECT {_ENTRY_COLUMNS} FROM search.entries "
-                           "WHERE eid = ANY(?::UINTEGER[]) ORDER BY eid", [wanted]).fetchall()
-    return rows
+    base = delta_of(con).base
+    wanted = sorted(e for e in set(eids) if e < base)
+    recent = sorted(e for e in set(eids) if e >= base)
+    rows = []
+    if wanted:
+        rows = execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries "
+                           "WHERE rowid = ANY(?::BIGINT[]) ORDER BY eid", [wanted]).fetchall()
+        if [r[0] for r in rows] != wanted:
+            rows = execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries "
+                               "WHERE eid = ANY(?::UINTEGER[]) ORDER BY eid", [wanted]).fetchall()
+    if recent:
+        rows = sorted(rows + execute(con, f"SELECT {KEYED_COLUMNS} FROM search.entries_delta "
+                                         "WHERE eid = ANY(?::UINTEGER[])", [recent]).fetchall(),
+                      key=order)
+    return rows if keyed else [r[:8] for r in rows]
 
 
 def _label_hits(con: duckdb.DuckDBPyConnection, label: Gs1Label, kinds: list[str],
