@@ -322,30 +322,48 @@ class Events:
         return self._finish("ObjectEvent:inspecting", event)
 
     def shipments(self) -> Iterator[dict[str, Any]]:
-        """An ObjectEvent ``shipping`` per order, customer and time."""
+        """An ObjectEvent ``shipping`` per order, customer and time (its units from flat rows
+        in event order, grouped here, as :meth:`inspections`)."""
         sql = """
-            SELECT s.order_ref, s.customer, s.shipped_at, s.ship_to_country,
-                   list({{'p': u.product_code, 's': s.serial_number}} ORDER BY s.serial_number)
-                   AS units
+            SELECT s.order_ref, s.customer, s.shipped_at, s.ship_to_country, u.product_code AS p,
+                   s.serial_number AS s
             FROM shipments s LEFT JOIN units u USING (serial_number) {where}
-            GROUP BY ALL ORDER BY s.shipped_at, s.order_ref, s.customer"""
-        ids = self.ids
+            ORDER BY s.shipped_at, s.order_ref, s.customer, s.ship_to_country, s.serial_number"""
+        group: list[dict[str, Any]] = []
+        key: tuple[Any, ...] | None = None
         for row in self._rows(sql, "s.order_ref", by="order", scoped="s.serial_number"):
-            when = row["shipped_at"]
-            if not self._in_window(when):
-                continue
-            event: dict[str, Any] = {
-                "type": "ObjectEvent", "eventTime": _time(when),
-                "eventTimeZoneOffset": self._offset(when),
-                "epcList": [ids.unit(u["p"] or "", u["s"]) for u in row["units"]],
-                "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
-                "bizTransactionList": [{"type": "po",
-                                        "bizTransaction": private_urn("order", row["order_ref"])}],
-                "destinationList": [{"type": "owning_party",
-                                     "destination": private_urn("party", row["customer"])}]}
-            if row["ship_to_country"]:
-                event["tl:shipToCountry"] = row["ship_to_country"]
-            yield self._finish("ObjectEvent:shipping", event)
+            k = (row["shipped_at"], row["order_ref"], row["customer"], row["ship_to_country"])
+            if k != key:
+                if group:
+                    event = self._shipment(group)
+                    if event is not None:
+                        yield event
+                group, key = [], k
+            group.append(row)
+        if group:
+            event = self._shipment(group)
+            if event is not None:
+                yield event
+
+    def _shipment(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The event of one shipment's rows (None: outside the time window)."""
+        row = rows[0]
+        when = row["shipped_at"]
+        if not self._in_window(when):
+            return None
+        ids = self.ids
+        event: dict[str, Any] = {
+            "type": "ObjectEvent", "eventTime": _time(when),
+            "eventTimeZoneOffset": self._offset(when),
+            "epcList": [ids.unit(u["p"] or "", u["s"]) for u in rows],
+            "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
+            "bizTransactionList": [{"type": "po",
+                                    "bizTransaction": private_urn("order", row["order_ref"])}],
+            "destinationList": [{"type": "owning_party",
+                                 "destination": private_urn("party", row["customer"])}]}
+        if row["ship_to_country"]:
+            event["tl:shipToCountry"] = row["ship_to_country"]
+        return self._finish("ObjectEvent:shipping", event)
 
     def scrapped(self) -> Iterator[dict[str, Any]]:
         """An ObjectEvent ``destroying`` per scrapped unit (when: its scrap NCR, else built)."""
