@@ -1,7 +1,8 @@
 """EPCIS export benchmark: ``tracelake export epcis`` of a whole synthetic plant beside a plain
-JSON dump of the same rows, at two plant sizes (to show memory flat in the number of events).
+JSON dump of the same rows, at several plant sizes in one run (to show memory flat in the number
+of events).
 
-    uv run python benchmarks/epcis.py [--units 25000,100000] [--seed 1]      (make bench-epcis)
+    uv run python benchmarks/epcis.py [--units 25000,50000,100000] [--seed 1]   (make bench-epcis)
 
 For each size a plant is generated and ingested once (cached under ``benchmarks/.work/epcis/``;
 the 100,000-unit plant takes a few minutes). Then, each in its own child process (peak RSS is
@@ -14,7 +15,9 @@ that child's VmHWM):
                 row with ``json.dumps``: what any export has to do at least.
 
 Both read the published snapshot. The ratio is export seconds / dump seconds in the same run.
-Results: ``benchmarks/.work/epcis/results.json``.
+The last line says whether the export's memory is flat: the largest of its peak RSS over the
+tiers divided by the smallest (flat: at most 1.15; the process's floor, ~200 MiB of imports and
+the snapshot, is in both). Results: ``benchmarks/.work/epcis/results.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(__file__).resolve().parent / ".work" / "epcis"
+FLAT = 1.15  # peak RSS of the largest plant over the smallest's that still counts as flat
 
 DUMP_QUERIES = {
     "jobs": "SELECT job_id, product_code, status, created_at, released_at FROM jobs",
@@ -109,7 +113,7 @@ def _lake(units: int, seed: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", default="25000,100000")
+    parser.add_argument("--units", default="25000,50000,100000")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--child", nargs=3, metavar=("KIND", "LAKE", "OUT"))
     args = parser.parse_args()
@@ -133,6 +137,13 @@ def main() -> None:
                   f"{x['seconds']:>10.1f}{ratio:>8.2f}{x['peak_rss_mib']:>14,.0f}")
     print("\n(each run in its own process, imports and opening the snapshot included; "
           "peak RSS: that process's VmHWM)")
+    if len(results) > 1:
+        peaks = {u: r["export"]["peak_rss_mib"] for u, r in results.items()}
+        high, low = max(peaks, key=peaks.get), min(peaks, key=peaks.get)  # type: ignore[arg-type]
+        growth = peaks[high] / peaks[low]
+        print(f"memory flat: {'yes' if growth <= FLAT else 'no'} (export peak RSS, largest / "
+              f"smallest over the tiers: {peaks[high]:,.0f} MiB at {high:,} units / "
+              f"{peaks[low]:,.0f} MiB at {low:,} units = {growth:.2f}; flat: <= {FLAT})")
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
 
 
