@@ -35,9 +35,12 @@ dashboard: .venv/.synced ## the dashboards on ./lake (http://localhost:8501)
 # The storage tests run a second time with every lake on DuckLake (PostgreSQL catalog + S3),
 # against servers the run starts itself (tests/scaleout/servers.py) and stops.
 SCALEOUT_TESTS := tests/test_ingest.py tests/test_genealogy.py tests/test_records.py tests/test_asof.py
+# One pytest worker per core (pytest-xdist), a test file's tests on one worker (module fixtures
+# are built once); each worker starts servers of its own. WORKERS=0 runs in one process.
+WORKERS ?= auto
 test: .venv/.synced chromium postgres ## run the test suite: library, AppTest and browser (e2e) tests, then the storage tests on PostgreSQL + S3
-	$(RUN) pytest
-	$(RUN) pytest --lake-mode scaleout $(SCALEOUT_TESTS)
+	$(RUN) pytest -n $(WORKERS) --dist loadfile
+	$(RUN) pytest -n $(WORKERS) --dist loadfile --lake-mode scaleout $(SCALEOUT_TESTS)
 
 e2e: .venv/.synced chromium ## only the browser tests (the dashboards in headless Chromium)
 	$(RUN) pytest -m e2e tests/e2e
