@@ -67,6 +67,8 @@ RECALL_TABLE_KEY = "recall_table"
 # ------------------------------------------------------------------ device history
 SERIAL_LABEL = "Serial number or scanned label"
 SERIAL_KEY = "device_serial"
+#: the open tab of the device history record (only the open tab runs)
+DEVICE_TAB_KEY = "device_tab"
 SERIAL_HELP = ("Type a serial, or scan the unit's GS1 label: the serial (AI 21) is read from "
                "an element string such as (01)05060123450019(21)SPX200-0004.")
 DEVICE_PICK = "Type or scan a serial number to see the unit's device history record."
@@ -75,6 +77,8 @@ DEVICE_PDF = "Download DHR (PDF)"
 # ------------------------------------------------------------------ batch record
 JOB_LABEL = "Job"
 JOB_KEY = "batch_job"
+#: the open tab of the batch record (only the open tab runs: the others cost nothing to draw)
+BATCH_TAB_KEY = "batch_tab"
 BATCH_PICK = "Pick a job to see its batch manufacturing record."
 BATCH_PDF = "Download BMR (PDF)"
 BATCH_EPCIS = "Download EPCIS 2.0 (JSON-LD)"
@@ -86,6 +90,11 @@ TREND_DATES_KEY = "trend_dates"
 TREND_PRODUCTS_KEY = "trend_products"
 TREND_PERIOD_KEY = "trend_period"
 TREND_BY_KEY = "trend_by"
+#: the one chart drawn on the trends page (the others on demand: each is a click away)
+TREND_CHART_KEY = "trend_chart"
+TREND_CHART_LABEL = "Chart"
+TREND_CHARTS = ("NCRs over time", "Pareto of defects", "First-pass yield map", "Yield over time",
+                "Rework over time", "Open NCRs by age")
 TREND_NO_NCRS = "No NCRs were raised in this window."
 TREND_NO_RESULTS = "No test results in this window."
 

@@ -83,84 +83,97 @@ def header(doc: dict[str, Any], tz: str) -> None:
 
 
 def sections(doc: dict[str, Any], tz: str) -> None:
-    """Every section of the BMR, a tab each."""
+    """Every section of the BMR, a tab each; only the open tab's content is made and drawn (its
+    tables and its chart cost nothing until the tab is opened)."""
     names = ["Serials", "BOM", "Materials", "Operations", "Tests", "Equipment", "NCRs",
              "Firmware", "ECNs", "Sign-offs", "MBR routing"]
-    tabs = dict(zip(names, st.tabs(names), strict=True))
-    with tabs["Serials"]:
-        serials = ui.frame(doc["serials"])
-        if "page" in serials.columns and serials["page"].null_count() == serials.height:
-            serials = serials.drop("page")
-        if "findings" in serials.columns:
-            serials = serials.with_columns(pl.col("findings").cast(pl.String))
-        ui.table(serials, key="bmr_serials", tz=tz, status=["status", "label_result"],
-                 links={"serial_number": ("device", "serial")},
-                 labels={"serial_number": "serial", "label_result": "label",
-                         "order_ref": "order", "page": "PDF page"})
-    with tabs["BOM"]:
-        bom = ui.frame(doc["bom"])
-        mismatched = bom.filter(~pl.col("matches_mbr")).height if "matches_mbr" in bom.columns \
-            else 0
-        (st.warning if mismatched else st.success)(
-            f"{mismatched} BOM line(s) differ from the MBR" if mismatched
-            else "The BOM as released matches the MBR's BOM.")
-        ui.table(bom, key="bmr_bom", labels={"mbr_component_code": "MBR component",
-                                             "mbr_component_revision": "MBR revision",
-                                             "mbr_qty_per": "MBR qty per",
-                                             "matches_mbr": "matches MBR"})
-    with tabs["Materials"]:
-        ui.table(ui.frame(doc["materials"]), key="bmr_materials", tz=tz,
-                 links={"lot_number": ("recall", "lot")})
-        if doc["serialised_parts"]:
-            st.markdown("**Serialised parts fitted**")
-            ui.table(ui.frame(doc["serialised_parts"]), key="bmr_parts", tz=tz,
-                     links={"serial_number": ("device", "serial")})
-    with tabs["Operations"]:
-        ops = ui.frame(doc["operations"])
-        if ops.height:
-            st.plotly_chart(charts.operations_timeline(ui.local_times(ops, tz)),
-                            key="chart_bmr_ops")
-        ui.table(ops, key="bmr_operations", tz=tz, status=["result"],
-                 links={"serial_number": ("device", "serial")},
-                 labels={"op_seq": "op", "op_code": "step", "serial_number": "serial"})
-    with tabs["Tests"]:
-        tests = ui.frame(doc["tests"])
-        if tests.height:
-            passed = tests.filter(pl.col("result") == "pass").height
-            st.caption(f"{tests.height} results, {passed} pass, {tests.height - passed} fail")
-        ui.table(tests, key="bmr_tests", tz=tz, status=["result", "calibration_status"],
-                 links={"serial_number": ("device", "serial")},
-                 labels={"serial_number": "serial", "low_limit": "low", "high_limit": "high"})
-    with tabs["Equipment"]:
-        ui.table(ui.frame(doc["equipment"]), key="bmr_equipment", tz=tz, status=["status"],
-                 links={"equipment_id": ("calibration", "equipment")},
-                 labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
-                         "found_oot_at": "found OOT at", "status": "calibration at use",
-                         "suspect_from": "suspect since"})
-    with tabs["NCRs"]:
-        if not doc["ncrs"]:
-            ui.empty("No NCRs on this job.")
-        else:
-            ui.table(ui.frame(doc["ncrs"]), key="bmr_ncrs", tz=tz, status=["disposition"],
-                     links={"serial_number": ("device", "serial")})
-    with tabs["Firmware"]:
-        firmware = ui.frame(doc["firmware"])
-        if "serials" in firmware.columns:
-            firmware = firmware.drop("serials")
-        ui.table(firmware, key="bmr_firmware")
-    with tabs["ECNs"]:
-        if doc["ecns"]:
-            ui.table(ui.frame(doc["ecns"]), key="bmr_ecns", tz=tz)
-        else:
-            ui.empty("No ECN applied to this job.")
-    with tabs["Sign-offs"]:
-        ui.table(ui.frame(doc["signoffs"]), key="bmr_signoffs", tz=tz)
-    with tabs["MBR routing"]:
-        mbr = doc.get("mbr") or {}
-        st.caption(f"MBR {ui.esc(mbr.get('product_code'))} rev {ui.esc(mbr.get('mbr_revision'))}"
-                   f" · {ui.label(mbr.get('status'))} · approved by {ui.esc(mbr.get('approved_by'))} "
-                   f"{ui.local_times_value(mbr.get('approved_at'), tz)}")
-        ui.table(ui.frame(doc["routing"]), key="bmr_routing")
+    tabs = dict(zip(names, st.tabs(names, key=strings.BATCH_TAB_KEY, on_change="rerun"),
+                    strict=True))
+    if tabs["Serials"].open:  # only the open tab runs (and draws)
+        with tabs["Serials"]:
+            serials = ui.frame(doc["serials"])
+            if "page" in serials.columns and serials["page"].null_count() == serials.height:
+                serials = serials.drop("page")
+            if "findings" in serials.columns:
+                serials = serials.with_columns(pl.col("findings").cast(pl.String))
+            ui.table(serials, key="bmr_serials", tz=tz, status=["status", "label_result"],
+                     links={"serial_number": ("device", "serial")},
+                     labels={"serial_number": "serial", "label_result": "label",
+                             "order_ref": "order", "page": "PDF page"})
+    if tabs["BOM"].open:  # only the open tab runs (and draws)
+        with tabs["BOM"]:
+            bom = ui.frame(doc["bom"])
+            mismatched = bom.filter(~pl.col("matches_mbr")).height if "matches_mbr" in bom.columns \
+                else 0
+            (st.warning if mismatched else st.success)(
+                f"{mismatched} BOM line(s) differ from the MBR" if mismatched
+                else "The BOM as released matches the MBR's BOM.")
+            ui.table(bom, key="bmr_bom", labels={"mbr_component_code": "MBR component",
+                                                 "mbr_component_revision": "MBR revision",
+                                                 "mbr_qty_per": "MBR qty per",
+                                                 "matches_mbr": "matches MBR"})
+    if tabs["Materials"].open:  # only the open tab runs (and draws)
+        with tabs["Materials"]:
+            ui.table(ui.frame(doc["materials"]), key="bmr_materials", tz=tz,
+                     links={"lot_number": ("recall", "lot")})
+            if doc["serialised_parts"]:
+                st.markdown("**Serialised parts fitted**")
+                ui.table(ui.frame(doc["serialised_parts"]), key="bmr_parts", tz=tz,
+                         links={"serial_number": ("device", "serial")})
+    if tabs["Operations"].open:  # only the open tab runs (and draws)
+        with tabs["Operations"]:
+            ops = ui.frame(doc["operations"])
+            if ops.height:
+                st.plotly_chart(charts.operations_timeline(ui.local_times(ops, tz)),
+                                key="chart_bmr_ops")
+            ui.table(ops, key="bmr_operations", tz=tz, status=["result"],
+                     links={"serial_number": ("device", "serial")},
+                     labels={"op_seq": "op", "op_code": "step", "serial_number": "serial"})
+    if tabs["Tests"].open:  # only the open tab runs (and draws)
+        with tabs["Tests"]:
+            tests = ui.frame(doc["tests"])
+            if tests.height:
+                passed = tests.filter(pl.col("result") == "pass").height
+                st.caption(f"{tests.height} results, {passed} pass, {tests.height - passed} fail")
+            ui.table(tests, key="bmr_tests", tz=tz, status=["result", "calibration_status"],
+                     links={"serial_number": ("device", "serial")},
+                     labels={"serial_number": "serial", "low_limit": "low", "high_limit": "high"})
+    if tabs["Equipment"].open:  # only the open tab runs (and draws)
+        with tabs["Equipment"]:
+            ui.table(ui.frame(doc["equipment"]), key="bmr_equipment", tz=tz, status=["status"],
+                     links={"equipment_id": ("calibration", "equipment")},
+                     labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
+                             "found_oot_at": "found OOT at", "status": "calibration at use",
+                             "suspect_from": "suspect since"})
+    if tabs["NCRs"].open:  # only the open tab runs (and draws)
+        with tabs["NCRs"]:
+            if not doc["ncrs"]:
+                ui.empty("No NCRs on this job.")
+            else:
+                ui.table(ui.frame(doc["ncrs"]), key="bmr_ncrs", tz=tz, status=["disposition"],
+                         links={"serial_number": ("device", "serial")})
+    if tabs["Firmware"].open:  # only the open tab runs (and draws)
+        with tabs["Firmware"]:
+            firmware = ui.frame(doc["firmware"])
+            if "serials" in firmware.columns:
+                firmware = firmware.drop("serials")
+            ui.table(firmware, key="bmr_firmware")
+    if tabs["ECNs"].open:  # only the open tab runs (and draws)
+        with tabs["ECNs"]:
+            if doc["ecns"]:
+                ui.table(ui.frame(doc["ecns"]), key="bmr_ecns", tz=tz)
+            else:
+                ui.empty("No ECN applied to this job.")
+    if tabs["Sign-offs"].open:  # only the open tab runs (and draws)
+        with tabs["Sign-offs"]:
+            ui.table(ui.frame(doc["signoffs"]), key="bmr_signoffs", tz=tz)
+    if tabs["MBR routing"].open:  # only the open tab runs (and draws)
+        with tabs["MBR routing"]:
+            mbr = doc.get("mbr") or {}
+            st.caption(f"MBR {ui.esc(mbr.get('product_code'))} rev {ui.esc(mbr.get('mbr_revision'))}"
+                       f" · {ui.label(mbr.get('status'))} · approved by {ui.esc(mbr.get('approved_by'))} "
+                       f"{ui.local_times_value(mbr.get('approved_at'), tz)}")
+            ui.table(ui.frame(doc["routing"]), key="bmr_routing")
 
 
 def render() -> None:

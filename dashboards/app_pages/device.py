@@ -116,106 +116,114 @@ def suspect_windows(doc: dict[str, Any], tz: str) -> None:
 
 
 def sections(doc: dict[str, Any], tz: str) -> None:
-    """Every part of the DHR, a tab each."""
+    """Every part of the DHR, a tab each; only the open tab's content is made and drawn."""
     tabs = st.tabs(["Components", "Operations", "Tests", "Equipment", "NCRs",
-                    "Firmware and label", "Shipment and sign-offs"])
-    with tabs[0]:
-        tree = component_tree(doc["unit"]["serial_number"], doc["components"])
-        if tree.height:
-            ui.table(tree, key="dhr_components", tz=tz,
-                     links={"own record": ("device", "serial")},
-                     labels={"removal_ncr": "removed under", "fitted_at": "fitted / issued"},
-                     height=min(640, 38 + 35 * tree.height))
-            st.caption("Each part under the sub-assembly it is fitted in; removed parts stay "
-                       "listed with the NCR they were removed under.")
-        else:
-            ui.empty("No components recorded for this unit.")
-    with tabs[1]:
-        ops = ui.frame(doc["operations"])
-        if ops.height:
-            st.plotly_chart(charts.operations_timeline(ui.local_times(ops, tz)),
-                            key="chart_operations")
-            ui.table(ops.drop([c for c in ("job_id", "batch_step", "description",
-                                           "needs_calibrated_equipment") if c in ops.columns]),
-                     key="dhr_operations", tz=tz, status=["result"],
-                     labels={"op_seq": "op", "op_code": "step", "serial_number": "serial",
-                             "work_centre": "where", "equipment_id": "equipment"})
-        else:
-            ui.empty("No operations recorded for this unit.")
-    with tabs[2]:
-        tests = ui.frame(doc["tests"])
-        if tests.height:
-            st.plotly_chart(charts.limits_chart(tests), key="chart_limits")
-            st.caption("Each measurement within its limits (0 % = low limit, 100 % = high "
-                       "limit); circles are first attempts, diamonds re-tests.")
-            ui.table(tests.select([c for c in (
-                "tested_at", "test_step", "measurement", "value", "units", "low_limit",
-                "high_limit", "result", "attempt", "equipment_id", "calibration_status",
-                "operator", "run_id", "source") if c in tests.columns]),
-                key="dhr_tests", tz=tz, status=["result", "calibration_status"],
-                labels={"low_limit": "low", "high_limit": "high", "equipment_id": "equipment",
-                        "calibration_status": "calibration"})
-        else:
-            ui.empty("No test results for this unit.")
-    with tabs[3]:
-        equipment = ui.frame(doc["equipment"])
-        if equipment.height:
-            suspect_windows(doc, tz)
-            ui.table(equipment, key="dhr_equipment", tz=tz, status=["status"],
-                     labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
-                             "found_oot_at": "found OOT at", "certificate_no": "certificate",
-                             "status": "calibration at use", "suspect_from": "suspect since"},
-                     links={"equipment_id": ("calibration", "equipment")})
-        else:
-            ui.empty("No equipment recorded against this unit.")
-    with tabs[4]:
-        if not doc["ncrs"]:
-            ui.empty("No NCRs name this unit.")
-        for n in doc["ncrs"]:
-            state = "open" if n["closed_at"] is None else "closed"
-            with st.container(border=True):
-                st.markdown(f"**{ui.esc(n['ncr_id'])}** · {ui.esc(n['defect_code'])} · "
-                            f":{_badge('fail' if state == 'open' else 'pass')}-badge[{state}] "
-                            f"· disposition **{ui.label(n['disposition'])}**")
-                ui.text(n["description"])
-                st.caption(f"raised {ui.local_times_value(n['raised_at'], tz)} by "
-                           f"{ui.esc(n['raised_by'])}"
-                           + (f" · closed {ui.local_times_value(n['closed_at'], tz)}"
-                              f" by {ui.esc(n['closed_by'])}" if n["closed_at"] else "")
-                           + (f" · re-test {ui.esc(n['retest_ref'])}" if n.get("retest_ref")
-                              else ""))
-                if n.get("removed_parts"):
-                    st.markdown("Parts removed under this NCR")
-                    ui.table(ui.frame(n["removed_parts"]), key=f"ncr_removed_{n['ncr_id']}",
-                             tz=tz, links={"serial_number": ("device", "serial")})
-                if n.get("retest"):
-                    st.markdown("Re-test evidence")
-                    ui.table(ui.frame(n["retest"]), key=f"ncr_retest_{n['ncr_id']}", tz=tz,
-                             status=["result"])
-    with tabs[5]:
-        st.markdown("**Firmware**")
-        ui.table(ui.frame(doc["firmware"]), key="dhr_firmware", tz=tz)
-        st.markdown("**Label checks**")
-        for lab in doc["labels"]:
-            parsed = lab.get("parsed") or {}
-            st.code(lab["label_data"], language=None)
-            st.caption(f"GTIN {ui.esc(parsed.get('gtin'))} · serial {ui.esc(parsed.get('serial'))}"
-                       " · " + ", ".join(f"{ui.label(k)} {ui.esc(v)}" for k, v in
-                                         (parsed.get("dates") or {}).items())
-                       + f" · checked {ui.local_times_value(lab['checked_at'], tz)} by "
-                         f"{ui.esc(lab['checked_by'])}: {ui.label(lab['result'])}")
-            for problem in lab.get("problems") or []:
-                st.error(ui.esc(problem))
-        if not doc["labels"]:
-            ui.empty("No label check recorded for this unit.")
-    with tabs[6]:
-        st.markdown("**Shipment**")
-        if doc["shipments"]:
-            ui.table(ui.frame(doc["shipments"]), key="dhr_shipments", tz=tz)
-        else:
-            ui.empty("Not shipped.")
-        st.markdown("**Sign-offs**")
-        ui.table(ui.frame(doc["signoffs"]), key="dhr_signoffs", tz=tz)
+                    "Firmware and label", "Shipment and sign-offs"], key=strings.DEVICE_TAB_KEY,
+                   on_change="rerun")
+    if tabs[0].open:  # only the open tab runs (and draws)
+        with tabs[0]:
+            tree = component_tree(doc["unit"]["serial_number"], doc["components"])
+            if tree.height:
+                ui.table(tree, key="dhr_components", tz=tz,
+                         links={"own record": ("device", "serial")},
+                         labels={"removal_ncr": "removed under", "fitted_at": "fitted / issued"},
+                         height=min(640, 38 + 35 * tree.height))
+                st.caption("Each part under the sub-assembly it is fitted in; removed parts stay "
+                           "listed with the NCR they were removed under.")
+            else:
+                ui.empty("No components recorded for this unit.")
+    if tabs[1].open:  # only the open tab runs (and draws)
+        with tabs[1]:
+            ops = ui.frame(doc["operations"])
+            if ops.height:
+                st.plotly_chart(charts.operations_timeline(ui.local_times(ops, tz)),
+                                key="chart_operations")
+                ui.table(ops.drop([c for c in ("job_id", "batch_step", "description",
+                                               "needs_calibrated_equipment") if c in ops.columns]),
+                         key="dhr_operations", tz=tz, status=["result"],
+                         labels={"op_seq": "op", "op_code": "step", "serial_number": "serial",
+                                 "work_centre": "where", "equipment_id": "equipment"})
+            else:
+                ui.empty("No operations recorded for this unit.")
+    if tabs[2].open:  # only the open tab runs (and draws)
+        with tabs[2]:
+            tests = ui.frame(doc["tests"])
+            if tests.height:
+                st.plotly_chart(charts.limits_chart(tests), key="chart_limits")
+                st.caption("Each measurement within its limits (0 % = low limit, 100 % = high "
+                           "limit); circles are first attempts, diamonds re-tests.")
+                ui.table(tests.select([c for c in (
+                    "tested_at", "test_step", "measurement", "value", "units", "low_limit",
+                    "high_limit", "result", "attempt", "equipment_id", "calibration_status",
+                    "operator", "run_id", "source") if c in tests.columns]),
+                    key="dhr_tests", tz=tz, status=["result", "calibration_status"],
+                    labels={"low_limit": "low", "high_limit": "high", "equipment_id": "equipment",
+                            "calibration_status": "calibration"})
+            else:
+                ui.empty("No test results for this unit.")
+    if tabs[3].open:  # only the open tab runs (and draws)
+        with tabs[3]:
+            equipment = ui.frame(doc["equipment"])
+            if equipment.height:
+                suspect_windows(doc, tz)
+                ui.table(equipment, key="dhr_equipment", tz=tz, status=["status"],
+                         labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
+                                 "found_oot_at": "found OOT at", "certificate_no": "certificate",
+                                 "status": "calibration at use", "suspect_from": "suspect since"},
+                         links={"equipment_id": ("calibration", "equipment")})
+            else:
+                ui.empty("No equipment recorded against this unit.")
+    if tabs[4].open:  # only the open tab runs (and draws)
+        with tabs[4]:
+            if not doc["ncrs"]:
+                ui.empty("No NCRs name this unit.")
+            for n in doc["ncrs"]:
+                state = "open" if n["closed_at"] is None else "closed"
+                with st.container(border=True):
+                    st.markdown(f"**{ui.esc(n['ncr_id'])}** · {ui.esc(n['defect_code'])} · "
+                                f":{_badge('fail' if state == 'open' else 'pass')}-badge[{state}] "
+                                f"· disposition **{ui.label(n['disposition'])}**")
+                    ui.text(n["description"])
+                    st.caption(f"raised {ui.local_times_value(n['raised_at'], tz)} by "
+                               f"{ui.esc(n['raised_by'])}"
+                               + (f" · closed {ui.local_times_value(n['closed_at'], tz)}"
+                                  f" by {ui.esc(n['closed_by'])}" if n["closed_at"] else "")
+                               + (f" · re-test {ui.esc(n['retest_ref'])}" if n.get("retest_ref")
+                                  else ""))
+                    if n.get("removed_parts"):
+                        st.markdown("Parts removed under this NCR")
+                        ui.table(ui.frame(n["removed_parts"]), key=f"ncr_removed_{n['ncr_id']}",
+                                 tz=tz, links={"serial_number": ("device", "serial")})
+                    if n.get("retest"):
+                        st.markdown("Re-test evidence")
+                        ui.table(ui.frame(n["retest"]), key=f"ncr_retest_{n['ncr_id']}", tz=tz,
+                                 status=["result"])
+    if tabs[5].open:  # only the open tab runs (and draws)
+        with tabs[5]:
+            st.markdown("**Firmware**")
+            ui.table(ui.frame(doc["firmware"]), key="dhr_firmware", tz=tz)
+            st.markdown("**Label checks**")
+            for lab in doc["labels"]:
+                parsed = lab.get("parsed") or {}
+                st.code(lab["label_data"], language=None)
+                st.caption(f"GTIN {ui.esc(parsed.get('gtin'))} · serial {ui.esc(parsed.get('serial'))}"
+                           " · " + ", ".join(f"{ui.label(k)} {ui.esc(v)}" for k, v in
+                                             (parsed.get("dates") or {}).items())
+                           + f" · checked {ui.local_times_value(lab['checked_at'], tz)} by "
+                             f"{ui.esc(lab['checked_by'])}: {ui.label(lab['result'])}")
+                for problem in lab.get("problems") or []:
+                    st.error(ui.esc(problem))
+            if not doc["labels"]:
+                ui.empty("No label check recorded for this unit.")
+    if tabs[6].open:  # only the open tab runs (and draws)
+        with tabs[6]:
+            st.markdown("**Shipment**")
+            if doc["shipments"]:
+                ui.table(ui.frame(doc["shipments"]), key="dhr_shipments", tz=tz)
+            else:
+                ui.empty("Not shipped.")
+            st.markdown("**Sign-offs**")
+            ui.table(ui.frame(doc["signoffs"]), key="dhr_signoffs", tz=tz)
 
 
 def render() -> None:

@@ -48,18 +48,48 @@ def filters() -> tuple[TrendFilter, str, str]:
     return TrendFilter(start, end, tuple(products)), period, DIMENSIONS[by or "defect code"]
 
 
-def over_time(where: TrendFilter, period: str) -> None:
-    """First-pass yield per product and step, and rework per product, week by week or month by
-    month, beside the heatmap of the whole window."""
-    fpy = data.yield_over_time(where, period)
-    redone = data.rework_over_time(where, period)
-    if not fpy.height and not redone.height:
-        return
-    left, right = st.columns(2)
-    if fpy.height:
-        left.plotly_chart(charts.yield_trend(fpy, period), key="chart_fpy_trend")
-    if redone.height:
-        right.plotly_chart(charts.rework_trend(redone, period), key="chart_rework_trend")
+def chart(where: TrendFilter, period: str, by: str, ncrs: pl.DataFrame, fpy: pl.DataFrame,
+          ageing: pl.DataFrame) -> None:
+    """The one chart picked (NCRs over time at first): one Plotly chart drawn per view, the others
+    a click away, so the page opens without drawing six."""
+    names = strings.TREND_CHARTS
+    picked = st.segmented_control(strings.TREND_CHART_LABEL, names, key=strings.TREND_CHART_KEY,
+                                  default=names[0]) or names[0]
+    if picked == names[0]:
+        if not ncrs.height:
+            ui.empty(strings.TREND_NO_NCRS)
+            return
+        figure = charts.ncr_trend(ncr_counts(ncrs, by, period), by, period)  # type: ignore[arg-type]
+    elif picked == names[1]:
+        if not ncrs.height:
+            ui.empty(strings.TREND_NO_NCRS)
+            return
+        figure = charts.pareto(defect_pareto(ncrs))
+    elif picked == names[2]:
+        if not fpy.height:
+            ui.empty(strings.TREND_NO_RESULTS)
+            return
+        figure = charts.fpy_chart(fpy)
+        figure.update_layout(title={"text": "First-pass yield by test step and product", "x": 0})
+    elif picked == names[3]:
+        frame = data.yield_over_time(where, period)
+        if not frame.height:
+            ui.empty(strings.TREND_NO_RESULTS)
+            return
+        figure = charts.yield_trend(frame, period)
+    elif picked == names[4]:
+        frame = data.rework_over_time(where, period)
+        if not frame.height:
+            ui.empty(strings.TREND_NO_RESULTS)
+            return
+        figure = charts.rework_trend(frame, period)
+    else:
+        if not ageing.height:
+            ui.empty("No open NCRs in this window.")
+            return
+        figure = charts.ageing_chart(ageing, [b[0] for b in AGE_BUCKETS])
+        figure.update_layout(title={"text": "Open NCRs by age", "x": 0})
+    st.plotly_chart(figure, key="chart_trend", config={"displaylogo": False})
 
 
 def render() -> None:
@@ -90,50 +120,34 @@ def render() -> None:
                    f"{subs['units']:,} reworked ({ui.percent(subs['rework_rate']) or '—'}). "
                    "The headline figures are about finished devices only.")
 
-    st.subheader("Nonconformances")
-    if not ncrs.height:
-        ui.empty(strings.TREND_NO_NCRS)
-    else:
-        left, right = st.columns([3, 2])
-        left.plotly_chart(charts.ncr_trend(ncr_counts(ncrs, by, period), by, period),  # type: ignore[arg-type]
-                          key="chart_ncr_trend")
-        right.plotly_chart(charts.pareto(defect_pareto(ncrs)), key="chart_pareto")
+    chart(where, period, by, ncrs, fpy, ageing)
 
-    st.subheader("First-pass yield")
-    if not fpy.height:
-        ui.empty(strings.TREND_NO_RESULTS)
-    else:
-        left, right = st.columns([3, 2])
-        left.plotly_chart(charts.fpy_chart(fpy), key="chart_fpy")
-        with right:
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("First-pass yield")
+        if not fpy.height:
+            ui.empty(strings.TREND_NO_RESULTS)
+        else:
             ui.table(fpy.sort("fpy", "product_code", "test_step"), key="fpy_table",
                      config={"fpy": st.column_config.ProgressColumn(
                          "first-pass yield", min_value=0, max_value=1, format="percent")},
                      labels={"product_code": "product", "test_step": "test step",
                              "units_tested": "units tested", "first_pass": "first pass",
                              "fpy": "first-pass yield"},
-                     height=min(38 + 35 * fpy.height, max(240, 34 * fpy["test_step"].n_unique() + 90)))
-
-    over_time(where, period)
-
-    left, right = st.columns(2)
-    with left:
+                     height=min(38 + 35 * fpy.height, 420))
+    with right:
         st.subheader("Rework")
         ui.table(reworked, key="rework_table", status=["level"],
                  labels={"product_code": "product", "units": "units built",
                          "rework_rate": "rework rate"})
-    with right:
-        st.subheader("Open NCRs by age")
-        if ageing.height:
-            right.plotly_chart(charts.ageing_chart(ageing, [b[0] for b in AGE_BUCKETS]),
-                               key="chart_ageing")
-        else:
-            ui.empty("No open NCRs in this window.")
+    st.subheader("Open NCRs by age")
     if ageing.height:
         ui.table(ageing, key="ageing_table", tz=tz, status=["disposition"],
                  links={"job_id": ("batch", "job"), "serial_number": ("device", "serial")},
                  labels={"ncr_id": "NCR", "age_days": "age (days)", "age_bucket": "age",
                          "job_id": "job", "serial_number": "serial", "product_code": "product"})
+    else:
+        ui.empty("No open NCRs in this window.")
     if ncrs.height:
         with st.expander(f"All {ncrs.height:,} NCRs in the window"):
             shown = ncrs.with_columns(pl.when(pl.col("open")).then(pl.lit("open"))

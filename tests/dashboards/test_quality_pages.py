@@ -23,8 +23,18 @@ def test_trends_of_the_whole_sample(app: Opener) -> None:
     assert (int(noise["first_pass"].iloc[0]), int(noise["units_tested"].iloc[0])) == (8, 10)
     ageing = table(at, "age_days")
     assert ageing["ncr_id"].tolist() == ["NCR-0240"]
-    # NCR trend, Pareto, FPY heatmap, FPY and rework per week, ageing
-    assert len(at.get("plotly_chart")) == 6
+    # one chart per view (the NCR trend at first); each of the others a click away
+    [chart] = at.get("plotly_chart")
+    assert "NCRs per week" in chart.proto.spec
+    for name, title in zip(strings.TREND_CHARTS[1:], ["Pareto of defect codes",
+                                                      "First-pass yield by test step",
+                                                      "First-pass yield per week",
+                                                      "Rework rate per week", "Open NCRs by age"],
+                           strict=True):
+        at.segmented_control(key=strings.TREND_CHART_KEY).set_value(name).run()
+        no_traceback(at)
+        [chart] = at.get("plotly_chart")
+        assert title in chart.proto.spec, name
 
 
 def test_trends_filtered_by_product_and_dates(app: Opener) -> None:

@@ -31,11 +31,22 @@ def test_device_history_of_a_typed_serial(app: Opener) -> None:
     lamps = parts[parts["part"].str.contains("LAMP-D2")]
     assert set(lamps["serial"]) == {"D2-26-0457", "D2-26-0314"}
     assert lamps[lamps["serial"] == "D2-26-0314"]["removal_ncr"].tolist() == ["NCR-0231"]
-    assert "NCR-0231" in shown and "re-test R3-20261104-001" in shown
+    # only the open tab is made and drawn: the components at first, no chart
+    assert not at.get("plotly_chart") and "NCR-0231" not in shown
+    at.session_state[strings.DEVICE_TAB_KEY] = "NCRs"
+    at.run()
+    no_traceback(at)
+    assert "NCR-0231" in texts(at) and "re-test R3-20261104-001" in texts(at)
+    at.session_state[strings.DEVICE_TAB_KEY] = "Tests"
+    at.run()
     tests = table(at, "measurement")
     noise = tests[tests["measurement"] == "photometric_noise"]
     assert sorted(noise["attempt"].tolist()) == [1, 2]
-    assert len(at.get("plotly_chart")) == 2  # the operations timeline, results within limits
+    assert len(at.get("plotly_chart")) == 1  # results within limits
+    at.session_state[strings.DEVICE_TAB_KEY] = "Operations"
+    at.run()
+    assert len(at.get("plotly_chart")) == 1  # the operations timeline
+    assert set(table(at, "op_code")["op_code"])  # the operations table beside it
     assert [b.label for b in at.get("download_button")] == [strings.DEVICE_PDF]
     assert at.query_params == {"serial": "SPX200-0004"}
 
@@ -82,9 +93,19 @@ def test_batch_record_of_a_released_job_by_link(app: Opener) -> None:
     assert [b.label for b in at.get("download_button")] == [strings.BATCH_PDF,
                                                              strings.BATCH_EPCIS]
     assert len(at.tabs) == 11
+    assert not at.get("plotly_chart")  # the Serials tab is open: the timeline is not drawn
+    at.session_state[strings.BATCH_TAB_KEY] = "Operations"
+    at.run()
+    no_traceback(at)
+    assert len(at.get("plotly_chart")) == 1 and "label_data" not in _columns(at)
     doc = json.loads(data.batch_epcis("J-1042"))
     [t] = [e for e in doc["epcisBody"]["eventList"] if e["type"] == "TransformationEvent"]
     assert t["transformationID"] == "urn:tracelake:job:J-1042" and len(t["outputEPCList"]) == 10
+
+
+def _columns(at: object) -> set[str]:
+    """Every column of every table shown."""
+    return {c for d in at.dataframe for c in d.value.columns}  # type: ignore[attr-defined]
 
 
 def test_records_download_as_pdf(app: Opener) -> None:

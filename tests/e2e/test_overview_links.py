@@ -51,6 +51,9 @@ def test_the_overviews_page_links_open_their_pages(page: Page, server: str) -> N
     settle(page)
     no_error(page)
     assert page.url.rstrip("/").endswith("/trends")
+    expect(page.get_by_text("NCRs per week by defect code")).to_be_visible()
+    page.get_by_role("radio", name=strings.TREND_CHARTS[3]).click()  # one chart at a time
+    settle(page)
     expect(page.get_by_text("First-pass yield per week")).to_be_visible()
 
 
