@@ -63,6 +63,10 @@ RECALL_CSV = "Download recall list (CSV)"
 RECALL_XLSX = "Download recall list (XLSX)"
 RECALL_EPCIS = "Download EPCIS 2.0 (JSON-LD)"
 RECALL_TABLE_KEY = "recall_table"
+#: the one chart drawn on the recall page (the others a click away)
+RECALL_CHART_KEY = "recall_chart"
+RECALL_CHART_LABEL = "Chart"
+RECALL_CHARTS = ("From lot to devices", "Units by status", "Units by customer")
 
 # ------------------------------------------------------------------ device history
 SERIAL_LABEL = "Serial number or scanned label"
@@ -101,6 +105,9 @@ TREND_NO_RESULTS = "No test results in this window."
 # ------------------------------------------------------------------ calibration
 DUE_WITHIN_KEY = "cal_due_within"
 EQUIPMENT_KEY = "cal_equipment"
+#: the calibration history of all equipment, drawn only while its expander is open
+CAL_HISTORY_KEY = "cal_history_open"
+CAL_HISTORY_LABEL = "Calibration history, all equipment"
 OOT_NONE = "No calibration has found equipment out of tolerance."
 
 # ------------------------------------------------------------------ data quality
@@ -155,6 +162,9 @@ MEANING_LABELS = {"release": "Release the batch", "rejection": "Reject the batch
 
 # ------------------------------------------------------------------ overview
 OVERVIEW_NCRS = "Open NCRs"
+#: the chart of the open NCRs (by age, by disposition), drawn only while its expander is open
+OVERVIEW_NCR_CHART_KEY = "ov_ncr_chart_open"
+OVERVIEW_NCR_CHART = "Chart: open NCRs by age and by disposition"
 OVERVIEW_JOBS = "Jobs blocked or waiting for review"
 OVERVIEW_EQUIPMENT = "Equipment"
 OVERVIEW_LOTS = "Lots on hold or recalled, in units still in house"

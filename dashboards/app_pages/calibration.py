@@ -42,16 +42,26 @@ def register(tz: str) -> list[str]:
                      "certificate_no": "certificate", "as_found": "as found",
                      "as_left": "as left", "due_at": "due", "days_to_due": "days to due",
                      "oot_events": "OOT findings", "last_used_at": "last used"})
-    history = data.calibration_history(None)
-    if history.height:
-        with st.expander("Calibration history, all equipment", expanded=False):
-            st.plotly_chart(charts.calibration_timeline(history, dt.datetime.now(dt.UTC),
-                                                        data.suspect_windows()),
-                            key="chart_cal_timeline")
-            ui.table(history, key="history_table", tz=tz, status=["as_found", "as_left"],
-                     labels={"equipment_id": "equipment", "certificate_no": "certificate",
-                             "as_found": "as found", "as_left": "as left", "due_at": "due"})
+    # drawn only while open (a collapsed expander's chart would load Plotly at every open)
+    box = st.expander(strings.CAL_HISTORY_LABEL, key=strings.CAL_HISTORY_KEY, on_change="rerun")
+    if box.open:
+        with box:
+            history(tz)
     return status["equipment_id"].to_list()
+
+
+def history(tz: str) -> None:
+    """Every calibration of every piece of equipment: the timeline and the table."""
+    frame = data.calibration_history(None)
+    if not frame.height:
+        ui.empty("No calibration recorded yet: ingest the `calibrations` register.")
+        return
+    st.plotly_chart(charts.calibration_timeline(frame, dt.datetime.now(dt.UTC),
+                                                data.suspect_windows()),
+                    key="chart_cal_timeline")
+    ui.table(frame, key="history_table", tz=tz, status=["as_found", "as_left"],
+             labels={"equipment_id": "equipment", "certificate_no": "certificate",
+                     "as_found": "as found", "as_left": "as left", "due_at": "due"})
 
 
 def findings_list(tz: str) -> pl.DataFrame:

@@ -45,15 +45,17 @@ def ncrs(doc: dict[str, Any], tz: str) -> None:
     if not section["open"]:
         st.caption(strings.OVERVIEW_ALL_CLEAR)
         return
-    left, right = st.columns(2)
-    ages = pl.DataFrame({"age_bucket": [i["age_bucket"] for i in section["items"]]})
-    age = charts.ageing_chart(ages, list(section["by_age"]))
-    age.update_layout(height=230, title={"text": "By age", "x": 0, "font": {"size": 15}},
-                      margin={"t": 40})
-    left.plotly_chart(age, key="ov_chart_age")
-    by = charts.counts_bar(section["by_disposition"], "By disposition", horizontal=True)
-    by.update_xaxes(dtick=1 if max(section["by_disposition"].values()) <= 8 else None)
-    right.plotly_chart(by, key="ov_chart_disposition")
+    # the counts as text; their chart on demand (the first Plotly chart in a tab costs about a
+    # second to draw, more than the rest of this page)
+    st.caption("By age: " + " · ".join(f"{ui.esc(k)} **{v:,}**"
+                                       for k, v in section["by_age"].items())
+               + " — by disposition: " + " · ".join(
+                   f"{ui.label(k)} **{v:,}**" for k, v in sorted(
+                       section["by_disposition"].items(), key=lambda kv: (-kv[1], kv[0]))))
+    box = st.expander(strings.OVERVIEW_NCR_CHART, key=strings.OVERVIEW_NCR_CHART_KEY,
+                      on_change="rerun")
+    if box.open:
+        box.plotly_chart(ncr_chart(section), key="ov_chart_ncrs")
     ui.table(_frame(section["items"], ["ncr_id", "age_days", "age_bucket", "disposition",
                                        "defect_code", "product_code", "job_id",
                                        "serial_number", "supplier", "description", "link"]),
@@ -64,6 +66,29 @@ def ncrs(doc: dict[str, Any], tz: str) -> None:
              config={"link": _link_column()})
     st.page_link("app_pages/trends.py", label="NCR trends and ageing",
                  icon=":material/trending_up:")
+
+
+def ncr_chart(section: dict[str, Any]) -> Any:
+    """Open NCRs by age (left) and by disposition (right), in one figure."""
+    from plotly.subplots import make_subplots
+
+    ages = pl.DataFrame({"age_bucket": [i["age_bucket"] for i in section["items"]]})
+    age = charts.ageing_chart(ages, list(section["by_age"]))
+    by = charts.counts_bar(section["by_disposition"], "By disposition", horizontal=True)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("By age", "By disposition"),
+                        horizontal_spacing=0.14)
+    for trace in age.data:
+        fig.add_trace(trace, row=1, col=1)
+    for trace in by.data:
+        fig.add_trace(trace, row=1, col=2)
+    most = max([*section["by_age"].values(), *section["by_disposition"].values(), 0])
+    fig.update_yaxes(title="open NCRs", rangemode="tozero", dtick=1 if most <= 8 else None,
+                     row=1, col=1)
+    fig.update_yaxes(autorange="reversed", row=1, col=2)
+    fig.update_xaxes(rangemode="tozero", dtick=1 if most <= 8 else None, row=1, col=2)
+    fig = charts._layout(fig, None, height=260)
+    fig.update_layout(showlegend=False)
+    return fig
 
 
 def jobs(doc: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from dashboards.strings import (
     RECALL_MODE_KEY,
     SUPPLIER_KEY,
 )
+from tracelake.derived.genealogy.trace import WhereUsed
 
 PAGE = "recall"
 
@@ -106,6 +107,23 @@ def moves(component: str, lot: str) -> None:
                          "SPC", display_text="open chart", help="opens the measurement's SPC chart")})
 
 
+def chart(answer: WhereUsed) -> None:
+    """One chart per view (the genealogy at first; units by status or by customer a click
+    away): each Plotly chart drawn costs the browser, the first one most."""
+    names = strings.RECALL_CHARTS
+    picked = st.segmented_control(strings.RECALL_CHART_LABEL, names, key=strings.RECALL_CHART_KEY,
+                                  default=names[0], label_visibility="collapsed") or names[0]
+    summary = answer.summary
+    if picked == names[1]:
+        figure = charts.counts_bar(summary["by_status"], names[1])
+    elif picked == names[2]:
+        figure = charts.counts_bar(summary["by_customer"], names[2], horizontal=True,
+                                   coloured=False)
+    else:
+        figure = charts.genealogy_sankey(answer.affected, names[0])
+    st.plotly_chart(figure, key="chart_recall", config={"displaylogo": False})
+
+
 def render() -> None:
     """The page."""
     asof_control.control()
@@ -144,12 +162,7 @@ def render() -> None:
                  "units the part was fitted to and later removed from")])
     if answer.query.get("lots"):
         st.caption(f"Lots traced: {ui.esc(', '.join(answer.query['lots']))}")
-    left, right = st.columns(2)
-    left.plotly_chart(charts.counts_bar(summary["by_status"], "Units by status"),
-                      key="chart_status")
-    right.plotly_chart(charts.counts_bar(summary["by_customer"], "Units by customer",
-                                         horizontal=True, coloured=False), key="chart_customer")
-    st.plotly_chart(charts.genealogy_sankey(answer.affected), key="chart_sankey")
+    chart(answer)
     frame = data.recall_table(answer)
     if not include_removed:
         frame = frame.drop("removed", "removal_ncr_id")

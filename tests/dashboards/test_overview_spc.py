@@ -25,6 +25,15 @@ def test_the_root_url_opens_the_overview_with_the_sample_storys_open_items(app: 
     assert linked(equipment["equipment_id"]) == ["DMM-04"]
     assert int(equipment["suspect_results"].iloc[0]) == 36
     assert strings.OVERVIEW_NO_LOTS.split(",")[0] in texts(at)
+    # the open NCRs' counts as text; their chart drawn only when asked for
+    assert ("By age: 0–7 days **0** · 8–30 days **1** · 31–90 days **0** · over 90 days **0**"
+            " — by disposition: pending **1**") in texts(at)
+    assert not at.get("plotly_chart")
+    at.session_state[strings.OVERVIEW_NCR_CHART_KEY] = True
+    at.run()
+    no_traceback(at)
+    [chart] = at.get("plotly_chart")
+    assert "By disposition" in chart.proto.spec
 
 
 def test_a_lot_in_the_root_url_still_opens_the_recall(app: Opener) -> None:

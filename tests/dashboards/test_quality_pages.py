@@ -68,6 +68,13 @@ def test_calibration_register_and_the_dmm04_impact(app: Opener) -> None:
                                              "REF-SPX-01"}
     picker = at.selectbox(key=strings.EQUIPMENT_KEY)
     assert picker.options[0].startswith("DMM-04")  # found out of tolerance: listed first
+    # the history of all equipment is made and drawn only when its expander is opened
+    assert not at.get("plotly_chart")
+    tables = len(at.dataframe)
+    at.session_state[strings.CAL_HISTORY_KEY] = True
+    at.run()
+    no_traceback(at)
+    assert len(at.get("plotly_chart")) == 1 and len(at.dataframe) == tables + 1
     picker.set_value("DMM-04").run()
     no_traceback(at)
     assert (metric(at, "Suspect results"), metric(at, "Customers")) == ("36", "3")

@@ -33,7 +33,13 @@ def test_tracing_a_lot_picked_by_hand(app: Opener) -> None:
     serials = set(linked(table(at, "serial_number")["serial_number"]))
     assert serials == J1042 | {"PCB-M-0111", "PCB-M-0112"}  # the spares are top-level
     assert at.query_params == {"component": "CAP-100", "lot": "L-4471"}
-    assert len(at.get("plotly_chart")) == 3  # by status, by customer, the genealogy
+    [sankey] = at.get("plotly_chart")  # one chart per view: the genealogy first
+    assert '"type":"sankey"' in sankey.proto.spec.replace(" ", "")
+    for name in strings.RECALL_CHARTS[1:]:  # by status, by customer: a click away
+        at.segmented_control(key=strings.RECALL_CHART_KEY).set_value(name).run()
+        no_traceback(at)
+        [bars] = at.get("plotly_chart")
+        assert name in bars.proto.spec and '"type":"bar"' in bars.proto.spec.replace(" ", "")
     assert [b.label for b in at.get("download_button")] == [strings.RECALL_CSV,
                                                              strings.RECALL_XLSX,
                                                              strings.RECALL_EPCIS]
