@@ -52,8 +52,11 @@ def app(story: Story, monkeypatch: pytest.MonkeyPatch) -> Opener:
     return open_page
 
 
-def _lot(at: object) -> str:
-    materials = table(at, "issue_id")  # type: ignore[arg-type]
+def _lot(at: AppTest) -> str:
+    at.session_state[strings.BATCH_TAB_KEY] = "Materials"  # only the open tab is made
+    at.run()
+    no_traceback(at)
+    materials = table(at, "issue_id")
     cell = str(materials[materials["issue_id"] == "MI-26-0110"]["lot_number"].iloc[0])
     return cell.split("=", 1)[-1]  # a link to the recall page
 
@@ -74,6 +77,8 @@ def test_batch_page_as_of_a_linked_run_then_now(app: Opener, story: Story) -> No
 
 def test_device_page_as_of_a_run_picked_in_the_sidebar(app: Opener, story: Story) -> None:
     at = app("device", serial="SPX200-0001")
+    at.session_state[strings.DEVICE_TAB_KEY] = "Tests"  # only the open tab is made
+    at.run()
     tests = table(at, "measurement")
     row = tests[(tests["measurement"] == "beam_offset") & (tests["test_step"] == "ALIGN")]
     assert row["value"].tolist() == [float(NEW_VALUE)] and BANNER not in texts(at)

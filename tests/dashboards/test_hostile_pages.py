@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboards import strings
 from tests.dashboards.apptest import no_traceback, opener, table, texts
 from tests.helpers import Lake
 from tests.hostile import HOSTILE, NCR_IDS, hostile_plant, shown
@@ -23,6 +24,8 @@ def hostile_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_device_page_shows_each_description_as_plain_text(
         hostile_lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = opener(hostile_lake, monkeypatch)("device", serial="SPX200-0004")
+    at.session_state[strings.DEVICE_TAB_KEY] = "NCRs"  # only the open tab is made
+    at.run()
     plain = [str(t.value) for t in at.text]
     for name, text in HOSTILE.items():
         assert shown(text) in plain, name
