@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from dashboards import strings
 from tests.e2e.conftest import serve
-from tests.e2e.ui import cells, no_error, open_page, type_in
+from tests.e2e.ui import cells, no_error, open_page, settle, type_in
 from tests.helpers import Lake
 from tests.hostile import HOSTILE, NCR_IDS, hostile_plant, shown
 
@@ -41,6 +41,8 @@ def _no_active_content(page: Page) -> None:
 def test_device_page_shows_ncr_text_as_stored(page: Page, hostile_server: str) -> None:
     open_page(page, f"{hostile_server}/device?serial=SPX200-0004")
     page.get_by_role("tab", name="NCRs").click()
+    settle(page)  # only the open tab is made: opening one runs the page again
+    expect(page.locator("[data-testid=stMain] [data-testid=stText]").first).to_be_visible()
     no_error(page)
     seen = page.locator("[data-testid=stMain]").inner_text()
     for name, text in HOSTILE.items():
