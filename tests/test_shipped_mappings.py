@@ -173,29 +173,84 @@ def test_mapping_init_drafts_a_headerless_register_marking_its_guesses(tmp_path:
     assert "IN-ACTIVE: inactive  # GUESS" in equipment.stdout
 
 
-def test_erpnext_serial_and_batch_bundle_export_with_field_labels(lake: Lake, landing: Path) -> None:
-    # Serial and Batch Bundle doctype (erpnext/stock/doctype/serial_and_batch_bundle): parent
-    # fields by label (ID, Company, Item Code, Warehouse, Type of Transaction, Voucher Type,
-    # Voucher No, Posting Datetime, Total Qty), the entries' Batch No as Frappe labels a child
-    # field, and the standard field owner ("Created By"); an Outward bundle against a Stock
-    # Entry issues a batch to the work order
-    f = write_csv(landing / "Serial and Batch Bundle.csv",
-                  ["ID", "Company", "Item Code", "Item Name", "Warehouse", "Type of Transaction",
-                   "Voucher Type", "Voucher No", "Posting Datetime", "Total Qty",
-                   "Batch No (Entries)", "Is Cancelled", "Created By"],
-                  [["SABB-00000041", "Acme Devices", "RES-10K", "Resistor 10k 0603",
-                    "Stores - AD", "Outward", "Stock Entry", "MAT-STE-2026-00012",
-                    "2026-10-20 09:05:00", "200", "B-0042", "0", "ann@acme.example"],
-                   ["SABB-00000042", "Acme Devices", "CAP-100N", "Capacitor 100n 0603",
-                    "Stores - AD", "Outward", "Stock Entry", "MAT-STE-2026-00012",
-                    "2026-10-20 09:06:30", "50", "C-0107", "0", "ann@acme.example"]])
+#: Frappe's Data Export of a Serial and Batch Bundle (frappe/core/doctype/data_import/exporter.py):
+#: parent fields by label, then the entries table's fields labelled "Label (entries)" (the table
+#: field has no label, so its fieldname is used); an entry after the first is a row of its own
+#: with every parent column written as "". An Outward bundle's entries hold negative quantities
+#: (SerialandBatchBundle.calculate_total_qty) and its Total Qty is their sum.
+BUNDLE_HEADER = ["ID", "Company", "Item Code", "Item Name", "Warehouse", "Type of Transaction",
+                 "Total Qty", "Voucher Type", "Voucher No", "Posting Datetime", "Is Cancelled",
+                 "Created By", "ID (entries)", "Batch No (entries)", "Serial No (entries)",
+                 "Qty (entries)", "Warehouse (entries)"]
+_BUNDLE = ["Acme Devices", "RES-10K", "Resistor 10k 0603", "Stores - AD", "Outward", "-350",
+           "Stock Entry", "MAT-STE-2026-00012", "2026-10-20 09:05:00", "0", "ann@acme.example"]
+BUNDLE_ROWS = [
+    ["SABB-00000041", *_BUNDLE, "e7d1c0a4b1", "B-0042", "", "-200", "Stores - AD"],
+    ["", *[""] * len(_BUNDLE), "e7d1c0a4b2", "B-0043", "", "-100", "Stores - AD"],
+    ["", *[""] * len(_BUNDLE), "e7d1c0a4b3", "B-0044", "", "-50", "Stores - AD"],
+    ["SABB-00000042", "Acme Devices", "CAP-100N", "Capacitor 100n 0603", "Stores - AD", "Outward",
+     "-50", "Stock Entry", "MAT-STE-2026-00013", "2026-10-20 09:06:30", "0", "bob@acme.example",
+     "e7d1c0a4b4", "C-0107", "", "-50", "Stores - AD"]]
+
+
+def test_erpnext_bundle_with_three_entries_gives_three_issues(lake: Lake, landing: Path) -> None:
+    f = write_csv(landing / "Serial and Batch Bundle.csv", BUNDLE_HEADER, BUNDLE_ROWS)
     report = lake.ingest(f, mapping=load_mapping("erpnext-serial-and-batch-bundle"))
     entry = report.files[0]
-    assert (entry.table, entry.rows_loaded, entry.rows_quarantined) == ("material_issues", 2, 0)
-    assert lake.query("SELECT issue_id, job_id, component_code, lot_number, quantity, "
-                      "strftime(issued_at AT TIME ZONE 'Europe/London', '%Y-%m-%d %H:%M:%S') "
-                      "FROM material_issues ORDER BY 1") == [
-        ("SABB-00000041", "MAT-STE-2026-00012", "RES-10K", "B-0042", 200.0,
-         "2026-10-20 09:05:00"),
-        ("SABB-00000042", "MAT-STE-2026-00012", "CAP-100N", "C-0107", 50.0,
-         "2026-10-20 09:06:30")]
+    assert (entry.table, entry.rows_read, entry.rows_loaded, entry.rows_quarantined) == \
+        ("material_issues", 4, 4, 0)
+    assert any("fill_down: 2 continuation row(s)" in n for n in entry.notes), entry.notes
+    rows = lake.query("SELECT issue_id, job_id, component_code, lot_number, quantity, issued_by, "
+                      "strftime(issued_at AT TIME ZONE 'Europe/London', '%Y-%m-%d %H:%M'), _row "
+                      "FROM material_issues ORDER BY _row")
+    assert rows == [
+        ("e7d1c0a4b1", "MAT-STE-2026-00012", "RES-10K", "B-0042", 200.0, "ann@acme.example",
+         "2026-10-20 09:05", 2),
+        ("e7d1c0a4b2", "MAT-STE-2026-00012", "RES-10K", "B-0043", 100.0, "ann@acme.example",
+         "2026-10-20 09:05", 3),
+        ("e7d1c0a4b3", "MAT-STE-2026-00012", "RES-10K", "B-0044", 50.0, "ann@acme.example",
+         "2026-10-20 09:05", 4),
+        ("e7d1c0a4b4", "MAT-STE-2026-00013", "CAP-100N", "C-0107", 50.0, "bob@acme.example",
+         "2026-10-20 09:06", 5)]
+    # the bundle's issues add up to its own total, not three times it
+    assert lake.scalar("SELECT sum(quantity) FROM material_issues "
+                       "WHERE job_id = 'MAT-STE-2026-00012'") == 350.0
+    # the bundle's columns that no alias maps stay as the file wrote them (in _extra)
+    assert lake.scalar("SELECT _extra->>'$.\"Total Qty\"' FROM material_issues "
+                       "WHERE _row = 3") is None
+
+
+def test_erpnext_bundle_inward_rows_and_leading_continuations_are_quarantined(
+        lake: Lake, landing: Path) -> None:
+    # an Inward bundle (stock received, positive quantities) is no issue; a continuation row
+    # with no record above it has nothing to take: both are quarantined, nothing is guessed
+    rows = [["", *[""] * len(_BUNDLE), "orphan01", "B-0001", "", "-5", "Stores - AD"],
+            *BUNDLE_ROWS[:2],
+            ["SABB-00000050", "Acme Devices", "RES-10K", "Resistor 10k 0603", "Stores - AD",
+             "Inward", "20", "Stock Entry", "MAT-STE-2026-00020", "2026-10-21 10:00:00", "0",
+             "ann@acme.example", "e7d1c0a4c1", "B-0042", "", "20", "Stores - AD"]]
+    f = write_csv(landing / "Serial and Batch Bundle.csv", BUNDLE_HEADER, rows)
+    entry = lake.ingest(f, mapping=load_mapping("erpnext-serial-and-batch-bundle")).files[0]
+    assert (entry.rows_read, entry.rows_loaded, entry.rows_quarantined) == (4, 2, 2)
+    assert lake.query("SELECT issue_id, quantity FROM material_issues ORDER BY 1") == [
+        ("e7d1c0a4b1", 200.0), ("e7d1c0a4b2", 100.0)]
+    quarantined = dict(lake.query("SELECT row_number, string_agg(column_name, ',' ORDER BY "
+                                  "column_name) FROM quarantine GROUP BY 1"))
+    assert set(quarantined) == {2, 5}
+    assert "job_id" in quarantined[2] and "component_code" in quarantined[2]
+    assert quarantined[5] == "quantity"
+    # the quarantine keeps the row as the file wrote it (empty bundle columns), not as filled
+    raw = json.loads(lake.scalar("SELECT raw FROM quarantine WHERE row_number = 2 LIMIT 1"))
+    assert raw["Item Code"] in ("", None) and raw["ID (entries)"] == "orphan01"
+
+
+def test_erpnext_bundle_one_entry_per_bundle_still_loads(lake: Lake, landing: Path) -> None:
+    # bundles of one entry each (the layout the mapping asked for before fill_down)
+    f = write_csv(landing / "Serial and Batch Bundle.csv", BUNDLE_HEADER,
+                  [BUNDLE_ROWS[0], BUNDLE_ROWS[3]])
+    entry = lake.ingest(f, mapping=load_mapping("erpnext-serial-and-batch-bundle")).files[0]
+    assert (entry.rows_loaded, entry.rows_quarantined) == (2, 0)
+    assert not any("fill_down" in n for n in entry.notes)
+    assert lake.query("SELECT lot_number, quantity FROM material_issues ORDER BY 1") == [
+        ("B-0042", 200.0), ("C-0107", 50.0)]
+

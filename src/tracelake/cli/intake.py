@@ -174,6 +174,7 @@ def mapping_check(
 ) -> None:
     """Show which canonical columns a file's headers give, and which its table still needs."""
     from tracelake.errors import InputError
+    from tracelake.intake.fill_down import match_fill_down
     from tracelake.intake.mapping import check_headers, load_mapping
     from tracelake.intake.readers import ROW, read_source
 
@@ -189,9 +190,11 @@ def mapping_check(
         raw = read_source(file, encoding=source.encoding, header=source.header,
                           columns=list(source.columns) or None, sheet=source.sheet, table=target)
         headers = [c for c in raw.frame.columns if c != ROW]
+        filled = match_fill_down(headers, target, source)
         report = check_headers(headers, target, source)
         if fmt == IngestFmt.json:
             _print(json_dumps({"file": str(file), "table": target, "mapped": report.mapped,
+                               "fill_down": list(filled),
                                "unmapped": report.unmapped,
                                "missing_required": report.missing_required,
                                "missing_optional": report.missing_optional,
@@ -204,6 +207,12 @@ def mapping_check(
             hint = report.suggestions.get(header)
             out.print(styled("  ", ("unmapped", "yellow"), f" {header!r}"
                              + (f" (perhaps {hint}?)" if hint else " (kept in _extra)")))
+        if filled:
+            out.print(styled("fill_down (continuation rows take them from their record's "
+                             "first row): " + ", ".join(map(repr, filled))))
+        elif source.fill_down:
+            out.print(styled(("fill_down:", "yellow"), " the file has none of "
+                             + ", ".join(map(repr, source.fill_down))))
         if report.missing_required:
             out.print(styled(("still needed (required):", "red"),
                              " " + ", ".join(report.missing_required)))

@@ -39,6 +39,7 @@ from tracelake.ingest.stage import Stage
 from tracelake.intake.checks import blank_rows, check_frame, missing_required_columns
 from tracelake.intake.coerce import coerce_frame
 from tracelake.intake.dates import decide_date_orders
+from tracelake.intake.fill_down import apply_fill_down, match_fill_down
 from tracelake.intake.mapping import Mapping, Source, resolve_headers
 from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
 from tracelake.lake import ledger, orphans, snapshot
@@ -593,7 +594,9 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if clashes:
         raise FileRejected(path, f"headers {clashes[1]} all map to column {clashes[0]!r}; "
                            "keep one or map the others elsewhere")
-    frame = _apply_mapping(raw.frame.rename(renames), source, Path(path).name)
+    # continuation rows take their record's columns; raw.frame stays as written (quarantine)
+    read = _fill_down(raw.frame, headers, contract.name, source, report)
+    frame = _apply_mapping(read.rename(renames), source, Path(path).name)
     missing = missing_required_columns(frame.columns, contract)
     if missing:
         rows = raw.rows_read
@@ -682,8 +685,28 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
     clock.lap("load")
 
 
+def _fill_down(frame: pl.DataFrame, headers: list[str], table: str, source: Source,
+               report: FileReport) -> pl.DataFrame:
+    """The source's ``fill_down`` on the file as read, said in the file's notes."""
+    if not source.fill_down:
+        return frame
+    columns = match_fill_down(headers, table, source)
+    if not columns:
+        report.notes.append("fill_down: the file has none of the columns it names ("
+                            + ", ".join(source.fill_down) + "): nothing carried down")
+        return frame
+    filled, rows = apply_fill_down(frame, columns, ROW)
+    if rows:
+        report.notes.append(f"fill_down: {rows} continuation row(s) took "
+                            f"{', '.join(columns)} from the row that began their record")
+    return filled
+
+
 def _apply_mapping(frame: pl.DataFrame, source: Source, file_name: str) -> pl.DataFrame:
     """Constants, generated columns and value maps of the source, on canonical column names."""
+    negate = [c for c in source.negate if c in frame.columns]
+    if negate:  # as text, before coercion: "-5" is 5, "5" is -5 (and then fails "> 0")
+        frame = frame.with_columns(_negated(c) for c in negate)
     if source.constants:
         frame = frame.with_columns(
             (pl.col(c).fill_null(pl.lit(v)) if c in frame.columns else pl.lit(v).alias(c))
@@ -696,6 +719,15 @@ def _apply_mapping(frame: pl.DataFrame, source: Source, file_name: str) -> pl.Da
     if maps:
         frame = frame.with_columns(_mapped(c, m) for c, m in maps.items())
     return frame
+
+
+def _negated(column: str) -> pl.Expr:
+    """A number written as text with its sign turned over; an empty cell stays empty."""
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return (pl.when(text.str.starts_with("-")).then(text.str.slice(1).str.strip_chars())
+            .when(text.str.starts_with("+")).then(pl.lit("-") + text.str.slice(1).str.strip_chars())
+            .when(text.replace("", None).is_not_null()).then(pl.lit("-") + text)
+            .otherwise(pl.col(column))).alias(column)
 
 
 def _mapped(column: str, words: dict[str, str]) -> pl.Expr:

@@ -23,6 +23,8 @@ A mapping file (YAML) lists sources; each names the files it covers and how to r
         sheet: Issues                   # XLSX: the sheet to read
         serial_from: property:dut       # JUnit: the serial is this property (or suite_name)
         json_key: records               # plain JSON: the key of the array of records
+        fill_down: [ID, Item Code]      # continuation rows: carry the record's columns down
+        negate: [quantity]              # the export writes issues as negative quantities
       - name: register                  # one file feeding several tables, each with its own map
         files: ["QA*.xlsx"]
         tables:
@@ -73,9 +75,9 @@ DEFAULT_TIMEZONE = "Europe/London"
 #: keys a source may hold
 _SOURCE_KEYS = {"name", "files", "table", "tables", "dayfirst", "encoding", "header", "columns",
                 "aliases", "constants", "values", "sheet", "timezone", "date_formats",
-                "serial_from", "json_key"}
+                "serial_from", "json_key", "fill_down", "negate"}
 #: keys that may differ per table where one source feeds several (``tables:``)
-_TABLE_KEYS = {"aliases", "constants", "values", "dayfirst", "date_formats"}
+_TABLE_KEYS = {"aliases", "constants", "values", "dayfirst", "date_formats", "negate"}
 _TOP_KEYS = {"timezone", "sources", "description"}
 #: generated columns: ``{from: row}`` is the file's row number, ``{from: file}`` its name
 GENERATED = ("row", "file")
@@ -110,6 +112,10 @@ class Source:
     generated: dict[str, str] = field(default_factory=dict)
     #: column -> {the source's word: the contract's word}
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the file's columns a record writes on its first row only (tracelake.intake.fill_down)
+    fill_down: tuple[str, ...] = ()
+    #: numeric columns the export writes with the opposite sign (ERPNext's outward quantities)
+    negate: tuple[str, ...] = ()
 
     def matches(self, path: Path) -> bool:
         """Whether this source covers the file (by name, or by path for folder patterns)."""
@@ -127,6 +133,11 @@ class Source:
                "date_formats": list(self.date_formats), "generated": sorted(self.generated.items()),
                "values": sorted((c, sorted(m.items())) for c, m in self.values.items()),
                "serial_from": self.serial_from, "json_key": self.json_key}
+        # keys added later count only where given, so that no earlier reading is read again
+        if self.fill_down:
+            doc["fill_down"] = list(self.fill_down)
+        if self.negate:
+            doc["negate"] = sorted(self.negate)
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -310,6 +321,9 @@ def _sources(path: Path, index: int, raw: Any, timezone: str) -> list[Source]:
         raise MappingError(f"{where}: 'tables' maps each table to its own column map "
                            "(e.g. tables: {equipment: {aliases: ...}})")
     out = []
+    # fill_down is the file's: it may name a header any of the tables maps
+    maps = [own.get("aliases") for own in tables.values() if isinstance(own, dict)]
+    every_alias = tuple(str(k) for m in maps if isinstance(m, dict) for k in m)
     for table, own in tables.items():
         own = own or {}
         if not isinstance(own, dict):
@@ -317,7 +331,7 @@ def _sources(path: Path, index: int, raw: Any, timezone: str) -> list[Source]:
         _check_keys(f"{where}: tables: {table}", own, _TABLE_KEYS)
         merged = {k: v for k, v in raw.items() if k != "tables"} | own
         out.append(_source(path, f"{where} / {table}", index, merged, table, timezone,
-                           name_suffix=f" / {table}"))
+                           name_suffix=f" / {table}", known_headers=every_alias))
     return out
 
 
@@ -330,7 +344,7 @@ def _check_keys(where: str, raw: dict[Any, Any], known: set[str]) -> None:
 
 
 def _source(path: Path, where: str, index: int, raw: dict[str, Any], table: Any,
-            timezone: str, name_suffix: str = "") -> Source:
+            timezone: str, name_suffix: str = "", known_headers: tuple[str, ...] = ()) -> Source:
     if table is not None:
         table = str(table)
         if table not in CONTRACTS:
@@ -364,6 +378,18 @@ def _source(path: Path, where: str, index: int, raw: dict[str, Any], table: Any,
     header = raw.get("header", True)
     if not header and not columns:
         raise MappingError(f"{where}: 'header: false' needs a 'columns' list")
+    fill_down = _names(where, "fill_down", raw)
+    _check_fill_down(where, fill_down, table, columns if not header else None,
+                     [*aliases, *known_headers])
+    negate = _names(where, "negate", raw)
+    if table is not None:
+        for name in negate:
+            if name not in CONTRACTS[table].input_columns:
+                raise MappingError(f"{where}: negate: {name!r} is not a column of {table}"
+                                   f"{did_you_mean(name, list(CONTRACTS[table].input_columns))}")
+            if not CONTRACTS[table].dtypes[name].is_numeric():
+                raise MappingError(f"{where}: negate: {name!r} is not a number column of "
+                                   f"{table}")
     tz = str(raw.get("timezone") or timezone)
     _check_timezone(path, tz)
     date_formats = raw.get("date_formats") or []
@@ -378,9 +404,40 @@ def _source(path: Path, where: str, index: int, raw: dict[str, Any], table: Any,
                   encoding=raw.get("encoding"), header=bool(header), columns=columns,
                   aliases=aliases, constants=constants, sheet=raw.get("sheet"), timezone=tz,
                   date_formats=tuple(map(str, date_formats)), generated=generated,
-                  values=values,
+                  values=values, fill_down=fill_down, negate=negate,
                   serial_from=_serial_from(where, raw.get("serial_from")),
                   json_key=None if raw.get("json_key") is None else str(raw["json_key"]))
+
+
+def _check_fill_down(where: str, names: tuple[str, ...], table: str | None,
+                     columns: tuple[str, ...] | None, aliases: list[str]) -> None:
+    """Each ``fill_down`` name is a column the source knows: one of its ``columns`` (no header
+    row), else a header its aliases name or a column of its table (matched ignoring case)."""
+    if columns is not None:
+        known = list(columns)
+    else:
+        known = [*aliases, *(CONTRACTS[table].input_columns if table else ())]
+    folded = {normalise_header(k) for k in known}
+    for name in names:
+        if name in known or (columns is None and normalise_header(name) in folded):
+            continue
+        what = "one of its 'columns'" if columns is not None else (
+            "a header its aliases name" + (f" nor a column of {table}" if table else ""))
+        raise MappingError(f"{where}: fill_down: {name!r} is not {what}"
+                           f"{did_you_mean(name, known)}")
+
+
+def _names(where: str, key: str, raw: dict[str, Any]) -> tuple[str, ...]:
+    """A key holding a list of column names (``fill_down: [ID, Item Code]``)."""
+    value = raw.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and str(v).strip()
+                                              for v in value):
+        raise MappingError(f"{where}: '{key}' must list column names (e.g. {key}: [A, B])")
+    return tuple(dict.fromkeys(str(v) for v in value))
 
 
 def _serial_from(where: str, value: Any) -> str | None:
