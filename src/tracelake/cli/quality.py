@@ -166,8 +166,11 @@ def _g(value: float | None) -> str:
 
 @app.command("lot-effects")
 def lot_effects(
-    step: Annotated[str, typer.Option("--step", help="The measurement's test step.")],
-    measurement: Annotated[str, typer.Option(help="The measurement.")],
+    step: Annotated[str | None, typer.Option("--step", help="The measurement's test step.")] = None,
+    measurement: Annotated[str | None, typer.Option(help="The measurement.")] = None,
+    component: Annotated[str | None, typer.Option(
+        "--component", help="With --lot: what this lot moves (every measurement).")] = None,
+    lot: Annotated[str | None, typer.Option("--lot", help="The component's lot.")] = None,
     product: ProductOption = None,
     date_from: FromOption = None,
     date_to: ToOption = None,
@@ -175,17 +178,24 @@ def lot_effects(
         "--min-effect", min=0.0, help="Smallest |Hedges g| that matters.")] = 0.5,
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5,
                                          help="Holm-adjusted p below this.")] = 0.05,
-    all_lots: Annotated[bool, typer.Option("--all", help="Every lot compared, not only "
-                                           "the flagged ones.")] = False,
+    all_lots: Annotated[bool, typer.Option("--all", help="Every lot (with --lot: every "
+                                           "measurement) compared, not only the flagged "
+                                           "ones.")] = False,
     lake: LakeOption = DEFAULT_LAKE,
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
 ) -> None:
-    """The component lots whose units read differently on a measurement (any depth of the
-    genealogy): the lot, its supplier, the shift, the units and the adjusted p."""
+    """The component lots whose units read differently on a measurement (--step and
+    --measurement; any depth of the genealogy): the lot, its supplier, the shift, the units and
+    the adjusted p. With --component and --lot instead, what that lot moves: the measurements on
+    which its units read differently from the units holding the component's other lots."""
     import polars as pl
 
     from tracelake.derived.quality.lot_effects import lot_effects as find
 
+    _lot_effects_selectors(step, measurement, component, lot, product, date_from, date_to)
+    if component is not None and lot is not None:
+        _lot_moves(component, lot, min_effect, alpha, all_lots, lake, fmt)
+        return
     with _failures(lake):
         with _reader(lake) as con:
             answer = find(con, step, measurement, product_code=product,  # type: ignore[arg-type]
@@ -207,3 +217,57 @@ def lot_effects(
         if fmt == Fmt.table:
             out.print(f"{len(answer.flagged)} lot(s) of {answer.lots_compared} compared move "
                       f"{step} {measurement} ({answer.units:,} units)", highlight=False)
+
+
+def _lot_effects_selectors(step: str | None, measurement: str | None, component: str | None,
+                           lot: str | None, product: str | None, date_from: str | None,
+                           date_to: str | None) -> None:
+    """One question per call: a measurement (--step, --measurement) or a lot (--component,
+    --lot); anything else is a wrong command line (one line, exit 2)."""
+    by_measurement = step is not None or measurement is not None
+    by_lot = component is not None or lot is not None
+    problem = None
+    if by_measurement and by_lot:
+        problem = ("ask about a measurement (--step, --measurement) or a lot (--component, "
+                   "--lot), not both")
+    elif by_lot and (component is None or lot is None):
+        problem = "a lot needs --component and --lot together"
+    elif by_lot and (product or date_from or date_to):
+        problem = ("--product, --from and --to choose the results of a measurement; what a lot "
+                   "moves compares every result of its units")
+    elif not by_lot and (step is None or measurement is None):
+        problem = ("give --step and --measurement (the lots that move it) or --component and "
+                   "--lot (what that lot moves)")
+    if problem:
+        from tracelake.cli.app import err
+
+        err.print(styled(("error:", "red"), f" lot-effects: {problem}"))
+        raise typer.Exit(2)
+
+
+def _lot_moves(component: str, lot: str, min_effect: float, alpha: float, all_series: bool,
+               lake: Any, fmt: Fmt) -> None:
+    """``lot-effects --component C --lot L``: the measurements this lot moves."""
+    import polars as pl
+
+    from tracelake.derived.quality.lot_moves import lot_moves
+
+    with _failures(lake):
+        with _reader(lake) as con:
+            answer = lot_moves(con, component, lot, min_effect=min_effect, alpha=alpha)
+        if fmt == Fmt.json:
+            _print(json_dumps(answer.as_dict(all_series)))
+            return
+        if all_series:
+            _print(render_frame(answer.series, fmt.value))
+        else:
+            cols = {"product_code": pl.String, "test_step": pl.String, "measurement": pl.String,
+                    "units": pl.String, "n": pl.Int64, "n_rest": pl.Int64, "mean": pl.Float64,
+                    "mean_rest": pl.Float64, "shift": pl.Float64, "hedges_g": pl.Float64,
+                    "p_adjusted": pl.Float64, "link": pl.String}
+            frame = pl.DataFrame([{c: f[c] for c in cols} for f in answer.flagged], schema=cols)
+            _print(render_frame(frame, fmt.value))
+        if fmt == Fmt.table:
+            out.print(styled(f"{len(answer.flagged)} measurement(s) of {answer.series_compared} "
+                             f"compared move {component} lot {lot} ({answer.units:,} units hold "
+                             "it)"))

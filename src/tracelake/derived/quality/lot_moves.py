@@ -60,12 +60,26 @@ class LotMoves:
     series_compared: int
     flagged: list[dict[str, Any]] = field(default_factory=list)
     series: pl.DataFrame = field(default_factory=pl.DataFrame)
+    min_effect: float = 0.5
+    alpha: float = 0.05
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"component_code": self.component_code, "lot_number": self.lot_number,
-                "units": self.units, "series_compared": self.series_compared,
-                "flagged": self.flagged}
+    def as_dict(self, all_series: bool = False) -> dict[str, Any]:
+        """JSON-ready form (``tracelake lot-effects --component C --lot L``); with
+        ``all_series`` every series compared, flagged or not."""
+        out: dict[str, Any] = {
+            "query": {"component_code": self.component_code, "lot_number": self.lot_number,
+                      "min_effect": self.min_effect, "alpha": self.alpha},
+            "component_code": self.component_code, "lot_number": self.lot_number,
+            "units": self.units, "series_compared": self.series_compared,
+            "method": {"effect": "Hedges g >= min_effect", "test": "Welch t-test",
+                       "correction": "Holm over the series compared",
+                       "groups": "units holding this lot at any depth against units holding "
+                                 "another lot of the component; no lot is taken out for "
+                                 "confounding"},
+            "flagged": self.flagged}
+        if all_series:
+            out["series"] = self.series.to_dicts()
+        return out
 
 
 def lot_moves(con: duckdb.DuckDBPyConnection, component_code: str, lot_number: str, *,
@@ -93,7 +107,7 @@ def lot_moves(con: duckdb.DuckDBPyConnection, component_code: str, lot_number: s
         (pl.col("n") >= MIN_UNITS) & (pl.col("n_rest") >= MIN_UNITS)).sort(keys)
     units = int(lot["n"].max() or 0) if lot.height else 0
     if not frame.height:
-        return LotMoves(component_code, lot_number, units, 0, [], frame)
+        return LotMoves(component_code, lot_number, units, 0, [], frame, min_effect, alpha)
     frame = compare(frame)
     frame = frame.with_columns(
         ((pl.col("p_adjusted") < alpha) & (pl.col("hedges_g").abs() >= min_effect))
@@ -101,4 +115,5 @@ def lot_moves(con: duckdb.DuckDBPyConnection, component_code: str, lot_number: s
     flagged = [{**r, "link": link("spc", product=r["product_code"], step=r["test_step"],
                                   measurement=r["measurement"])}
                for r in frame.filter(pl.col("flagged")).drop("flagged").iter_rows(named=True)]
-    return LotMoves(component_code, lot_number, units, frame.height, flagged, frame)
+    return LotMoves(component_code, lot_number, units, frame.height, flagged, frame, min_effect,
+                    alpha)
