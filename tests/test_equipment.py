@@ -68,7 +68,7 @@ def test_impact_tables_of_the_dmm04_finding(sample: duckdb.DuckDBPyConnection) -
     assert tables["results"]["serial_number"].n_unique() == 16
     assert tables["windows"].rows() == [(dt.datetime(2026, 10, 26, 9, 15, tzinfo=UTC),
                                          dt.datetime(2026, 11, 9, 14, tzinfo=UTC),
-                                         "CERT-2026-0467")]
+                                         "CERT-2026-0467", "found_out_of_tolerance_after")]
     customers = dict(zip(tables["customers"]["customer"], tables["customers"]["units"],
                          strict=True))
     assert customers == {"University of Leeds — School of Chemistry": 3,

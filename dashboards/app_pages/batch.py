@@ -144,7 +144,7 @@ def sections(doc: dict[str, Any], tz: str) -> None:
                      links={"equipment_id": ("calibration", "equipment")},
                      labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
                              "found_oot_at": "found OOT at", "status": "calibration at use",
-                             "suspect_from": "suspect since"})
+                             "suspect_from": "suspect since", "suspect_reason": "why suspect"})
     if tabs["NCRs"].open:  # only the open tab runs (and draws)
         with tabs["NCRs"]:
             if not doc["ncrs"]:

@@ -130,6 +130,13 @@ def impact(equipment: str, tz: str) -> None:
                 ("Used while overdue", f"{s['overdue_results']:,}",
                  "results taken with this equipment after its due date")])
     for w in answer["windows"].iter_rows(named=True):
+        if w["kind"] == "left_out_of_tolerance":
+            until = ui.local_times_value(w["to"], tz) if w["to"] else "its next calibration"
+            st.markdown(f"Suspect window: **{ui.local_times_value(w['from'], tz)}** → "
+                        f"**{until}** (found out of tolerance and not left in tolerance, "
+                        f"certificate {ui.esc(w['certificate_no'])}: used before it was put "
+                        "right)")
+            continue
         since = ui.local_times_value(w["from"], tz) if w["from"] else "its first use"
         st.markdown(f"Suspect window: **{since}** → **{ui.local_times_value(w['to'], tz)}** "
                     f"(found out of tolerance, certificate {ui.esc(w['certificate_no'])})")

@@ -105,6 +105,13 @@ def suspect_windows(doc: dict[str, Any], tz: str) -> None:
             windows.setdefault((e["equipment_id"], e.get("found_oot_by")), []).append(e)
     for (equipment, cert), rows in windows.items():
         first = rows[0]
+        if first.get("suspect_reason") == "left_out_of_tolerance":
+            uses = sum(int(r.get("uses") or 0) for r in rows)
+            st.warning(f"**{ui.esc(equipment)}** was found out of tolerance by certificate "
+                       f"{ui.esc(cert)} on {ui.local_times_value(first.get('found_oot_at'), tz)} "
+                       f"and not left in tolerance: the {uses} use(s) on this unit after it "
+                       "(before its next calibration) are suspect.", icon=":material/warning:")
+            continue
         since = (ui.local_times_value(first.get("suspect_from"), tz) if first.get("suspect_from")
                  else "its first use")
         uses = sum(int(r.get("uses") or 0) for r in rows)
@@ -169,7 +176,8 @@ def sections(doc: dict[str, Any], tz: str) -> None:
                 ui.table(equipment, key="dhr_equipment", tz=tz, status=["status"],
                          labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
                                  "found_oot_at": "found OOT at", "certificate_no": "certificate",
-                                 "status": "calibration at use", "suspect_from": "suspect since"},
+                                 "status": "calibration at use", "suspect_from": "suspect since",
+                             "suspect_reason": "why suspect"},
                          links={"equipment_id": ("calibration", "equipment")})
             else:
                 ui.empty("No equipment recorded against this unit.")

@@ -109,8 +109,8 @@ def calibration_at_use(con: duckdb.DuckDBPyConnection, scope: Scope, *,
                min(used_at) AS first_use, max(used_at) AS last_use, count(*) AS uses,
                count(DISTINCT st.serial_number) AS units,
                st.certificate_no, st.calibrated_at, st.due_at, any_value(c.lab) AS lab,
-               st.calibration_status AS status, st.found_oot_by, st.suspect_to AS found_oot_at,
-               st.suspect_from
+               st.calibration_status AS status, st.found_oot_by, st.found_oot_at,
+               st.suspect_from, st.suspect_reason
         FROM st LEFT JOIN equipment e USING (equipment_id)
         LEFT JOIN calibrations c ON c.equipment_id = st.equipment_id
                                 AND c.calibrated_at = st.calibrated_at

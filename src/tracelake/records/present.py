@@ -247,6 +247,10 @@ def test_flag(t: dict[str, Any]) -> str:
 def calibration_note(e: dict[str, Any], zone: ZoneInfo) -> str:
     """What an auditor must know about a piece of equipment over its uses."""
     status = e.get("status")
+    if status == "suspect" and e.get("suspect_reason") == "left_out_of_tolerance":
+        return (f"SUSPECT: used after {cell(e.get('found_oot_by'))} "
+                f"({when(e.get('found_oot_at'), zone)}) found it OUT OF TOLERANCE and did not "
+                "leave it in tolerance")
     if status == "suspect":
         since = (f"from its last good calibration {when(e.get('suspect_from'), zone)}"
                  if e.get("suspect_from") else "from its first use")

@@ -21,7 +21,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracelake.derived.calibration.status import overdue_sql, suspect_windows
+from tracelake.derived.calibration.status import (
+    has_column,
+    left_windows,
+    status_sql,
+    suspect_windows,
+)
 from tracelake.derived.genealogy.columns import ZONE_PROBE, Records
 
 __all__ = ["CalibrationImpact", "calibration_impact", "calibration_status_at_use"]
@@ -117,48 +122,50 @@ class CalibrationImpact:
 
 
 def calibration_impact(con: duckdb.DuckDBPyConnection, equipment_id: str) -> CalibrationImpact:
-    """Every suspect result of one piece of equipment, and what it concerns."""
+    """Every suspect result of one piece of equipment, and what it concerns.
+
+    Each use's status is the calibration status at use (:mod:`tracelake.derived.calibration.
+    status`), the one definition the findings, the records and the dashboards read: suspect
+    results and operations are those whose status is ``suspect``, overdue results those
+    ``past_due``, uncalibrated results those ``uncalibrated``.
+    """
     answer = CalibrationImpact(equipment_id)
+    params = {"e": equipment_id}
     head = con.execute(f"""
         SELECT (SELECT count(*) FROM equipment WHERE equipment_id = $e::VARCHAR),
                (SELECT count(*) FROM calibrations WHERE equipment_id = $e::VARCHAR),
-               {ZONE_PROBE}""", {"e": equipment_id}).fetchone()
+               {ZONE_PROBE}""", params).fetchone()
     known, calibrations, probe = head  # type: ignore[misc]
     zone = probe.tzinfo
-    # the suspect windows are status.py's: the same windows every page and record shows
-    windows = [(w["from"], w["to"], w["certificate_no"])
-               for w in suspect_windows(con, equipment_id)]
-    answer.windows = [{"from": f, "to": t, "certificate_no": cert} for f, t, cert in windows]
-    if windows:
-        params: dict[str, Any] = {"e": equipment_id}
-        bounds = []
-        for i, (f, t, _) in enumerate(windows):
-            params[f"f{i}"], params[f"t{i}"] = f, t
-            bounds.append(f"({{col}} >= coalesce(${f'f{i}'}::TIMESTAMPTZ, "
-                          f"'-infinity'::TIMESTAMPTZ) AND {{col}} < ${f't{i}'}::TIMESTAMPTZ)")
-        in_window = " OR ".join(bounds)
-        results = con.execute(f"""
-            SELECT serial_number, test_step, measurement, tested_at, value, units, low_limit,
-                   high_limit, result, run_id, 'suspect' AS calibration_status
-            FROM test_results WHERE equipment_id = $e::VARCHAR
-                 AND ({in_window.format(col="tested_at")})
-            ORDER BY tested_at, serial_number, test_step, measurement""", params).to_arrow_table()
-        operations = con.execute(f"""
-            SELECT job_id, op_seq, op_code, serial_number, started_at, operator
-            FROM operations WHERE equipment_id = $e::VARCHAR
-                 AND ({in_window.format(col="started_at")})
-            ORDER BY started_at, job_id, op_seq""", params).to_arrow_table()
-        answer.results = Records(results, zone)
-        answer.operations = Records(operations, zone)
-        answer.units = Records(_units_of(con, results, operations), zone)
-    status = _status_at_use(con, equipment_id)
-    answer.overdue_results = Records(status.filter(
-        pc.equal(status.column("calibration_status"), "overdue")), zone)
-    answer.uncalibrated_results = Records(status.filter(
-        pc.equal(status.column("calibration_status"), "uncalibrated")), zone)
+    # the windows status.py reads: before a finding, and after one that left it out of tolerance
+    answer.windows = sorted(
+        [{"from": w["from"], "to": w["to"], "certificate_no": w["certificate_no"],
+          "kind": "found_out_of_tolerance_after"} for w in suspect_windows(con, equipment_id)]
+        + [{"from": w["from"], "to": w["to"], "certificate_no": w["certificate_no"],
+            "kind": "left_out_of_tolerance"} for w in left_windows(con, equipment_id)],
+        key=lambda w: (w["from"] or w["to"], w["kind"]))
+    results = _results_status(con, equipment_id)
+    suspect = results.filter(pc.equal(results.column("calibration_status"), "suspect"))
+    operations = con.execute(f"""
+        SELECT job_id, op_seq, op_code, serial_number, started_at, operator
+        FROM ({status_sql(con, _OPERATIONS, at="started_at")})
+        WHERE calibration_status = 'suspect'
+        ORDER BY started_at, job_id, op_seq""", params).to_arrow_table()
+    answer.results = Records(suspect.select(list(_RESULT_COLUMNS)), zone)
+    answer.operations = Records(operations, zone)
+    if suspect.num_rows or operations.num_rows:
+        answer.units = Records(_units_of(con, suspect, operations), zone)
+    past_due = pc.fill_null(results.column("past_due"), False)
+    answer.overdue_results = Records(results.filter(past_due).select(list(_STATUS_COLUMNS)),
+                                     zone)
+    answer.uncalibrated_results = Records(results.filter(pc.equal(
+        results.column("calibration_status"), "uncalibrated")).select(list(_STATUS_COLUMNS)), zone)
     if not known and not calibrations:
         answer.message = f"no equipment {equipment_id} in the lake"
-    elif not windows:
+    elif not _required(con, equipment_id):
+        answer.message = (f"{equipment_id} needs no calibration (equipment register): its "
+                          "results are not judged by calibration")
+    elif not answer.windows:
         answer.message = (f"{equipment_id} has never been found out of tolerance"
                           if calibrations else f"{equipment_id} has no calibration record")
     return answer
@@ -166,59 +173,57 @@ def calibration_impact(con: duckdb.DuckDBPyConnection, equipment_id: str) -> Cal
 
 def calibration_status_at_use(con: duckdb.DuckDBPyConnection,
                               equipment_id: str | None = None) -> list[dict[str, Any]]:
-    """Results taken with equipment that was overdue, or never calibrated, at the time of test.
+    """Results taken with equipment that was past its due date, or never calibrated, at the
+    time of test (the status's ``past_due`` or ``uncalibrated``).
 
-    Each row names the calibration in force (the latest one before the test) and its due date;
-    ``calibration_status`` is ``overdue`` or ``uncalibrated`` (the words of
-    :mod:`tracelake.derived.calibration.status`). Results within a calibration's validity
-    are not listed.
+    Each row names the calibration in force (the latest one before the test) and its due date,
+    ``calibration_status`` (the word of :mod:`tracelake.derived.calibration.status`: ``overdue``
+    or ``uncalibrated``, or what came first, ``suspect`` or ``out_of_service``, for a use past
+    due) and ``past_due``. Results within a calibration's validity are not listed.
     """
     zone = con.execute(f"SELECT {ZONE_PROBE}").fetchone()[0].tzinfo  # type: ignore[index]
-    return Records(_status_at_use(con, equipment_id), zone).rows()
+    uses = ("test_results" if equipment_id is None else
+            "(SELECT * FROM test_results WHERE equipment_id = $e::VARCHAR)")
+    table = con.execute(f"""
+        SELECT {", ".join(_STATUS_COLUMNS)} FROM ({status_sql(con, uses)})
+        WHERE past_due OR calibration_status = 'uncalibrated'
+        ORDER BY equipment_id, tested_at, serial_number""",
+        {"e": equipment_id} if equipment_id is not None else {}).to_arrow_table()
+    return Records(table, zone).rows()
 
 
-_STATUS_COLUMNS = """r.equipment_id, r.serial_number, r.test_step, r.measurement, r.tested_at"""
+#: a suspect result as impact lists it
+_RESULT_COLUMNS = ("serial_number", "test_step", "measurement", "tested_at", "value", "units",
+                   "low_limit", "high_limit", "result", "run_id", "calibration_status")
+#: an overdue or uncalibrated result as impact lists it
+_STATUS_COLUMNS = ("equipment_id", "serial_number", "test_step", "measurement", "tested_at",
+                   "certificate_no", "calibrated_at", "due_at", "calibration_status", "past_due")
+_OPERATIONS = """(SELECT equipment_id, job_id, op_seq, op_code, serial_number, started_at,
+                         operator FROM operations WHERE equipment_id = $e::VARCHAR)"""
 
 
-def _status_at_use(con: duckdb.DuckDBPyConnection, equipment_id: str | None) -> pa.Table:
-    if equipment_id:
-        return _status_of_one(con, equipment_id)
+def _required(con: duckdb.DuckDBPyConnection, equipment_id: str) -> bool:
+    """Whether the register says the equipment needs calibration (true where it does not say)."""
+    if not has_column(con, "equipment", "calibration_required"):
+        return True
+    row = con.execute("SELECT bool_and(coalesce(calibration_required, true)) FROM equipment "
+                      "WHERE equipment_id = $e::VARCHAR", {"e": equipment_id}).fetchone()
+    return row is None or row[0] is not False
+
+
+def _results_status(con: duckdb.DuckDBPyConnection, equipment_id: str) -> pa.Table:
+    """The results taken with the equipment that impact lists (suspect, past due or
+    uncalibrated at use), with their calibration status at use, in time order."""
+    # the status on the natural key only (a rig's year of results), the rest for the few listed
+    key = "equipment_id, serial_number, test_step, measurement, tested_at"
+    uses = f"(SELECT {key} FROM test_results WHERE equipment_id = $e::VARCHAR)"
     return con.execute(f"""
-        SELECT {_STATUS_COLUMNS}, c.certificate_no, c.calibrated_at, c.due_at,
-               CASE WHEN c.calibrated_at IS NULL THEN 'uncalibrated' ELSE 'overdue' END
-                   AS calibration_status
-        FROM test_results r
-        ASOF LEFT JOIN calibrations c
-          ON c.equipment_id = r.equipment_id AND r.tested_at >= c.calibrated_at
-        WHERE c.calibrated_at IS NULL OR {overdue_sql("r.tested_at", "c.due_at", "c.calibrated_at")}
-        ORDER BY r.equipment_id, r.tested_at, r.serial_number""").to_arrow_table()
-
-
-def _status_of_one(con: duckdb.DuckDBPyConnection, equipment_id: str) -> pa.Table:
-    """``_status_at_use`` for one piece of equipment: its calibrations (a few) cut time into
-    periods, each result falls in one (the latest calibration at or before it is in force, as
-    an ASOF join would pick; before the first, none), and the overdue ones are those after
-    their period's due date: one pass over the equipment's results, no join of 10^6 rows."""
-    cals = con.execute("""SELECT calibrated_at, due_at, certificate_no FROM calibrations
-                          WHERE equipment_id = $e::VARCHAR AND calibrated_at IS NOT NULL
-                          ORDER BY calibrated_at""", {"e": equipment_id}).fetchall()
-    params: dict[str, Any] = {"e": equipment_id}
-    period = "CASE " + "".join(f"WHEN r.tested_at >= $a{i}::TIMESTAMPTZ THEN {i} "
-                               for i in range(len(cals), 0, -1)) + "ELSE 0 END" if cals else "0"
-    periods = ["(0, NULL::VARCHAR, NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ)"]
-    for i, (at, due, cert) in enumerate(cals, start=1):
-        params[f"a{i}"], params[f"d{i}"], params[f"n{i}"] = at, due, cert
-        periods.append(f"({i}, $n{i}::VARCHAR, $a{i}::TIMESTAMPTZ, $d{i}::TIMESTAMPTZ)")
-    return con.execute(f"""
-        WITH r AS (SELECT {_STATUS_COLUMNS}, {period} AS period FROM test_results r
-                   WHERE r.equipment_id = $e::VARCHAR),
-        c(period, certificate_no, calibrated_at, due_at) AS (VALUES {", ".join(periods)})
-        SELECT {_STATUS_COLUMNS}, c.certificate_no, c.calibrated_at, c.due_at,
-               CASE WHEN c.calibrated_at IS NULL THEN 'uncalibrated' ELSE 'overdue' END
-                   AS calibration_status
-        FROM r JOIN c USING (period)
-        WHERE c.calibrated_at IS NULL OR {overdue_sql("r.tested_at", "c.due_at", "c.calibrated_at")}
-        ORDER BY r.equipment_id, r.tested_at, r.serial_number""", params).to_arrow_table()
+        WITH s AS (SELECT * FROM ({status_sql(con, uses)})
+                   WHERE calibration_status IN ('suspect', 'uncalibrated') OR past_due)
+        SELECT s.*, r.value, r.units, r.low_limit, r.high_limit, r.result, r.run_id
+        FROM s JOIN test_results r USING ({key})
+        ORDER BY tested_at, serial_number, test_step, measurement""",
+        {"e": equipment_id}).to_arrow_table()
 
 
 def _units_of(con: duckdb.DuckDBPyConnection, results: pa.Table,

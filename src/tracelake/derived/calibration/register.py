@@ -105,7 +105,7 @@ _UNIT_SCHEMA = {"serial_number": pl.String, "product_code": pl.String, "job_id":
                 "shipped_at": pl.Datetime("us", "UTC"), "measured_serials": pl.List(pl.String),
                 "measured_directly": pl.Boolean}
 _WINDOW_SCHEMA = {"from": pl.Datetime("us", "UTC"), "to": pl.Datetime("us", "UTC"),
-                  "certificate_no": pl.String}
+                  "certificate_no": pl.String, "kind": pl.String}
 
 
 def impact_tables(answer: CalibrationImpact) -> dict[str, Any]:

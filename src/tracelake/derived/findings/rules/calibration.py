@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracelake.derived.calibration.status import overdue_sql, status_sql
+from tracelake.derived.calibration.status import status_sql
 from tracelake.derived.findings.engine import Finding, RuleContext, rule
 from tracelake.derived.findings.rules._shared import (
     _OPS_WITH_STEP,
@@ -69,15 +69,16 @@ def calibration_not_traceable(ctx: RuleContext) -> list[Finding]:
 
 @rule("calibration_overdue_at_use", "major")
 def calibration_overdue_at_use(ctx: RuleContext) -> list[Finding]:
-    """Equipment used after its calibration fell due (and before it was calibrated again)."""
+    """Equipment used after its calibration fell due (and before it was calibrated again): the
+    status's ``past_due``, whatever else the use is (suspect, out of service)."""
     out = []
-    for r in _op_status(ctx, overdue_sql("used_at", "due_at", "calibrated_at")):
+    for r in _op_status(ctx, "past_due"):
         out.append(Finding("calibration_overdue_at_use", "major", r["job_id"], r["serial_number"],
                            _op_record(r),
                            f"{_op_name(r)} of {r['job_id']} used {r['equipment_id']} on "
                            f"{stamp(r['used_at'], ctx.zone)}; its calibration {r['certificate_no']} "
                            f"was due {stamp(r['due_at'], ctx.zone)}"))
-    for r in _result_status(ctx, overdue_sql("s.tested_at", "s.due_at", "s.calibrated_at")):
+    for r in _result_status(ctx, "s.past_due"):
         out.append(Finding("calibration_overdue_at_use", "major", r["job_id"], r["serial_number"],
                            _result_record(r, ctx.zone),
                            f"{r['test_step']}/{r['measurement']} on {r['serial_number']} was measured "
@@ -90,7 +91,8 @@ def calibration_overdue_at_use(ctx: RuleContext) -> list[Finding]:
 def calibration_out_of_tolerance(ctx: RuleContext) -> list[Finding]:
     """Results whose calibration status at use is ``suspect`` (status.py: taken in a suspect
     window, from the last calibration that left the equipment known good up to a calibration
-    that found it out of tolerance): one finding per job and finding, asking for the assessment
+    that found it out of tolerance, or after one that left it out of tolerance): one finding
+    per job and finding, asking for the assessment
     ISO 13485 7.6 requires. The same results the device and batch records mark suspect."""
     return [Finding(
         "calibration_out_of_tolerance", "major", r["job_id"], None,
@@ -98,11 +100,14 @@ def calibration_out_of_tolerance(ctx: RuleContext) -> list[Finding]:
         f"{r['results']} result(s) on {r['units']} unit(s) of {r['job_id']} were measured with "
         f"{r['equipment_id']} between {stamp(r['first_use'], ctx.zone)} and "
         f"{stamp(r['last_use'], ctx.zone)}; its calibration {r['certificate_no']} "
-        f"({stamp(r['found_at'], ctx.zone)}) found it out of tolerance: assess these results "
+        f"({stamp(r['found_at'], ctx.zone)}) found it out of tolerance"
+        + (" and did not leave it in tolerance" if r["reason"] == "left_out_of_tolerance"
+           else "")
+        + ": assess these results "
         f"(see tracelake impact calibration --equipment {r['equipment_id']})")
         for r in ctx.rows(f"""
         SELECT u.job_id, s.equipment_id, s.found_oot_by AS certificate_no,
-               s.suspect_to AS found_at, count(*) AS results,
+               s.found_oot_at AS found_at, s.suspect_reason AS reason, count(*) AS results,
                count(DISTINCT s.serial_number) AS units, min(s.tested_at) AS first_use,
                max(s.tested_at) AS last_use
         FROM ({status_sql(ctx.con, result_uses(ctx))}) s
