@@ -177,7 +177,7 @@ def sections(doc: dict[str, Any], tz: str) -> None:
                          labels={"equipment_id": "equipment", "found_oot_by": "found OOT by",
                                  "found_oot_at": "found OOT at", "certificate_no": "certificate",
                                  "status": "calibration at use", "suspect_from": "suspect since",
-                             "suspect_reason": "why suspect"},
+                                 "suspect_reason": "why suspect"},
                          links={"equipment_id": ("calibration", "equipment")})
             else:
                 ui.empty("No equipment recorded against this unit.")
