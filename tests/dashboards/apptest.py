@@ -8,9 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import REPO
+
+# As served (dashboards/.streamlit/config.toml, which AppTest does not read): magic off. With it
+# on, Streamlit ast.parse()s each page in its script thread, and CPython 3.11's AST converter is
+# not thread-safe: with other threads parsing too, a page fails to compile ("AST constructor
+# recursion depth mismatch", python/cpython gh-106905), seen under pytest-xdist.
+streamlit_config.set_option("runner.magicEnabled", False)
 
 APP = REPO / "dashboards" / "streamlit_app.py"
 FILES = {"overview": "overview", "spc": "spc", "recall": "recall", "device": "device",
