@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,17 @@ import pytest
 from tests.helpers import SAMPLE, Lake
 from tracelake.lake.snapshot import open_snapshot
 from tracelake.records import batch_record, device_record
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, ``kill``) ends the run as Ctrl+C does: fixtures are torn down, so
+    the PostgreSQL and S3 servers a run started are stopped (Python's default would exit at once
+    and leave them running)."""
+    signal.signal(signal.SIGTERM, _interrupted)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -62,11 +63,15 @@ class Server:
     stop_command: list[str] | None = None
     process: subprocess.Popen | None = None
     env: dict[str, str] = field(default_factory=dict)
+    reaper: subprocess.Popen | None = None  # stops a daemonised server if this process dies
 
     def stop(self) -> None:
         """Stop the server and delete its folder."""
         if self.stop_command:
             subprocess.run(self.stop_command, check=False, capture_output=True, timeout=60)
+        if self.reaper is not None:
+            self.reaper.kill()
+            self.reaper.wait(10)
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -75,6 +80,37 @@ class Server:
                 self.process.kill()
                 self.process.wait(10)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """(In a child, before exec.) The kernel sends it SIGTERM when the process that started it
+    dies, however it dies: a test worker killed by a CI timeout leaves no server behind."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+#: A watcher for a server that daemonises (PostgreSQL under pg_ctl has no parent to die with):
+#: waits, and on SIGTERM (its parent died) runs the stop command and deletes the folder.
+REAPER = """
+import json, shutil, signal, subprocess, sys
+stop, folder = json.loads(sys.argv[1])
+def reap(*_):
+    subprocess.run(stop, capture_output=True, timeout=60)
+    shutil.rmtree(folder, ignore_errors=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, reap)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C: the run's own teardown stops the server
+while True:
+    signal.pause()
+"""
+
+
+def _reaper(stop: list[str], folder: Path) -> subprocess.Popen:
+    import json
+
+    return subprocess.Popen([sys.executable, "-c", REAPER, json.dumps([stop, str(folder)])],
+                            preexec_fn=_die_with_parent)
 
 
 def _as_user() -> tuple[list[str], int | None, int | None]:
@@ -122,7 +158,7 @@ def start_postgres(database: str = "tracelake") -> Server:
         raise RuntimeError(f"PostgreSQL did not start: {out.decode(errors='replace')} {log}") from exc
     stop = [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
     return Server(url=f"postgresql://{user}@127.0.0.1:{port}/{database}", port=port,
-                  folder=folder, stop_command=stop)
+                  folder=folder, stop_command=stop, reaper=_reaper(stop, folder))
 
 
 def start_moto() -> Server:
@@ -132,7 +168,8 @@ def start_moto() -> Server:
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     log = (folder / "log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+                             str(port)], stdout=log, stderr=subprocess.STDOUT, env=env,
+                            preexec_fn=_die_with_parent)
     try:
         _wait_port(port, 60, proc)
     except RuntimeError:
