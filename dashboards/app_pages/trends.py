@@ -4,6 +4,8 @@ and the ageing of open NCRs, for a window of dates and a choice of products."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -55,40 +57,30 @@ def chart(where: TrendFilter, period: str, by: str, ncrs: pl.DataFrame, fpy: pl.
     names = strings.TREND_CHARTS
     picked = st.segmented_control(strings.TREND_CHART_LABEL, names, key=strings.TREND_CHART_KEY,
                                   default=names[0]) or names[0]
-    if picked == names[0]:
-        if not ncrs.height:
-            ui.empty(strings.TREND_NO_NCRS)
-            return
-        figure = charts.ncr_trend(ncr_counts(ncrs, by, period), by, period)  # type: ignore[arg-type]
-    elif picked == names[1]:
-        if not ncrs.height:
-            ui.empty(strings.TREND_NO_NCRS)
-            return
-        figure = charts.pareto(defect_pareto(ncrs))
-    elif picked == names[2]:
-        if not fpy.height:
-            ui.empty(strings.TREND_NO_RESULTS)
-            return
-        figure = charts.fpy_chart(fpy)
-        figure.update_layout(title={"text": "First-pass yield by test step and product", "x": 0})
-    elif picked == names[3]:
-        frame = data.yield_over_time(where, period)
-        if not frame.height:
-            ui.empty(strings.TREND_NO_RESULTS)
-            return
-        figure = charts.yield_trend(frame, period)
-    elif picked == names[4]:
-        frame = data.rework_over_time(where, period)
-        if not frame.height:
-            ui.empty(strings.TREND_NO_RESULTS)
-            return
-        figure = charts.rework_trend(frame, period)
-    else:
-        if not ageing.height:
-            ui.empty("No open NCRs in this window.")
-            return
-        figure = charts.ageing_chart(ageing, [b[0] for b in AGE_BUCKETS])
-        figure.update_layout(title={"text": "Open NCRs by age", "x": 0})
+    def titled(figure: Any, title: str) -> Any:
+        figure.update_layout(title={"text": title, "x": 0})
+        return figure
+
+    # each chart: its rows (fetched only when picked), what an empty window says, the figure
+    views: list[tuple[Callable[[], pl.DataFrame], str, Callable[[pl.DataFrame], Any]]] = [
+        (lambda: ncrs, strings.TREND_NO_NCRS,
+         lambda f: charts.ncr_trend(ncr_counts(f, by, period), by, period)),  # type: ignore[arg-type]
+        (lambda: ncrs, strings.TREND_NO_NCRS, lambda f: charts.pareto(defect_pareto(f))),
+        (lambda: fpy, strings.TREND_NO_RESULTS,
+         lambda f: titled(charts.fpy_chart(f), "First-pass yield by test step and product")),
+        (lambda: data.yield_over_time(where, period), strings.TREND_NO_RESULTS,
+         lambda f: charts.yield_trend(f, period)),
+        (lambda: data.rework_over_time(where, period), strings.TREND_NO_RESULTS,
+         lambda f: charts.rework_trend(f, period)),
+        (lambda: ageing, "No open NCRs in this window.",
+         lambda f: titled(charts.ageing_chart(f, [b[0] for b in AGE_BUCKETS]), "Open NCRs by age")),
+    ]
+    rows, empty, draw = views[names.index(picked)] if picked in names else views[-1]
+    frame = rows()
+    if not frame.height:
+        ui.empty(empty)
+        return
+    figure = draw(frame)
     st.plotly_chart(figure, key="chart_trend", config={"displaylogo": False})
 
 
