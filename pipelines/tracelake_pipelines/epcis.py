@@ -8,7 +8,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from tracelake.exports.epcis import Selection, export_epcis
 from tracelake.lake.snapshot import open_snapshot
 from tracelake_pipelines.assets import POOL, lake_snapshot
 from tracelake_pipelines.resources import TracelakeResource
@@ -37,6 +36,9 @@ def epcis_folder(lake: Path) -> Path:
 def epcis_batches(context: dg.AssetExecutionContext,
                   tracelake: TracelakeResource) -> dg.MaterializeResult:
     """One GS1 EPCIS 2.0 document per released job (``tracelake export epcis --job J``)."""
+    # imported here, not with the code location: every run process (an ingest too) loads it
+    from tracelake.exports.epcis import Selection, export_epcis
+
     paths = tracelake.lake_paths()
     folder = epcis_folder(paths.root)
     folder.mkdir(parents=True, exist_ok=True)

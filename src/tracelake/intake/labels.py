@@ -12,9 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import biip
-from biip.gs1_messages import GS1Message
-
 __all__ = ["Label", "check_label", "parse_label"]
 
 _DATE_AIS = {"11": "production_date", "13": "packaging_date", "15": "best_before", "17": "expiry"}
@@ -51,6 +48,9 @@ def parse_label(text: str) -> Label:
     if not raw:
         label.error = "the label data is empty"
         return label
+    import biip  # here, not at import: biip reads GS1's prefix list (~0.5 s), which only labels need
+    from biip.gs1_messages import GS1Message
+
     try:
         if raw.startswith("("):
             strings = GS1Message.parse_hri(raw).element_strings
