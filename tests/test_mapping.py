@@ -8,7 +8,9 @@ import pytest
 
 from tests.helpers import Lake, write_csv
 from tracelake.errors import MappingError
-from tracelake.intake.mapping import check_headers, load_mapping, normalise_header, table_from_name
+from tracelake.intake.headers import check_headers
+from tracelake.intake.mapping import load_mapping
+from tracelake.intake.names import normalise_header, table_from_name
 
 
 @pytest.mark.parametrize(("name", "table"), [

@@ -175,7 +175,8 @@ def mapping_check(
     """Show which canonical columns a file's headers give, and which its table still needs."""
     from tracelake.errors import InputError
     from tracelake.intake.fill_down import match_fill_down
-    from tracelake.intake.mapping import check_headers, load_mapping
+    from tracelake.intake.headers import check_headers
+    from tracelake.intake.mapping import load_mapping
     from tracelake.intake.readers import ROW, read_source
 
     table = _table_option(table)

@@ -40,7 +40,8 @@ from tracelake.intake.checks import blank_rows, check_frame, missing_required_co
 from tracelake.intake.coerce import coerce_frame
 from tracelake.intake.dates import decide_date_orders
 from tracelake.intake.fill_down import apply_fill_down, match_fill_down
-from tracelake.intake.mapping import Mapping, Source, resolve_headers
+from tracelake.intake.headers import resolve_headers
+from tracelake.intake.mapping import Mapping, Source
 from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.ducklake import retry_conflict

@@ -19,7 +19,8 @@ import yaml
 from tracelake.contracts import CONTRACTS, TableContract
 from tracelake.errors import FileRejected
 from tracelake.intake.dates import decide_date_orders
-from tracelake.intake.mapping import KNOWN_HEADERS, normalise_header, table_from_name
+from tracelake.intake.headers import KNOWN_HEADERS
+from tracelake.intake.names import normalise_header, table_from_name
 from tracelake.intake.readers import ROW, read_source
 
 __all__ = ["draft_mapping"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from tracelake.intake.mapping import Source, normalise_header, resolve_headers
+from tracelake.intake.headers import resolve_headers
+from tracelake.intake.mapping import Source
+from tracelake.intake.names import normalise_header
 
 __all__ = ["apply_fill_down", "match_fill_down"]
 
