@@ -100,7 +100,7 @@ def split_tail(plant: Path, out: Path, share: float = 0.01) -> tuple[Path, Path]
 
 
 def child(kind: str, lake: Path, paths: list[Path], site: str | None) -> dict[str, Any]:
-    """In the child: one ingest run; rows, seconds, lost commits, peak RSS."""
+    """In the child: one ingest run; rows, seconds, commit conflicts (each retried), peak RSS."""
     from tracelake.ingest import ingest
     from tracelake.lake.paths import LakePaths
 
@@ -234,7 +234,7 @@ def sites_part(args: Any, servers: Any) -> dict[str, Any]:
                   sum(w["conflicts"] for w in writers), harness.ratio(wall, single["wall"])))
     print(f"\n{args.units:,}-unit plant split by site; DuckLake on PostgreSQL, data "
           f"{'on S3 (moto)' if args.s3 else 'in a folder'}\n")
-    harness.print_table(["run", "rows", "seconds", "rows/s", "lost commits", "x one writer"],
+    harness.print_table(["run", "rows", "seconds", "rows/s", "conflicts retried", "x one writer"],
                         table, ["", ",", ".1f", ",.0f", "", ".2f"])
     print(f"\nsame rows in both lakes (count and hash of every column, per table): {same}")
     if not same:
