@@ -4,12 +4,15 @@ Used by ``benchmarks/dashboards.py --browser``. The dashboards are served on a l
 (``streamlit run dashboards/streamlit_app.py``), with, as the same-run baseline, a bare Streamlit
 app (a title, ``st.write`` and a select box) served by the same Streamlit: the floor of any page.
 
-Each view is a new tab (its own Streamlit session) in one browser profile whose HTTP cache holds
-Streamlit's static files, as for a person who has used the dashboards before (Streamlit serves
-them ``immutable``, cached for a year): every page and action is visited once before timing, so
-the lazily loaded parts (the table grid, Plotly's 4.7 MB bundle) are cached too. ``first`` is the
-same view once in an empty profile (a first visit ever: every file fetched and parsed), shown
-beside, not budgeted.
+Each view is timed twice per round, in two kinds of browser:
+
+* ``warm`` (the everyday case, budgeted): a new tab (its own Streamlit session) in one browser
+  profile that has opened the dashboards before: every page and action is visited once before
+  timing, so the HTTP cache holds Streamlit's static files (served ``immutable``, cached for a
+  year) and the lazily loaded parts (the table grid, Plotly's 4.7 MB bundle, Vega), and Chromium
+  holds their compiled code. Each tab still evaluates every module it uses.
+* ``cold`` (a first visit ever, shown beside): the same view in a new, empty profile (a fresh
+  browser context): every file fetched, parsed and compiled.
 
 Rendered = the time of the LAST change to the page's DOM before it went quiet (no change and no
 running-status widget for ``QUIET`` s); the quiet period itself is not counted. A
@@ -76,6 +79,9 @@ if kind == "plotly":  # Streamlit's Plotly element: its 4.7 MB bundle, evaluated
     st.plotly_chart(go.Figure(go.Bar(x=["a", "b", "c"], y=[3, 1, 2])))
 elif kind == "vega":  # Streamlit's own charts (Vega-Lite)
     st.bar_chart({"n": [3, 1, 2]})
+elif kind == "echarts":  # Streamlit's ECharts element (1.2 MB bundle)
+    st.echarts_chart({"xAxis": {"type": "category", "data": ["a", "b", "c"]},
+                      "yAxis": {"type": "value"}, "series": [{"type": "bar", "data": [3, 1, 2]}]})
 elif kind == "table":  # st.dataframe: the grid (glide-data-grid) drawn on a canvas
     st.dataframe({"a": list(range(10)), "b": [str(i) for i in range(10)]})
 """
@@ -83,6 +89,7 @@ elif kind == "table":  # st.dataframe: the grid (glide-data-grid) drawn on a can
 BASELINES = [("(bare Streamlit)", "title + select box", ""),
              ("(bare + 1 Plotly chart)", "(open only)", "?with=plotly"),
              ("(bare + 1 Vega chart)", "(open only)", "?with=vega"),
+             ("(bare + 1 ECharts chart)", "(open only)", "?with=echarts"),
              ("(bare + 1 st.dataframe)", "(open only)", "?with=table")]
 
 
@@ -230,8 +237,8 @@ def chromium() -> str:
 
 def run(lake: Path, views: list[tuple[str, str, Callable[[Any], float] | None]], work: Path,
         repeat: int) -> list[dict[str, Any]]:
-    """Time every view ``repeat`` times (interleaved with the baseline app) with a warm HTTP
-    cache, and once in an empty profile; medians per view."""
+    """Time every view ``repeat`` times warm (a new tab of a primed profile) and ``repeat`` times
+    cold (an empty profile), interleaved with the baseline apps; medians per view."""
     from playwright.sync_api import sync_playwright
 
     work.mkdir(parents=True, exist_ok=True)
@@ -241,8 +248,7 @@ def run(lake: Path, views: list[tuple[str, str, Callable[[Any], float] | None]],
     dashboards = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
     base_views = [(path, what, pick("Pick", "two") if not query else None)
                   for path, what, query in BASELINES]
-    times: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    first: dict[tuple[str, str], dict[str, Any]] = {}
+    times: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {"warm": {}, "cold": {}}
     with served([*streamlit, str(dashboards), "--server.port"], work / "dashboards.log",
                 {"TRACELAKE_LAKE": str(lake)}) as app, \
             served([*streamlit, str(work / "baseline_app.py"), "--server.port"],
@@ -260,32 +266,29 @@ def run(lake: Path, views: list[tuple[str, str, Callable[[Any], float] | None]],
             warm = context()
             for _path, _what, action, link in everything:  # the servers import their pages,
                 measure(warm, link, action)               # the profile caches every file
-            for path, what, action, link in everything:  # a first visit: an empty profile
-                empty = context()
-                try:
-                    first[(path, what)] = measure(empty, link, action)
-                except Exception as exc:
-                    print(f"  {path} {what} (first visit): {type(exc).__name__}: "
-                          f"{str(exc)[:200]}", file=sys.stderr, flush=True)
-                finally:
-                    empty.close()
             for n in range(repeat):
                 print(f"browser round {n + 1}/{repeat}", file=sys.stderr, flush=True)
                 for path, what, action, link in everything:
-                    try:
-                        got = measure(warm, link, action)
-                    except Exception as exc:  # one view failing: say so, go on
-                        print(f"  {path} {what}: {type(exc).__name__}: {str(exc)[:200]}",
-                              file=sys.stderr, flush=True)
-                        continue
-                    print(f"  {path:<28}{what:<30} open {got['open']:5.2f} s  action "
-                          f"{format(got['action'], '5.2f') if 'action' in got else '    -'} s",
-                          file=sys.stderr, flush=True)
-                    times.setdefault((path, what), []).append(got)
+                    got: dict[str, dict[str, Any]] = {}
+                    for kind in ("warm", "cold"):
+                        ctx = warm if kind == "warm" else context()
+                        try:
+                            got[kind] = measure(ctx, link, action)
+                            times[kind].setdefault((path, what), []).append(got[kind])
+                        except Exception as exc:  # one view failing: say so, go on
+                            print(f"  {path} {what} ({kind}): {type(exc).__name__}: "
+                                  f"{str(exc)[:200]}", file=sys.stderr, flush=True)
+                        finally:
+                            if ctx is not warm:
+                                ctx.close()
+                    print(f"  {path[:28]:<28}{what[:30]:<30}" + "  ".join(
+                        f"{kind} open {g['open']:5.2f} s action "
+                        f"{format(g['action'], '5.2f') if 'action' in g else '    -'} s"
+                        for kind, g in got.items()), file=sys.stderr, flush=True)
         finally:
             browser.close()
-    return [_row(path, what, runs, first.get((path, what))) for (path, what), runs in
-            times.items()]
+    return [_row(path, what, runs, times["cold"].get((path, what), []))
+            for (path, what), runs in times["warm"].items()]
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -294,14 +297,17 @@ def _median(values: list[float | None]) -> float | None:
 
 
 def _row(path: str, what: str, runs: list[dict[str, Any]],
-         first: dict[str, Any] | None) -> dict[str, Any]:
-    row: dict[str, Any] = {"page": path, "what": what, "runs": runs,
-                           "first_open_s": first and first["open"],
-                           "first_action_s": first and first.get("action")}
-    for kind in ("open", "action"):
-        row[f"{kind}_s"] = _median([r.get(kind) for r in runs])
-        row[f"{kind}_max_s"] = max((r[kind] for r in runs if kind in r), default=None)
-        for part in ("boot", "server", "draw"):
-            row[f"{kind}_{part}_s"] = _median([r[f"{kind}_parts"][part] for r in runs
-                                               if f"{kind}_parts" in r])
+         cold: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of a view: ``open_s``, ``action_s`` and their parts warm; ``cold_open_s``,
+    ``cold_action_s`` and theirs cold."""
+    row: dict[str, Any] = {"page": path, "what": what, "runs": runs, "cold_runs": cold}
+    for prefix, kept in (("", runs), ("cold_", cold)):
+        for kind in ("open", "action"):
+            row[f"{prefix}{kind}_s"] = _median([r.get(kind) for r in kept])
+            row[f"{prefix}{kind}_max_s"] = max((r[kind] for r in kept if kind in r),
+                                               default=None)
+            for part in ("boot", "server", "draw"):
+                row[f"{prefix}{kind}_{part}_s"] = _median([r[f"{kind}_parts"][part]
+                                                           for r in kept
+                                                           if f"{kind}_parts" in r])
     return row
