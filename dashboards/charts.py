@@ -294,39 +294,46 @@ def operations_timeline(ops: pl.DataFrame) -> go.Figure:
 
 def calibration_timeline(history: pl.DataFrame, now: dt.datetime,
                          windows: list[dict[str, Any]] | None = None) -> go.Figure:
-    """Each calibration's validity (calibrated → next calibration or due date) per piece of
-    equipment, coloured by the calibration status of uses in it (status.py): in calibration,
-    or suspect where a suspect window (last good calibration → out-of-tolerance finding) lies;
-    today marked."""
+    """Each calibration in force (calibrated → next calibration or due date) per piece of
+    equipment, with the suspect windows of status.py shaded over their rows, as a legend entry
+    each kind: last good calibration → found out of tolerance (``kind`` "found"), and a
+    calibration that left the equipment out of tolerance → its next calibration (or today;
+    ``kind`` "left"); today marked."""
     fig = go.Figure()
-    ordered = history.sort("equipment_id", "calibrated_at")
-    ends = ordered.with_columns(
+    ends = history.sort("equipment_id", "calibrated_at").with_columns(
         pl.min_horizontal(pl.col("calibrated_at").shift(-1).over("equipment_id"),
                           pl.col("due_at")).fill_null(pl.col("due_at")).alias("_end"))
-    left_ok = ends.filter(pl.col("as_left") != "out_of_tolerance")
-    left_bad = ends.filter(pl.col("as_left") == "out_of_tolerance")
-    for part, name, tone in ((left_ok, "in calibration", GREEN),
-                             (left_bad, "left out of tolerance", RED)):
-        if not part.height:
-            continue
-        start, end = part["calibrated_at"].to_list(), part["_end"].to_list()
-        fig.add_bar(base=start, x=[(e - s).total_seconds() * 1000 for s, e in zip(start, end,
-                                                                                  strict=True)],
-                    y=part["equipment_id"].to_list(), orientation="h", name=name,
-                    marker_color=tone, opacity=0.55, customdata=part["certificate_no"].to_list(),
+    if ends.height:
+        start, end = ends["calibrated_at"].to_list(), ends["_end"].to_list()
+        fig.add_bar(base=start, x=[(e - s).total_seconds() * 1000
+                                   for s, e in zip(start, end, strict=True)],
+                    y=ends["equipment_id"].to_list(), orientation="h", name="calibration in force",
+                    marker_color=GREEN, opacity=0.55, width=0.6,
+                    customdata=ends["certificate_no"].to_list(),
                     hovertemplate="%{y} %{customdata}: from %{base|%d %b %Y}<extra></extra>")
-    shown = [w for w in windows or [] if w["equipment_id"] in set(history["equipment_id"])]
-    if shown:
-        first = dict(history.group_by("equipment_id").agg(pl.col("calibrated_at").min()).iter_rows())
+    ids = set(history["equipment_id"])
+    first = dict(history.group_by("equipment_id").agg(pl.col("calibrated_at").min()).iter_rows())
+    kinds = {"found": ("suspect window (last good calibration → found out of tolerance)", "/",
+                       "%{y}: suspect from %{base|%d %b %Y %H:%M} until found out of tolerance "
+                       "by %{customdata}<extra></extra>"),
+             "left": ("suspect: left out of tolerance, until its next calibration", "x",
+                      "%{y}: left out of tolerance by %{customdata} on %{base|%d %b %Y %H:%M}: "
+                      "every use suspect until its next calibration<extra></extra>")}
+    for kind, (name, hatch, hover) in kinds.items():
+        shown = [w for w in windows or [] if w["equipment_id"] in ids
+                 and w.get("kind", "found") == kind]
+        if not shown:
+            continue
+        # a shaded span over its row per window, drawn over the bars of the calibrations
         start = [w["from"] or first.get(w["equipment_id"]) or w["to"] for w in shown]
-        fig.add_bar(base=start, x=[(w["to"] - s).total_seconds() * 1000
-                                   for s, w in zip(start, shown, strict=True)],
-                    y=[w["equipment_id"] for w in shown], orientation="h",
-                    name="suspect window (last good calibration → found out of tolerance)",
-                    marker_color=RED, marker_line={"color": RED, "width": 3}, opacity=1.0,
-                    customdata=[w["certificate_no"] for w in shown],
-                    hovertemplate="%{y}: suspect from %{base|%d %b %Y} until found out of "
-                                  "tolerance by %{customdata}<extra></extra>")
+        stop = [w["to"] or max(now, s) for s, w in zip(start, shown, strict=True)]
+        fig.add_bar(base=start, x=[(e - s).total_seconds() * 1000
+                                   for s, e in zip(start, stop, strict=True)],
+                    y=[w["equipment_id"] for w in shown], orientation="h", width=0.9, name=name,
+                    marker={"color": "rgba(198,40,40,0.30)", "line": {"color": RED, "width": 1.5},
+                            "pattern": {"shape": hatch, "fgcolor": RED, "size": 6,
+                                        "solidity": 0.3}},
+                    customdata=[w["certificate_no"] for w in shown], hovertemplate=hover)
     fig.add_vline(x=now.timestamp() * 1000, line={"color": RED, "width": 2})
     fig.add_annotation(x=now.timestamp() * 1000, y=1.04, yref="paper", text="today",
                        showarrow=False, font={"color": RED})

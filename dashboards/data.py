@@ -507,8 +507,11 @@ def uses_out_of_calibration(cur: duckdb.DuckDBPyConnection, equipment_id: str) -
 
 @_lake_call
 def suspect_windows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Every suspect window (status.py's): equipment, from (last good), to (the OOT finding)."""
-    return calibration_status.suspect_windows(cur)
+    """Every suspect window of status.py: ``kind`` "found" (from the last good calibration to
+    the out-of-tolerance finding) and "left" (from a calibration that left the equipment out of
+    tolerance to its next one, ``to`` None while there is none)."""
+    return ([w | {"kind": "found"} for w in calibration_status.suspect_windows(cur)]
+            + [w | {"kind": "left"} for w in calibration_status.left_windows(cur)])
 
 
 @_lake_call

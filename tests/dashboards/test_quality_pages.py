@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from dashboards import strings
+from dashboards import charts, strings
 from tests.dashboards.apptest import Opener, linked, metric, no_traceback, opener, table, texts
 
 
@@ -75,6 +77,16 @@ def test_calibration_register_and_the_dmm04_impact(app: Opener) -> None:
     at.run()
     no_traceback(at)
     assert len(at.get("plotly_chart")) == 1 and len(at.dataframe) == tables + 1
+    # DMM-04's suspect window (status.py): a shaded span over its row with a legend entry, from
+    # its last good calibration (CERT-2026-0422) to the finding (CERT-2026-0467)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    [window] = [t for t in figure["data"] if t.get("name", "").startswith("suspect window")]
+    assert window["y"] == ["DMM-04"] and window["customdata"] == ["CERT-2026-0467"]
+    assert window["base"][0].startswith("2026-10-26T09:15:00")
+    found_after_ms = (dt.datetime(2026, 11, 9, 14, 0) - dt.datetime(2026, 10, 26, 9, 15)) \
+        .total_seconds() * 1000
+    assert window["x"] == [found_after_ms]
+    assert window.get("showlegend", True) and window["marker"]["pattern"]["shape"] == "/"
     picker.set_value("DMM-04").run()
     no_traceback(at)
     assert (metric(at, "Suspect results"), metric(at, "Customers")) == ("36", "3")
@@ -82,6 +94,33 @@ def test_calibration_register_and_the_dmm04_impact(app: Opener) -> None:
     assert {f"SPX200-{n:04d}" for n in range(1, 15)} <= set(linked(units["serial_number"]))
     assert "2026-10-26 09:15 GMT" in texts(at) and "2026-11-09 14:00 GMT" in texts(at)
     assert at.query_params == {"equipment": "DMM-04"}
+
+
+def test_the_timeline_shades_windows_left_out_of_tolerance_until_the_next_calibration() -> None:
+    utc = dt.UTC
+    history = pl.DataFrame({
+        "equipment_id": ["G-1", "G-1", "G-1"], "certificate_no": ["C1", "C2", "C3"],
+        "calibrated_at": [dt.datetime(2026, 1, 1, tzinfo=utc), dt.datetime(2026, 3, 1, tzinfo=utc),
+                          dt.datetime(2026, 5, 1, tzinfo=utc)],
+        "due_at": [dt.datetime(2027, 1, 1, tzinfo=utc), dt.datetime(2027, 3, 1, tzinfo=utc),
+                   dt.datetime(2027, 5, 1, tzinfo=utc)]})
+    now = dt.datetime(2026, 6, 1, tzinfo=utc)
+    windows = [{"equipment_id": "G-1", "from": dt.datetime(2026, 3, 1, tzinfo=utc),
+                "to": dt.datetime(2026, 5, 1, tzinfo=utc), "certificate_no": "C2", "kind": "left"},
+               {"equipment_id": "G-1", "from": dt.datetime(2026, 5, 1, tzinfo=utc), "to": None,
+                "certificate_no": "C3", "kind": "left"},
+               {"equipment_id": "OTHER", "from": None, "to": now, "certificate_no": "C9",
+                "kind": "found"}]
+    fig = charts.calibration_timeline(history, now, windows)
+    names = [t.name for t in fig.data]
+    assert names == ["calibration in force",
+                     "suspect: left out of tolerance, until its next calibration"]
+    left = fig.data[1]
+    assert list(left.customdata) == ["C2", "C3"]
+    # to the next calibration; the latest one, still in force, to today
+    assert list(left.x) == [(dt.datetime(2026, 5, 1) - dt.datetime(2026, 3, 1)).total_seconds()
+                            * 1000, (dt.datetime(2026, 6, 1) - dt.datetime(2026, 5, 1))
+                            .total_seconds() * 1000]
 
 
 def test_equipment_used_while_overdue_by_link(app: Opener) -> None:
