@@ -10,6 +10,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import qualitative
@@ -354,26 +355,30 @@ def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
     from plotly.subplots import make_subplots
 
     shown = points.tail(IMR_MAX_POINTS)
-    x = list(range(points.height - shown.height + 1, points.height + 1))
+    first = points.height - shown.height + 1
+    # numbers as NumPy arrays: Plotly sends them as typed arrays (base64), not as JSON lists;
+    # one hover text per point, its serial escaped (shown as stored, never as Plotly's HTML)
+    x = np.arange(first, points.height + 1, dtype=np.int32)
+    hover = shown.select(
+        pl.col("serial_number").fill_null("").str.replace_all("&", "&amp;", literal=True)
+         .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True)
+         + " · " + pl.col("tested_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("")
+    ).to_series().to_list()
     flagged = shown.with_columns(pl.Series("i", x)).filter(pl.col("rules").list.len() > 0)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32],
                         vertical_spacing=0.06)
-    custom = list(zip(shown["serial_number"].to_list(),
-                      [t.strftime("%Y-%m-%d %H:%M") if t else "" for t in
-                       shown["tested_at"].to_list()], strict=True))
-    fig.add_scatter(x=x, y=shown["value"].to_list(), mode="lines+markers", name="value",
-                    line={"color": OKABE_ITO[0], "width": 1}, marker={"size": 4},
-                    customdata=custom, row=1, col=1,
-                    hovertemplate="%{customdata[0]} · %{customdata[1]}<br>%{y}<extra></extra>")
-    if flagged.height:
-        fig.add_scatter(x=flagged["i"].to_list(), y=flagged["value"].to_list(), mode="markers",
-                        name="breaks a run rule",
+    fig.add_scatter(x=x, y=shown["value"].cast(pl.Float64).to_numpy(), mode="lines+markers",
+                    name="value", line={"color": OKABE_ITO[0], "width": 1}, marker={"size": 4},
+                    text=hover, row=1, col=1, hovertemplate="%{text}<br>%{y}<extra></extra>")
+    if flagged.height:  # every break one trace
+        fig.add_scatter(x=flagged["i"].to_numpy(), y=flagged["value"].cast(pl.Float64).to_numpy(),
+                        mode="markers", name="breaks a run rule",
                         marker={"color": OKABE_ITO[5], "size": 10, "symbol": "x"},
                         text=[" ".join(str(r) for r in rs) for rs in flagged["rules"].to_list()],
                         hovertemplate="rule %{text}<extra></extra>", row=1, col=1)
-    fig.add_scatter(x=x, y=shown["mr"].to_list(), mode="lines+markers", name="moving range",
-                    line={"color": OKABE_ITO[4], "width": 1}, marker={"size": 3}, row=2, col=1,
-                    showlegend=False)
+    fig.add_scatter(x=x, y=shown["mr"].cast(pl.Float64).to_numpy(), mode="lines+markers",
+                    name="moving range", line={"color": OKABE_ITO[4], "width": 1},
+                    marker={"size": 3}, row=2, col=1, showlegend=False)
     lines = [(limits.get("mean"), "mean", GREY, "solid", 1), (limits.get("ucl"), "UCL", RED, "dash", 1),
              (limits.get("lcl"), "LCL", RED, "dash", 1), (limits.get("usl"), "USL", "#000000", "dot", 1),
              (limits.get("lsl"), "LSL", "#000000", "dot", 1),

@@ -63,6 +63,8 @@ RECALL_CSV = "Download recall list (CSV)"
 RECALL_XLSX = "Download recall list (XLSX)"
 RECALL_EPCIS = "Download EPCIS 2.0 (JSON-LD)"
 RECALL_TABLE_KEY = "recall_table"
+#: the units the part was removed from in rework, listed only while their expander is open
+RECALL_REMOVED_KEY = "recall_removed_open"
 #: the one chart drawn on the recall page (the others a click away)
 RECALL_CHART_KEY = "recall_chart"
 RECALL_CHART_LABEL = "Chart"
@@ -101,6 +103,8 @@ TREND_CHARTS = ("NCRs over time", "Pareto of defects", "First-pass yield map", "
                 "Rework over time", "Open NCRs by age")
 TREND_NO_NCRS = "No NCRs were raised in this window."
 TREND_NO_RESULTS = "No test results in this window."
+#: every NCR of the window, listed only while its expander is open
+TREND_ALL_NCRS_KEY = "trend_all_ncrs_open"
 
 # ------------------------------------------------------------------ calibration
 DUE_WITHIN_KEY = "cal_due_within"
@@ -109,6 +113,8 @@ EQUIPMENT_KEY = "cal_equipment"
 CAL_HISTORY_KEY = "cal_history_open"
 CAL_HISTORY_LABEL = "Calibration history, all equipment"
 OOT_NONE = "No calibration has found equipment out of tolerance."
+#: a finding's suspect results, listed only while their expander is open
+CAL_SUSPECT_RESULTS_KEY = "cal_suspect_results_open"
 
 # ------------------------------------------------------------------ data quality
 DQ_RUN_KEY = "dq_run"
@@ -179,6 +185,8 @@ SPC_PRODUCTS_KEY = "spc_products"
 SPC_SERIES_KEY = "spc_series"
 SPC_SERIES_LABEL = "Chart of"
 SPC_TABLE_KEY = "spc_table"
+#: the points breaking a run rule, listed only while their expander is open
+SPC_FLAGGED_KEY = "spc_flagged_open"
 SPC_CSV = "Download capability table (CSV)"
 SPC_POINTS_CSV = "Download chart points (CSV)"
 SPC_NO_RESULTS = "No numeric test results in this window."

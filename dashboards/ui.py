@@ -103,6 +103,14 @@ def local_times(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
                               if isinstance(t, pl.Datetime) and t.time_zone)
 
 
+def lazy_expander(label: str, key: str) -> Any:
+    """An expander whose contents are made and sent only while it is open (``None`` while it is
+    closed): a closed expander's table is otherwise drawn with the page (a grid on a canvas),
+    and its chart loads Plotly's bundle."""
+    box = st.expander(label, key=key, on_change="rerun")
+    return box if box.open else None
+
+
 def table(frame: pl.DataFrame, *, key: str | None = None, tz: str | None = None,
           status: Iterable[str] = (), links: Mapping[str, tuple[str, str]] | None = None,
           labels: Mapping[str, str] | None = None,

@@ -157,7 +157,11 @@ def impact(equipment: str, tz: str) -> None:
                 "Units at each customer", horizontal=True, coloured=False), key="chart_impact")
         else:
             ui.empty("None of the affected units has shipped.")
-    with st.expander(f"Suspect results ({answer['results'].height:,})"):
+    box = ui.lazy_expander(f"Suspect results ({answer['results'].height:,})",
+                           strings.CAL_SUSPECT_RESULTS_KEY)
+    if box is None:
+        return
+    with box:
         ui.table(answer["results"], key="impact_results", tz=tz, status=["result"],
                  links={"serial_number": ("device", "serial")},
                  labels={"serial_number": "serial", "test_step": "test step",

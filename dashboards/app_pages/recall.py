@@ -185,8 +185,9 @@ def render() -> None:
     c.download_button(strings.RECALL_EPCIS, data=lambda: data.recall_epcis(answer, as_of),
                       file_name=f"{name}.jsonld", mime="application/ld+json", on_click="ignore",
                       icon=":material/download:", key="recall_epcis")
-    if answer.removed:
-        with st.expander(f"Removed in rework ({len(answer.removed)})"):
+    if answer.removed and (box := ui.lazy_expander(f"Removed in rework ({len(answer.removed)})",
+                                                   strings.RECALL_REMOVED_KEY)) is not None:
+        with box:
             ui.table(pl.DataFrame(answer.removed), tz=tz,
                      links={"serial_number": ("device", "serial")},
                      labels={"serial_number": "removed from", "removal_ncr_id": "NCR"})

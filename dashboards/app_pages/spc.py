@@ -109,13 +109,16 @@ def one_chart(names: list[str], where: TrendFilter, tz: str) -> None:
                f"{_fmt(lim['ucl_mr'], 4)}; specification {lim['lsl']} … {lim['usl']} "
                f"(from the results). σ within = MR̄/1.128 = {_fmt(lim['sigma_within'], 5)}.")
     if flagged.height:
-        with st.expander(f"Points breaking a run rule ({flagged.height:,})"):
-            used = sorted({r for rs in flagged["rules"].to_list() for r in rs})
-            st.markdown("  \n".join(f"**{r}**: {RULES[r]}" for r in used))
-            ui.table(flagged.with_columns(pl.col("rules").list.eval(
-                pl.element().cast(pl.String)).list.join(" ")), key="spc_flagged", tz=tz,
-                links={"serial_number": ("device", "serial")},
-                labels={"serial_number": "serial", "mr": "moving range"})
+        box = ui.lazy_expander(f"Points breaking a run rule ({flagged.height:,})",
+                               strings.SPC_FLAGGED_KEY)
+        if box is not None:
+            with box:
+                used = sorted({r for rs in flagged["rules"].to_list() for r in rs})
+                st.markdown("  \n".join(f"**{r}**: {RULES[r]}" for r in used))
+                ui.table(flagged.with_columns(pl.col("rules").list.eval(
+                    pl.element().cast(pl.String)).list.join(" ")), key="spc_flagged", tz=tz,
+                    links={"serial_number": ("device", "serial")},
+                    labels={"serial_number": "serial", "mr": "moving range"})
     points = chart.points.lazy().with_columns(
         pl.col("rules").list.eval(pl.element().cast(pl.String)).list.join(" "))
     st.download_button(strings.SPC_POINTS_CSV, lambda: data.frame_csv(points.collect()),

@@ -140,8 +140,9 @@ def render() -> None:
                          "job_id": "job", "serial_number": "serial", "product_code": "product"})
     else:
         ui.empty("No open NCRs in this window.")
-    if ncrs.height:
-        with st.expander(f"All {ncrs.height:,} NCRs in the window"):
+    if ncrs.height and (box := ui.lazy_expander(f"All {ncrs.height:,} NCRs in the window",
+                                                strings.TREND_ALL_NCRS_KEY)) is not None:
+        with box:
             shown = ncrs.with_columns(pl.when(pl.col("open")).then(pl.lit("open"))
                                       .otherwise(pl.lit("closed")).alias("state")).drop("open")
             ui.table(shown, key="ncr_table", tz=tz, status=["disposition", "state"],

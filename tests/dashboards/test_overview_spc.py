@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import plotly.graph_objects as go
 import polars as pl
@@ -54,6 +55,20 @@ def test_spc_capability_table_and_a_chart_opened_by_link(app: Opener) -> None:
         "14", "0.53", "1")
     assert [b.label for b in at.get("download_button")] == [strings.SPC_CSV,
                                                              strings.SPC_POINTS_CSV]
+    # the points breaking a rule are listed (a second grid) only once their expander is opened
+    assert not any("mr" in df.value.columns for df in at.dataframe)
+    at.session_state[strings.SPC_FLAGGED_KEY] = True
+    at.run()
+    no_traceback(at)
+    flagged = table(at, "mr")
+    assert len(flagged) == 1 and flagged["rules"].tolist() == ["1"]
+    # the I-MR figure: typed arrays of the points, the limits as lines, the break one trace
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in figure["data"]]
+    assert names == ["value", "breaks a run rule", "moving range"]
+    assert figure["data"][0]["y"]["dtype"] == "f8" and len(figure["data"][0]["text"]) == 14
+    assert {a["text"].split(" ")[0] for a in figure["layout"]["annotations"]} == {
+        "mean", "UCL", "LCL", "USL", "LSL", "MR̄"}
     at.toggle(key=strings.SPC_LOT_EFFECTS_KEY).set_value(True).run()
     no_traceback(at)
     assert strings.SPC_NO_LOT_EFFECT in texts(at)

@@ -25,6 +25,13 @@ def test_trends_of_the_whole_sample(app: Opener) -> None:
     assert (int(noise["first_pass"].iloc[0]), int(noise["units_tested"].iloc[0])) == (8, 10)
     ageing = table(at, "age_days")
     assert ageing["ncr_id"].tolist() == ["NCR-0240"]
+    # every NCR of the window: listed only once its expander is opened
+    assert not any("state" in df.value.columns for df in at.dataframe)
+    at.session_state[strings.TREND_ALL_NCRS_KEY] = True
+    at.run()
+    assert len(table(at, "state")) == 3
+    at.session_state[strings.TREND_ALL_NCRS_KEY] = False
+    at.run()
     # one chart per view (the NCR trend at first); each of the others a click away
     [chart] = at.get("plotly_chart")
     assert "NCRs per week" in chart.proto.spec
@@ -90,6 +97,10 @@ def test_calibration_register_and_the_dmm04_impact(app: Opener) -> None:
     picker.set_value("DMM-04").run()
     no_traceback(at)
     assert (metric(at, "Suspect results"), metric(at, "Customers")) == ("36", "3")
+    assert not any("low_limit" in df.value.columns for df in at.dataframe)
+    at.session_state[strings.CAL_SUSPECT_RESULTS_KEY] = True  # listed once opened
+    at.run()
+    assert len(table(at, "low_limit")) == 36
     units = table(at, "measured_serials")
     assert {f"SPX200-{n:04d}" for n in range(1, 15)} <= set(linked(units["serial_number"]))
     assert "2026-10-26 09:15 GMT" in texts(at) and "2026-11-09 14:00 GMT" in texts(at)

@@ -64,6 +64,11 @@ def test_units_the_part_was_removed_from(app: Opener) -> None:
     assert set(linked(table(at, "serial_number")["serial_number"])) == J1042 - {"SPX200-0004",
                                                                                 "SPX200-0007"}
     assert metric(at, "Removed in rework") == "2"
+    assert not any("removal_ncr_id" in df.value.columns for df in at.dataframe)
+    at.session_state[strings.RECALL_REMOVED_KEY] = True  # listed once their expander is open
+    at.run()
+    removed = table(at, "removal_ncr_id")
+    assert set(linked(removed["serial_number"])) == {"SPX200-0004", "SPX200-0007"}
     at.toggle(key=strings.INCLUDE_REMOVED_KEY).set_value(True).run()
     frame = table(at, "serial_number")
     removed = set(linked(frame[frame["removed"]]["serial_number"]))
