@@ -346,6 +346,8 @@ def calibration_timeline(history: pl.DataFrame, now: dt.datetime,
 
 #: most points an I-MR chart draws (the latest ones; limits come from every point)
 IMR_MAX_POINTS = 5000
+#: most points an I-MR chart draws with a marker each (more: lines alone)
+IMR_MARKERS = 1000
 
 
 def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
@@ -365,9 +367,12 @@ def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
          + " · " + pl.col("tested_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("")
     ).to_series().to_list()
     flagged = shown.with_columns(pl.Series("i", x)).filter(pl.col("rules").list.len() > 0)
+    # past IMR_MARKERS points, lines alone: a marker each is an SVG node each (10,000 of them
+    # took seconds to draw), and they merge into a band; hover still reads every point
+    mode = "lines" if shown.height > IMR_MARKERS else "lines+markers"
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32],
                         vertical_spacing=0.06)
-    fig.add_scatter(x=x, y=shown["value"].cast(pl.Float64).to_numpy(), mode="lines+markers",
+    fig.add_scatter(x=x, y=shown["value"].cast(pl.Float64).to_numpy(), mode=mode,
                     name="value", line={"color": OKABE_ITO[0], "width": 1}, marker={"size": 4},
                     text=hover, row=1, col=1, hovertemplate="%{text}<br>%{y}<extra></extra>")
     if flagged.height:  # every break one trace
@@ -376,7 +381,7 @@ def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
                         marker={"color": OKABE_ITO[5], "size": 10, "symbol": "x"},
                         text=[" ".join(str(r) for r in rs) for rs in flagged["rules"].to_list()],
                         hovertemplate="rule %{text}<extra></extra>", row=1, col=1)
-    fig.add_scatter(x=x, y=shown["mr"].cast(pl.Float64).to_numpy(), mode="lines+markers",
+    fig.add_scatter(x=x, y=shown["mr"].cast(pl.Float64).to_numpy(), mode=mode,
                     name="moving range", line={"color": OKABE_ITO[4], "width": 1},
                     marker={"size": 3}, row=2, col=1, showlegend=False)
     lines = [(limits.get("mean"), "mean", GREY, "solid", 1), (limits.get("ucl"), "UCL", RED, "dash", 1),

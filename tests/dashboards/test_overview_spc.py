@@ -106,3 +106,25 @@ def test_a_chart_with_many_categories_folds_the_rest_into_other() -> None:
     assert sum(sum(t.y) for t in fig.data if isinstance(t, go.Bar)) == sum(range(1, 21))
     with pytest.raises(ValueError, match="fold them"):
         charts.category_colours([f"k{i}" for i in range(11)])
+
+
+def test_a_long_series_draws_its_latest_points_as_lines() -> None:
+    n = charts.IMR_MAX_POINTS + 1000
+    points = pl.DataFrame({
+        "serial_number": ["<b>S</b>"] + [f"S{i}" for i in range(1, n)],
+        "tested_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i)
+                      for i in range(n)],
+        "value": [float(i % 7) for i in range(n)], "mr": [None] + [1.0] * (n - 1),
+        "rules": [[1] if i == n - 1 else [] for i in range(n)]},
+        schema_overrides={"rules": pl.List(pl.Int64)})
+    limits = {"mean": 3.0, "ucl": 9.0, "lcl": -3.0, "usl": 10.0, "lsl": None, "mr_bar": 1.0,
+              "ucl_mr": 3.267}
+    fig = charts.imr_chart(points, limits, "t", "V")
+    values, flagged, mrs = fig.data
+    assert fig.layout.title.text == f"t (the last 5,000 of {n:,} points)"
+    assert len(values.y) == 5000 and values.x[0] == 1001 and values.x[-1] == n
+    assert values.mode == mrs.mode == "lines"  # no SVG marker per point past 1,000
+    assert list(flagged.x) == [n] and list(flagged.text) == ["1"]  # the break still marked
+    small = charts.imr_chart(points.head(20), limits, "t", "V")
+    assert small.data[0].mode == "lines+markers"
+    assert small.data[0].text[0].startswith("&lt;b&gt;S&lt;/b&gt; · ")  # shown as stored
