@@ -518,7 +518,8 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
     try:
         raw = read_source(path, encoding=source.encoding, header=source.header,
                           columns=list(source.columns) or None, sheet=source.sheet, table=table,
-                          serial_from=source.serial_from, json_key=source.json_key)
+                          serial_from=source.serial_from, json_key=source.json_key,
+                          stream=True)
         clock.lap("read")
 
         def again() -> RawFrame:  # the file's text again, to quote rows found bad at the end
@@ -527,7 +528,10 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
                                table=table, serial_from=source.serial_from,
                                json_key=source.json_key)
 
-        _load(con, raw, contract, source, report, run_id, writing, clock, again)
+        try:
+            _load(con, raw, contract, source, report, run_id, writing, clock, again)
+        finally:
+            raw.close()
     except FileRejected as exc:
         _reject(report, exc.reason)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
@@ -595,6 +599,10 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     if clashes:
         raise FileRejected(path, f"headers {clashes[1]} all map to column {clashes[0]!r}; "
                            "keep one or map the others elsewhere")
+    if raw.chunks is not None and source.fill_down:  # carried down across the whole file
+        raw.frame = pl.concat([raw.frame, *raw.chunks])
+        raw.close()
+        raw.chunks = None
     # continuation rows take their record's columns; raw.frame stays as written (quarantine)
     read = _fill_down(raw.frame, headers, contract.name, source, report)
     frame = _apply_mapping(read.rename(renames), source, Path(path).name)
@@ -607,20 +615,27 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     report.extra_columns = [h for h in headers if h not in renames]
     if report.extra_columns:
         report.notes.append("extra columns kept in _extra: " + ", ".join(report.extra_columns))
-    decided = decide_date_orders(frame, contract, dayfirst=source.dayfirst,
+    decided = decide_date_orders(_date_text(frame, raw, contract, source, renames, path),
+                                 contract, dayfirst=source.dayfirst,
                                  date_formats=source.date_formats, path=path, source=source.name)
     if decided:
         report.notes.append("date order read from the data: " + "; ".join(
             f"{c} as {', '.join(f)}" for c, f in decided.items()))
     # the file's text from here is held chunk by chunk, each freed once staged (a reader's
-    # frame is made of chunks of its own, so most of its memory goes with them)
+    # frame is made of chunks of its own, so most of its memory goes with them; a report read
+    # as a stream is read back from disk a chunk at a time and mapped as it comes)
     size = chunk_rows()
     report.rows_read = raw.rows_read
     text_cols = [c for c in raw.frame.columns if c != ROW]
-    parts = [(frame.slice(s, size), raw.frame.slice(s, size))
-             for s in range(0, frame.height, size)]
+    parts: Iterator[tuple[pl.DataFrame, pl.DataFrame]]
+    if raw.chunks is not None:
+        parts = ((_apply_mapping(text.rename(renames), source, Path(path).name), text)
+                 for text in _rechunked(raw.chunks, size))
+    else:
+        parts = iter([(frame.slice(s, size), raw.frame.slice(s, size))
+                      for s in range(0, frame.height, size)])
+        raw.frame = raw.frame.clear()
     del frame
-    raw.frame = raw.frame.clear()
     stage = Stage(con, contract, writing)
     try:
         _load_staged(con, raw, parts, text_cols, contract, source, report, run_id, writing,
@@ -630,16 +645,14 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
 
 
 def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
-                 parts: list[tuple[pl.DataFrame, pl.DataFrame]], text_cols: list[str],
+                 parts: Iterator[tuple[pl.DataFrame, pl.DataFrame]], text_cols: list[str],
                  contract: TableContract, source: Source, report: FileReport, run_id: str,
                  writing: list[bool], clock: _Clock, decided: dict[str, tuple[str, ...]],
                  stage: Stage, again: Callable[[], RawFrame] | None) -> None:
     path = report.path
     found: list[pl.DataFrame] = []  # failures per chunk: few, kept whole
     quoted: list[pl.DataFrame] = []  # the failing rows' text as read, as JSON
-    parts.reverse()
-    while parts:
-        chunk, text = parts.pop()
+    for chunk, text in parts:
         typed = coerce_frame(chunk, contract, dayfirst=source.dayfirst, timezone=source.timezone,
                              decimal_comma=raw.delimiter == ";",
                              date_formats=source.date_formats, column_formats=decided)
@@ -656,7 +669,9 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
     if dups.height:
         have = pl.concat(quoted)[ROW] if quoted else pl.Series(ROW, [], pl.Int64)
         wanted = dups.filter(~pl.col(ROW).is_in(have.implode()))[ROW]
-        if wanted.len() and again is not None:  # rows found bad only at the end: read again
+        if wanted.len() and raw.chunks is not None:  # found bad only at the end: from disk
+            quoted += [_as_written(text, wanted, text_cols) for text in raw.chunks]
+        elif wanted.len() and again is not None:  # rows found bad only at the end: read again
             quoted.append(_as_written(again().frame, wanted, text_cols))
     found += [dups, raw.problems.select(ROW, "column", "rule", "message")]
     failures = pl.concat(found)
@@ -684,6 +699,45 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
         _quarantine(con, pl.concat(quoted) if quoted else None, raw.problems, failures,
                     report, run_id, now)
     clock.lap("load")
+
+
+def _rechunked(chunks: Iterable[pl.DataFrame], size: int) -> Iterator[pl.DataFrame]:
+    """A reader's chunks cut and joined into chunks of ``size`` rows (the last one shorter)."""
+    held: list[pl.DataFrame] = []
+    rows = 0
+    for chunk in chunks:
+        held.append(chunk)
+        rows += chunk.height
+        while rows >= size:
+            whole = pl.concat(held, rechunk=False) if len(held) > 1 else held[0]
+            yield whole.slice(0, size)
+            rest = whole.slice(size)
+            held, rows = ([rest] if rest.height else []), rest.height
+    if rows:
+        yield pl.concat(held, rechunk=False) if len(held) > 1 else held[0]
+
+
+def _date_text(frame: pl.DataFrame, raw: RawFrame, contract: TableContract, source: Source,
+               renames: dict[str, str], path: str) -> pl.DataFrame:
+    """What :func:`decide_date_orders` looks at: the mapped frame, or for a report read as a
+    stream, the distinct day/month-looking values of its date columns gathered chunk by chunk
+    (nothing else decides an order, so the decision is the one the whole frame gives)."""
+    if raw.chunks is None or source.dayfirst or source.date_formats:
+        return frame
+    names = [n for n, t in contract.dtypes.items()
+             if n in frame.columns and (t == pl.Date or isinstance(t, pl.Datetime))]
+    if not names:
+        return frame
+    seen: dict[str, list[pl.Series]] = {n: [] for n in names}
+    for text in raw.chunks:
+        mapped = _apply_mapping(text.rename(renames), source, Path(path).name)
+        for name in names:
+            values = mapped[name].cast(pl.String).str.strip_chars()
+            seen[name].append(values.filter(values.str.contains(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]"))
+                              .unique(maintain_order=True))
+    columns = {n: pl.concat(v).unique(maintain_order=True) for n, v in seen.items()}
+    longest = max((c.len() for c in columns.values()), default=0)
+    return pl.DataFrame([c.extend_constant(None, longest - c.len()) for c in columns.values()])
 
 
 def _fill_down(frame: pl.DataFrame, headers: list[str], table: str, source: Source,

@@ -49,7 +49,7 @@ def report_format(path: Path) -> str | None:
 def read_source(path: Path, *, encoding: str | None = None, header: bool = True,
                 columns: list[str] | None = None, sheet: str | None = None,
                 table: str | None = None, serial_from: str | None = None,
-                json_key: str | None = None) -> RawFrame:
+                json_key: str | None = None, stream: bool = False) -> RawFrame:
     """Read one file into text columns, with the reader its format needs.
 
     Args:
@@ -61,6 +61,8 @@ def read_source(path: Path, *, encoding: str | None = None, header: bool = True,
         table: the canonical table the file feeds, used to choose an XLSX sheet.
         serial_from: JUnit only: where the unit's serial is, ``property:NAME`` or ``suite_name``.
         json_key: plain JSON only: the key of the array of records, when the object holds several.
+        stream: test-executive reports only: keep the rows on disk and hand them back chunk by
+            chunk (``RawFrame.chunks``; the caller closes the RawFrame), as an ingest does.
     """
     suffix = path.suffix.lower()
     if suffix not in (".xml", ".json"):
@@ -73,22 +75,22 @@ def read_source(path: Path, *, encoding: str | None = None, header: bool = True,
         if kind == "openhtf":
             from tracelake.intake.readers.openhtf import read_openhtf
 
-            return read_openhtf(path)
+            return read_openhtf(path, stream=stream)
         from tracelake.intake.readers.json_records import read_json
 
         return read_json(path, key=json_key, encoding=encoding)
     if kind == "teststand":
         from tracelake.intake.readers.teststand import read_teststand
 
-        return read_teststand(path)
+        return read_teststand(path, stream=stream)
     if kind == "atml":
         from tracelake.intake.readers.atml import read_atml
 
-        return read_atml(path)
+        return read_atml(path, stream=stream)
     if kind == "junit":
         from tracelake.intake.readers.junit import read_junit
 
-        return read_junit(path, serial_from=serial_from)
+        return read_junit(path, serial_from=serial_from, stream=stream)
     from tracelake.intake.readers.xml_safe import safe_iterparse
 
     for _event, element in safe_iterparse(path, events=("start",)):  # rejects unsafe/broken XML

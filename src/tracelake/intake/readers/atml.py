@@ -57,9 +57,18 @@ class _Run:
         self.run_id: str | None = None
 
 
-def read_atml(path: Path) -> RawFrame:
-    """Read an ATML TestResults (or TestResultsCollection) document, streaming."""
-    rows = ResultRows(str(path), "ATML")
+def read_atml(path: Path, *, stream: bool = False) -> RawFrame:
+    """Read an ATML TestResults (or TestResultsCollection) document, streaming; ``stream``:
+    hand the rows back chunk by chunk (:class:`~.results.RowChunks`)."""
+    rows = ResultRows(str(path), "ATML", stream=stream)
+    try:
+        return _read(path, rows)
+    except BaseException:
+        rows.discard()
+        raise
+
+
+def _read(path: Path, rows: ResultRows) -> RawFrame:
     run: _Run | None = None
     closed = 0
     for event, el in safe_iterparse(path, events=("start", "end"), tag=TAGS):

@@ -116,9 +116,18 @@ def _number(column: str) -> pl.Expr:
             .then(hexed).otherwise(text).alias(column))
 
 
-def read_junit(path: Path, *, serial_from: str | None = None) -> RawFrame:
-    """Read a JUnit/xUnit XML file, streaming; ``serial_from`` as the mapping says."""
-    rows = ResultRows(str(path), "JUnit")
+def read_junit(path: Path, *, serial_from: str | None = None, stream: bool = False) -> RawFrame:
+    """Read a JUnit/xUnit XML file, streaming; ``serial_from`` as the mapping says; ``stream``:
+    hand the rows back chunk by chunk (:class:`~.results.RowChunks`)."""
+    rows = ResultRows(str(path), "JUnit", stream=stream)
+    try:
+        return _read(path, rows, serial_from)
+    except BaseException:
+        rows.discard()
+        raise
+
+
+def _read(path: Path, rows: ResultRows, serial_from: str | None) -> RawFrame:
     cases = _Cases(rows)
     suite: _Suite | None = None
     suite_el: Any = None

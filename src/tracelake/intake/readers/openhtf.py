@@ -72,7 +72,7 @@ def _limits(validators: object) -> tuple[str | None, str | None, str | None]:
     return low, high, "; ".join(map(str, validators)) or None
 
 
-def read_openhtf(path: Path) -> RawFrame:
+def read_openhtf(path: Path, *, stream: bool = False) -> RawFrame:
     """Read one OpenHTF JSON test record."""
     try:
         record = json.loads(path.read_bytes())
@@ -89,7 +89,7 @@ def read_openhtf(path: Path) -> RawFrame:
     meta = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
     station = _text(record.get("station_id"))
     start = _millis(record.get("start_time_millis"))
-    rows = ResultRows(str(path), "OpenHTF")
+    rows = ResultRows(str(path), "OpenHTF", stream=stream)
     ordinal = 0
     for phase in record["phases"]:
         if not isinstance(phase, dict):

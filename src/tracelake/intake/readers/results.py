@@ -6,7 +6,9 @@ says once for a whole run (serial, station, operator, software version, run id, 
 given per *scope* (:meth:`ResultRows.scope`: one UUT report, one ATML TestResults, one JUnit
 suite) and joined onto the rows at the end, because some formats write it after the results.
 Rows are kept as text columns and packed into Arrow chunks every :data:`CHUNK` rows, so a large
-report's rows take little memory. Columns the contract does not know (``comparison``,
+report's rows take little memory; read for an ingest (``stream=True``) the chunks go to disk
+(:class:`~.spool.Spool`) and the RawFrame hands them back one at a time (:class:`RowChunks`), so
+the whole file's rows are never in memory at once. Columns the contract does not know (``comparison``,
 ``limits``, ``status``, ``step_type``, ``sequence``, ``step_id``) ride along into ``_extra``.
 """
 
@@ -15,13 +17,15 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import polars as pl
 
 from tracelake.intake.readers.base import PROBLEM_SCHEMA, ROW, RawFrame, no_problems
+from tracelake.intake.readers.spool import Spool
 
-__all__ = ["COLUMNS", "ResultRows", "number_text", "offset_time", "verdict"]
+__all__ = ["COLUMNS", "ResultRows", "RowChunks", "number_text", "offset_time", "verdict"]
 
 #: Columns a report reader fills: the contract's, then what the report says beside them.
 COLUMNS = ("serial_number", "equipment_id", "test_step", "measurement", "value", "units",
@@ -73,7 +77,8 @@ def offset_time(start: datetime | None, seconds: float | None) -> str | None:
 class ResultRows:
     """test_results rows gathered column by column and packed into Arrow chunks."""
 
-    def __init__(self, path: str, report_format: str) -> None:
+    def __init__(self, path: str, report_format: str, *, stream: bool = False) -> None:
+        """``stream``: keep the packed chunks on disk and finish as :class:`RowChunks`."""
         self.path = path
         self.report_format = report_format
         self._names = (*COLUMNS, ROW, SCOPE, OFFSET)
@@ -85,6 +90,29 @@ class ResultRows:
         self.notes: list[str] = []
         self.scopes: dict[int, dict[str, object]] = {}
         self.current = 0
+        self._spool = Spool() if stream else None
+        self._row_numbers: list[pl.Series] = []  # streamed: every chunk's ROW (8 bytes a row)
+        self._filled: Counter[str] = Counter()  # streamed: non-null values per column
+        self._run_values: list[pl.DataFrame] = []  # streamed: per scope, any operator/station
+
+    def discard(self) -> None:
+        """Drop the rows kept so far (the reader failed: nothing of the file is loaded)."""
+        self._chunks = []
+        if self._spool is not None:
+            self._spool.close()
+
+    def _keep(self, chunk: pl.DataFrame) -> None:
+        """A packed chunk: kept in memory, or (streamed) written out with what finishing needs
+        to know of the whole file (row numbers, which columns hold anything)."""
+        if self._spool is None:
+            self._chunks.append(chunk)
+            return
+        self._spool.write(chunk)
+        self._row_numbers.append(chunk[ROW])
+        for name, n in zip(chunk.columns, chunk.null_count().row(0), strict=True):
+            self._filled[name] += chunk.height - n
+        self._run_values.append(chunk.group_by(SCOPE).agg(
+            pl.col("operator").is_not_null().any(), pl.col("equipment_id").is_not_null().any()))
 
     def scope(self, values: dict[str, object]) -> None:
         """What the current run (report, suite) says for all its rows: RUN_FIELDS, plus
@@ -114,7 +142,7 @@ class ResultRows:
         ``_row``, ``_scope`` and ``_offset``): the fast path for formats with many small rows."""
         self._flush()
         schema = self._schema()
-        self._chunks.append(frame.select(
+        self._keep(frame.select(
             (pl.col(c).cast(schema[c]) if c in frame.columns
              else pl.lit(None, dtype=schema[c]).alias(c)) for c in self._names))
         self.count += frame.height
@@ -122,7 +150,7 @@ class ResultRows:
     def _flush(self) -> None:
         if not self._cols[ROW]:
             return
-        self._chunks.append(pl.DataFrame(self._cols, schema=self._schema()))
+        self._keep(pl.DataFrame(self._cols, schema=self._schema()))
         self._cols = {c: [] for c in self._names}
 
     def quarantine(self, row: int, rule: str, message: str, values: dict[str, str | None],
@@ -146,6 +174,8 @@ class ResultRows:
         Chunk by chunk, so that finishing a large report holds one chunk's copy at a time."""
         self._flush()
         table = self._scope_table()
+        if self._spool is not None:
+            return self._finish_streamed(table)
         chunks, self._chunks = self._chunks, []
         for i, chunk in enumerate(chunks):
             chunks[i] = self._apply_scopes(chunk, table)
@@ -158,23 +188,58 @@ class ResultRows:
                               "results on one line)")
         frame = frame.select([c for c in frame.columns if c in CONTRACT_COLUMNS or c == ROW
                               or frame[c].null_count() < frame.height])
-        problems = no_problems()
-        if self.problems:
-            problems = pl.DataFrame([self._problem_row(p) for p in self.problems],
-                                    schema=PROBLEM_SCHEMA)
+        lacking = [c for c in ("operator", "equipment_id")
+                   if frame.height and frame[c].null_count() == frame.height]
+        return RawFrame(frame, self._problem_frame(), notes=self._notes(lacking),
+                        skipped=sum(self.skipped.values()), report_format=self.report_format)
+
+    def _finish_streamed(self, table: pl.DataFrame) -> RawFrame:
+        """The RawFrame of a streamed read: what :meth:`finish` decides over the whole frame
+        (numbering, columns kept, notes) decided from what :meth:`_keep` noted, and the rows
+        left on disk for :class:`RowChunks` to hand back chunk by chunk."""
+        spool = self._spool
+        assert spool is not None
+        numbers = pl.concat(self._row_numbers) if self._row_numbers else \
+            pl.Series(ROW, [], pl.Int64)
+        self._row_numbers = []
+        renumber = numbers.n_unique() != numbers.len()
+        del numbers
+        if renumber:
+            self.notes.append("rows are numbered by result order (the report puts several "
+                              "results on one line)")
+        columns = [c for c in (*COLUMNS, ROW) if c in CONTRACT_COLUMNS or c == ROW
+                   or self._filled[c] > 0]
+        lacking = []
+        if spool.rows:
+            seen = (pl.concat(self._run_values).group_by(SCOPE).agg(pl.all().any())
+                    .join(table, on=SCOPE, how="left"))
+            lacking = [c for c in ("operator", "equipment_id")
+                       if not (seen[c] | seen[f"_s_{c}"].is_not_null()).any()]
+        self._run_values = []
+        chunks = RowChunks(spool, table, columns, renumber)
+        return RawFrame(chunks.empty(), self._problem_frame(), notes=self._notes(lacking),
+                        skipped=sum(self.skipped.values()), report_format=self.report_format,
+                        chunks=chunks)
+
+    def _problem_frame(self) -> pl.DataFrame:
+        if not self.problems:
+            return no_problems()
+        return pl.DataFrame([self._problem_row(p) for p in self.problems], schema=PROBLEM_SCHEMA)
+
+    def _notes(self, lacking: list[str]) -> list[str]:
+        """The reader's notes, then a note per run-wide column every row lacks, the steps
+        skipped, and the format read."""
         notes = list(self.notes)
-        for column in ("operator", "equipment_id"):
-            if frame.height and frame[column].null_count() == frame.height:
-                notes.append(f"the {self.report_format} report names no {column}: every row "
-                             f"lacks it; a mapping for these files can give it (constants: "
-                             f"{{{column}: ...}})")
+        for column in lacking:
+            notes.append(f"the {self.report_format} report names no {column}: every row "
+                         f"lacks it; a mapping for these files can give it (constants: "
+                         f"{{{column}: ...}})")
         total = sum(self.skipped.values())
         if total:
             kinds = ", ".join(f"{n} {k}" for k, n in self.skipped.most_common())
             notes.append(f"{total} step(s) that measure nothing skipped ({kinds})")
         notes.append(f"read as a test-executive report ({self.report_format})")
-        return RawFrame(frame, problems, notes=notes, skipped=total,
-                        report_format=self.report_format)
+        return notes
 
     @staticmethod
     def _schema() -> dict[str, pl.DataType]:
@@ -215,3 +280,34 @@ class ResultRows:
                                            None if offset is None else float(offset) - base)  # type: ignore[arg-type]
         return {ROW: p[ROW], "column": p["column"], "rule": p["rule"], "message": p["message"],
                 "raw": json.dumps(raw, ensure_ascii=False)}
+
+
+class RowChunks:
+    """A streamed report's rows, handed back from disk one chunk at a time, each finished as
+    :meth:`ResultRows.finish` finishes the whole frame (run-wide values, times, numbering,
+    the columns kept)."""
+
+    def __init__(self, spool: Spool, table: pl.DataFrame, columns: list[str],
+                 renumber: bool) -> None:
+        self._spool, self._table = spool, table
+        self.columns, self.renumber = columns, renumber
+        self.height = spool.rows
+
+    def empty(self) -> pl.DataFrame:
+        """No rows, with the columns (and types) of every chunk."""
+        schema = {c: pl.Int64() if c == ROW else pl.String() for c in self.columns}
+        return pl.DataFrame(schema=schema)
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        first = 1
+        for chunk in self._spool.read():
+            out = ResultRows._apply_scopes(chunk, self._table)
+            if self.renumber:
+                out = out.with_columns(pl.int_range(first, first + out.height,
+                                                    dtype=pl.Int64).alias(ROW))
+            first += out.height
+            yield out.select(self.columns)
+
+    def close(self) -> None:
+        """Delete the rows on disk (they cannot be read again)."""
+        self._spool.close()

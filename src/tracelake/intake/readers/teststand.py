@@ -88,9 +88,18 @@ class _Report:
         return datetime(*self.date, h, m, s, ms * 1000)
 
 
-def read_teststand(path: Path) -> RawFrame:
-    """Read a TestStand legacy XML report (one or more ``<Report Type='UUT'>``), streaming."""
-    rows = ResultRows(str(path), "TestStand")
+def read_teststand(path: Path, *, stream: bool = False) -> RawFrame:
+    """Read a TestStand legacy XML report (one or more ``<Report Type='UUT'>``), streaming;
+    ``stream``: hand the rows back chunk by chunk (:class:`~.results.RowChunks`)."""
+    rows = ResultRows(str(path), "TestStand", stream=stream)
+    try:
+        return _read(path, rows)
+    except BaseException:
+        rows.discard()
+        raise
+
+
+def _read(path: Path, rows: ResultRows) -> RawFrame:
     report: _Report | None = None
     broken_actions: list[str] = []
     n_reports = 0
