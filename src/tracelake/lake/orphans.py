@@ -77,6 +77,27 @@ def _resolved(table: str, columns: str, target: str) -> str:
                                  WHERE t._run_id = $run)"""
 
 
+#: a run's rows checked for orphans per statement: each INSERT holds its slice's orphans in
+#: flight (uncompressed), so a run of millions of references costs a bounded slice at a time
+SLICE_ROWS = 250_000
+
+
+def _insert_sliced(con: duckdb.DuckDBPyConnection, table: str, query: str,
+                   run_id: str | None) -> None:
+    """The incremental query for one run's rows of ``table``, as several INSERTs of at most
+    about :data:`SLICE_ROWS` rows each (a slice: the rows whose row number, modulo the number
+    of slices, is the slice's)."""
+    rows = int(con.execute(f'SELECT count(*) FROM main."{table}" WHERE _run_id = $run',
+                           {"run": run_id}).fetchone()[0])  # type: ignore[index]
+    slices = max(1, -(-rows // SLICE_ROWS))
+    if slices == 1:
+        con.execute("INSERT INTO orphan_references " + query, {"run": run_id})
+        return
+    for i in range(slices):
+        con.execute("INSERT INTO orphan_references " + query
+                    + f" AND coalesce(r._row, 0) % {slices} = {i}", {"run": run_id})
+
+
 def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
             run_id: str | None = None,
             replaced: set[str] | frozenset[str] = frozenset()) -> int:
@@ -102,7 +123,7 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
                 [table, columns, target]).fetchone()[0]:  # type: ignore[index]
             con.execute(_resolved(table, columns, target), {"run": run_id})
         if table in (changed or set()):
-            con.execute("INSERT INTO orphan_references " + query, {"run": run_id})
+            _insert_sliced(con, table, query, run_id)
     if whole:  # one DELETE and one INSERT (each statement costs a catalog round trip on DuckLake)
         keys = [(table, columns, target) for table, columns, target, _ in whole]
         con.execute("DELETE FROM orphan_references WHERE (table_name, column_names, "
