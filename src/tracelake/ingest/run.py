@@ -729,8 +729,17 @@ def _date_text(frame: pl.DataFrame, raw: RawFrame, contract: TableContract, sour
     if not names:
         return frame
     seen: dict[str, list[pl.Series]] = {n: [] for n in names}
-    for text in raw.chunks:
-        mapped = _apply_mapping(text.rename(renames), source, Path(path).name)
+    written = {renames.get(h, h): h for h in raw.frame.columns}
+    touched = {*source.constants, *source.generated, *source.values, *source.negate}
+    as_read = getattr(raw.chunks, "as_read", None)
+    if as_read is not None and all(n in written and n not in touched for n in names):
+        # the date columns as the report wrote them (a report's own times, filled in from its
+        # run's clock, are ISO and never look day/month-wise): read alone from disk
+        texts: Iterable[pl.DataFrame] = (c.rename({written[n]: n for n in names})
+                                         for c in as_read([written[n] for n in names]))
+    else:
+        texts = (_apply_mapping(t.rename(renames), source, Path(path).name) for t in raw.chunks)
+    for mapped in texts:
         for name in names:
             values = mapped[name].cast(pl.String).str.strip_chars()
             seen[name].append(values.filter(values.str.contains(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]"))
