@@ -79,7 +79,7 @@ def _resolved(table: str, columns: str, target: str) -> str:
 
 #: a run's rows checked for orphans per statement: each INSERT holds its slice's orphans in
 #: flight (uncompressed), so a run of millions of references costs a bounded slice at a time
-SLICE_ROWS = 250_000
+SLICE_ROWS = 100_000
 
 
 def _insert_sliced(con: duckdb.DuckDBPyConnection, table: str, query: str,
