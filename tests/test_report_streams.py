@@ -14,6 +14,7 @@ import pytest
 from tests.helpers import Lake, report_of
 from tests.test_ingest_chunks import _quarantine, _table_hash
 from tests.test_report_readers import legacy_steps
+from tracelake.errors import FileRejected
 from tracelake.intake.readers import junit, read_source, results
 from tracelake.lake import orphans
 from tracelake.synthetic.reports import Step, junit_report, legacy_report, write_big_teststand
@@ -154,4 +155,20 @@ def test_a_report_cut_off_after_three_chunks_leaves_the_lake_as_it_was(
     assert "nothing of it is loaded" in f["reason"] and "\n" not in f["reason"]
     assert (f["rows_loaded"], f["rows_quarantined"]) == (0, 0)
     assert (_table_hash(lake, "test_results"), _quarantine(lake)) == before
+    assert list(spool_dir.iterdir()) == []
+
+
+def test_a_start_time_that_is_no_number_rejects_the_report_in_one_line(
+        tmp_path: Path, spool_dir: Path) -> None:
+    """A byte flipped in the header (a blank where the hours were): one line, no traceback."""
+    path = tmp_path / "legacy-uut-report-SN-9.xml"
+    text = legacy_report("SN-9", legacy_steps())
+    start = text.index(b"<Prop Name='Hours'")
+    value = text.index(b"<Value>", start) + len(b"<Value>")
+    end = text.index(b"</Value>", value)
+    path.write_bytes(text[:value] + b" " + text[end:])
+    for stream in (False, True):
+        with pytest.raises(FileRejected) as caught:
+            read_source(path, stream=stream)
+        assert "cannot be read" in caught.value.reason and "\n" not in caught.value.reason
     assert list(spool_dir.iterdir()) == []

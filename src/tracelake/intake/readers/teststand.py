@@ -94,6 +94,13 @@ def read_teststand(path: Path, *, stream: bool = False) -> RawFrame:
     rows = ResultRows(str(path), "TestStand", stream=stream)
     try:
         return _read(path, rows)
+    except (ValueError, OverflowError) as exc:  # a header date or a step time that is no number
+        rows.discard()
+        if isinstance(exc, FileRejected):
+            raise
+        raise FileRejected(str(path), f"a date, time or number in the TestStand report cannot "
+                           f"be read ({str(exc).splitlines()[0][:200]}); nothing of it is "
+                           "loaded") from None
     except BaseException:
         rows.discard()
         raise
