@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,7 +30,7 @@ from tracelake.derived.search import (
 )
 from tracelake.errors import LakeError
 from tracelake.lake import ducklake, snapshot
-from tracelake.lake.paths import LakePaths
+from tracelake.lake.paths import LakePaths, memory_limit
 
 __all__ = ["Refreshed", "refresh_serving"]
 
@@ -71,7 +70,8 @@ def _connect(paths: LakePaths) -> duckdb.DuckDBPyConnection:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', '8GB')}'")
+        con.execute(f"SET memory_limit = '{memory_limit()}'")  # as the lake's writer has
+        con.execute("SET temp_directory = ?", [str(paths.spill)])
         ducklake.attach(con, config, read_only=True)
         con.execute("CREATE TABLE IF NOT EXISTS main.derived_runs "
                     "(run_id VARCHAR, snapshot_id BIGINT, applied_at TIMESTAMPTZ)")

@@ -21,7 +21,6 @@ stays queryable.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,11 +31,14 @@ import polars as pl
 
 from tracelake.contracts import CONTRACTS, TableContract
 from tracelake.errors import LakeError
-from tracelake.lake.paths import IN_FILTER_KEYS, LakePaths  # re-exported: older imports name storage
+
+# re-exported: older imports name storage (MEMORY_LIMIT: the writer's DuckDB memory limit)
+from tracelake.lake.paths import IN_FILTER_KEYS, MEMORY_LIMIT, LakePaths, memory_limit
 
 __all__ = [
     "IN_FILTER_KEYS",
     "LINEAGE",
+    "MEMORY_LIMIT",
     "LakePaths",
     "UpsertCounts",
     "check_site",
@@ -46,12 +48,6 @@ __all__ = [
     "set_site",
     "upsert",
 ]
-
-#: DuckDB's memory limit in the writer (``TRACELAKE_MEMORY_LIMIT`` overrides it): past it DuckDB
-#: spills to disk. An ingest's peak is what DuckDB uses (at most this) plus the text of its largest
-#: file as read and one chunk of it typed (ingest.run.CHUNK_ROWS): files are staged into DuckDB
-#: chunk by chunk, never typed whole in polars.
-MEMORY_LIMIT = "2GB"
 
 LINEAGE = {"_extra": "VARCHAR", "_source_file": "VARCHAR", "_sha256": "VARCHAR",
            "_row": "BIGINT", "_run_id": "VARCHAR", "_loaded_at": "TIMESTAMPTZ"}
@@ -111,8 +107,11 @@ def connect_writer(paths: LakePaths) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
-        # bounded memory: DuckDB spills to disk instead of growing to 80 % of RAM (OOM at 1M units)
-        con.execute(f"SET memory_limit = '{os.environ.get('TRACELAKE_MEMORY_LIMIT', MEMORY_LIMIT)}'")
+        # bounded memory: DuckDB spills to the lake folder instead of growing to 80 % of RAM
+        # (OOM at 1M units); the same limit and spill folder in both modes (an in-memory
+        # DuckLake connection would spill into the working directory by default)
+        con.execute(f"SET memory_limit = '{memory_limit()}'")
+        con.execute("SET temp_directory = ?", [str(paths.spill)])
         con.execute(f"SET dynamic_or_filter_threshold = {IN_FILTER_KEYS}")
         if config is not None:
             _create_schema_retrying(con)
