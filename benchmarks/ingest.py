@@ -25,6 +25,7 @@ Results: ``benchmarks/.work/ingest-results.json``.
 
 from __future__ import annotations
 
+import resource
 import shutil
 import time
 from pathlib import Path
@@ -61,8 +62,9 @@ def child(kind: str, lake: Path, plant: Path) -> dict[str, object]:
                  "search_steps": (r.search or {}).get("steps"),
                  "serving_mib": (lake / "serving.duckdb").stat().st_size / 2**20
                  if (lake / "serving.duckdb").exists() else None}
+    use = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the child (DuckDB's too)
     return {"rows": rows, "seconds": time.perf_counter() - t, "peak_rss_mib": harness.rss_mib(),
-            **extra}
+            "cpu_seconds": use.ru_utime + use.ru_stime, **extra}
 
 
 def measure(kind: str, lake: Path, plant: Path) -> dict[str, float]:
@@ -119,15 +121,20 @@ def main() -> None:
     print(f"\n{args.units:,} finished units, {size / 1e6:,.0f} MB of CSV"
           + (f"; the day: {day['finished_units']:,} finished units, {day['total_rows']:,} rows"
              if args.day_units else "") + "\n")
+    def base(name: str) -> dict:
+        return results["baseline-day" if "day" in name else "baseline"]
+
     harness.print_table(
-        ["run", "rows", "seconds", "rows/s", "x baseline", "peak RSS MiB"],
+        ["run", "rows", "seconds", "rows/s", "x baseline", "CPU s", "CPU x baseline",
+         "peak RSS MiB"],
         [(name, r["rows"], r["seconds"], r["rows"] / r["seconds"] if r["rows"] else 0.0,
-          harness.ratio(r["seconds"], results["baseline-day" if "day" in name else
-                                              "baseline"]["seconds"]), r["peak_rss_mib"])
+          harness.ratio(r["seconds"], base(name)["seconds"]), r["cpu_seconds"],
+          harness.ratio(r["cpu_seconds"], base(name)["cpu_seconds"]), r["peak_rss_mib"])
          for name, r in results.items()],
-        ["", ",", ".2f", ",.0f", ".2f", ",.0f"])
-    print("\n(seconds: inside the child, imports included; peak RSS: the child's own maximum;"
-          "\n day: x its own baseline-day)\n")
+        ["", ",", ".2f", ",.0f", ".2f", ".2f", ".2f", ",.0f"])
+    print("\n(seconds: inside the child, imports included; CPU s: user + system of all the"
+          "\n child's threads, steadier than seconds on a shared machine; peak RSS: the child's"
+          "\n own maximum; day: x its own baseline-day)\n")
     phases = ("read", "check", "load", "orphans", "genealogy", "search", "commit", "publish")
     harness.print_table(
         ["run", *phases, "serving MiB"],

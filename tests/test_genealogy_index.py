@@ -202,3 +202,46 @@ def test_an_index_from_another_version_is_rebuilt_not_extended(tmp_path: Path) -
     con.execute("UPDATE genealogy.meta SET version = version - 1")
     con.close()
     assert lake.ingest(second).genealogy["mode"] == "full"  # type: ignore[index]
+
+
+def test_edges_handed_to_duckdb_a_batch_at_a_time_equal_one_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job-level edges are laid out in numpy and written a batch at a time (bounded
+    memory at 1M units); tables, stored order included, are those of one batch."""
+    from tracelake.derived.genealogy import edges
+    from tracelake.ingest import ingest
+    from tracelake.lake.paths import LakePaths
+
+    lake = LakePaths.of(tmp_path / "lake")  # embedded: the index is rebuilt in its file
+    ingest([SAMPLE], lake, exclude=["bad/*"])
+    tables = ("edges", "edges_by_parent", "closure_by_anc", "closure_by_des", "lot_keys",
+              "unit_info", "removed")
+    slices: list[int] = []
+    plain = edges._JobEdges._slices
+
+    def counted(n):  # type: ignore[no-untyped-def]
+        out = list(plain(n))
+        slices.append(len(out))
+        return iter(out)
+
+    monkeypatch.setattr(edges._JobEdges, "_slices", staticmethod(counted))
+    con = duckdb.connect(str(lake.database))
+    try:
+        def built() -> dict[str, list[tuple[object, ...]]]:
+            con.execute("BEGIN")
+            build_index(con)
+            out = {t: con.execute(f"SELECT * FROM genealogy.{t} ORDER BY rowid").fetchall()
+                   for t in tables}
+            con.execute("ROLLBACK")
+            return out
+
+        whole = built()
+        assert slices == [1, 1]  # by child, by parent: one batch each
+        monkeypatch.setattr(edges, "EDGE_BATCH", 5)
+        batched = built()
+    finally:
+        con.close()
+    assert min(slices[2:]) > 10  # many batches
+    assert whole["edges"] and whole["closure_by_anc"]
+    for table in tables:
+        assert batched[table] == whole[table], table

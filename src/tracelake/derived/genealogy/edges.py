@@ -3,6 +3,8 @@ lake, and stored sorted by child (edges) and by parent (edges_by_parent), plus r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -146,7 +148,10 @@ def _store_edges(con: duckdb.DuckDBPyConnection
                      _column(parts["linked"]), n_jobs)
     del units, parts
     code = "(CASE source WHEN 'unit_components' THEN 0 WHEN 'material_issues' THEN 1 ELSE 2 END)"
-    serial_runs, lot_runs = [], []
+    serial_runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    lot_runs: list[tuple[np.ndarray, np.ndarray]] = []
+    lot_ids = None if lots[0] == lots[1] else con.execute(
+        "SELECT node_id FROM genealogy.lot_keys").fetchnumpy()["node_id"]
     for table, by in (("edges", "child"), ("edges_by_parent", "parent")):
         then = "parent" if by == "child" else "child"
         other = con.execute(f"""SELECT child, parent, {code}::TINYINT AS source,
@@ -157,32 +162,41 @@ def _store_edges(con: duckdb.DuckDBPyConnection
             first[1:] = (other["child"][1:] != other["child"][:-1]) | \
                 (other["parent"][1:] != other["parent"][:-1])
             other = {k: v[first] for k, v in other.items()}
-        job = jobs.by_child() if by == "child" else jobs.by_parent()
-        key = job[0].dtype
-        runs = [(job[0], job[1], np.full(len(job[0]), 1, np.int8), *job[2]),
-                (np.asarray(other["child"]).astype(key), np.asarray(other["parent"]).astype(key),
-                 np.asarray(other["source"]), *_column(other["linked"]))]
-        del job, other
-        if by == "child":  # the closure needs the edges out of serials: lots have keys 1..n
-            for child, parent, source, _t, _v in runs:
-                cut = np.searchsorted(child, lots[1] + 1) if lots[0] == lots[1] else None
-                pick = slice(cut, None) if cut is not None else ~np.isin(
-                    child, con.execute("SELECT node_id FROM genealogy.lot_keys")
-                    .fetchnumpy()["node_id"])
-                serial_runs.append((child[pick], parent[pick], source[pick]))
-                lot = slice(None, cut) if cut is not None else ~pick
-                lot_runs.append((child[lot], parent[lot]))
+        key = jobs.key
+        fitted = (np.asarray(other["child"]).astype(key), np.asarray(other["parent"]).astype(key),
+                  np.asarray(other["source"]), *_column(other["linked"]))
+        del other
+
+        def runs(by: str = by, fitted: tuple = fitted  # type: ignore[type-arg]
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+            """The job-level edges batch by batch, then the fitment and member edges."""
+            for child, parent, (times, valid) in (jobs.by_child() if by == "child"
+                                                  else jobs.by_parent()):
+                yield child, parent, np.full(len(child), 1, np.int8), times, valid
+            yield fitted
+
+        def batches(by: str = by, runs: Callable = runs  # type: ignore[type-arg]
+                    ) -> Iterator[pa.RecordBatch]:
+            for child, parent, source, times, valid in runs():
+                if by == "child":  # the closure needs the edges out of serials, the lot
+                    # spans those out of lots (lots have keys 1..n)
+                    cut = np.searchsorted(child, lots[1] + 1) if lot_ids is None else None
+                    pick = slice(cut, None) if cut is not None else ~np.isin(child, lot_ids)
+                    serial_runs.append((child[pick], parent[pick], source[pick]))
+                    lot = slice(None, cut) if cut is not None else ~pick
+                    lot_runs.append((child[lot], parent[lot]))
+                yield pa.record_batch({
+                    "child": child, "parent": parent,
+                    "source": pa.DictionaryArray.from_arrays(source, list(SOURCE_NAMES)),
+                    "linked_at": pa.array(times, pa.timestamp("us", tz="UTC"),
+                                          mask=None if valid.all() else ~valid)})
+
         # each run is sorted on the table's key, and written as it is: the zone maps of each
-        # run prune as well as a merged table's would, and the merge is not paid for
-        arrow = pa.concat_tables([pa.table({
-            "child": child, "parent": parent,
-            "source": pa.DictionaryArray.from_arrays(source, list(SOURCE_NAMES)),
-            "linked_at": pa.array(times, pa.timestamp("us", tz="UTC"),
-                                  mask=None if valid.all() else ~valid)})
-            for child, parent, source, times, valid in runs])
-        del runs
+        # run prune as well as a merged table's would, and the merge is not paid for; the
+        # job-level edges stream to DuckDB a batch at a time, never laid out whole in numpy
+        stream = pa.RecordBatchReader.from_batches(_edge_schema(key), batches())
         cols = "child, parent" if by == "child" else "parent, child"
-        con.register("_edges_arrow", arrow)
+        con.register("_edges_arrow", stream)
         try:
             con.execute(f"""CREATE OR REPLACE TABLE genealogy.{table} AS
                             SELECT {", ".join(f"{c.strip()}::BIGINT AS {c.strip()}"
@@ -191,7 +205,7 @@ def _store_edges(con: duckdb.DuckDBPyConnection
                             FROM _edges_arrow""")
         finally:
             con.unregister("_edges_arrow")
-        del arrow
+        del stream, fitted
     child, parent, source = (np.concatenate(c) for c in zip(*serial_runs, strict=True))
     child, parent = child.astype(np.int64), parent.astype(np.int64)
     width = int(max(child.max(initial=0), parent.max(initial=0))) + 1
@@ -201,6 +215,18 @@ def _store_edges(con: duckdb.DuckDBPyConnection
                    SELECT * FROM _removed_all ORDER BY child""")
     con.execute("DROP TABLE _other; DROP TABLE _job_parts")
     return serial_edges, lot_runs
+
+
+#: job-level edges laid out in numpy and handed to DuckDB at a time (~13 bytes each): the
+#: 1M-unit plant has ~30M, which laid out whole took GBs beside DuckDB's memory limit
+EDGE_BATCH = 1 << 20
+
+
+def _edge_schema(key: type) -> pa.Schema:
+    """The Arrow schema of the edges handed to DuckDB (keys as laid out, source as a dictionary)."""
+    return pa.schema([("child", pa.from_numpy_dtype(key)), ("parent", pa.from_numpy_dtype(key)),
+                      ("source", pa.dictionary(pa.int8(), pa.string())),
+                      ("linked_at", pa.timestamp("us", tz="UTC"))])
 
 
 def _key_type(*keys: np.ndarray) -> type:
@@ -221,6 +247,7 @@ class _JobEdges:
                  n_jobs: int) -> None:
         by_node = np.argsort(unit_node, kind="stable")  # (nearly) sorted already: cheap
         key = _key_type(unit_node, part_child)  # 4-byte keys halve what is copied around
+        self.key = key
         self.unit_job, self.unit_node = unit_job[by_node], unit_node[by_node].astype(key)
         self.part_job, self.part_child = part_job, part_child.astype(key)
         self.part_linked = part_linked
@@ -242,33 +269,49 @@ class _JobEdges:
         keep = ~loop
         return child[keep], parent[keep], (linked[0][keep], linked[1][keep])
 
-    def by_child(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    @staticmethod
+    def _slices(n: np.ndarray) -> Iterator[slice]:
+        """Consecutive slices of the rows whose counts ``n`` expand to about EDGE_BATCH edges
+        each (a row expanding to more is a slice of its own)."""
+        ends = np.cumsum(n)
+        start = 0
+        while start < len(n):
+            done = int(ends[start - 1]) if start else 0
+            stop = max(int(np.searchsorted(ends, done + EDGE_BATCH, "right")), start + 1)
+            yield slice(start, stop)
+            start = stop
+
+    def by_child(self) -> Iterator[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
         """(child, parent, (linked, valid)) sorted by child, then parent (as far as the units of
-        each job are one run of keys; the caller's merge sorts the rest)."""
+        each job are one run of keys; the caller's merge sorts the rest), batch by batch."""
         order = np.argsort(self.unit_job, kind="stable")  # by job, in key order within it
         node = self.unit_node[order]
         count = np.bincount(self.unit_job, minlength=self.n_jobs)
         first = np.cumsum(count) - count
         parts = np.lexsort((self.part_job, self.part_child))
-        job = self.part_job[parts]
-        n = count[job]
-        parent = node[self._runs(first[job], n)]
-        child = np.repeat(self.part_child[parts], n)
-        linked = (np.repeat(self.part_linked[0][parts], n),
-                  np.repeat(self.part_linked[1][parts], n))
-        return self._drop_loops(child, parent, linked)
+        n_all = count[self.part_job[parts]]
+        for piece in self._slices(n_all):
+            at = parts[piece]
+            job, n = self.part_job[at], n_all[piece]
+            parent = node[self._runs(first[job], n)]
+            child = np.repeat(self.part_child[at], n)
+            linked = (np.repeat(self.part_linked[0][at], n), np.repeat(self.part_linked[1][at], n))
+            yield self._drop_loops(child, parent, linked)
 
-    def by_parent(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """(child, parent, (linked, valid)) sorted by parent, then child."""
+    def by_parent(self) -> Iterator[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
+        """(child, parent, (linked, valid)) sorted by parent, then child, batch by batch."""
         parts = np.lexsort((self.part_child, self.part_job))
+        child_sorted = self.part_child[parts]
+        linked_sorted = (self.part_linked[0][parts], self.part_linked[1][parts])
         count = np.bincount(self.part_job, minlength=self.n_jobs)
         first = np.cumsum(count) - count
-        n = count[self.unit_job]
-        at = self._runs(first[self.unit_job], n)
-        child = self.part_child[parts][at]
-        linked = (self.part_linked[0][parts][at], self.part_linked[1][parts][at])
-        parent = np.repeat(self.unit_node, n)
-        return self._drop_loops(child, parent, linked)
+        n_all = count[self.unit_job]
+        for piece in self._slices(n_all):
+            job, n = self.unit_job[piece], n_all[piece]
+            at = self._runs(first[job], n)
+            parent = np.repeat(self.unit_node[piece], n)
+            yield self._drop_loops(child_sorted[at], parent,
+                                   (linked_sorted[0][at], linked_sorted[1][at]))
 
 
 def _fitted_twice(child: np.ndarray, parent: np.ndarray, source: np.ndarray) -> np.ndarray:
