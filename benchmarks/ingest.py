@@ -19,7 +19,9 @@ The second table splits tracelake's seconds by phase (the ingest report's ``seco
 and search index upkeep, commit, publish (checkpoint + the copy to ``serving.duckdb``); then how
 the search index was kept (``full`` rebuild, ``incremental``: the run's keys only, ``merge``).
 
-Machines here are noisy, so the table compares tracelake with the baseline measured in the same run.
+Machines here are noisy, so the table compares tracelake with the baseline measured in the same run,
+in wall seconds and in CPU seconds (user + system of every thread of the child: steadier than wall
+seconds when other work shares the machine).
 Results: ``benchmarks/.work/ingest-results.json``.
 """
 

@@ -5,6 +5,8 @@ Layout of a lake folder::
     lake/
       lake.duckdb      the writer's database (one writer at a time)
       serving.duckdb   the published read-only snapshot every reader opens (see snapshot.py)
+      .tmp/            what DuckDB spills past the writer's memory limit (512 MB,
+                       ``TRACELAKE_MEMORY_LIMIT``: paths.MEMORY_LIMIT), while a writer runs
 
 A lake folder with a ``tracelake.toml`` (``tracelake init``, see config.py) is a scale-out lake:
 the same tables live in DuckLake (PostgreSQL catalog, Parquet on a folder or S3), attached as
