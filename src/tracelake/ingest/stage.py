@@ -29,11 +29,11 @@ class Stage:
     A temporary table (created in the run's transaction, dropped when the file is done, gone
     with a rollback) holding the contract's columns, ``_extra``, ``_row``, and whether a
     chunk's checks failed the row (``_bad``) or found it blank (``_blank``). It is held in
-    DuckDB's buffer pool, so the writer's memory limit bounds it (past the limit DuckDB spills
-    it to the lake folder's ``lake.duckdb.tmp``). A table of the lake's own file instead would
-    be compressed and written out twice (staged, then upserted) and leave its blocks as free
-    space in the file and in every published snapshot: the 100k plant's ingest took ~25 %
-    longer that way and its ``serving.duckdb`` grew from 156 to 191 MiB.
+    DuckDB's buffer pool, uncompressed, so the writer's memory limit bounds it (past the limit
+    DuckDB spills it to the lake folder's ``.tmp``). A table of the lake's own file instead is
+    compressed and written out twice (staged, then upserted) and leaves its blocks as free
+    space in the file and in every published snapshot: at 100k units, staging and upserting
+    took 10.4 s of CPU that way against 5.8 s, and ``serving.duckdb`` was 191 MiB, not 156.
     """
 
     VALID = "_ingest_valid"

@@ -26,8 +26,8 @@ IN_FILTER_KEYS = 2048
 #: works on (staged rows, index builds, joins and sorts) to ``.tmp`` in the lake folder
 #: (:meth:`LakePaths.spill`), so the writer's memory is this plus what the ingest holds in
 #: Python (one file's text as read, one chunk of it typed). 512 MB holds the 100,000-unit
-#: plant's ingest (2.65M rows, indexes and snapshot included) under 1.5 GB of peak RSS;
-#: 2 GB took it to 1.7 GB and was no faster.
+#: plant's ingest (2.65M rows, indexes and snapshot included) under 1.5 GB of peak RSS
+#: (2 GB let it reach 1.7 GB: DuckDB keeps what it cached up to its limit).
 MEMORY_LIMIT = "512MB"
 
 
