@@ -450,9 +450,19 @@ def test_a_whole_lake_read_in_key_ranges_gives_the_same_events(
     from tracelake.exports.epcis import document
 
     whole = export(sample)
-    monkeypatch.setattr(document, "CHUNK_UNITS", 5)
-    monkeypatch.setattr(document, "CHUNK_JOBS", 2)
+    monkeypatch.setattr(document, "RANGE_ROWS", 7)
+    monkeypatch.setattr(document, "SAMPLE_KEYS", 4)
+    ranges: list[tuple[str | None, str | None]] = []
+    ranged_rows = document.Events._ranges
+
+    def counted(self: Any, source: str, key: str) -> Any:
+        for bounds in ranged_rows(self, source, key):
+            ranges.append(bounds)
+            yield bounds
+
+    monkeypatch.setattr(document.Events, "_ranges", counted)
     ranged = export(sample)
+    assert len(ranges) > 20  # every family read in several ranges
     ids = sorted(e["eventID"] for e in whole["epcisBody"]["eventList"])
     assert sorted(e["eventID"] for e in ranged["epcisBody"]["eventList"]) == ids
     assert len(ids) == len(set(ids)) > 150
