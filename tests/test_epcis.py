@@ -466,3 +466,28 @@ def test_a_whole_lake_read_in_key_ranges_gives_the_same_events(
     ids = sorted(e["eventID"] for e in whole["epcisBody"]["eventList"])
     assert sorted(e["eventID"] for e in ranged["epcisBody"]["eventList"]) == ids
     assert len(ids) == len(set(ids)) > 150
+
+
+def test_key_ranges_hold_about_range_rows_each(sample: duckdb.DuckDBPyConnection,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every range of a family's key holds at most RANGE_ROWS rows of the table it reads, or
+    one key's rows (all its keys weighed when there are fewer than SAMPLE_KEYS), and the ranges
+    cover every row once."""
+    from tracelake.exports.epcis import document
+    from tracelake.exports.epcis.select import Scope
+
+    monkeypatch.setattr(document, "RANGE_ROWS", 30)
+    events = document.Events(sample, Scope())
+    heaviest = sample.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM test_results "
+                              "GROUP BY serial_number)").fetchone()[0]
+    total = sample.execute("SELECT count(*) FROM test_results").fetchone()[0]
+    seen = 0
+    ranges = list(events._ranges("(SELECT serial_number FROM test_results)", "serial_number"))
+    assert len(ranges) >= total // (30 + heaviest)
+    for lo, hi in ranges:
+        n = sample.execute("SELECT count(*) FROM test_results WHERE ($lo IS NULL OR "
+                           "serial_number >= $lo) AND ($hi IS NULL OR serial_number < $hi)",
+                           {"lo": lo, "hi": hi}).fetchone()[0]
+        assert 0 < n <= 30 + heaviest, (lo, hi, n)
+        seen += n
+    assert seen == total

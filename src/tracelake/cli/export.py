@@ -55,13 +55,16 @@ def export_epcis_cmd(
     as_of: AsOfOption = None,
 ) -> None:
     """One GS1 EPCIS 2.0 JSON-LD document of the genealogy (whole lake without a selector)."""
-    from tracelake.exports.epcis import Selection, export_epcis
+    from tracelake.exports.epcis import Selection, export_epcis, export_memory
 
     with _failures(lake):
         selection = Selection(job=job, component=component, lot=lot, serial=serial,
                               supplier=supplier)
         start, end = _when(since, "--since"), _when(until, "--until")
-        with as_of_reader(lake, as_of) as (con, _point):
+        # the limit bounds DuckDB's cache of the snapshot's blocks; not on a connection that
+        # builds an as-of genealogy index in memory (that index lives in the pool itself)
+        limit = export_memory() if as_of is None else None
+        with as_of_reader(lake, as_of, memory_limit=limit) as (con, _point):
             if output is None:
                 try:
                     result = export_epcis(con, sys.stdout, selection, digital_link=digital_link,
