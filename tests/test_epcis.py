@@ -491,3 +491,28 @@ def test_key_ranges_hold_about_range_rows_each(sample: duckdb.DuckDBPyConnection
         assert 0 < n <= 30 + heaviest, (lo, hi, n)
         seen += n
     assert seen == total
+
+
+def test_cli_export_beyond_its_memory_limit_is_one_line(sample_lake: Lake,
+                                                        tmp_path: Path) -> None:
+    """A fresh process (this one has the snapshot open without the limit): the limit from
+    TRACELAKE_EXPORT_MEMORY applies, and running out of it is one line naming the way out,
+    with no document left behind."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "all.jsonld"
+    run = subprocess.run([sys.executable, "-m", "tracelake.cli", "export", "epcis", "-o",
+                          str(out), "--lake", str(sample_lake.paths.root)],
+                         env={**os.environ, "TRACELAKE_EXPORT_MEMORY": "4MB"},
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1, run.stderr
+    assert "TRACELAKE_EXPORT_MEMORY" in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert not out.exists() and not list(tmp_path.glob(".all.jsonld*"))
+    run = subprocess.run([sys.executable, "-m", "tracelake.cli", "export", "epcis", "-o",
+                          str(out), "--lake", str(sample_lake.paths.root)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"]

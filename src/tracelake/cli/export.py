@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +31,20 @@ def _when(value: str | None, name: str) -> dt.datetime | None:
         raise InputError(f"{name} = {value!r} is not an ISO 8601 date or time "
                          "(e.g. 2026-10-01 or 2026-10-01T08:00+01:00)") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+@contextmanager
+def _out_of_memory(limit: str | None) -> Iterator[None]:
+    """DuckDB out of the export's memory limit while opening the snapshot: the one-line error
+    an export that runs out of it gives (see tracelake.exports.epcis.out_of_memory)."""
+    import duckdb
+
+    from tracelake.exports.epcis import out_of_memory
+
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        raise out_of_memory(limit or "?") from exc
 
 
 @export_app.command("epcis")
@@ -64,7 +80,7 @@ def export_epcis_cmd(
         # the limit bounds DuckDB's cache of the snapshot's blocks; not on a connection that
         # builds an as-of genealogy index in memory (that index lives in the pool itself)
         limit = export_memory() if as_of is None else None
-        with as_of_reader(lake, as_of, memory_limit=limit) as (con, _point):
+        with _out_of_memory(limit), as_of_reader(lake, as_of, memory_limit=limit) as (con, _point):
             if output is None:
                 try:
                     result = export_epcis(con, sys.stdout, selection, digital_link=digital_link,
