@@ -109,7 +109,7 @@ bench-cli: .venv/.synced ## tracelake --help, sql, find, trace: start times besi
 bench-records: .venv/.synced ## a ~500-unit batch record to PDF and HTML beside plain fpdf2
 	$(RUN) python benchmarks/records.py
 
-bench-epcis: .venv/.synced ## EPCIS export of 25,000-, 50,000- and 100,000-unit plants beside a plain JSON dump
+bench-epcis: .venv/.synced ## EPCIS export of 25,000-, 100,000- and 200,000-unit plants beside a plain JSON dump
 	$(RUN) python benchmarks/epcis.py
 
 clean: ## remove the lake and the environment

@@ -450,9 +450,69 @@ def test_a_whole_lake_read_in_key_ranges_gives_the_same_events(
     from tracelake.exports.epcis import document
 
     whole = export(sample)
-    monkeypatch.setattr(document, "CHUNK_UNITS", 5)
-    monkeypatch.setattr(document, "CHUNK_JOBS", 2)
+    monkeypatch.setattr(document, "RANGE_ROWS", 7)
+    monkeypatch.setattr(document, "SAMPLE_KEYS", 4)
+    ranges: list[tuple[str | None, str | None]] = []
+    ranged_rows = document.Events._ranges
+
+    def counted(self: Any, source: str, key: str) -> Any:
+        for bounds in ranged_rows(self, source, key):
+            ranges.append(bounds)
+            yield bounds
+
+    monkeypatch.setattr(document.Events, "_ranges", counted)
     ranged = export(sample)
+    assert len(ranges) > 20  # every family read in several ranges
     ids = sorted(e["eventID"] for e in whole["epcisBody"]["eventList"])
     assert sorted(e["eventID"] for e in ranged["epcisBody"]["eventList"]) == ids
     assert len(ids) == len(set(ids)) > 150
+
+
+def test_key_ranges_hold_about_range_rows_each(sample: duckdb.DuckDBPyConnection,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every range of a family's key holds at most RANGE_ROWS rows of the table it reads, or
+    one key's rows (all its keys weighed when there are fewer than SAMPLE_KEYS), and the ranges
+    cover every row once."""
+    from tracelake.exports.epcis import document
+    from tracelake.exports.epcis.select import Scope
+
+    monkeypatch.setattr(document, "RANGE_ROWS", 30)
+    events = document.Events(sample, Scope())
+    heaviest = sample.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM test_results "
+                              "GROUP BY serial_number)").fetchone()[0]
+    total = sample.execute("SELECT count(*) FROM test_results").fetchone()[0]
+    seen = 0
+    ranges = list(events._ranges("(SELECT serial_number FROM test_results)", "serial_number"))
+    assert len(ranges) >= total // (30 + heaviest)
+    for lo, hi in ranges:
+        n = sample.execute("SELECT count(*) FROM test_results WHERE ($lo IS NULL OR "
+                           "serial_number >= $lo) AND ($hi IS NULL OR serial_number < $hi)",
+                           {"lo": lo, "hi": hi}).fetchone()[0]
+        assert 0 < n <= 30 + heaviest, (lo, hi, n)
+        seen += n
+    assert seen == total
+
+
+def test_cli_export_beyond_its_memory_limit_is_one_line(sample_lake: Lake,
+                                                        tmp_path: Path) -> None:
+    """A fresh process (this one has the snapshot open without the limit): the limit from
+    TRACELAKE_EXPORT_MEMORY applies, and running out of it is one line naming the way out,
+    with no document left behind."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "all.jsonld"
+    run = subprocess.run([sys.executable, "-m", "tracelake.cli", "export", "epcis", "-o",
+                          str(out), "--lake", str(sample_lake.paths.root)],
+                         env={**os.environ, "TRACELAKE_EXPORT_MEMORY": "4MB"},
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1, run.stderr
+    assert "TRACELAKE_EXPORT_MEMORY" in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert not out.exists() and not list(tmp_path.glob(".all.jsonld*"))
+    run = subprocess.run([sys.executable, "-m", "tracelake.cli", "export", "epcis", "-o",
+                          str(out), "--lake", str(sample_lake.paths.root)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"]

@@ -147,13 +147,14 @@ def _print(text: str) -> None:
 
 
 @contextmanager
-def _reader(lake: Path) -> Iterator[object]:
-    """A read-only connection to the published snapshot that holds a genealogy index."""
+def _reader(lake: Path, *, memory_limit: str | None = None) -> Iterator[object]:
+    """A read-only connection to the published snapshot that holds a genealogy index
+    (``memory_limit``: DuckDB's, on that connection)."""
     from tracelake.derived.genealogy import has_index
     from tracelake.errors import LakeError
     from tracelake.lake.snapshot import open_snapshot
 
-    con = open_snapshot(LakePaths.of(lake))
+    con = open_snapshot(LakePaths.of(lake), memory_limit=memory_limit)
     try:
         if not has_index(con):
             raise LakeError(f"{lake}: the lake has no genealogy index yet; run "

@@ -23,14 +23,16 @@ AsOfOption = Annotated[str | None, typer.Option("--as-of", metavar="WHEN", help=
 
 
 @contextmanager
-def as_of_reader(lake: Path, as_of: str | None) -> Iterator[tuple[Any, dict[str, Any] | None]]:
+def as_of_reader(lake: Path, as_of: str | None, *, memory_limit: str | None = None
+                 ) -> Iterator[tuple[Any, dict[str, Any] | None]]:
     """A read-only connection to the lake (now, or as it stood at ``as_of``) that holds a
-    genealogy index, and the point as records and JSON answers carry it (None: now).
+    genealogy index, and the point as records and JSON answers carry it (None: now);
+    ``memory_limit``: DuckDB's, on that connection.
 
     With a point, one line on stderr says which state of the lake answers.
     """
     if as_of is None:
-        with _reader(lake) as con:
+        with _reader(lake, memory_limit=memory_limit) as con:
             yield con, None
         return
     from tracelake.derived.genealogy import build_index, has_index
@@ -38,7 +40,8 @@ def as_of_reader(lake: Path, as_of: str | None) -> Iterator[tuple[Any, dict[str,
     from tracelake.lake.asof import open_as_of
     from tracelake.lake.paths import LakePaths
 
-    con, point = open_as_of(LakePaths.of(lake), as_of, index=build_index)
+    con, point = open_as_of(LakePaths.of(lake), as_of, index=build_index,
+                            memory_limit=memory_limit)
     try:
         if not has_index(con):
             raise LakeError(f"{lake}: the lake has no genealogy index yet; run "

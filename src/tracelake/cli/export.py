@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +33,20 @@ def _when(value: str | None, name: str) -> dt.datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
+@contextmanager
+def _out_of_memory(limit: str | None) -> Iterator[None]:
+    """DuckDB out of the export's memory limit while opening the snapshot: the one-line error
+    an export that runs out of it gives (see tracelake.exports.epcis.out_of_memory)."""
+    import duckdb
+
+    from tracelake.exports.epcis import out_of_memory
+
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        raise out_of_memory(limit or "?") from exc
+
+
 @export_app.command("epcis")
 def export_epcis_cmd(
     job: Annotated[str | None, typer.Option(help="One job: its transformation, the fitments "
@@ -55,13 +71,16 @@ def export_epcis_cmd(
     as_of: AsOfOption = None,
 ) -> None:
     """One GS1 EPCIS 2.0 JSON-LD document of the genealogy (whole lake without a selector)."""
-    from tracelake.exports.epcis import Selection, export_epcis
+    from tracelake.exports.epcis import Selection, export_epcis, export_memory
 
     with _failures(lake):
         selection = Selection(job=job, component=component, lot=lot, serial=serial,
                               supplier=supplier)
         start, end = _when(since, "--since"), _when(until, "--until")
-        with as_of_reader(lake, as_of) as (con, _point):
+        # the limit bounds DuckDB's cache of the snapshot's blocks; not on a connection that
+        # builds an as-of genealogy index in memory (that index lives in the pool itself)
+        limit = export_memory() if as_of is None else None
+        with _out_of_memory(limit), as_of_reader(lake, as_of, memory_limit=limit) as (con, _point):
             if output is None:
                 try:
                     result = export_epcis(con, sys.stdout, selection, digital_link=digital_link,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,9 +37,11 @@ GS1_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 CONTEXT: list[Any] = [GS1_CONTEXT, {"tl": NAMESPACE}]
 _NS = {"tl": NAMESPACE}
 BATCH = 4096
-CHUNK_UNITS = 50_000  # units per key range when exporting a whole lake
-CHUNK_JOBS = 200
-CHUNK_ORDERS = 20_000
+#: rows of the table a family reads per key range: each range's query (its sort, its groups,
+#: its joins) touches about this many, whatever the size of the lake
+RANGE_ROWS = 40_000
+#: at most about this many keys are sampled (by hash) to place the ranges' bounds
+SAMPLE_KEYS = 8192
 
 
 #: :func:`_time` in DuckDB, of ``<timestamptz> AT TIME ZONE 'UTC'`` (milliseconds cut, not
@@ -65,13 +66,15 @@ class Events:
         self.ids = Identifiers(gtins, digital_link=digital_link)
         self._offsets: dict[tuple[int, int, int, int], str] = {}
         self.counts: dict[str, int] = {}
-        self._bounds: dict[tuple[str, str], list[tuple[str | None, str | None]]] = {}
+        self._scope_tables: dict[str, pa.Table] = {}
         if scope.serials is not None:
-            con.register("_epcis_serials", pa.table({"serial_number": pa.array(
-                sorted(scope.serials), pa.string())}))
+            self._scope_tables["_epcis_serials"] = pa.table({"serial_number": pa.array(
+                sorted(scope.serials), pa.string())})
         if scope.jobs is not None:
-            con.register("_epcis_jobs", pa.table({"job_id": pa.array(sorted(scope.jobs),
-                                                                      pa.string())}))
+            self._scope_tables["_epcis_jobs"] = pa.table({"job_id": pa.array(
+                sorted(scope.jobs), pa.string())})
+        for name, table in self._scope_tables.items():
+            con.register(name, table)
 
     def close(self) -> None:
         """Drop the registered scope tables."""
@@ -100,43 +103,75 @@ class Events:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         return {"type": event.pop("type"), "eventID": event_id, **event}
 
-    def _chunks(self, table: str, key: str, size: int) -> list[tuple[str | None, str | None]]:
-        """Ranges of ``table.key`` to read a whole lake in (each query's DuckDB state bounded
-        by a range's rows, so memory stays flat in the plant's size); one open range for a
-        selection."""
-        if not self.scope.everything:
-            return [(None, None)]
-        if (table, key) not in self._bounds:
-            cuts = [r[0] for r in self.con.execute(
-                f"SELECT {key} FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS rn "
-                f"FROM (SELECT DISTINCT {key} FROM {table} WHERE {key} IS NOT NULL)) "
-                f"WHERE rn % {size} = 0 ORDER BY 1").fetchall()]
-            edges: list[str | None] = [None, *cuts, None]
-            self._bounds[(table, key)] = list(itertools.pairwise(edges))
-        return self._bounds[(table, key)]
+    def _ranges(self, source: str, key: str) -> Iterator[tuple[str | None, str | None]]:
+        """Key ranges ``[lo, hi)`` of ``key`` holding about :data:`RANGE_ROWS` rows of
+        ``source`` each (``None``: open), streamed: one open range when it holds fewer.
 
-    def _rows(self, template: str, column: str, *, by: str = "serial",
-              scoped: str | None = None, extra: str | None = None
+        The bounds come from DuckDB, on a cursor of their own, from a sample of at most about
+        :data:`SAMPLE_KEYS` keys (those whose hash falls in one bucket of ``n / SAMPLE_KEYS``),
+        each weighed by its rows: nothing here, nor in DuckDB, grows with the lake's keys.
+        The hash is DuckDB's, so the same lake gives the same ranges (and document) each time.
+        """
+        cur = self.con.cursor()
+        try:
+            for name, table in self._scope_tables.items():
+                cur.register(name, table)
+            row = cur.execute(f"SELECT count({key}), approx_count_distinct({key}) "
+                              f"FROM {source}").fetchone()
+            rows, keys = (row or (0, 0))
+            if rows <= RANGE_ROWS:
+                yield None, None
+                return
+            step = max(1, keys // SAMPLE_KEYS)
+            cur.execute(f"""
+                WITH s AS (SELECT {key} AS k, count(*) * {step} AS w FROM {source}
+                           WHERE {key} IS NOT NULL AND hash({key}) % {step} = 0 GROUP BY ALL),
+                c AS (SELECT k, sum(w) OVER (ORDER BY k ROWS UNBOUNDED PRECEDING) - w AS before
+                      FROM s)
+                SELECT min(k) AS cut FROM c GROUP BY before // {RANGE_ROWS} HAVING min(before) > 0
+                ORDER BY cut""")
+            lo: str | None = None
+            while (cut := cur.fetchone()) is not None:
+                yield lo, cut[0]
+                lo = cut[0]
+            yield lo, None
+        finally:
+            cur.close()
+
+    def _source(self, table: str, key: str, *, scoped: str = "serial_number",
+                where: str | None = None) -> str:
+        """The rows of ``table`` a family reads, as a subquery of ``key`` for :meth:`_ranges`
+        (restricted to the selection, and ``where``)."""
+        conds = [where] if where else []
+        if scoped == "job_id" and self.scope.jobs is not None:
+            conds.append("job_id IN (SELECT job_id FROM _epcis_jobs)")
+        elif scoped != "job_id" and self.scope.serials is not None:
+            conds.append(f"{scoped} IN (SELECT serial_number FROM _epcis_serials)")
+        return f"(SELECT {key} FROM {table}{' WHERE ' + ' AND '.join(conds) if conds else ''})"
+
+    def _rows(self, template: str, column: str, *, source: str, key: str,
+              by_job: bool = False, scoped: str | None = None, extra: str | None = None
               ) -> Iterator[dict[str, Any]]:
-        """Rows of ``template`` (its ``{where}`` filled with the scope, a key range of
-        ``column`` — ranges of serials, jobs or orders — and ``extra``; the selection's serials
-        filter ``scoped``, default ``column``), range after range, batch after batch."""
-        table, key, size = {"serial": ("units", "serial_number", CHUNK_UNITS),
-                            "job": ("jobs", "job_id", CHUNK_JOBS),
-                            "order": ("shipments", "order_ref", CHUNK_ORDERS)}[by]
-        for lo, hi in self._chunks(table, key, size):
-            conds: list[str] = []
+        """Rows of ``template`` (its ``{where}`` filled with the scope, a range of ``column``
+        — ranges of ``key`` in ``source``, see :meth:`_ranges` — and ``extra``; the
+        selection's serials filter ``scoped``, default ``column``, its jobs ``column`` when
+        ``by_job``), range after range, batch after batch."""
+        scope_cond = ""
+        if not by_job and self.scope.serials is not None:
+            scope_cond = f"{scoped or column} IN (SELECT serial_number FROM _epcis_serials)"
+        if by_job and self.scope.jobs is not None:
+            scope_cond = f"{column} IN (SELECT job_id FROM _epcis_jobs)"
+        for lo, hi in self._ranges(source, key):
+            conds: list[str] = [scope_cond] if scope_cond else []
             params: dict[str, Any] = {}
-            if by != "job" and self.scope.serials is not None:
-                conds.append(f"{scoped or column} IN (SELECT serial_number FROM _epcis_serials)")
-            if by == "job" and self.scope.jobs is not None:
-                conds.append(f"{column} IN (SELECT job_id FROM _epcis_jobs)")
             if lo is not None:
                 conds.append(f"{column} >= $lo")
                 params["lo"] = lo
             if hi is not None:
                 conds.append(f"{column} < $hi")
                 params["hi"] = hi
+            elif lo is not None:  # the last range also holds rows without a key: none lost
+                conds[-1] = f"({column} >= $lo OR {column} IS NULL)"
             if extra:
                 conds.append(extra)
             sql = template.format(where=("WHERE " + " AND ".join(conds)) if conds else "")
@@ -180,7 +215,9 @@ class Events:
                  LEFT JOIN outs USING (job_id)
             ORDER BY t, j.job_id"""
         ids = self.ids
-        for row in self._rows(sql, "j.job_id", by="job"):
+        for row in self._rows(sql, "j.job_id", by_job=True, key="job_id", source=(
+                f"({self._source('units', 'job_id', scoped='job_id')} UNION ALL "
+                f"{self._source('material_issues', 'job_id', scoped='job_id')})")):
             when = row["t"]
             if not self._in_window(when):
                 continue
@@ -215,7 +252,8 @@ class Events:
             ORDER BY c.fitted_at, c.serial_number, c.component_code, c.component_serial,
                      c.lot_number"""
         ids = self.ids
-        for row in self._rows(sql, "c.serial_number"):
+        for row in self._rows(sql, "c.serial_number", key="serial_number",
+                              source=self._source("unit_components", "serial_number")):
             parent = ids.unit(row["product_code"] or "", row["serial_number"])
             if row["component_serial"]:
                 child = {"childEPCs": [ids.unit(row["component_code"], row["component_serial"])]}
@@ -268,7 +306,8 @@ class Events:
         sql = sql.replace("{time_format}", _SQL_TIME)
         group: list[dict[str, Any]] = []
         key: tuple[Any, ...] | None = None
-        for row in self._rows(sql, "t.serial_number"):
+        for row in self._rows(sql, "t.serial_number", key="serial_number",
+                              source=self._source("test_results", "serial_number")):
             k = (row["t"], row["serial_number"], row["test_step"], row["run_id"], row["attempt"],
                  row["equipment_id"])
             if k != key:
@@ -331,7 +370,8 @@ class Events:
             ORDER BY s.shipped_at, s.order_ref, s.customer, s.ship_to_country, s.serial_number"""
         group: list[dict[str, Any]] = []
         key: tuple[Any, ...] | None = None
-        for row in self._rows(sql, "s.order_ref", by="order", scoped="s.serial_number"):
+        for row in self._rows(sql, "s.order_ref", scoped="s.serial_number", key="order_ref",
+                              source=self._source("shipments", "order_ref")):
             k = (row["shipped_at"], row["order_ref"], row["customer"], row["ship_to_country"])
             if k != key:
                 if group:
@@ -377,7 +417,9 @@ class Events:
                        GROUP BY serial_number) n USING (serial_number)
             {where}
             ORDER BY t, u.serial_number"""
-        for row in self._rows(sql, "u.serial_number", extra="u.status = 'scrapped'"):
+        for row in self._rows(sql, "u.serial_number", extra="u.status = 'scrapped'",
+                              key="serial_number", source=self._source(
+                                  "units", "serial_number", where="status = 'scrapped'")):
             when = row["t"]
             if when is None or not self._in_window(when):
                 continue
