@@ -636,7 +636,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
                       for s in range(0, frame.height, size)])
         raw.frame = raw.frame.clear()
     del frame
-    stage = Stage(con, contract, writing)
+    stage = Stage(con, contract, writing, in_file=raw.chunks is not None)
     try:
         _load_staged(con, raw, parts, text_cols, contract, source, report, run_id, writing,
                      clock, decided, stage, again)
