@@ -353,7 +353,8 @@ IMR_MARKERS = 1000
 def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
               units: str | None = None) -> go.Figure:
     """Individuals (top) and moving range (bottom) with centre line, control limits (3σ),
-    specification limits and the points breaking a run rule marked."""
+    specification limits, the points breaking a run rule and the results outside specification
+    marked."""
     from plotly.subplots import make_subplots
 
     shown = points.tail(IMR_MAX_POINTS)
@@ -381,6 +382,16 @@ def imr_chart(points: pl.DataFrame, limits: dict[str, Any], title: str,
                         marker={"color": OKABE_ITO[5], "size": 10, "symbol": "x"},
                         text=[" ".join(str(r) for r in rs) for rs in flagged["rules"].to_list()],
                         hovertemplate="rule %{text}<extra></extra>", row=1, col=1)
+    usl, lsl = limits.get("usl"), limits.get("lsl")
+    outside = shown.with_columns(pl.Series("i", x)).filter(
+        (pl.col("value") > usl if usl is not None else pl.lit(False))
+        | (pl.col("value") < lsl if lsl is not None else pl.lit(False)))
+    if outside.height:  # a result outside its specification: failed, whatever the control limits
+        fig.add_scatter(x=outside["i"].to_numpy(), y=outside["value"].cast(pl.Float64).to_numpy(),
+                        mode="markers", name="outside specification",
+                        marker={"color": RED, "size": 11, "symbol": "circle-open",
+                                "line": {"width": 2}},
+                        hovertemplate="outside specification: %{y}<extra></extra>", row=1, col=1)
     fig.add_scatter(x=x, y=shown["mr"].cast(pl.Float64).to_numpy(), mode=mode,
                     name="moving range", line={"color": OKABE_ITO[4], "width": 1},
                     marker={"size": 3}, row=2, col=1, showlegend=False)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import itertools
 import json
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 import pytest
@@ -65,7 +68,11 @@ def test_spc_capability_table_and_a_chart_opened_by_link(app: Opener) -> None:
     # the I-MR figure: typed arrays of the points, the limits as lines, the break one trace
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [t.get("name") for t in figure["data"]]
-    assert names == ["value", "breaks a run rule", "moving range"]
+    assert names == ["value", "breaks a run rule", "outside specification", "moving range"]
+    outside = figure["data"][2]["y"]  # the one beam_offset result the table counts as failed
+    got = (np.frombuffer(base64.b64decode(outside["bdata"]), dtype=outside["dtype"])
+           if isinstance(outside, dict) else np.asarray(outside))
+    assert len(got) == 1 and abs(got[0]) > 0.05  # beyond the ±0.05 mm specification
     assert figure["data"][0]["y"]["dtype"] == "f8" and len(figure["data"][0]["text"]) == 14
     assert {a["text"].split(" ")[0] for a in figure["layout"]["annotations"]} == {
         "mean", "UCL", "LCL", "USL", "LSL", "MR̄"}
@@ -128,3 +135,21 @@ def test_a_long_series_draws_its_latest_points_as_lines() -> None:
     small = charts.imr_chart(points.head(20), limits, "t", "V")
     assert small.data[0].mode == "lines+markers"
     assert small.data[0].text[0].startswith("&lt;b&gt;S&lt;/b&gt; · ")  # shown as stored
+
+
+def test_results_outside_specification_are_marked_on_the_chart() -> None:
+    values = [0.05, 0.04, 0.14, 0.06, -0.01, 0.07]
+    points = pl.DataFrame({
+        "serial_number": [f"S{i}" for i in range(len(values))],
+        "tested_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i)
+                      for i in range(len(values))],
+        "value": values, "mr": [None, *(abs(b - a) for a, b in itertools.pairwise(values))],
+        "rules": [[] for _ in values]}, schema_overrides={"rules": pl.List(pl.Int64)})
+    limits = {"mean": 0.06, "ucl": 0.2, "lcl": -0.08, "usl": 0.1, "lsl": 0.0, "mr_bar": 0.05,
+              "ucl_mr": 0.16}
+    fig = charts.imr_chart(points, limits, "t", "mAU")
+    outside = [t for t in fig.data if t.name == "outside specification"]
+    assert len(outside) == 1
+    assert list(outside[0].x) == [3, 5] and list(outside[0].y) == [0.14, -0.01]
+    inside = charts.imr_chart(points.filter(pl.col("value").is_between(0.0, 0.1)), limits, "t")
+    assert not [t for t in inside.data if t.name == "outside specification"]
