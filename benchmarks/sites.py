@@ -113,6 +113,7 @@ def child(kind: str, lake: Path, paths: list[Path], site: str | None) -> dict[st
     seconds = time.perf_counter() - t
     return {"rows": r.totals["rows_loaded"], "quarantined": r.totals["rows_quarantined"],
             "seconds": seconds, "conflicts": r.conflicts, "run_id": r.run_id,
+            "phases": r.seconds,
             "peak_rss_mib": harness.rss_mib()}
 
 
