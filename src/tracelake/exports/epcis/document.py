@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -304,23 +305,11 @@ class Events:
             ORDER BY g.t, t.serial_number, t.test_step, t.run_id, t.attempt, t.equipment_id,
                      t.tested_at, t.measurement"""
         sql = sql.replace("{time_format}", _SQL_TIME)
-        group: list[dict[str, Any]] = []
-        key: tuple[Any, ...] | None = None
-        for row in self._rows(sql, "t.serial_number", key="serial_number",
-                              source=self._source("test_results", "serial_number")):
-            k = (row["t"], row["serial_number"], row["test_step"], row["run_id"], row["attempt"],
-                 row["equipment_id"])
-            if k != key:
-                if group:
-                    event = self._inspection(group)
-                    if event is not None:
-                        yield event
-                group, key = [], k
-            group.append(row)
-        if group:
-            event = self._inspection(group)
-            if event is not None:
-                yield event
+        rows = self._rows(sql, "t.serial_number", key="serial_number",
+                          source=self._source("test_results", "serial_number"))
+        yield from _events(rows, lambda r: (r["t"], r["serial_number"], r["test_step"],
+                                            r["run_id"], r["attempt"], r["equipment_id"]),
+                           self._inspection)
 
     def _inspection(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The event of one inspection's result rows (None: outside the time window)."""
@@ -368,22 +357,10 @@ class Events:
                    s.serial_number AS s
             FROM shipments s LEFT JOIN units u USING (serial_number) {where}
             ORDER BY s.shipped_at, s.order_ref, s.customer, s.ship_to_country, s.serial_number"""
-        group: list[dict[str, Any]] = []
-        key: tuple[Any, ...] | None = None
-        for row in self._rows(sql, "s.order_ref", scoped="s.serial_number", key="order_ref",
-                              source=self._source("shipments", "order_ref")):
-            k = (row["shipped_at"], row["order_ref"], row["customer"], row["ship_to_country"])
-            if k != key:
-                if group:
-                    event = self._shipment(group)
-                    if event is not None:
-                        yield event
-                group, key = [], k
-            group.append(row)
-        if group:
-            event = self._shipment(group)
-            if event is not None:
-                yield event
+        rows = self._rows(sql, "s.order_ref", scoped="s.serial_number", key="order_ref",
+                          source=self._source("shipments", "order_ref"))
+        yield from _events(rows, lambda r: (r["shipped_at"], r["order_ref"], r["customer"],
+                                            r["ship_to_country"]), self._shipment)
 
     def _shipment(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The event of one shipment's rows (None: outside the time window)."""
@@ -468,3 +445,14 @@ _COUNTS = {"ea", "each", "pc", "pcs", "piece", "pieces", "unit", "units", "no", 
 
 def _key(uom: str | None) -> str:
     return (uom or "").strip().lower().replace("²", "2").replace("³", "3")
+
+
+def _events(rows: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], tuple[Any, ...]],
+            build: Callable[[list[dict[str, Any]]], dict[str, Any] | None]
+            ) -> Iterator[dict[str, Any]]:
+    """One event per run of consecutive rows sharing ``key`` (rows come sorted), skipping the
+    groups ``build`` leaves out (None: outside the time window)."""
+    for _k, group in itertools.groupby(rows, key=key):
+        event = build(list(group))
+        if event is not None:
+            yield event
