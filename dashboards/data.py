@@ -52,7 +52,7 @@ from tracelake.exports.recall import recall_frame, write_recall
 from tracelake.exports.sheets import to_csv, write_xlsx
 from tracelake.lake import catalog
 from tracelake.lake.query import read_query
-from tracelake.lake.query_process import run_sql_in_child
+from tracelake.lake.query_process import keep_child_ready, run_sql_in_child
 from tracelake.lake.snapshot import open_snapshot
 from tracelake.lake.storage import LakePaths
 from tracelake.records import batch_record as build_bmr
@@ -581,6 +581,11 @@ def columns(cur: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
     return catalog.columns(cur, table)
 
 
+def ready_for_queries() -> None:
+    """Have the query child started before the user asks (the Ask page calls it as it opens)."""
+    keep_child_ready()
+
+
 def run_query(sql: str) -> pl.DataFrame:
     """One read-only query (QueryRefused for anything else, InputError if it fails,
     QueryStopped past its time or memory limit), run in a child process so that it cannot
@@ -591,7 +596,7 @@ def run_query(sql: str) -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl="1h")
 def _run_query(snap: Snapshot, sql: str, as_of: str | None = None) -> pl.DataFrame:
-    return run_sql_in_child(LakePaths.of(snap[0]), sql, as_of=as_of)
+    return run_sql_in_child(LakePaths.of(snap[0]), sql, as_of=as_of, spare=True)
 
 
 def frame_csv(frame: pl.DataFrame) -> bytes:

@@ -405,3 +405,44 @@ def test_the_ask_page_query_runs_in_a_child_with_limits(small_lake: Lake) -> Non
                          timeout=1)
     with pytest.raises(QueryRefused):
         run_sql_in_child(small_lake.paths, "SELECT * FROM read_text('/etc/passwd')")
+
+
+def test_the_ask_page_keeps_a_spare_child_ready(small_lake: Lake) -> None:
+    """With ``spare=True`` the next query's child is started and waiting before it is asked
+    for; a spare that died is replaced, and a spare whose server is gone exits on its own."""
+    from tracelake.errors import QueryStopped
+    from tracelake.lake import query_process
+
+    first = query_process.run_sql_in_child(small_lake.paths, "SELECT count(*) AS n FROM jobs",
+                                           spare=True)
+    spare = query_process._spare
+    assert first["n"][0] == 2 and spare is not None and spare.poll() is None
+    second = query_process.run_sql_in_child(small_lake.paths, "SELECT 41 + 1 AS n", spare=True)
+    assert second["n"][0] == 42 and spare.wait(timeout=30) == 0  # the spare answered it
+    assert query_process._spare is not spare and query_process._spare.poll() is None
+    query_process._spare.kill()  # a spare that died is not handed a query
+    query_process._spare.wait(timeout=30)
+    assert query_process.run_sql_in_child(small_lake.paths, "SELECT 7 AS n",
+                                           spare=True)["n"][0] == 7
+    with pytest.raises(QueryStopped, match="time limit"):  # the limits hold for a spare too
+        query_process.run_sql_in_child(small_lake.paths,
+                                       "SELECT count(*) FROM range(1000000000000)",
+                                       timeout=1, spare=True)
+    left = query_process._spare
+    query_process._spare = None
+    left.stdin.close()  # the server is gone: the waiting child reads end-of-file and exits
+    assert left.wait(timeout=60) == 0
+    left.stdout.close()
+    left.stderr.close()
+
+
+def test_keep_child_ready_starts_one_spare(small_lake: Lake) -> None:
+    from tracelake.lake import query_process
+
+    query_process.keep_child_ready()
+    spare = query_process._spare
+    query_process.keep_child_ready()  # one is waiting: no second one
+    assert spare is not None and query_process._spare is spare and spare.poll() is None
+    assert query_process.run_sql_in_child(small_lake.paths, "SELECT 1 AS n",
+                                           spare=True)["n"][0] == 1
+    assert spare.wait(timeout=30) == 0  # it answered

@@ -38,6 +38,7 @@ def _example() -> None:
 
 def render() -> None:
     """The page."""
+    data.ready_for_queries()  # the query's child starts while the user reads and types
     asof_control.control()
     ui.from_query(PAGE, {"sql": strings.SQL_KEY})
     left, right = st.columns([3, 2])
