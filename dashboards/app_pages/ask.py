@@ -53,10 +53,10 @@ def render() -> None:
         with st.form("ask_form", border=False):
             sql = st.text_area(strings.SQL_LABEL, key=strings.SQL_KEY, height=200,
                                placeholder=strings.SQL_EXAMPLE)
-            run, example, _ = st.columns([1, 1, 3])
-            submitted = run.form_submit_button(strings.SQL_RUN, type="primary",
-                                               icon=":material/play_arrow:")
-            example.form_submit_button("Example", on_click=_example)
+            with st.container(horizontal=True):  # each button as wide as its label
+                submitted = st.form_submit_button(strings.SQL_RUN, type="primary",
+                                                  icon=":material/play_arrow:")
+                st.form_submit_button("Example", on_click=_example)
         query = (sql or "").strip()
         if not query:
             # the example as plain text: a fenced code block would load the syntax

@@ -181,5 +181,7 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def _first_line(doc: str | None) -> str:
-    return (doc or "").strip().splitlines()[0] if doc else ""
+    """A model docstring's first line as a reader sees it: without the docstring's ``literal``
+    marks, which no surface renders."""
+    return (doc or "").strip().splitlines()[0].replace("``", "") if doc else ""
 
