@@ -139,6 +139,8 @@ def genealogy_sankey(affected: list[dict[str, Any]], title: str = "From lot to d
         arrangement="snap",
         node={"label": [n.strip() for n in labels], "color": node_colours, "pad": 12,
               "thickness": 14},
+        # dark labels without the default white halo, which left them pale over the links
+        textfont={"color": "#1f2937", "shadow": "none", "size": 12},
         link={"source": [index[s] for s, _ in links], "target": [index[t] for _, t in links],
               "value": list(links.values()), "color": "rgba(21,101,192,0.30)"}))
     return _layout(fig, title, height=max(320, min(900, 22 * len(affected) + 120)))

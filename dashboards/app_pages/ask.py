@@ -78,14 +78,14 @@ def render() -> None:
                        if result.height > ROWS_SHOWN else ""))
         ui.table(result.head(ROWS_SHOWN), key=strings.SQL_TABLE_KEY, tz=data.timezone(),
                  height=min(560, 38 + 35 * max(result.height, 1)), raw_headers=True)
-        a, b = st.columns(2)
-        a.download_button(strings.SQL_CSV, data=lambda: data.frame_csv(result),
-                          file_name="tracelake-query.csv", mime="text/csv", on_click="ignore",
-                          icon=":material/download:", key="ask_csv")
-        b.download_button(strings.SQL_XLSX, data=lambda: data.frame_xlsx(result),
-                          file_name="tracelake-query.xlsx", on_click="ignore",
-                          mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                          icon=":material/download:", key="ask_xlsx")
+        row = st.container(horizontal=True)
+        row.download_button(strings.SQL_CSV, data=lambda: data.frame_csv(result),
+                            file_name="tracelake-query.csv", mime="text/csv", on_click="ignore",
+                            icon=":material/download:", key="ask_csv")
+        row.download_button(strings.SQL_XLSX, data=lambda: data.frame_xlsx(result),
+                            file_name="tracelake-query.xlsx", on_click="ignore",
+                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            icon=":material/download:", key="ask_xlsx")
 
 
 render()

@@ -174,17 +174,17 @@ def render() -> None:
              height=min(600, 38 + 35 * frame.height))
     name = f"recall-{component}-{lot or supplier}".replace(" ", "_").replace("/", "_")
     as_of = data.as_of_here()  # the download runs outside the page: it takes the point along
-    a, b, c, _ = st.columns([1, 1, 1, 2])
-    a.download_button(strings.RECALL_CSV, data=lambda: data.recall_csv(answer),
-                      file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
-                      icon=":material/download:", key="recall_csv")
-    b.download_button(strings.RECALL_XLSX, data=lambda: data.recall_xlsx(answer),
-                      file_name=f"{name}.xlsx", on_click="ignore", icon=":material/download:",
-                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                      key="recall_xlsx")
-    c.download_button(strings.RECALL_EPCIS, data=lambda: data.recall_epcis(answer, as_of),
-                      file_name=f"{name}.jsonld", mime="application/ld+json", on_click="ignore",
-                      icon=":material/download:", key="recall_epcis")
+    row = st.container(horizontal=True)  # each button as wide as its label: they differ at the end
+    row.download_button(strings.RECALL_CSV, data=lambda: data.recall_csv(answer),
+                        file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
+                        icon=":material/download:", key="recall_csv")
+    row.download_button(strings.RECALL_XLSX, data=lambda: data.recall_xlsx(answer),
+                        file_name=f"{name}.xlsx", on_click="ignore", icon=":material/download:",
+                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        key="recall_xlsx")
+    row.download_button(strings.RECALL_EPCIS, data=lambda: data.recall_epcis(answer, as_of),
+                        file_name=f"{name}.jsonld", mime="application/ld+json", on_click="ignore",
+                        icon=":material/download:", key="recall_epcis")
     if answer.removed and (box := ui.lazy_expander(f"Removed in rework ({len(answer.removed)})",
                                                    strings.RECALL_REMOVED_KEY)) is not None:
         with box:
