@@ -596,6 +596,11 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     the whole file's staged rows, and the valid rows are upserted from there in one set-based
     statement. Row numbers stay the file's own. Nothing of the file reaches the lake's tables
     until every chunk has been checked, and all of it goes with the run's transaction.
+
+    The first rows of a table (empty when the file begins; not a re-read, nor a streamed
+    report) skip the stage: each chunk's valid rows go straight into the table
+    (:class:`~tracelake.ingest.stage.DirectLoad`), the duplicate keys are found there and
+    deleted, and a file that fails before its checks are done is taken out again.
     """
     path = report.path
     report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
