@@ -594,8 +594,8 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     Each chunk is typed and checked in polars and its typed rows appended to a staging table in
     the run's transaction; checks across rows (duplicate natural keys) then run in DuckDB over
     the whole file's staged rows, and the valid rows are upserted from there in one set-based
-    statement. Row numbers stay the file's own. Nothing of the file reaches the lake's tables
-    until every chunk has been checked, and all of it goes with the run's transaction.
+    statement. Row numbers stay the file's own. Nothing of a staged file reaches the lake's
+    tables until every chunk has been checked, and all of it goes with the run's transaction.
 
     The first rows of a table (empty when the file begins; not a re-read, nor a streamed
     report) skip the stage: each chunk's valid rows go straight into the table
