@@ -81,6 +81,52 @@ def test_a_file_over_many_chunks_gives_the_lake_one_chunk_gives(
     assert many.query("SELECT _row FROM operations WHERE op_seq = 500") == [(51,)]
 
 
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_a_first_load_written_directly_holds_what_stage_and_upsert_hold(
+        tmp_path: Path, landing: Path, monkeypatch: pytest.MonkeyPatch, chunk: int | None) -> None:
+    """A table's first rows go straight into it (DirectLoad); the lake, the quarantine and the
+    report are those of the staged load and upsert: bad rows, a blank row, duplicate keys
+    across chunks, and a key shared by a valid row and a row failed by its checks."""
+    from tracelake.ingest import stage
+
+    rows = _ops(50, **{"3": {"operator": ""}, "22": {"started_at": "yesterday"},
+                       "44": {"result": "maybe"}})
+    rows[40][1] = rows[5][1]  # op_seq of row 5 again, with its serial and start: same key
+    rows[40][3], rows[40][5] = rows[5][3], rows[5][5]
+    rows[44][1], rows[44][3], rows[44][5] = rows[10][1], rows[10][3], rows[10][5]  # bad twin
+    rows[30] = [""] * len(OP_HEADER)
+    write_csv(landing / "operations.csv", [*OP_HEADER, "Shift"],
+              [[*r, f"shift-{i % 3}"] for i, r in enumerate(rows)])
+    write_csv(landing / "units.csv", ["serial_number", "product_code", "job_id", "status"],
+              [["S-1", "SPX-200", "J-1", "wip"]])
+    used: list[str] = []
+    real = stage.DirectLoad.usable
+
+    def spy(con, contract):  # type: ignore[no-untyped-def]
+        ok = real(con, contract)
+        used.append(contract.name if ok else "")
+        return ok
+
+    monkeypatch.setattr(stage.DirectLoad, "usable", staticmethod(spy))
+    direct, r1 = _ingest(tmp_path, "direct", landing, chunk, monkeypatch)
+    assert used == ["units", "operations"]  # both tables empty when their file began
+    monkeypatch.setattr(stage.DirectLoad, "usable", staticmethod(lambda con, contract: False))
+    staged, r2 = _ingest(tmp_path, "staged", landing, chunk, monkeypatch)
+    for name in ("operations.csv", "units.csv"):
+        a, b = report_of(r1, name), report_of(r2, name)
+        assert {k: a[k] for k in COUNTS} == {k: b[k] for k in COUNTS}
+    a = report_of(r1, "operations.csv")
+    assert a["rows_loaded"] == 50 - 7 and a["rows_inserted"] == 50 - 7
+    assert a["quarantined_by_rule"] == {"blank_row": 1, "duplicate_key": 4, "not_allowed": 1,
+                                        "required": 1, "wrong_type": 1}
+    for table in ("operations", "units"):
+        assert _table_hash(direct, table) == _table_hash(staged, table)
+    assert _quarantine(direct) == _quarantine(staged)
+    assert direct.query("SELECT _row FROM operations ORDER BY rowid LIMIT 3") == \
+        [(2,), (3,), (4,)]  # in the file's order
+    assert direct.scalar("SELECT count(DISTINCT _loaded_at) FROM operations") == 1
+
+
 def test_a_second_file_over_chunks_updates_as_one_chunk_does(
         tmp_path: Path, landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Upsert from the staged rows: changed rows to history, unchanged ones left alone."""
@@ -160,6 +206,35 @@ def test_a_write_failure_after_the_chunks_costs_only_the_file(
         return counts
 
     monkeypatch.setattr(run, "upsert", refuse_ops)
+    # staged and upserted (a first load is written directly: the test below)
+    monkeypatch.setattr(run.DirectLoad, "usable", staticmethod(lambda con, contract: False))
+    lake, report = _ingest(tmp_path, "lake", landing, 7, monkeypatch)
+    entry = report_of(report, "operations.csv")
+    assert entry["status"] == "rejected" and "nothing of it is loaded" in entry["reason"]
+    assert lake.scalar("SELECT count(*) FROM operations") == 0
+    assert lake.scalar("SELECT count(*) FROM quarantine") == 0
+    assert lake.scalar("SELECT count(*) FROM units") == 1
+
+
+def test_a_write_failure_in_a_direct_first_load_costs_only_the_file(
+        tmp_path: Path, landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table's first rows are written as their chunks are checked (DirectLoad): the lake
+    refusing them once they are in (the transaction aborted) rejects the file and the run goes
+    again without it, as for a staged load."""
+    from tracelake.ingest import stage
+
+    write_csv(landing / "operations.csv", OP_HEADER, _ops(50, **{"45": {"operator": ""}}))
+    write_csv(landing / "units.csv", ["serial_number", "product_code", "job_id", "status"],
+              [["S-1", "SPX-200", "J-1", "wip"]])
+    real = stage.DirectLoad.duplicates
+
+    def refuse_ops(self):  # type: ignore[no-untyped-def]
+        dup = real(self)
+        if self.contract.name == "operations":  # a real DuckDB failure mid-transaction
+            self._write(lambda: self.con.execute("SELECT CAST('x' AS INTEGER)"))
+        return dup
+
+    monkeypatch.setattr(stage.DirectLoad, "duplicates", refuse_ops)
     lake, report = _ingest(tmp_path, "lake", landing, 7, monkeypatch)
     entry = report_of(report, "operations.csv")
     assert entry["status"] == "rejected" and "nothing of it is loaded" in entry["reason"]

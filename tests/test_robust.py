@@ -174,6 +174,8 @@ def test_a_file_the_lake_refuses_while_writing_costs_only_itself(
         return counts
 
     monkeypatch.setattr(run, "upsert", refuse_units)
+    # staged and upserted (a table's first rows written directly: test_ingest_chunks.py)
+    monkeypatch.setattr(run.DirectLoad, "usable", staticmethod(lambda con, contract: False))
     files = _files(lake.ingest(landing))
     assert files["units.csv"]["status"] == "rejected"
     assert "simulated refusal" in files["units.csv"]["reason"]

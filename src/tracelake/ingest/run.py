@@ -35,7 +35,7 @@ from tracelake.derived.search import (
 )
 from tracelake.errors import FileRejected, LakeError, TracelakeError
 from tracelake.ingest.report import FileReport, IngestReport
-from tracelake.ingest.stage import Stage
+from tracelake.ingest.stage import DirectLoad, Stage
 from tracelake.intake.checks import blank_rows, check_frame, missing_required_columns
 from tracelake.intake.coerce import coerce_frame
 from tracelake.intake.dates import decide_date_orders
@@ -45,7 +45,15 @@ from tracelake.intake.mapping import Mapping, Source
 from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.ducklake import retry_conflict
-from tracelake.lake.storage import LakePaths, check_site, connect_writer, retire_rows, set_site, upsert
+from tracelake.lake.storage import (
+    LakePaths,
+    UpsertCounts,
+    check_site,
+    connect_writer,
+    retire_rows,
+    set_site,
+    upsert,
+)
 
 __all__ = ["discover", "discover_files", "ingest"]
 
@@ -586,8 +594,13 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     Each chunk is typed and checked in polars and its typed rows appended to a staging table in
     the run's transaction; checks across rows (duplicate natural keys) then run in DuckDB over
     the whole file's staged rows, and the valid rows are upserted from there in one set-based
-    statement. Row numbers stay the file's own. Nothing of the file reaches the lake's tables
-    until every chunk has been checked, and all of it goes with the run's transaction.
+    statement. Row numbers stay the file's own. Nothing of a staged file reaches the lake's
+    tables until every chunk has been checked, and all of it goes with the run's transaction.
+
+    The first rows of a table (empty when the file begins; not a re-read, nor a streamed
+    report) skip the stage: each chunk's valid rows go straight into the table
+    (:class:`~tracelake.ingest.stage.DirectLoad`), the duplicate keys are found there and
+    deleted, and a file that fails before its checks are done is taken out again.
     """
     path = report.path
     report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
@@ -636,7 +649,13 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
                       for s in range(0, frame.height, size)])
         raw.frame = raw.frame.clear()
     del frame
-    stage = Stage(con, contract, writing, in_file=raw.chunks is not None)
+    stage: Stage | DirectLoad
+    if raw.chunks is None and not report.reread and DirectLoad.usable(con, contract):
+        # the table's first rows: written as they are checked, no stage and no upsert
+        stage = DirectLoad(con, contract, writing, path=path, sha256=report.sha256 or "",
+                           run_id=run_id, now=datetime.now(UTC))
+    else:
+        stage = Stage(con, contract, writing, in_file=raw.chunks is not None)
     try:
         _load_staged(con, raw, parts, text_cols, contract, source, report, run_id, writing,
                      clock, decided, stage, again)
@@ -648,7 +667,7 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
                  parts: Iterator[tuple[pl.DataFrame, pl.DataFrame]], text_cols: list[str],
                  contract: TableContract, source: Source, report: FileReport, run_id: str,
                  writing: list[bool], clock: _Clock, decided: dict[str, tuple[str, ...]],
-                 stage: Stage, again: Callable[[], RawFrame] | None) -> None:
+                 stage: Stage | DirectLoad, again: Callable[[], RawFrame] | None) -> None:
     path = report.path
     found: list[pl.DataFrame] = []  # failures per chunk: few, kept whole
     quoted: list[pl.DataFrame] = []  # the failing rows' text as read, as JSON
@@ -682,7 +701,7 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
         raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
                            f"loaded and {report.rows_quarantined} quarantined")
     clock.lap("check")
-    now = datetime.now(UTC)
+    now = stage.now if isinstance(stage, DirectLoad) else datetime.now(UTC)
     writing[0] = True  # from here a failure leaves rows of this file in the transaction
     valid = stage.valid_view(path=path, sha256=report.sha256 or "", run_id=run_id, now=now)
     if report.reread:  # rows the earlier reading loaded and this one does not: to history
@@ -690,7 +709,8 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
                                           run_id=run_id, source_file=path)
         report.quarantine_closed = ledger.close_quarantine(con, report.sha256, contract.name,
                                                            run_id)
-    counts = upsert(con, contract, valid, run_id=run_id, source_file=path)
+    counts = UpsertCounts(inserted=report.rows_loaded) if stage.direct else \
+        upsert(con, contract, valid, run_id=run_id, source_file=path)
     report.rows_inserted, report.rows_updated, report.rows_unchanged = \
         counts.inserted, counts.updated, counts.unchanged
     if failures.height:

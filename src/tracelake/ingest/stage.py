@@ -20,7 +20,7 @@ from tracelake.intake.readers import ROW
 from tracelake.lake.literals import literal
 from tracelake.lake.storage import duckdb_type
 
-__all__ = ["Stage"]
+__all__ = ["DirectLoad", "Stage"]
 
 
 class Stage:
@@ -43,6 +43,7 @@ class Stage:
     """
 
     VALID = "_ingest_valid"
+    direct = False  # the rows go to the lake by upsert (DirectLoad: written already)
 
     def __init__(self, con, contract: TableContract,  # type: ignore[no-untyped-def]
                  writing: list[bool], *, in_file: bool = False) -> None:
@@ -126,3 +127,123 @@ class Stage:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(f"DROP VIEW IF EXISTS {self.VALID}; "
                                  f"DROP TABLE IF EXISTS {self.TABLE}")
+
+
+class DirectLoad:
+    """A file's valid rows written straight into its table, chunk by chunk: the first load of a
+    table (empty when the file begins, in an embedded lake), where an upsert has nothing to
+    compare with and a stage would only be a copy (written, then read back by the INSERT).
+
+    Holds the same promises as :class:`Stage`: the rows are the file's valid rows with its
+    lineage, in the file's order, and nothing of the file survives a failure (the rows are in
+    the run's transaction, so a failure after the first chunk is a failure while writing: the
+    run goes again without the file). Duplicate natural keys are still found over the whole
+    file, once every chunk is in: among the table's rows (all of them the file's) and the keys
+    of the rows the chunks' checks failed (kept aside: a failed row still counts towards a
+    key), and the duplicates are then deleted from the table.
+    """
+
+    direct = True
+    BAD = "_ingest_bad_keys"
+
+    def __init__(self, con, contract: TableContract,  # type: ignore[no-untyped-def]
+                 writing: list[bool], *, path: str, sha256: str, run_id: str,
+                 now: datetime) -> None:
+        self.con, self.contract, self.writing = con, contract, writing
+        self.now = now
+        self.TABLE = f'main."{contract.name}"'
+        self.cols = [*contract.dtypes, ROW, "_extra"]
+        self.keys = [ROW, *contract.natural_key]
+        lineage = {"_source_file": literal(path), "_sha256": literal(sha256),
+                   "_run_id": literal(run_id), "_loaded_at": f"{literal(now)}::TIMESTAMPTZ",
+                   "_site": "coalesce(getvariable('tracelake_site'), 'main')"}
+        names = [r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+            [contract.name]).fetchall()]
+        # in the table's own column order (a lake from an earlier version has later columns
+        # appended after the lineage): the relation is inserted by position
+        self._project = ", ".join(
+            f'"{n}"' if n in self.cols else f'{lineage.get(n, "NULL")} AS "{n}"' for n in names)
+        self._bad = False
+        self._inserted = 0
+        self._done = False  # the file's rows stay: its load went on past the checks
+
+    @staticmethod
+    def usable(con, contract: TableContract) -> bool:  # type: ignore[no-untyped-def]
+        """Whether a file of ``contract``'s table can be loaded directly: an embedded lake
+        (DuckLake writes a Parquet file per insert) whose table holds no rows yet."""
+        kind = con.execute("SELECT type FROM duckdb_databases() "
+                           "WHERE database_name = current_database()").fetchone()
+        if not kind or kind[0] != "duckdb":
+            return False
+        return bool(con.execute(f'SELECT NOT EXISTS (SELECT 1 FROM main."{contract.name}")'
+                                ).fetchone()[0])
+
+    def _write(self, write) -> None:  # type: ignore[no-untyped-def]
+        """One write: a DuckDB failure here aborts the run's transaction, so it counts as a
+        failure while writing (the run goes again without the file)."""
+        was, self.writing[0] = self.writing[0], True
+        write()
+        self.writing[0] = was
+
+    def append(self, typed: pl.DataFrame, bad: pl.Series, blank: pl.Series) -> None:
+        """Write one chunk's valid rows to the table; keep the keys of the rows it failed."""
+        failed = pl.col(ROW).is_in(bad.implode())
+        if bad.len():
+            keys = typed.select(self.keys).with_columns(blank.alias("_blank")).filter(failed)
+            if keys.height:
+                if not self._bad:
+                    cols = [f'"{c}" {duckdb_type(typed.schema[c])}' for c in self.keys]
+                    self._write(lambda: self.con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {self.BAD} "
+                        f"({', '.join(cols)}, _blank BOOLEAN)"))
+                    self._bad = True
+                self._write(lambda: self.con.from_arrow(keys.to_arrow()).insert_into(self.BAD))
+            typed = typed.filter(~failed)
+        if not typed.height:
+            return
+        part = typed.select(self.cols).to_arrow(compat_level=pl.CompatLevel.newest())
+        self._write(lambda: self.con.from_arrow(part).project(self._project
+                                                              ).insert_into(self.TABLE))
+        self._inserted += typed.height
+
+    def duplicates(self) -> pl.DataFrame:
+        """Rows whose natural key the whole file holds more than once (deleted from the table)."""
+        key = ", ".join(f'"{k}"' for k in self.keys)
+        relation = f"(SELECT {key}, false AS _blank FROM {self.TABLE}" + (
+            f" UNION ALL SELECT {key}, _blank FROM {self.BAD})" if self._bad else ")")
+        was, self.writing[0] = self.writing[0], True
+        dup = duplicate_key_failures(self.con, relation, self.contract)
+        self.writing[0] = was
+        if dup.height:
+            was, self.writing[0] = self.writing[0], True
+            self.con.register("_ingest_dups", dup.select(ROW).to_arrow())
+            try:
+                self.con.execute(f"DELETE FROM {self.TABLE} "
+                                 f"WHERE {ROW} IN (SELECT {ROW} FROM _ingest_dups)")
+            finally:
+                self.con.unregister("_ingest_dups")
+            self._inserted = int(self.con.execute(f"SELECT count(*) FROM {self.TABLE}"
+                                                  ).fetchone()[0])
+            self.writing[0] = was
+        return dup
+
+    def valid_rows(self) -> int:
+        """How many of the file's rows are in the table."""
+        return self._inserted
+
+    def valid_view(self, *, path: str, sha256: str, run_id: str, now: datetime) -> str:
+        """The table (the rows are written already, with the lineage given at the start)."""
+        self._done = True
+        return self.TABLE
+
+    def drop(self) -> None:
+        """Drop the failed rows' keys; when the file failed before its checks were done (it is
+        rejected, the run goes on), take its rows out of the table again: it held none before.
+        Nothing is possible, nor needed, once the transaction failed (the run goes again)."""
+        with contextlib.suppress(duckdb.Error):
+            if not self._done and self._inserted:
+                self.con.execute(f"DELETE FROM {self.TABLE}")
+            if self._bad:
+                self.con.execute(f"DROP TABLE IF EXISTS {self.BAD}")

@@ -153,8 +153,11 @@ def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
     if b"\n" not in data and b"\r" in data.rstrip(b"\r"):  # old Mac line ends: CR alone
         data = data.replace(b"\r", b"\n")
         notes.append("lines end with CR alone (old Mac style): read as lines")
-    first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    if not data.strip():
+    # the whole file is never copied to look at its first line or its blankness (a 100 MB
+    # file's split, strip and second count cost more than reading its first line)
+    end = data.find(b"\n")
+    first_line = (data if end < 0 else data[:end]).decode("utf-8").rstrip("\r")
+    if _blank_from(data, 0):
         raise FileRejected(str(path), "file holds only blank lines: nothing to load")
     delimiter = detect_delimiter(first_line)
     width = first_line.count(delimiter) + 1
@@ -181,7 +184,7 @@ def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
         width = len(_header_names(first_line, delimiter))
         names = [c or f"column_{i}" for i, c in enumerate(columns, start=1)]
         names += [f"column_{i}" for i in range(len(names) + 1, width + 1)]
-    if (header and data.count(b"\n") == 0) or (header and not data.split(b"\n", 1)[1].strip()):
+    if header and (end < 0 or _blank_from(data, end + 1)):
         frame = pl.DataFrame(schema={n: pl.String for n in names} | {ROW: pl.Int64})
         return RawFrame(frame, no_problems(), encoding, delimiter,
                         notes=[*notes, *_renamed_note(names), "no data rows (header only)"])
@@ -205,6 +208,16 @@ def _read_csv(path: Path, data: bytes, encoding: str, *, header: bool,
     frame = frame.with_columns(
         pl.Series(ROW, _record_lines(frame, rejects, first_data_line), dtype=pl.Int64))
     return RawFrame(frame, problems, encoding, delimiter, notes=notes + _renamed_note(names))
+
+
+#: a byte that ``bytes.strip()`` keeps: anything but ASCII whitespace
+_NOT_BLANK = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+
+
+def _blank_from(data: bytes, start: int) -> bool:
+    """Whether ``data[start:]`` is only ASCII whitespace (``not data[start:].strip()``), found
+    without copying it: the search stops at the first byte that is not blank."""
+    return _NOT_BLANK.search(data, start) is None
 
 
 def _read_plain_csv(data: bytes, names: list[str], delimiter: str,
