@@ -37,6 +37,11 @@ def test_scalars_read_back_as_themselves(value: object) -> None:
     assert _back(value) == value
 
 
+def test_a_float_with_many_digits_reads_back_exactly() -> None:
+    # found by hypothesis: as a bare literal DuckDB read it as a DECIMAL, then a nearby float
+    assert _back(0.015072930106807741) == 0.015072930106807741
+
+
 @pytest.mark.parametrize("value", [
     ["a", "b'c", "--x", "?"], [1, 2, 3], Decimal("1.50"), dt.datetime(2026, 10, 19, 8, 0, 5),
     dt.datetime(2026, 10, 19, 8, 0, tzinfo=dt.UTC), dt.time(8, 30), {"k": "v'", "n": 2},

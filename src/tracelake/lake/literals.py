@@ -14,7 +14,6 @@ literals.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -42,8 +41,9 @@ def literal(value: Any) -> str:
     if isinstance(value, Integral):  # numpy's integers
         return str(int(value))
     if isinstance(value, float):
-        # typed: DuckDB reads 0.66 as a DECIMAL
-        return f"{float(value)!r}::DOUBLE" if math.isfinite(value) else f"'{value}'::DOUBLE"
+        # as text cast to DOUBLE: a bare 0.015072930106807741 is read as a DECIMAL first and
+        # comes back a different float; the text goes through the float parser, exactly
+        return f"'{float(value)!r}'::DOUBLE"
     if isinstance(value, Decimal):
         return str(value) if value.is_finite() else f"'{value}'::DOUBLE"
     if isinstance(value, str):
