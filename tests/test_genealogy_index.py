@@ -160,6 +160,27 @@ def test_each_run_kept_incrementally_equals_a_rebuild(tmp_path: Path, name: str)
         _assert_kept_equals_rebuilt(lake)
 
 
+@pytest.mark.parametrize("named_by_a_fitment", [False, True])
+def test_a_fitment_naming_a_part_issued_to_its_job_earlier_takes_the_full_build(
+        tmp_path: Path, named_by_a_fitment: bool) -> None:
+    """A lot issued to a job reaches every unit of it until a fitment of the job names it: a
+    later run fitting it into an older unit takes those job-level links away (a full build);
+    a fitment of another lot into the same unit keeps them (the run is kept incrementally)."""
+    lake = Lake(tmp_path / "lake")
+    first, second = tmp_path / "run-0", tmp_path / "run-1"
+    first.mkdir()
+    second.mkdir()
+    lake.ingest(write_plant(first, units=[unit("A-1", "J-1", "DEV"), unit("A-2", "J-1", "DEV"),
+                                          unit("B-1", "J-2", "DEV")],
+                            issues=[issue("J-1", "CAP-100", "L77"), issue("J-2", "CAP-100", "L78")]))
+    lot = "L77" if named_by_a_fitment else "L99"
+    report = lake.ingest(write_plant(second, fitments=[fit("A-1", "CAP-100", lot=lot)],
+                                     suffix="_2"))
+    assert report.genealogy is not None
+    assert report.genealogy["mode"] == ("full" if named_by_a_fitment else "incremental")
+    _assert_kept_equals_rebuilt(lake)
+
+
 @pytest.mark.parametrize("closes_a_cycle", [False, True])
 def test_a_run_fitting_parts_into_serials_that_are_no_units_takes_the_full_build(
         tmp_path: Path, closes_a_cycle: bool) -> None:
