@@ -54,11 +54,12 @@ def extend_index(con: duckdb.DuckDBPyConnection, run_id: str,
     if _extend_closure(con):
         return None  # the new links close a cycle: the full build reports it
     _grow_lot_spans(con)
+    _tighten_lot_spans(con)
     _refresh_unit_info(con, shipments_changed="shipments" in updated)
     added = _recheck_multi_parent(con)
     con.execute("; ".join(f"DROP TABLE IF EXISTS {temp}" for temp in (
         "_run_units", "_run_fits", "_run_issues", "_run_ships", "_keys", "_lot_keys",
-        "_scope_jobs", "_scope_units", "_fits", "_added", "_touched")))
+        "_scope_jobs", "_scope_units", "_fits", "_added", "_touched", "_gone_lots")))
     return added
 
 
@@ -232,19 +233,9 @@ def _derive(con: duckdb.DuckDBPyConnection) -> bool:
     # edges are matched to their units first (one row per edge), then to the names: joined the
     # other way round, every older unit of a job met every part named in it (at 100k units a
     # 1 % run made 63M rows of that, 30 s; at 1M, quadratic in the jobs' sizes)
-    if older:
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _older_issued AS
-            SELECT DISTINCT u.job_id, e.child FROM genealogy.edges_by_parent e
-            JOIN _scope_units u ON u.node_id = e.parent AND NOT u.new
-            WHERE e.parent IN (SELECT node_id FROM _scope_units WHERE NOT new)
-              AND e.child IN (SELECT child FROM _named)
-              AND e.source = 'material_issues'""")
-        gone = con.execute("""SELECT count(*) FROM _older_issued o SEMI JOIN _named n
-                              ON n.job_id = o.job_id AND n.child = o.child""").fetchone()[0]  # type: ignore[index]
-        con.execute("DROP TABLE _older_issued")
-        if gone:
-            return False
+    con.execute("CREATE OR REPLACE TEMP TABLE _gone_lots (node_id BIGINT)")
+    if older and not _drop_named_job_edges(con):
+        return False
     # Each pair once with its earliest link (at equal times, fitments before issues before
     # lot membership). Job-level edges are one per job, part and unit and meet no fitment edge
     # (a fitment naming the part takes the job's issue of it away): only a lot of serialised
@@ -303,6 +294,79 @@ def _derive(con: duckdb.DuckDBPyConnection) -> bool:
             WHERE o.child = f.child AND o.parent = f.parent AND o.fitted_at = f.fitted_at)""")
     con.execute("DROP TABLE _named; DROP TABLE _issues; DROP TABLE _derived")
     return True
+
+
+def _drop_named_job_edges(con: duckdb.DuckDBPyConnection) -> bool:
+    """Take away the job-level edges of the older units whose part a fitment of their job now
+    names (a lot issued to the job, now fitted into one of its units: the fitments say where it
+    went), and note their lots (``_gone_lots``) for :func:`_tighten_lot_spans`. False, with
+    nothing changed, when such a part is a serial or a lot of serialised parts: their edges
+    reach the closure or meet member edges, which only the full build redoes exactly."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _gone_edges AS
+        SELECT e.child, e.parent FROM genealogy.edges_by_parent e
+        JOIN _scope_units u ON u.node_id = e.parent AND NOT u.new
+        SEMI JOIN _named n ON n.job_id = u.job_id AND n.child = e.child
+        WHERE e.parent IN (SELECT node_id FROM _scope_units WHERE NOT new)
+          AND e.child IN (SELECT child FROM _named)
+          AND e.source = 'material_issues'""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _gone_lots AS "
+                "SELECT DISTINCT child AS node_id FROM _gone_edges")
+    if not _count_rows(con, "_gone_lots"):
+        con.execute("DROP TABLE _gone_edges")
+        return True
+    lots = con.execute("SELECT node_id FROM _gone_lots").fetchnumpy()["node_id"]
+    edges_of = select_in_ranges("SELECT child, source FROM genealogy.edges", "child",
+                                key_ranges(lots))
+    if con.execute(f"""
+            SELECT EXISTS (SELECT 1 FROM _gone_lots g
+                           WHERE g.node_id NOT IN (SELECT node_id FROM genealogy.lot_keys))
+                OR EXISTS (SELECT 1 FROM ({edges_of}) e
+                           WHERE e.source = 'lot'
+                             AND e.child IN (SELECT node_id FROM _gone_lots))""").fetchone()[0]:  # type: ignore[index]
+        return False
+    for table, by in (("edges", "child"), ("edges_by_parent", "parent")):
+        keys = con.execute(f"SELECT DISTINCT {by} FROM _gone_edges").fetchnumpy()[by]
+        for lo, hi in key_ranges(keys):  # one range at a time: each reads only its row groups
+            con.execute(f"""
+                DELETE FROM genealogy.{table} e USING _gone_edges g
+                WHERE e.child = g.child AND e.parent = g.parent
+                  AND e.source = 'material_issues'
+                  AND e.{by} BETWEEN {lo} AND {hi} AND g.{by} BETWEEN {lo} AND {hi}""")
+    con.execute("DROP TABLE _gone_edges")
+    return True
+
+
+def _tighten_lot_spans(con: duckdb.DuckDBPyConnection) -> None:
+    """The holder range of each lot whose job-level edges were taken away (``_gone_lots``),
+    worked out again from its edges as they now are (a span only ever widens otherwise)."""
+    if not _count_rows(con, "_gone_lots"):
+        con.execute("DROP TABLE _gone_lots")
+        return
+    lots = con.execute("SELECT node_id FROM _gone_lots").fetchnumpy()["node_id"]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _lot_holders AS
+                    SELECT child AS lot, parent FROM ({select_in_ranges(
+                        "SELECT child, parent FROM genealogy.edges", "child",
+                        key_ranges(lots))})
+                    WHERE child IN (SELECT node_id FROM _gone_lots)""")
+    parents = con.execute("SELECT DISTINCT parent FROM _lot_holders").fetchnumpy()["parent"]
+    inside = select_in_ranges("SELECT anc, des FROM genealogy.closure_by_anc", "anc",
+                              key_ranges(parents))
+    con.execute(f"""
+        UPDATE genealogy.lot_keys k SET des_lo = g.lo, des_hi = g.hi
+        FROM (SELECT l.node_id AS lot, min(h.des) AS lo, max(h.des) AS hi
+              FROM _gone_lots l LEFT JOIN (
+                  SELECT lot, parent AS des FROM _lot_holders
+                  UNION ALL
+                  SELECT h.lot, c.des FROM _lot_holders h JOIN ({inside}) c
+                  ON c.anc = h.parent) h ON h.lot = l.node_id
+              GROUP BY l.node_id) g
+        WHERE k.node_id = g.lot""")
+    con.execute("DROP TABLE _lot_holders; DROP TABLE _gone_lots")
+
+
+def _count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
 
 
 def _extend_closure(con: duckdb.DuckDBPyConnection) -> bool:
