@@ -49,7 +49,7 @@ def extend_index(con: duckdb.DuckDBPyConnection, run_id: str,
     if not _key_names(con):
         return None  # parts fitted into serials that are no units: links the upkeep can't derive
     _scope(con)
-    if not _derive(con):
+    if not _derive(con, run, params):
         return None
     if _extend_closure(con):
         return None  # the new links close a cycle: the full build reports it
@@ -195,7 +195,7 @@ _OLDER_NAMED = """
         JOIN _scope_units u ON u.node_id = r.parent AND NOT u.new"""
 
 
-def _derive(con: duckdb.DuckDBPyConnection) -> bool:
+def _derive(con: duckdb.DuckDBPyConnection, run: str, params: dict[str, object]) -> bool:
     """The edges the run adds (``_added``) and the fitments it undid (into ``removed``);
     False if an edge the index holds is gone (a job-level issue now narrowed by a fitment)."""
     con.execute("""
@@ -215,15 +215,15 @@ def _derive(con: duckdb.DuckDBPyConnection) -> bool:
         CREATE OR REPLACE TEMP TABLE _named AS
         SELECT DISTINCT u.job_id, f.child FROM _fits f JOIN _scope_units u ON u.node_id = f.parent
         WHERE f.child IS NOT NULL""" + (_OLDER_NAMED if older else ""))
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _issues AS
         SELECT mi.job_id, mi.issued_at, mi.component_serial, k.node_id AS serial_node,
-               l.node_id AS lot_node
+               l.node_id AS lot_node, coalesce({run}, false) AS mine
         FROM material_issues mi
         JOIN genealogy.lot_keys l ON l.component_code = mi.component_code
              AND l.lot_number = mi.lot_number
         LEFT JOIN _keys k ON k.s = mi.component_serial
-        WHERE mi.job_id IN (SELECT job_id FROM _scope_jobs)""")
+        WHERE mi.job_id IN (SELECT job_id FROM _scope_jobs)""", params)
     if con.execute("SELECT count(*) FROM _issues WHERE component_serial IS NOT NULL "
                    "AND serial_node IS NULL").fetchone()[0]:  # type: ignore[index]
         # serials issued in an earlier run to a job the run touches: ask the index
@@ -244,16 +244,20 @@ def _derive(con: duckdb.DuckDBPyConnection) -> bool:
         CREATE OR REPLACE TEMP TABLE _derived AS
         WITH issues AS (
             SELECT job_id, issued_at, coalesce(serial_node, lot_node) AS child,
-                   CASE WHEN component_serial IS NOT NULL THEN lot_node END AS member_lot
+                   CASE WHEN component_serial IS NOT NULL THEN lot_node END AS member_lot, mine
             FROM _issues
         ), parts AS (  -- each part issued to a job and named by no fitment of it
-            SELECT i.job_id, i.child, min(i.issued_at) AS issued_at FROM issues i
+            SELECT i.job_id, i.child, min(i.issued_at) AS issued_at, bool_or(i.mine) AS mine
+            FROM issues i
             ANTI JOIN _named n ON n.job_id = i.job_id AND n.child = i.child
             GROUP BY ALL
         ), job AS (
             SELECT p.child, u.node_id AS parent, 'material_issues'::{SOURCE} AS source,
                    p.issued_at AS linked_at
             FROM parts p JOIN _scope_units u ON u.job_id = p.job_id
+            -- the older units hold the links of the parts issued before this run already (a
+            -- part named since has lost them above): only new units and new parts link here
+            WHERE u.new OR p.mine
         ), member AS (
             SELECT member_lot AS child, child AS parent, 'lot'::{SOURCE} AS source,
                    fitted_at AS linked_at
@@ -456,7 +460,7 @@ def _refresh_unit_info(con: duckdb.DuckDBPyConnection, shipments_changed: bool) 
     so the lookups go by constant key ranges (zone maps), not by a join that hashes every row."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _touched AS
-        SELECT node_id FROM _scope_units
+        SELECT node_id FROM _scope_units WHERE new  -- older units of the jobs: as they were
         UNION SELECT child FROM _added WHERE source <> 'lot'
               AND child NOT IN (SELECT node_id FROM genealogy.lot_keys)
         UNION SELECT parent FROM _fits
