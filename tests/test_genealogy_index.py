@@ -132,6 +132,13 @@ SCENARIOS: dict[str, list[_Run]] = {
         lambda d: write_plant(d, units=[unit("DEV-9", "J-D", "DEV")],
                               issues=[issue("J-D", "CASE", "L5")], suffix="_2"),
     ],
+    "a lot fitted into serials whose units rows (in its job) come in a later run": [
+        lambda d: write_plant(d, units=[unit("A-1", "J-1", "DEV")],
+                              issues=[issue("J-1", "CAP-100", "L77")],
+                              fitments=[fit("S-1", "CAP-100", lot="L77")]),
+        lambda d: write_plant(d, units=[unit("S-1", "J-1", "DEV"), unit("T-1", "J-1", "DEV")],
+                              suffix="_2"),
+    ],
     "serialised parts of a lot, issued and fitted in later runs": [
         lambda d: write_plant(d, units=[unit("DEV-1", "J-D", "DEV"), unit("DEV-2", "J-D", "DEV")],
                               issues=[issue("J-D", "LAMP", "L-OLD", serial="D2-0001")],

@@ -183,16 +183,18 @@ def _scope(con: duckdb.DuckDBPyConnection) -> None:
           AND i.node_id NOT IN (SELECT node_id FROM _run_unit_keys)""")
 
 
-#: what the fitments of the older units of the jobs name, from the index
-_OLDER_NAMED = """
+#: what the fitments the index holds of the jobs' units name: the older units', and those of
+#: the run's units that were fitted before their units row came (then serials that were no
+#: unit, so the run's fitments alone miss them)
+_INDEXED_NAMED = """
         UNION
         SELECT u.job_id, e.child FROM genealogy.edges_by_parent e
-        JOIN _scope_units u ON u.node_id = e.parent AND NOT u.new
-        WHERE e.parent IN (SELECT node_id FROM _scope_units WHERE NOT new)
+        JOIN _scope_units u ON u.node_id = e.parent
+        WHERE e.parent IN (SELECT node_id FROM _scope_units)
           AND e.source = 'unit_components'
         UNION
         SELECT u.job_id, r.child FROM genealogy.removed r
-        JOIN _scope_units u ON u.node_id = r.parent AND NOT u.new"""
+        JOIN _scope_units u ON u.node_id = r.parent"""
 
 
 def _derive(con: duckdb.DuckDBPyConnection, run: str, params: dict[str, object]) -> bool:
@@ -214,7 +216,7 @@ def _derive(con: duckdb.DuckDBPyConnection, run: str, params: dict[str, object])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _named AS
         SELECT DISTINCT u.job_id, f.child FROM _fits f JOIN _scope_units u ON u.node_id = f.parent
-        WHERE f.child IS NOT NULL""" + (_OLDER_NAMED if older else ""))
+        WHERE f.child IS NOT NULL""" + _INDEXED_NAMED)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _issues AS
         SELECT mi.job_id, mi.issued_at, mi.component_serial, k.node_id AS serial_node,
