@@ -132,6 +132,13 @@ SCENARIOS: dict[str, list[_Run]] = {
         lambda d: write_plant(d, units=[unit("DEV-9", "J-D", "DEV")],
                               issues=[issue("J-D", "CASE", "L5")], suffix="_2"),
     ],
+    "a lot fitted into serials whose units rows (in its job) come in a later run": [
+        lambda d: write_plant(d, units=[unit("A-1", "J-1", "DEV")],
+                              issues=[issue("J-1", "CAP-100", "L77")],
+                              fitments=[fit("S-1", "CAP-100", lot="L77")]),
+        lambda d: write_plant(d, units=[unit("S-1", "J-1", "DEV"), unit("T-1", "J-1", "DEV")],
+                              suffix="_2"),
+    ],
     "serialised parts of a lot, issued and fitted in later runs": [
         lambda d: write_plant(d, units=[unit("DEV-1", "J-D", "DEV"), unit("DEV-2", "J-D", "DEV")],
                               issues=[issue("J-D", "LAMP", "L-OLD", serial="D2-0001")],
@@ -158,6 +165,43 @@ def test_each_run_kept_incrementally_equals_a_rebuild(tmp_path: Path, name: str)
         assert report.genealogy is not None
         assert report.genealogy["mode"] == ("full" if i == 0 else "incremental"), i
         _assert_kept_equals_rebuilt(lake)
+
+
+@pytest.mark.parametrize("fitted", ["another lot", "the lot issued", "the serial issued"])
+def test_a_later_fitment_of_a_part_issued_to_its_job_is_kept_equal_to_a_rebuild(
+        tmp_path: Path, fitted: str) -> None:
+    """A part issued to a job reaches every unit of it until a fitment of the job names it: a
+    later run fitting an issued lot into an older unit takes those job-level links away (kept
+    incrementally, the lot's holder range narrowed); a serial issued to the job reaches the
+    closure, so fitting it takes the full build; another lot keeps the links."""
+    lake = Lake(tmp_path / "lake")
+    first, second = tmp_path / "run-0", tmp_path / "run-1"
+    first.mkdir()
+    second.mkdir()
+    lake.ingest(write_plant(first, units=[unit("A-1", "J-1", "DEV"), unit("A-2", "J-1", "DEV"),
+                                          unit("B-1", "J-2", "DEV"), unit("C-1", "J-3", "DEV")],
+                            issues=[issue("J-1", "CAP-100", "L77"), issue("J-3", "CAP-100", "L77"),
+                                    issue("J-2", "CAP-100", "L78"),
+                                    issue("J-1", "PSU", "LP1", serial="PSU-1")]))
+    fitment = {"another lot": fit("A-1", "CAP-100", lot="L99"),
+               "the lot issued": fit("A-2", "CAP-100", lot="L77"),
+               "the serial issued": fit("A-1", "PSU", serial="PSU-1", lot="LP1")}[fitted]
+    report = lake.ingest(write_plant(second, units=[unit("A-3", "J-1", "DEV")],
+                                     fitments=[fitment], suffix="_2"))
+    assert report.genealogy is not None
+    assert report.genealogy["mode"] == ("full" if fitted == "the serial issued"
+                                        else "incremental")
+    _assert_kept_equals_rebuilt(lake)
+    if fitted == "the lot issued":  # L77 reaches A-2 by its fitment, C-1 by its job, A-1 not
+        # (its holder range no longer starts at A-1)
+        con = duckdb.connect(str(lake.paths.database), read_only=True)
+        holders = con.execute("""
+            SELECT s.serial_number, e.source::VARCHAR FROM genealogy.edges e
+            JOIN genealogy.lot_keys l ON l.node_id = e.child
+            JOIN genealogy.serial_keys s ON s.node_id = e.parent
+            WHERE l.lot_number = 'L77' ORDER BY 1""").fetchall()
+        con.close()
+        assert holders == [("A-2", "unit_components"), ("C-1", "material_issues")]
 
 
 @pytest.mark.parametrize("closes_a_cycle", [False, True])

@@ -116,15 +116,18 @@ def refresh(con: duckdb.DuckDBPyConnection, changed: set[str] | None = None,
     so a day's run costs its rows, not the lake's.
     """
     queries = _queries(changed, run_id, replaced)
+    # the references with orphans listed, asked once (not once per reference: each statement
+    # is a catalog round trip on DuckLake), for the references whose target gained rows
+    listed: set[tuple[str, str, str]] = set()
+    if any(inc and target in (changed or set()) for _, _, target, _, inc in queries):
+        listed = set(con.execute("SELECT DISTINCT table_name, column_names, referenced_table "
+                                 "FROM orphan_references").fetchall())
     whole = []
     for table, columns, target, query, incremental in queries:
         if not incremental:
             whole.append((table, columns, target, query))
             continue
-        if target in (changed or set()) and con.execute(
-                "SELECT EXISTS (SELECT 1 FROM orphan_references WHERE table_name = ? AND "
-                "column_names = ? AND referenced_table = ?)",
-                [table, columns, target]).fetchone()[0]:  # type: ignore[index]
+        if target in (changed or set()) and (table, columns, target) in listed:
             con.execute(_resolved(table, columns, target), {"run": run_id})
         if table in (changed or set()):
             _insert_sliced(con, table, query, run_id)

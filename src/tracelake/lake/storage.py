@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -263,12 +263,14 @@ def _upsert_from(con: duckdb.DuckDBPyConnection, contract: TableContract, source
         return UpsertCounts(inserted=n)
     key_match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"'
                              for k in contract.natural_key)
+    bounds, values = _key_bounds(con, contract.natural_key, source)
     content = [*contract.dtypes, "_extra"]
     differs = " OR ".join(f't."{c}" IS DISTINCT FROM s."{c}"' for c in content)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _matched AS
         SELECT t.rowid AS target_rowid, s._row AS stage_row, ({differs}) AS changed
-        FROM {table} t JOIN {source} s ON {key_match}""")
+        FROM {table} t JOIN {source} s ON {key_match}
+        WHERE {bounds}""", values)
     changed, unchanged = con.execute(
         "SELECT count(*) FILTER (WHERE changed), count(*) FILTER (WHERE NOT changed) "
         "FROM _matched").fetchone()  # type: ignore[misc]
@@ -287,6 +289,25 @@ def _upsert_from(con: duckdb.DuckDBPyConnection, contract: TableContract, source
         WHERE _row NOT IN (SELECT stage_row FROM _matched WHERE NOT changed)""")
     con.execute("DROP TABLE IF EXISTS _matched")
     return UpsertCounts(inserted=n - changed - unchanged, updated=changed, unchanged=unchanged)
+
+
+def _key_bounds(con: duckdb.DuckDBPyConnection, key: Sequence[str], source: str
+                ) -> tuple[str, list[object]]:
+    """Constant ranges of the key columns the staged rows fill on every row (SQL and its
+    values), so that the table's scan skips the row groups no staged key can be in (a join on
+    ``IS NOT DISTINCT FROM`` alone reads the whole table's keys: a 1 % run paid for the lake).
+    A column with an empty cell among the staged rows gets no range (NULL matches NULL)."""
+    cols = ", ".join(f'min("{k}"), max("{k}"), count(*) - count("{k}"), typeof(min("{k}"))'
+                     for k in key)
+    got = con.execute(f"SELECT {cols} FROM {source}").fetchone() or ()
+    terms, values = ["true"], []
+    for i, k in enumerate(key):
+        lo, hi, nulls, kind = got[4 * i:4 * i + 4]
+        if lo is None or nulls or not re.fullmatch(r"[A-Z][A-Z0-9_ (),]*", str(kind)):
+            continue
+        terms.append(f't."{k}" BETWEEN ?::{kind} AND ?::{kind}')
+        values += [lo, hi]
+    return " AND ".join(terms), values
 
 
 def retire_rows(con: duckdb.DuckDBPyConnection, contract: TableContract,

@@ -49,16 +49,17 @@ def extend_index(con: duckdb.DuckDBPyConnection, run_id: str,
     if not _key_names(con):
         return None  # parts fitted into serials that are no units: links the upkeep can't derive
     _scope(con)
-    if not _derive(con):
+    if not _derive(con, run, params):
         return None
     if _extend_closure(con):
         return None  # the new links close a cycle: the full build reports it
     _grow_lot_spans(con)
+    _tighten_lot_spans(con)
     _refresh_unit_info(con, shipments_changed="shipments" in updated)
     added = _recheck_multi_parent(con)
     con.execute("; ".join(f"DROP TABLE IF EXISTS {temp}" for temp in (
         "_run_units", "_run_fits", "_run_issues", "_run_ships", "_keys", "_lot_keys",
-        "_scope_jobs", "_scope_units", "_fits", "_added", "_touched")))
+        "_scope_jobs", "_scope_units", "_fits", "_added", "_touched", "_gone_lots")))
     return added
 
 
@@ -182,19 +183,21 @@ def _scope(con: duckdb.DuckDBPyConnection) -> None:
           AND i.node_id NOT IN (SELECT node_id FROM _run_unit_keys)""")
 
 
-#: what the fitments of the older units of the jobs name, from the index
-_OLDER_NAMED = """
+#: what the fitments the index holds of the jobs' units name: the older units', and those of
+#: the run's units that were fitted before their units row came (then serials that were no
+#: unit, so the run's fitments alone miss them)
+_INDEXED_NAMED = """
         UNION
         SELECT u.job_id, e.child FROM genealogy.edges_by_parent e
-        JOIN _scope_units u ON u.node_id = e.parent AND NOT u.new
-        WHERE e.parent IN (SELECT node_id FROM _scope_units WHERE NOT new)
+        JOIN _scope_units u ON u.node_id = e.parent
+        WHERE e.parent IN (SELECT node_id FROM _scope_units)
           AND e.source = 'unit_components'
         UNION
         SELECT u.job_id, r.child FROM genealogy.removed r
-        JOIN _scope_units u ON u.node_id = r.parent AND NOT u.new"""
+        JOIN _scope_units u ON u.node_id = r.parent"""
 
 
-def _derive(con: duckdb.DuckDBPyConnection) -> bool:
+def _derive(con: duckdb.DuckDBPyConnection, run: str, params: dict[str, object]) -> bool:
     """The edges the run adds (``_added``) and the fitments it undid (into ``removed``);
     False if an edge the index holds is gone (a job-level issue now narrowed by a fitment)."""
     con.execute("""
@@ -213,28 +216,27 @@ def _derive(con: duckdb.DuckDBPyConnection) -> bool:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _named AS
         SELECT DISTINCT u.job_id, f.child FROM _fits f JOIN _scope_units u ON u.node_id = f.parent
-        WHERE f.child IS NOT NULL""" + (_OLDER_NAMED if older else ""))
-    con.execute("""
+        WHERE f.child IS NOT NULL""" + _INDEXED_NAMED)
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _issues AS
         SELECT mi.job_id, mi.issued_at, mi.component_serial, k.node_id AS serial_node,
-               l.node_id AS lot_node
+               l.node_id AS lot_node, coalesce({run}, false) AS mine
         FROM material_issues mi
         JOIN genealogy.lot_keys l ON l.component_code = mi.component_code
              AND l.lot_number = mi.lot_number
         LEFT JOIN _keys k ON k.s = mi.component_serial
-        WHERE mi.job_id IN (SELECT job_id FROM _scope_jobs)""")
+        WHERE mi.job_id IN (SELECT job_id FROM _scope_jobs)""", params)
     if con.execute("SELECT count(*) FROM _issues WHERE component_serial IS NOT NULL "
                    "AND serial_node IS NULL").fetchone()[0]:  # type: ignore[index]
         # serials issued in an earlier run to a job the run touches: ask the index
         con.execute("""UPDATE _issues i SET serial_node = k.node_id FROM genealogy.serial_keys k
                        WHERE i.serial_node IS NULL AND k.serial_number = i.component_serial""")
-    # a job-level edge the index holds whose part a fitment of the job now names is gone
-    if older and con.execute("""
-            SELECT count(*) FROM genealogy.edges_by_parent e
-            JOIN _scope_units u ON u.node_id = e.parent AND NOT u.new
-            JOIN _named n ON n.job_id = u.job_id AND n.child = e.child
-            WHERE e.parent IN (SELECT node_id FROM _scope_units WHERE NOT new)
-              AND e.source = 'material_issues'""").fetchone()[0]:  # type: ignore[index]
+    # a job-level edge the index holds whose part a fitment of the job now names is gone. The
+    # edges are matched to their units first (one row per edge), then to the names: joined the
+    # other way round, every older unit of a job met every part named in it (at 100k units a
+    # 1 % run made 63M rows of that, 30 s; at 1M, quadratic in the jobs' sizes)
+    con.execute("CREATE OR REPLACE TEMP TABLE _gone_lots (node_id BIGINT)")
+    if older and not _drop_named_job_edges(con):
         return False
     # Each pair once with its earliest link (at equal times, fitments before issues before
     # lot membership). Job-level edges are one per job, part and unit and meet no fitment edge
@@ -244,16 +246,20 @@ def _derive(con: duckdb.DuckDBPyConnection) -> bool:
         CREATE OR REPLACE TEMP TABLE _derived AS
         WITH issues AS (
             SELECT job_id, issued_at, coalesce(serial_node, lot_node) AS child,
-                   CASE WHEN component_serial IS NOT NULL THEN lot_node END AS member_lot
+                   CASE WHEN component_serial IS NOT NULL THEN lot_node END AS member_lot, mine
             FROM _issues
         ), parts AS (  -- each part issued to a job and named by no fitment of it
-            SELECT i.job_id, i.child, min(i.issued_at) AS issued_at FROM issues i
+            SELECT i.job_id, i.child, min(i.issued_at) AS issued_at, bool_or(i.mine) AS mine
+            FROM issues i
             ANTI JOIN _named n ON n.job_id = i.job_id AND n.child = i.child
             GROUP BY ALL
         ), job AS (
             SELECT p.child, u.node_id AS parent, 'material_issues'::{SOURCE} AS source,
                    p.issued_at AS linked_at
             FROM parts p JOIN _scope_units u ON u.job_id = p.job_id
+            -- the older units hold the links of the parts issued before this run already (a
+            -- part named since has lost them above): only new units and new parts link here
+            WHERE u.new OR p.mine
         ), member AS (
             SELECT member_lot AS child, child AS parent, 'lot'::{SOURCE} AS source,
                    fitted_at AS linked_at
@@ -294,6 +300,79 @@ def _derive(con: duckdb.DuckDBPyConnection) -> bool:
             WHERE o.child = f.child AND o.parent = f.parent AND o.fitted_at = f.fitted_at)""")
     con.execute("DROP TABLE _named; DROP TABLE _issues; DROP TABLE _derived")
     return True
+
+
+def _drop_named_job_edges(con: duckdb.DuckDBPyConnection) -> bool:
+    """Take away the job-level edges of the older units whose part a fitment of their job now
+    names (a lot issued to the job, now fitted into one of its units: the fitments say where it
+    went), and note their lots (``_gone_lots``) for :func:`_tighten_lot_spans`. False, with
+    nothing changed, when such a part is a serial or a lot of serialised parts: their edges
+    reach the closure or meet member edges, which only the full build redoes exactly."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _gone_edges AS
+        SELECT e.child, e.parent FROM genealogy.edges_by_parent e
+        JOIN _scope_units u ON u.node_id = e.parent AND NOT u.new
+        SEMI JOIN _named n ON n.job_id = u.job_id AND n.child = e.child
+        WHERE e.parent IN (SELECT node_id FROM _scope_units WHERE NOT new)
+          AND e.child IN (SELECT child FROM _named)
+          AND e.source = 'material_issues'""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _gone_lots AS "
+                "SELECT DISTINCT child AS node_id FROM _gone_edges")
+    if not _count_rows(con, "_gone_lots"):
+        con.execute("DROP TABLE _gone_edges")
+        return True
+    lots = con.execute("SELECT node_id FROM _gone_lots").fetchnumpy()["node_id"]
+    edges_of = select_in_ranges("SELECT child, source FROM genealogy.edges", "child",
+                                key_ranges(lots))
+    if con.execute(f"""
+            SELECT EXISTS (SELECT 1 FROM _gone_lots g
+                           WHERE g.node_id NOT IN (SELECT node_id FROM genealogy.lot_keys))
+                OR EXISTS (SELECT 1 FROM ({edges_of}) e
+                           WHERE e.source = 'lot'
+                             AND e.child IN (SELECT node_id FROM _gone_lots))""").fetchone()[0]:  # type: ignore[index]
+        return False
+    for table, by in (("edges", "child"), ("edges_by_parent", "parent")):
+        keys = con.execute(f"SELECT DISTINCT {by} FROM _gone_edges").fetchnumpy()[by]
+        for lo, hi in key_ranges(keys):  # one range at a time: each reads only its row groups
+            con.execute(f"""
+                DELETE FROM genealogy.{table} e USING _gone_edges g
+                WHERE e.child = g.child AND e.parent = g.parent
+                  AND e.source = 'material_issues'
+                  AND e.{by} BETWEEN {lo} AND {hi} AND g.{by} BETWEEN {lo} AND {hi}""")
+    con.execute("DROP TABLE _gone_edges")
+    return True
+
+
+def _tighten_lot_spans(con: duckdb.DuckDBPyConnection) -> None:
+    """The holder range of each lot whose job-level edges were taken away (``_gone_lots``),
+    worked out again from its edges as they now are (a span only ever widens otherwise)."""
+    if not _count_rows(con, "_gone_lots"):
+        con.execute("DROP TABLE _gone_lots")
+        return
+    lots = con.execute("SELECT node_id FROM _gone_lots").fetchnumpy()["node_id"]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _lot_holders AS
+                    SELECT child AS lot, parent FROM ({select_in_ranges(
+                        "SELECT child, parent FROM genealogy.edges", "child",
+                        key_ranges(lots))})
+                    WHERE child IN (SELECT node_id FROM _gone_lots)""")
+    parents = con.execute("SELECT DISTINCT parent FROM _lot_holders").fetchnumpy()["parent"]
+    inside = select_in_ranges("SELECT anc, des FROM genealogy.closure_by_anc", "anc",
+                              key_ranges(parents))
+    con.execute(f"""
+        UPDATE genealogy.lot_keys k SET des_lo = g.lo, des_hi = g.hi
+        FROM (SELECT l.node_id AS lot, min(h.des) AS lo, max(h.des) AS hi
+              FROM _gone_lots l LEFT JOIN (
+                  SELECT lot, parent AS des FROM _lot_holders
+                  UNION ALL
+                  SELECT h.lot, c.des FROM _lot_holders h JOIN ({inside}) c
+                  ON c.anc = h.parent) h ON h.lot = l.node_id
+              GROUP BY l.node_id) g
+        WHERE k.node_id = g.lot""")
+    con.execute("DROP TABLE _lot_holders; DROP TABLE _gone_lots")
+
+
+def _count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
 
 
 def _extend_closure(con: duckdb.DuckDBPyConnection) -> bool:
@@ -383,7 +462,7 @@ def _refresh_unit_info(con: duckdb.DuckDBPyConnection, shipments_changed: bool) 
     so the lookups go by constant key ranges (zone maps), not by a join that hashes every row."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _touched AS
-        SELECT node_id FROM _scope_units
+        SELECT node_id FROM _scope_units WHERE new  -- older units of the jobs: as they were
         UNION SELECT child FROM _added WHERE source <> 'lot'
               AND child NOT IN (SELECT node_id FROM genealogy.lot_keys)
         UNION SELECT parent FROM _fits

@@ -109,13 +109,18 @@ def _touched_keys(con: duckdb.DuckDBPyConnection, runs: Sequence[str]) -> bool:
         gone = f"_superseded_at >= $since AND {gone}"
     parts, docs_changed = [], False
     con.execute("CREATE OR REPLACE TEMP TABLE _run_serials (serial_number VARCHAR)")
-    for table, cols in ID_COLUMNS.items():
+    sources = [(table, source, where) for table in ID_COLUMNS
+               for source, where in ((table, loaded), (f"history.{table}", gone))]
+    # which tables the runs wrote or superseded rows of, in one statement (not one per table:
+    # each is a catalog round trip on DuckLake)
+    counts = _run(con, " UNION ALL ".join(
+        f"SELECT {i} AS i, EXISTS (SELECT 1 FROM {source} WHERE {where}) AS changed"
+        for i, (_, source, where) in enumerate(sources)), params).fetchall()
+    wrote = {i for i, changed in counts if changed}
+    for i, (table, source, where) in enumerate(sources):
+        cols = ID_COLUMNS[table]
         values = f"unnest([{', '.join(cols)}])" if len(cols) > 1 else cols[0]
-        for source, where in ((table, loaded), (f"history.{table}", gone)):
-            changed = _run(con, f"SELECT count(*) FROM {source} WHERE {where}",
-                           params).fetchone()[0]  # type: ignore[index]
-            if not changed:
-                continue
+        if i in wrote:
             docs_changed |= table in DOC_TABLES
             parts.append(f"SELECT {values} AS v FROM {source} WHERE {where}")
             if table == "units":
