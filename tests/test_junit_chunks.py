@@ -42,3 +42,21 @@ def test_cases_across_chunks_keep_their_suite(tmp_path: Path,
     lines = path.read_text().splitlines()
     assert all('<testcase name="' + s + '"' in lines[n - 1]
                for s, n in zip(frame["test_step"], frame["_row"], strict=True))
+
+
+def test_values_are_stripped_in_a_chunk_without_hex(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hex conversion is worked out only for a chunk holding a hex value; a chunk without
+    one still reads its values and limits as the contract does (stripped, else as written)."""
+    monkeypatch.setattr(junit, "CHUNK", 2)  # chunk 1: no hex; chunk 2: one hex limit
+    cases = [{"name": "a", "properties": {"value": " 3.30 ", "low_limit": " 3.1",
+                                          "high_limit": "3.5 "}},
+             {"name": "b", "properties": {"value": "0x", "high_limit": "x1"}},
+             {"name": "c", "properties": {"value": " 7 ", "low_limit": " 0x0A "}}]
+    path = tmp_path / "TEST-strip.xml"
+    path.write_bytes(junit_report([{"name": "s", "properties": {"serial_number": "SN-1"},
+                                    "cases": cases}]))
+    rows = read_source(path).frame.select("test_step", "value", "low_limit",
+                                          "high_limit").rows()
+    assert rows == [("a", "3.30", "3.1", "3.5"), ("b", "0x", None, "x1"),
+                    ("c", "7", "10", None)]
