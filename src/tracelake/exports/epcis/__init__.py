@@ -31,12 +31,9 @@ __all__ = ["CONTEXT", "NAMESPACE", "ExportResult", "Identifiers", "Selection",
 #: DuckDB's memory limit on an export's connection: a floor plus so much per DuckDB thread (one
 #: a core; each thread's sort and hash table start at a few blocks). A key range's query needs
 #: ~30 MiB on 2 threads; the rest of the pool fills with the lake's blocks read so far, which
-#: DuckDB keeps until the limit: that cache is the part of an export's memory that grows with
-#: the plant until the limit stops it (without a limit: 13 MiB at 25,000 units, 74 MiB at
-#: 200,000), so the limit is kept just above a range's need (64 MB on 2 cores: the cache reached
-#: 34 MiB at 200,000 units; 44 MB: 26 MiB; 32 MB is too small for a range of inspections).
-#: ``TRACELAKE_EXPORT_MEMORY`` overrides it (e.g. ``1GB``).
-EXPORT_MEMORY_FLOOR_MB, EXPORT_MEMORY_THREAD_MB = 12, 16
+#: DuckDB keeps until the limit (without one they grow with the lake: 13 MiB at 25,000 units,
+#: 74 MiB at 200,000). ``TRACELAKE_EXPORT_MEMORY`` overrides it (e.g. ``1GB``).
+EXPORT_MEMORY_FLOOR_MB, EXPORT_MEMORY_THREAD_MB = 32, 16
 
 
 def export_memory() -> str:
