@@ -468,6 +468,35 @@ def test_a_whole_lake_read_in_key_ranges_gives_the_same_events(
     assert len(ids) == len(set(ids)) > 150
 
 
+def test_names_are_cached_for_one_key_range_only(sample: duckdb.DuckDBPyConnection,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The identifiers' cache is emptied at each key range (it never holds more than one
+    range's names, however big the lake), and the document is the same as with no cache."""
+    from tracelake.exports.epcis import document
+    from tracelake.exports.epcis.identifiers import private_urn
+
+    whole = export(sample)
+    monkeypatch.setattr(document, "RANGE_ROWS", 7)
+    monkeypatch.setattr(document, "SAMPLE_KEYS", 4)
+    sizes: list[int] = []
+    forget = Identifiers.forget
+
+    def counted(self: Identifiers) -> None:
+        sizes.append(len(self._cache) + len(self._units))
+        forget(self)
+        assert not self._cache and not self._units
+
+    monkeypatch.setattr(Identifiers, "forget", counted)
+    ranged = export(sample)
+    assert len(sizes) > 20 and max(sizes) > 0
+    assert max(sizes) < sum(sizes) / 4  # one range's names, not the lake's
+    assert sorted(e["eventID"] for e in ranged["epcisBody"]["eventList"]) == \
+        sorted(e["eventID"] for e in whole["epcisBody"]["eventList"])
+    ids = Identifiers({})
+    assert ids.urn("job", "J:1 x") == private_urn("job", "J:1 x") == "urn:tracelake:job:J%3A1%20x"
+    assert not hasattr(private_urn, "cache_info")  # no cache living as long as the process
+
+
 def test_key_ranges_hold_about_range_rows_each(sample: duckdb.DuckDBPyConnection,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Every range of a family's key holds at most RANGE_ROWS rows of the table it reads, or

@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from tracelake.exports.epcis.event_hash import event_hash
-from tracelake.exports.epcis.identifiers import Identifiers, private_urn
+from tracelake.exports.epcis.identifiers import Identifiers
 from tracelake.exports.epcis.select import Scope
 from tracelake.lake.plant_time import plant_zone
 
@@ -163,6 +163,7 @@ class Events:
         if by_job and self.scope.jobs is not None:
             scope_cond = f"{column} IN (SELECT job_id FROM _epcis_jobs)"
         for lo, hi in self._ranges(source, key):
+            self.ids.forget()  # names cached for one range: memory flat in the lake's keys
             conds: list[str] = [scope_cond] if scope_cond else []
             params: dict[str, Any] = {}
             if lo is not None:
@@ -233,10 +234,10 @@ class Events:
                     for x in row["lots"]]
             if row["outs"]:
                 event["outputEPCList"] = [ids.unit(o["p"], o["s"]) for o in row["outs"]]
-            event["transformationID"] = private_urn("job", row["job_id"])
+            event["transformationID"] = self.ids.urn("job", row["job_id"])
             event["bizStep"] = "assembling" if (row["lots"] or row["parts"]) else "commissioning"
             event["bizTransactionList"] = [{"type": "prodorder",
-                                            "bizTransaction": private_urn("job", row["job_id"])}]
+                                            "bizTransaction": self.ids.urn("job", row["job_id"])}]
             other = [x for x in row["lots"] or [] if x["u"] and _key(x["u"]) not in _REC20
                      and _key(x["u"]) not in _COUNTS]
             if other:  # units of measure with no UN/ECE code: said, not dropped
@@ -275,7 +276,7 @@ class Events:
                 if row["removal_ncr_id"]:
                     event["bizTransactionList"] = [{
                         "type": NCR_TYPE,
-                        "bizTransaction": private_urn("ncr", row["removal_ncr_id"])}]
+                        "bizTransaction": self.ids.urn("ncr", row["removal_ncr_id"])}]
                 yield self._finish("AggregationEvent", event)
 
     def inspections(self) -> Iterator[dict[str, Any]]:
@@ -317,10 +318,10 @@ class Events:
         when = row["t"]
         if not self._in_window(when):
             return None
-        device = private_urn("equipment", row["equipment_id"])
+        device = self.ids.urn("equipment", row["equipment_id"])
         elements = []
         for r in rows:
-            report: dict[str, Any] = {"type": private_urn("measurement", row["test_step"],
+            report: dict[str, Any] = {"type": self.ids.urn("measurement", row["test_step"],
                                                           r["m"])}
             if r["v"] is not None:
                 report["value"] = float(r["v"])
@@ -375,9 +376,9 @@ class Events:
             "epcList": [ids.unit(u["p"] or "", u["s"]) for u in rows],
             "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
             "bizTransactionList": [{"type": "po",
-                                    "bizTransaction": private_urn("order", row["order_ref"])}],
+                                    "bizTransaction": self.ids.urn("order", row["order_ref"])}],
             "destinationList": [{"type": "owning_party",
-                                 "destination": private_urn("party", row["customer"])}]}
+                                 "destination": self.ids.urn("party", row["customer"])}]}
         if row["ship_to_country"]:
             event["tl:shipToCountry"] = row["ship_to_country"]
         return self._finish("ObjectEvent:shipping", event)
@@ -407,7 +408,7 @@ class Events:
                 "action": "DELETE", "bizStep": "destroying", "disposition": "destroyed"}
             if row["ncr_id"]:
                 event["bizTransactionList"] = [{"type": NCR_TYPE, "bizTransaction":
-                                                private_urn("ncr", row["ncr_id"])}]
+                                                self.ids.urn("ncr", row["ncr_id"])}]
             yield self._finish("ObjectEvent:destroying", event)
 
     def recall(self) -> Iterator[dict[str, Any]]:
