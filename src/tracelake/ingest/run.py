@@ -597,8 +597,8 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     statement. Row numbers stay the file's own. Nothing of a staged file reaches the lake's
     tables until every chunk has been checked, and all of it goes with the run's transaction.
 
-    The first rows of a table (empty when the file begins; not a re-read, nor a streamed
-    report) skip the stage: each chunk's valid rows go straight into the table
+    The first rows of a table (empty when the file begins; not a re-read) skip the stage:
+    each chunk's valid rows go straight into the table
     (:class:`~tracelake.ingest.stage.DirectLoad`), the duplicate keys are found there and
     deleted, and a file that fails before its checks are done is taken out again.
     """
@@ -650,7 +650,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
         raw.frame = raw.frame.clear()
     del frame
     stage: Stage | DirectLoad
-    if raw.chunks is None and not report.reread and DirectLoad.usable(con, contract):
+    if not report.reread and DirectLoad.usable(con, contract):
         # the table's first rows: written as they are checked, no stage and no upsert
         stage = DirectLoad(con, contract, writing, path=path, sha256=report.sha256 or "",
                            run_id=run_id, now=datetime.now(UTC))
