@@ -146,6 +146,12 @@ def main() -> None:
         print(f"memory flat: {'yes' if growth <= FLAT else 'no'} (the export's own part, largest "
               f"/ smallest over the tiers: {own[high]:,.0f} MiB at {high:,} units / "
               f"{own[low]:,.0f} MiB at {low:,} units = {growth:.2f}; flat: <= {FLAT})")
+        # the slope where the fixed caches (DuckDB's block cache up to the export's limit, the
+        # allocator's working set) are full: what more events cost once warmed up
+        a, b = sorted(own)[-2:]
+        events = results[b]["export"]["events"] / results[a]["export"]["events"]
+        print(f"between the two largest plants: {own[a]:,.0f} -> {own[b]:,.0f} MiB for "
+              f"{events:.1f}x the events ({own[b] / own[a]:.2f}x)")
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
 
 
