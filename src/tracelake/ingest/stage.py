@@ -93,12 +93,7 @@ class Stage:
         was, self.writing[0] = self.writing[0], True
         dup = duplicate_key_failures(self.con, self.TABLE, self.contract)
         if dup.height:
-            self.con.register("_ingest_dups", dup.select(ROW).to_arrow())
-            try:
-                self.con.execute(f"UPDATE {self.TABLE} SET _bad = true "
-                                 f"WHERE {ROW} IN (SELECT {ROW} FROM _ingest_dups)")
-            finally:
-                self.con.unregister("_ingest_dups")
+            _for_rows(self.con, f"UPDATE {self.TABLE} SET _bad = true", dup)
         self.writing[0] = was
         return dup
 
@@ -127,6 +122,16 @@ class Stage:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(f"DROP VIEW IF EXISTS {self.VALID}; "
                                  f"DROP TABLE IF EXISTS {self.TABLE}")
+
+
+def _for_rows(con, statement: str, rows: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    """``statement`` (an UPDATE or DELETE of a table) applied to the rows numbered in ``rows``:
+    the duplicate keys' rows, few, handed to DuckDB as a view for the one statement."""
+    con.register("_ingest_dups", rows.select(ROW).to_arrow())
+    try:
+        con.execute(f"{statement} WHERE {ROW} IN (SELECT {ROW} FROM _ingest_dups)")
+    finally:
+        con.unregister("_ingest_dups")
 
 
 class DirectLoad:
@@ -218,12 +223,7 @@ class DirectLoad:
         self.writing[0] = was
         if dup.height:
             was, self.writing[0] = self.writing[0], True
-            self.con.register("_ingest_dups", dup.select(ROW).to_arrow())
-            try:
-                self.con.execute(f"DELETE FROM {self.TABLE} "
-                                 f"WHERE {ROW} IN (SELECT {ROW} FROM _ingest_dups)")
-            finally:
-                self.con.unregister("_ingest_dups")
+            _for_rows(self.con, f"DELETE FROM {self.TABLE}", dup)
             self._inserted = int(self.con.execute(f"SELECT count(*) FROM {self.TABLE}"
                                                   ).fetchone()[0])
             self.writing[0] = was
