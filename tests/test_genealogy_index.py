@@ -289,3 +289,26 @@ def test_edges_handed_to_duckdb_a_batch_at_a_time_equal_one_batch(
     assert whole["edges"] and whole["closure_by_anc"]
     for table in tables:
         assert batched[table] == whole[table], table
+
+
+def test_the_index_is_built_on_one_thread_and_the_setting_restored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build's joins hold a hash table per thread: it runs on one thread (what kept a
+    1M-unit plant's build inside the writer's memory limit) and leaves the setting as it was."""
+    import tracelake.derived.genealogy.index as index
+
+    seen: list[str] = []
+    real = index._build_nodes
+
+    def spy(con: duckdb.DuckDBPyConnection) -> None:
+        seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        real(con)
+
+    monkeypatch.setattr(index, "_build_nodes", spy)
+    lake = Lake(tmp_path / "lake")
+    lake.ingest(SAMPLE)
+    with duckdb.connect(str(lake.paths.database)) as con:
+        con.execute("SET threads = 2")
+        build_index(con)
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+    assert seen and all(t == 1 for t in seen)

@@ -30,6 +30,8 @@ and DuckDB's zone maps prune well (perf-notes §1: text serials with a common pr
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
@@ -53,8 +55,31 @@ __all__ = ["GENEALOGY_TABLES", "IndexStats", "build_index", "has_index", "rebuil
            "update_index"]
 
 
+@contextmanager
+def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB on one thread while the index is built: its joins of every fitment and issue to
+    the node keys hold a hash table per thread each, and with two threads a 1M-unit plant's
+    build ran out of the writer's 512 MB memory limit (a 100k plant's out of 64 MB; with one
+    thread both fit, and on two cores the build takes no longer)."""
+    threads, locked = con.execute("SELECT current_setting('threads'), "
+                                  "current_setting('lock_configuration')").fetchone()  # type: ignore[misc]
+    if locked:  # a connection whose settings are fixed builds with what it has
+        yield
+        return
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
+
+
 def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
     """Rebuild every genealogy table from the lake's current rows (inside the caller's transaction)."""
+    with _one_thread(con):
+        return _build_index(con)
+
+
+def _build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
     start = time.perf_counter()
     con.execute("CREATE SCHEMA IF NOT EXISTS genealogy")
     _build_nodes(con)
@@ -116,7 +141,8 @@ def update_index(con: duckdb.DuckDBPyConnection, run_id: str,
     start = time.perf_counter()
     if not has_index(con) or set(updated) & EDGE_TABLES:
         return build_index(con)
-    added = extend_index(con, run_id, updated)
+    with _one_thread(con):
+        added = extend_index(con, run_id, updated)
     if added is None:  # a link is gone or a cycle closed: only a full build is exact
         return build_index(con)
     count = _count(con)
