@@ -35,18 +35,27 @@ def ingest_once(lake: Path, folders: list[Path]) -> dict:
 
 
 def main() -> None:
-    cmd, *rest = sys.argv[1:]
-    if cmd == "split":
-        base, run = split_tail(Path(rest[0]), Path(rest[1]))
-        print(base, run)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    split = sub.add_parser("split", help="a plant's CSV files as OUT/base (99 %%) and OUT/run")
+    split.add_argument("plant", type=Path)
+    split.add_argument("out", type=Path)
+    run = sub.add_parser("ingest", help="one whole run into LAKE; prints its phases")
+    run.add_argument("lake", type=Path)
+    run.add_argument("folders", type=Path, nargs="+")
+    args = parser.parse_args()
+    if args.cmd == "split":
+        base, tail = split_tail(args.plant, args.out)
+        print(base, tail)
         return
-    lake, folders = Path(rest[0]), [Path(p) for p in rest[1:]]
-    out = ingest_once(lake, folders)
+    out = ingest_once(args.lake, args.folders)
     print(f"rows {out['rows']:,}  quarantined {out['quarantined']:,}  wall {out['seconds']:.1f} s"
           f"  peak RSS {out['peak_rss_mib']:,.0f} MiB")
     for k, v in out["phases"].items():
         print(f"  {k:<28} {v:9.2f}")
-    with open(f"{lake}.runs.jsonl", "a") as fh:
+    with open(f"{args.lake}.runs.jsonl", "a") as fh:
         fh.write(json.dumps(out) + "\n")
 
 
