@@ -29,6 +29,7 @@ and DuckDB's zone maps prune well (perf-notes §1: text serials with a common pr
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,8 +70,11 @@ def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("SET threads = 1")
     try:
         yield
-    finally:
-        con.execute(f"SET threads = {int(threads)}")
+    except BaseException:  # the transaction is aborted: the caller rolls back, the error stands
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"SET threads = {int(threads)}")
+        raise
+    con.execute(f"SET threads = {int(threads)}")
 
 
 def build_index(con: duckdb.DuckDBPyConnection) -> IndexStats:
