@@ -14,7 +14,7 @@ from tracelake.synthetic.reports import junit_report
 
 def test_cases_across_chunks_keep_their_suite(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(junit, "CHUNK", 3)  # 7 + 2 cases: four chunks, one suite split over two
+    monkeypatch.setattr(junit, "WALK_CHUNK", 3)  # 7 + 2 cases: four chunks, one suite split over two
     a = {"name": "board-a", "timestamp": "2026-11-25T10:00:00", "hostname": "rig-1",
          "properties": {"serial_number": "SN-A"},
          "cases": [{"name": f"c{k}", "time": 0.5, "properties": {"value": f"{k}"}}
@@ -48,7 +48,7 @@ def test_values_are_stripped_in_a_chunk_without_hex(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The hex conversion is worked out only for a chunk holding a hex value; a chunk without
     one still reads its values and limits as the contract does (stripped, else as written)."""
-    monkeypatch.setattr(junit, "CHUNK", 2)  # chunk 1: no hex; chunk 2: one hex limit
+    monkeypatch.setattr(junit, "WALK_CHUNK", 2)  # chunk 1: no hex; chunk 2: one hex limit
     cases = [{"name": "a", "properties": {"value": " 3.30 ", "low_limit": " 3.1",
                                           "high_limit": "3.5 "}},
              {"name": "b", "properties": {"value": "0x", "high_limit": "x1"}},

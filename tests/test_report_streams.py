@@ -36,7 +36,7 @@ def _small_chunks(monkeypatch: pytest.MonkeyPatch, rows: int = 7) -> None:
     """Readers pack every ``rows`` rows and the ingest stages ``rows + 2`` at a time, so the
     reader's chunks and the ingest's chunks never line up."""
     monkeypatch.setattr(results, "CHUNK", rows)
-    monkeypatch.setattr(junit, "CHUNK", rows)
+    monkeypatch.setattr(junit, "WALK_CHUNK", rows)
     monkeypatch.setattr(orphans, "SLICE_ROWS", rows * 2)  # a run's orphans found in slices
     monkeypatch.setenv("TRACELAKE_CHUNK_ROWS", str(rows + 2))
 

@@ -43,6 +43,7 @@ from tracelake.intake.fill_down import apply_fill_down, match_fill_down
 from tracelake.intake.headers import resolve_headers
 from tracelake.intake.mapping import Mapping, Source
 from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read_source, report_format
+from tracelake.intake.readers.live import LiveChunks, Provisional
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.ducklake import retry_conflict
 from tracelake.lake.storage import (
@@ -589,6 +590,27 @@ def chunk_rows() -> int:
 def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
           source: Source, report: FileReport, run_id: str, writing: list[bool],
           clock: _Clock, again: Callable[[], RawFrame] | None = None) -> None:
+    """Load one file's rows (:func:`_load_once`). A report whose rows come while it is still
+    being read (:class:`~tracelake.intake.readers.live.LiveChunks`) and whose whole file turns
+    out to contradict what its first rows assumed (:class:`Provisional`) is loaded again from
+    its rows on disk, what the first attempt wrote taken out again (the stage is dropped)."""
+    if isinstance(raw.chunks, LiveChunks):
+        try:
+            _load_once(con, raw, contract, source, report, run_id, writing, clock, again)
+            return
+        except Provisional:
+            _load_once(con, raw.chunks.result(), contract, source, report, run_id, writing,
+                       clock, again)
+            report.notes.append("loaded from disk once the whole report was read: its "
+                                "later rows said what its first rows did not (columns "
+                                "filled, rows sharing a line, or dates)")
+            return
+    _load_once(con, raw, contract, source, report, run_id, writing, clock, again)
+
+
+def _load_once(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
+               source: Source, report: FileReport, run_id: str, writing: list[bool],
+               clock: _Clock, again: Callable[[], RawFrame] | None = None) -> None:
     """Map, type, check, upsert and quarantine one file's rows, :func:`chunk_rows` at a time.
 
     Each chunk is typed and checked in polars and its typed rows appended to a staging table in
@@ -628,17 +650,23 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
     report.extra_columns = [h for h in headers if h not in renames]
     if report.extra_columns:
         report.notes.append("extra columns kept in _extra: " + ", ".join(report.extra_columns))
-    decided = decide_date_orders(_date_text(frame, raw, contract, source, renames, path),
-                                 contract, dayfirst=source.dayfirst,
-                                 date_formats=source.date_formats, path=path, source=source.name)
+    live = raw.chunks if isinstance(raw.chunks, LiveChunks) else None
+    # rows that come as the report is read: its dates are looked at once it is read (settle)
+    decided = decide_date_orders(
+        frame if live else _date_text(frame, raw, contract, source, renames, path),
+        contract, dayfirst=source.dayfirst, date_formats=source.date_formats, path=path,
+        source=source.name)
     if decided:
         report.notes.append("date order read from the data: " + "; ".join(
             f"{c} as {', '.join(f)}" for c, f in decided.items()))
     # the file's text from here is held chunk by chunk, each freed once staged (a reader's
     # frame is made of chunks of its own, so most of its memory goes with them; a report read
     # as a stream is read back from disk a chunk at a time and mapped as it comes)
-    size = chunk_rows()
-    report.rows_read = raw.rows_read
+    # rows that come while the report is walked share this process with the replayed walk's
+    # buffers: a quarter chunk at a time (the 200 MB JUnit ingest peaked at 462-475 MB with
+    # half chunks, 447 with quarters, in the same time; the walking process adds 32)
+    size = max(1, chunk_rows() // 4) if live else chunk_rows()
+    report.rows_read = 0 if live else raw.rows_read
     text_cols = [c for c in raw.frame.columns if c != ROW]
     parts: Iterator[tuple[pl.DataFrame, pl.DataFrame]]
     if raw.chunks is not None:
@@ -648,6 +676,7 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
         parts = iter([(frame.slice(s, size), raw.frame.slice(s, size))
                       for s in range(0, frame.height, size)])
         raw.frame = raw.frame.clear()
+    shape = frame.clear()  # the mapped columns, no rows (settle looks at dates with them)
     del frame
     stage: Stage | DirectLoad
     if not report.reread and DirectLoad.usable(con, contract):
@@ -656,9 +685,24 @@ def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untype
                            run_id=run_id, now=datetime.now(UTC))
     else:
         stage = Stage(con, contract, writing, in_file=raw.chunks is not None)
+    settle = None
+    if live is not None:
+        def settle() -> None:
+            """The whole report read: it must agree with what its first rows assumed."""
+            final = live.settle()
+            if decide_date_orders(_date_text(shape, final, contract, source, renames, path),
+                                  contract, dayfirst=source.dayfirst,
+                                  date_formats=source.date_formats, path=path,
+                                  source=source.name) != decided:
+                raise Provisional
+            raw.problems = final.problems
+            report.notes[:0] = final.notes
+            report.steps_skipped = final.skipped
+            report.rows_read = final.rows_read
+            clock.lap("read")  # the walk's time, the rows so far checked beside it
     try:
         _load_staged(con, raw, parts, text_cols, contract, source, report, run_id, writing,
-                     clock, decided, stage, again)
+                     clock, decided, stage, again, settle)
     finally:
         stage.drop()
 
@@ -667,7 +711,8 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
                  parts: Iterator[tuple[pl.DataFrame, pl.DataFrame]], text_cols: list[str],
                  contract: TableContract, source: Source, report: FileReport, run_id: str,
                  writing: list[bool], clock: _Clock, decided: dict[str, tuple[str, ...]],
-                 stage: Stage | DirectLoad, again: Callable[[], RawFrame] | None) -> None:
+                 stage: Stage | DirectLoad, again: Callable[[], RawFrame] | None,
+                 settle: Callable[[], None] | None = None) -> None:
     path = report.path
     found: list[pl.DataFrame] = []  # failures per chunk: few, kept whole
     quoted: list[pl.DataFrame] = []  # the failing rows' text as read, as JSON
@@ -684,6 +729,8 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
             quoted.append(_as_written(text, failures[ROW], text_cols))
         stage.append(typed.frame, failures[ROW], blank_rows(typed.frame, contract))
         del typed, chunk, text
+    if settle is not None:
+        settle()
     dups = stage.duplicates()
     if dups.height:
         have = pl.concat(quoted)[ROW] if quoted else pl.Series(ROW, [], pl.Int64)

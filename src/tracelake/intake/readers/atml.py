@@ -20,7 +20,8 @@ from typing import Any
 
 from tracelake.errors import FileRejected
 from tracelake.intake.readers.base import RawFrame
-from tracelake.intake.readers.results import BROKEN_WORDS, ResultRows, number_text, verdict
+from tracelake.intake.readers.results import ResultRows
+from tracelake.intake.readers.values import BROKEN_WORDS, number_text, verdict
 from tracelake.intake.readers.xml_safe import local, release, safe_iterparse
 
 __all__ = ["read_atml"]

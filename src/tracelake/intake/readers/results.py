@@ -15,15 +15,16 @@ the whole file's rows are never in memory at once. Columns the contract does not
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import polars as pl
 
 from tracelake.intake.readers.base import PROBLEM_SCHEMA, ROW, RawFrame, no_problems
+from tracelake.intake.readers.live import Watch
 from tracelake.intake.readers.spool import Spool
+from tracelake.intake.readers.values import number_text, offset_time, verdict
 
 __all__ = ["COLUMNS", "ResultRows", "RowChunks", "number_text", "offset_time", "verdict"]
 
@@ -36,49 +37,13 @@ RUN_FIELDS = ("serial_number", "equipment_id", "operator", "software_version", "
 SCOPE, OFFSET = "_scope", "_offset"  # internal: the row's run, and its time on the run's clock
 CHUNK = 50_000
 
-PASS_WORDS = {"passed", "pass", "ok", "true"}
-FAIL_WORDS = {"failed", "fail", "false"}
-#: verdicts that say the step broke down: its reading is no verdict on the unit
-BROKEN_WORDS = {"error", "terminated", "aborted", "timeout", "running", "notstarted"}
-
-
-def verdict(status: str | None) -> str | None:
-    """``pass`` / ``fail`` for a passing or failing status; None for anything else."""
-    word = (status or "").strip().lower().replace(" ", "")
-    if word in PASS_WORDS:
-        return "pass"
-    if word in FAIL_WORDS:
-        return "fail"
-    return None
-
-
-def number_text(raw: str | None) -> str | None:
-    """A report's number as the contract reads it: hex (``0x1A``) as decimal, others as written."""
-    if raw is None:
-        return None
-    text = raw.strip()
-    if text[:2] in ("0x", "0X"):
-        try:
-            return str(int(text, 16))
-        except ValueError:
-            return text
-    return text
-
-
-def offset_time(start: datetime | None, seconds: float | None) -> str | None:
-    """An ISO time ``seconds`` after ``start`` (plant-local when ``start`` has no offset)."""
-    if start is None:
-        return None
-    if seconds is None or math.isnan(seconds):
-        return start.isoformat(timespec="milliseconds")
-    return (start + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
-
-
 class ResultRows:
     """test_results rows gathered column by column and packed into Arrow chunks."""
 
-    def __init__(self, path: str, report_format: str, *, stream: bool = False) -> None:
-        """``stream``: keep the packed chunks on disk and finish as :class:`RowChunks`."""
+    def __init__(self, path: str, report_format: str, *, stream: bool | Watch = False) -> None:
+        """``stream``: keep the packed chunks on disk and finish as :class:`RowChunks`; a
+        :class:`~.live.Watch`: so too, telling it of every chunk written and run ended, for a
+        caller taking the final chunks while the read goes on."""
         self.path = path
         self.report_format = report_format
         self._names = (*COLUMNS, ROW, SCOPE, OFFSET)
@@ -91,9 +56,17 @@ class ResultRows:
         self.scopes: dict[int, dict[str, object]] = {}
         self.current = 0
         self._spool = Spool() if stream else None
+        self._watch = stream if isinstance(stream, Watch) else None
+        if self._watch is not None:
+            self._watch.attach(self)
         self._row_numbers: list[pl.Series] = []  # streamed: every chunk's ROW (8 bytes a row)
         self._filled: Counter[str] = Counter()  # streamed: non-null values per column
         self._run_values: list[pl.DataFrame] = []  # streamed: per scope, any operator/station
+
+    @property
+    def spool(self) -> Spool | None:
+        """Where a streamed read keeps its chunks."""
+        return self._spool
 
     def discard(self) -> None:
         """Drop the rows kept so far (the reader failed: nothing of the file is loaded)."""
@@ -113,6 +86,8 @@ class ResultRows:
             self._filled[name] += chunk.height - n
         self._run_values.append(chunk.group_by(SCOPE).agg(
             pl.col("operator").is_not_null().any(), pl.col("equipment_id").is_not_null().any()))
+        if self._watch is not None:
+            self._watch.written(int(chunk[SCOPE].max() or 0), self._kept_columns())
 
     def scope(self, values: dict[str, object]) -> None:
         """What the current run (report, suite) says for all its rows: RUN_FIELDS, plus
@@ -122,6 +97,8 @@ class ResultRows:
 
     def next_scope(self) -> None:
         """Rows added from now on belong to a new run."""
+        if self._watch is not None:  # its rows not yet written are final when their chunk is
+            self._watch.ended(self.current, dict(self.scopes.get(self.current, {})))
         self.current += 1
 
     def add(self, row: int, values: dict[str, str | None], offset: float | None = None) -> None:
@@ -207,8 +184,7 @@ class ResultRows:
         if renumber:
             self.notes.append("rows are numbered by result order (the report puts several "
                               "results on one line)")
-        columns = [c for c in (*COLUMNS, ROW) if c in CONTRACT_COLUMNS or c == ROW
-                   or self._filled[c] > 0]
+        columns = self._kept_columns()
         lacking = []
         if spool.rows:
             seen = (pl.concat(self._run_values).group_by(SCOPE).agg(pl.all().any())
@@ -220,6 +196,11 @@ class ResultRows:
         return RawFrame(chunks.empty(), self._problem_frame(), notes=self._notes(lacking),
                         skipped=sum(self.skipped.values()), report_format=self.report_format,
                         chunks=chunks)
+
+    def _kept_columns(self) -> list[str]:
+        """The contract's columns, ROW, and every other column some row filled."""
+        return [c for c in (*COLUMNS, ROW) if c in CONTRACT_COLUMNS or c == ROW
+                or self._filled[c] > 0]
 
     def _problem_frame(self) -> pl.DataFrame:
         if not self.problems:
@@ -247,8 +228,13 @@ class ResultRows:
                 OFFSET: pl.Float64()}
 
     def _scope_table(self) -> pl.DataFrame:
+        return self.scope_table(self.scopes)
+
+    @staticmethod
+    def scope_table(scopes: dict[int, dict[str, object]]) -> pl.DataFrame:
+        """One row per run: its values (RUN_FIELDS), start and clock base, to join on rows."""
         rows = []
-        for sid, v in self.scopes.items():
+        for sid, v in scopes.items():
             start = v.get("start")
             rows.append({SCOPE: sid, **{f"_s_{c}": v.get(c) for c in RUN_FIELDS},
                          "_s_start": start if isinstance(start, datetime) else None,

@@ -43,6 +43,10 @@ class Spool:
         for i in range(self.chunks):
             yield pl.read_ipc(self.dir / f"{i:07d}.arrow", columns=columns)
 
+    def read_one(self, i: int) -> pl.DataFrame:
+        """Chunk ``i`` (counted from 0 in the order written)."""
+        return pl.read_ipc(self.dir / f"{i:07d}.arrow")
+
     def close(self) -> None:
         """Delete the folder and its chunks (idempotent)."""
         self._gone()
