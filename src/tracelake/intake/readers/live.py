@@ -18,16 +18,29 @@ file again from the rows on disk (:meth:`LiveChunks.result`: they are kept until
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import polars as pl
 
 from tracelake.intake.readers.base import ROW, RawFrame, no_problems
-
-if TYPE_CHECKING:  # pragma: no cover
-    from tracelake.intake.readers.results import ResultRows
+from tracelake.intake.readers.spool import Spool
 
 __all__ = ["LiveChunks", "Provisional", "Watch", "start"]
+
+
+class _Rows(Protocol):
+    """What is asked of the reader's :class:`~.results.ResultRows` (which tells the Watch)."""
+
+    report_format: str
+    scopes: dict[int, dict[str, object]]
+
+    @property
+    def spool(self) -> Spool | None: ...  # pragma: no cover
+
+    def runs_of(self, chunk: pl.DataFrame) -> list[int]: ...  # pragma: no cover
+
+    def finish_chunk(self, chunk: pl.DataFrame,
+                     runs: dict[int, dict[str, object]]) -> pl.DataFrame: ...  # pragma: no cover
 
 
 class Provisional(Exception):
@@ -41,7 +54,7 @@ class Watch:
 
     def __init__(self, pump: Callable[[], bool], close: Callable[[], None]) -> None:
         self._pump, self._close = pump, close
-        self.rows: ResultRows | None = None
+        self.rows: _Rows | None = None
         self.chunk_scopes: list[int] = []  # per chunk written, the last run it holds rows of
         self.open = 0  # the run being read: every lower one has ended
         self.ended_runs: dict[int, dict[str, object]] = {}
@@ -50,7 +63,7 @@ class Watch:
         self.result: RawFrame | None = None
 
     # -- told by ResultRows ------------------------------------------------------------------
-    def attach(self, rows: ResultRows) -> None:
+    def attach(self, rows: _Rows) -> None:
         """The reader's row gatherer (it calls this as it is made)."""
         self.rows = rows
 
@@ -122,8 +135,6 @@ class LiveChunks:
         return self.watch.result
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
-        from tracelake.intake.readers.results import SCOPE, ResultRows
-
         watch = self.watch
         i = 0
         while True:
@@ -133,13 +144,12 @@ class LiveChunks:
             rows = watch.rows
             assert rows is not None and rows.spool is not None
             chunk = rows.spool.read_one(i)
-            runs = {s: watch.ended_runs[s] for s in chunk[SCOPE].unique().to_list()
+            runs = {s: watch.ended_runs[s] for s in rows.runs_of(chunk)
                     if s in watch.ended_runs}
             self._used.update(runs)
             if watch.done:  # the read ended: the whole file's values (checked in settle)
                 runs = rows.scopes
-            yield ResultRows._apply_scopes(chunk, ResultRows.scope_table(runs)).select(
-                self.columns)
+            yield rows.finish_chunk(chunk, runs).select(self.columns)
             i += 1
 
     def settle(self) -> RawFrame:

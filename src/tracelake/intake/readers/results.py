@@ -197,6 +197,17 @@ class ResultRows:
                         skipped=sum(self.skipped.values()), report_format=self.report_format,
                         chunks=chunks)
 
+    @staticmethod
+    def runs_of(chunk: pl.DataFrame) -> list[int]:
+        """The runs (scopes) a packed chunk holds rows of."""
+        return chunk[SCOPE].unique().to_list()
+
+    @classmethod
+    def finish_chunk(cls, chunk: pl.DataFrame,
+                     runs: dict[int, dict[str, object]]) -> pl.DataFrame:
+        """A packed chunk finished with the values of ``runs`` (as :meth:`finish` does)."""
+        return cls._apply_scopes(chunk, cls.scope_table(runs))
+
     def _kept_columns(self) -> list[str]:
         """The contract's columns, ROW, and every other column some row filled."""
         return [c for c in (*COLUMNS, ROW) if c in CONTRACT_COLUMNS or c == ROW
