@@ -231,3 +231,22 @@ def test_a_walked_file_into_a_lake_holding_results_is_staged_and_upserted_alike(
     assert there.query("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_ingest%'") \
         == [(0,)]
     assert list(spool_dir.iterdir()) == [] and _walkers() == []
+
+
+def test_a_walking_process_killed_mid_walk_is_a_failure_not_a_short_file(
+        tmp_path: Path, spool_dir: Path, walked: list[int]) -> None:  # noqa: F811
+    """Its output ends without the walk's last event: the rows so far are not taken as all."""
+    path = tmp_path / "TEST-big.xml"
+    path.write_bytes(junit_report(_suites(400, 20)))
+    raw = read_source(path, stream=True)
+    try:
+        assert isinstance(raw.chunks, LiveChunks)
+        rows = iter(raw.chunks)
+        next(rows)
+        walker = raw.chunks.watch._pump.__self__  # type: ignore[attr-defined]
+        walker.proc.kill()
+        with pytest.raises(RuntimeError, match=r"the JUnit walk stopped \(exit code -9"):
+            list(rows)
+    finally:
+        raw.close()
+    assert list(spool_dir.iterdir()) == [] and _walkers() == []

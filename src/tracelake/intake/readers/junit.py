@@ -150,21 +150,33 @@ class _Walker:
 
     def _drain(self) -> None:
         """The thread: length-prefixed batches from the process's stdout into the queue (the
-        GIL is released while it waits on the pipe); None at the end of the output."""
+        GIL is released while it waits on the pipe); None at the end of the output, whole or
+        not (the pump then says why the walk stopped)."""
         out = self.proc.stdout
         assert out is not None
-        item: bytes | None = None
+        try:
+            while True:
+                head = out.read(8)
+                item = None
+                if len(head) == 8:
+                    size = struct.unpack("<Q", head)[0]
+                    data = out.read(size)
+                    item = data if len(data) == size else None
+                if not self._put(item) or item is None:
+                    return
+        except (OSError, ValueError):  # the pipe closed under it (the walk was let go)
+            self._put(None)
+
+    def _put(self, item: bytes | None) -> bool:
+        """Queue ``item``, waiting while the ingest is :data:`_AHEAD` batches behind; False
+        once the walk is let go."""
         while not self.stopped.is_set():
-            head = out.read(8)
-            item = out.read(struct.unpack("<Q", head)[0]) if len(head) == 8 else None
-            while not self.stopped.is_set():
-                try:
-                    self.batches.put(item, timeout=_POLL)
-                    break
-                except queue.Full:
-                    continue
-            if item is None:
-                return
+            try:
+                self.batches.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _pump(self) -> bool:
         """Replay one batch of the walk's events; False once the walk has ended."""
