@@ -152,7 +152,7 @@ def test_cases_sharing_a_line_late_load_the_file_again_numbered_by_order(
     _same(here, a, there, b)
 
 
-@pytest.mark.parametrize("broken", ["cut", "no serial"])
+@pytest.mark.parametrize("broken", ["cut", "no serial", "entity"])
 def test_a_walk_rejected_late_leaves_the_lake_as_it_was(
         tmp_path: Path, spool_dir: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
         walked: list[int], broken: str) -> None:
@@ -162,9 +162,13 @@ def test_a_walk_rejected_late_leaves_the_lake_as_it_was(
     data = junit_report(suites)
     if broken == "cut":
         data = data[: len(data) * 7 // 8]
+    if broken == "entity":  # an entity declared (the "billion laughs" shape), used late
+        head = b'<?xml version="1.0"?>\n<!DOCTYPE testsuites [<!ENTITY a "aaaaaaaa">]>\n'
+        data = head + data.split(b"\n", 1)[1].replace(b'name="c5"', b'name="&a;"')
     _here, a, there, b = _both(tmp_path, data, monkeypatch, walked)
     assert a["status"] == b["status"] == "rejected" and a["reason"] == b["reason"]
-    assert ("cut off" if broken == "cut" else "gives no UUT serial") in b["reason"]
+    assert {"cut": "cut off", "no serial": "gives no UUT serial",
+            "entity": "declares entities"}[broken] in b["reason"]
     assert (b["rows_loaded"], b["rows_quarantined"]) == (0, 0)
     assert there.query("SELECT count(*) FROM test_results") == [(0,)]
     assert list(spool_dir.iterdir()) == [] and _walkers() == []
