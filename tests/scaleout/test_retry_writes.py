@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import JOB_HEADER, UNIT_HEADER, Lake, job_row, report_of, write_csv
+from tests.helpers import (
+    JOB_HEADER,
+    OP_HEADER,
+    UNIT_HEADER,
+    Lake,
+    job_row,
+    op_row,
+    report_of,
+    write_csv,
+)
 from tracelake.errors import LakeError
 from tracelake.ingest import ingest
 from tracelake.ingest import run as run_module
@@ -60,6 +69,10 @@ def _plant(root: Path) -> dict[str, Path]:
     ])
     write_csv(mine / "units-bad.csv", ["product_code", "job_id", "status"],
               [["SPX-200", "J-1", "wip"]])  # no serial column: rejected
+    write_csv(mine / "operations-J-1.csv", OP_HEADER, [
+        *[op_row(serial_number=f"J-1-{i:04d}", started_at=f"2026-10-20T09:0{i}") for i in range(3)],
+        op_row(serial_number="J-1-0004", result="maybe"),  # not a result: quarantined
+    ])
     return {"base": base, "theirs": theirs, "mine": mine}
 
 
@@ -161,10 +174,11 @@ def test_a_lost_commit_writes_again_without_reading_and_leaves_the_same_lake(
     assert calm_reads["units-J-1.csv"] >= 1 and calm_reads["units-bad.csv"] >= 1
     # the retry wrote the first attempt's readings: loaded, rejected (the in-run duplicate is
     # only hashed again), kept in a folder that was there during the retry and is gone now
-    assert report.files_reused == 3
+    assert report.files_reused == 4
     assert seen[0] == ["0000000-valid.parquet"]  # attempt 1, after its first file
     assert seen[1] == ["0000000-valid.parquet", "0000002-quarantine.parquet",
-                       "0000002-valid.parquet"]  # the retry: what attempt 1 kept
+                       "0000002-valid.parquet", "0000004-quarantine.parquet",
+                       "0000004-valid.parquet"]  # the retry: what attempt 1 kept
     assert not _kept_folders(so_lake)
     # at the lake's new state: the other writer's units are updated or unchanged, not inserted
     units = report_of(report, "units-J-1.csv")
@@ -176,7 +190,8 @@ def test_a_lost_commit_writes_again_without_reading_and_leaves_the_same_lake(
     assert rows["main.units"] == 3 + 4 + 10 and rows["history.units"] == 2
     assert units["rows_quarantined"] == 4 and rows["main.quarantine"] >= 4
     assert rows["main.orphan_references"] >= 1
-    assert rows["main.ingest_files"] == 2 + 2 + 4 and rows["main.ingest_runs"] == 3
+    assert rows["main.operations"] == 3
+    assert rows["main.ingest_files"] == 2 + 2 + 5 and rows["main.ingest_runs"] == 3
 
 
 def test_a_file_the_other_writer_loaded_meanwhile_is_a_duplicate_on_the_retry(
@@ -189,7 +204,7 @@ def test_a_file_the_other_writer_loaded_meanwhile_is_a_duplicate_on_the_retry(
     others = [lambda: ingest([folders["theirs"]], so_lake.paths, site="other", **QUIET)]
     report = so_lake.ingest(folders["mine"], site="mine",
                             progress=_interfering(so_lake, others, seen), **QUIET)
-    assert report.conflicts == 1 and report.files_reused == 4
+    assert report.conflicts == 1 and report.files_reused == 5
     assert reads["units-J-2.csv"] == 2  # once by the other writer, once by this run's first try
     same = report_of(report, "units-J-2.csv")
     assert same["status"] == "duplicate" and same["rows_loaded"] == 0

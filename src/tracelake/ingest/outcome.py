@@ -29,14 +29,16 @@ from types import TracebackType
 
 import polars as pl
 
-from tracelake.contracts import TableContract
+from tracelake.contracts import CONTRACTS, TableContract
 from tracelake.ingest.report import FileReport
 from tracelake.ingest.stage import DirectLoad, Stage
+from tracelake.intake.mapping import Source
 from tracelake.intake.readers import ROW
 from tracelake.lake import ledger
 from tracelake.lake.storage import UpsertCounts, retire_rows, upsert
 
-__all__ = ["Keep", "Reading", "Readings", "quarantine_rows", "replay", "write_rows"]
+__all__ = ["Keep", "Reading", "Readings", "as_duplicate", "loaded_before", "quarantine_rows",
+           "replay", "reuse", "write_rows"]
 
 #: keeps a file's reading: (its report as read and checked, its stage holding the checked rows
 #: or None for a rejected file, its quarantine rows or None)
@@ -114,6 +116,38 @@ class Readings:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def loaded_before(readings: set[str | None] | None, source: Source, reread: bool) -> bool:
+    """Whether the file's identity (bytes, table, mapping) is in the ledger as loaded: a
+    duplicate. A ledger row from before v2 has no fingerprint and counts as the same reading."""
+    return readings is not None and not reread and (source.fingerprint() in readings
+                                                    or None in readings)
+
+
+def as_duplicate(report: FileReport) -> FileReport:
+    """The report of a file loaded before: nothing to do."""
+    report.status = "duplicate"
+    report.reason = ("the same bytes were loaded before under the same mapping: nothing to "
+                     "do (--reread reads them again)")
+    return report
+
+
+def reuse(con, kept: Reading, source: Source, run_id: str,  # type: ignore[no-untyped-def]
+          seen: dict[tuple[str, str], set[str | None]], reread: bool,
+          writing: list[bool]) -> FileReport:
+    """A file whose reading an earlier attempt kept, at the lake's state now: a duplicate if
+    another writer has loaded it meanwhile, else its kept rows written again (nothing read)."""
+    report = kept.fresh()
+    readings = seen.get((report.sha256 or "", report.table or ""))
+    if loaded_before(readings, source, reread):
+        return as_duplicate(FileReport(path=report.path, table=report.table,
+                                       sha256=report.sha256, status="loaded",
+                                       source=report.source))
+    report.reread = readings is not None
+    if report.status == "loaded" and report.table:
+        replay(con, kept, CONTRACTS[report.table], report, run_id, writing)
+    return report
 
 
 def replay(con, reading: Reading, contract: TableContract,  # type: ignore[no-untyped-def]

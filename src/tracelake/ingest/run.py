@@ -3,7 +3,8 @@
 The run reads each file (readers), maps its headers (mapping), types it (coerce), checks it against
 its contract (quality), upserts the valid rows and quarantines the rest with their reasons (lake,
 ledger), refreshes the orphan list, commits, and publishes a new read-only snapshot. If anything
-fails part-way the transaction is rolled back and the lake is as it was.
+fails part-way the transaction is rolled back and the lake is as it was. A scale-out run that
+loses its COMMIT to another writer goes again from its files' kept readings (outcome.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ from tracelake.derived.search import (
     update_search_index,
 )
 from tracelake.errors import FileRejected, LakeError, TracelakeError
-from tracelake.ingest.outcome import Keep, Reading, Readings, quarantine_rows, replay, write_rows
+from tracelake.ingest.outcome import (
+    Keep,
+    Readings,
+    as_duplicate,
+    loaded_before,
+    quarantine_rows,
+    reuse,
+    write_rows,
+)
 from tracelake.ingest.report import FileReport, IngestReport
 from tracelake.ingest.stage import DirectLoad, Stage
 from tracelake.intake.checks import blank_rows, check_frame, missing_required_columns
@@ -477,7 +486,8 @@ def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[n
         kept = readings.get(index) if readings is not None else None
         if kept is not None:
             readings.reused += 1  # type: ignore[union-attr]
-            report = _reuse(con, kept, source, run_id, seen, reread, writing, clock or _Clock())
+            report = reuse(con, kept, source, run_id, seen, reread, writing)
+            (clock or _Clock()).lap("load")
         else:
             report = _examine_file(con, path, source, run_id, seen, reread, writing,
                                    clock or _Clock(),
@@ -526,8 +536,8 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
     # identity (contract v2): bytes, table and the mapping entries that read them; a ledger row
     # from before v2 has no fingerprint and counts as the same reading
     readings = seen.get((sha, table))
-    if _loaded_before(readings, source, reread):
-        return _duplicate(report)
+    if loaded_before(readings, source, reread):
+        return as_duplicate(report)
     report.reread = readings is not None
     contract = CONTRACTS[table]
     try:
@@ -557,37 +567,6 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
         if writing[0] or _disk_full(exc):
             raise
         _reject(report, _unreadable(exc), keep)
-    return report
-
-
-def _loaded_before(readings: set[str | None] | None, source: Source, reread: bool) -> bool:
-    """Whether the file's identity (bytes, table, mapping) is in the ledger as loaded: a
-    duplicate. A ledger row from before v2 has no fingerprint and counts as the same reading."""
-    return readings is not None and not reread and (source.fingerprint() in readings
-                                                    or None in readings)
-
-
-def _duplicate(report: FileReport) -> FileReport:
-    report.status = "duplicate"
-    report.reason = ("the same bytes were loaded before under the same mapping: nothing to "
-                     "do (--reread reads them again)")
-    return report
-
-
-def _reuse(con, kept: Reading, source: Source, run_id: str,  # type: ignore[no-untyped-def]
-           seen: dict[tuple[str, str], set[str | None]], reread: bool, writing: list[bool],
-           clock: _Clock) -> FileReport:
-    """A file whose reading an earlier attempt kept, at the lake's state now: a duplicate if
-    another writer has loaded it meanwhile, else its kept rows written again (nothing read)."""
-    report = kept.fresh()
-    readings = seen.get((report.sha256 or "", report.table or ""))
-    if _loaded_before(readings, source, reread):
-        return _duplicate(FileReport(path=report.path, table=report.table,
-                                     sha256=report.sha256, status="loaded", source=report.source))
-    report.reread = readings is not None
-    if report.status == "loaded" and report.table:
-        replay(con, kept, CONTRACTS[report.table], report, run_id, writing)
-        clock.lap("load")
     return report
 
 
