@@ -258,3 +258,42 @@ def test_the_kept_readings_go_when_the_run_fails_or_loses_too_often(
     assert not _kept_folders(so_lake)
     assert so_lake.scalar("SELECT count(*) FROM ingest_runs WHERE site = 'mine'") == 0
     assert so_lake.scalar("SELECT count(*) FROM jobs WHERE job_id LIKE 'X-%'") == 3
+
+
+def test_a_file_read_meanwhile_under_another_mapping_is_read_again_on_the_retry(
+        so_lake: Lake, servers: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other writer loads the same bytes under another mapping (its reading takes a status
+    this run quarantines): on the retry this run's reading replaces it, as a run after it would
+    (the other reading's extra row to history, its quarantine rows closed)."""
+    import yaml
+
+    from tracelake.intake.mapping import load_mapping
+
+    folders = _plant(tmp_path / "in")
+    mapped = tmp_path / "in" / "mapped"
+    mapped.mkdir()
+    shutil.copyfile(folders["mine"] / "units-J-1.csv", mapped / "units-J-1.csv")
+    (tmp_path / "map.yaml").write_text(yaml.safe_dump({"sources": [
+        {"name": "other", "files": ["units-*"], "table": "units",
+         "values": {"status": {"bogus": "wip"}}}]}))
+    mapping = load_mapping(tmp_path / "map.yaml")
+    servers.configure(tmp_path / "lake-b")
+    calm = Lake(tmp_path / "lake-b")
+    for lake in (calm, so_lake):
+        lake.ingest(folders["base"], **QUIET)
+    calm.ingest(mapped, mapping=mapping, site="other", **QUIET)
+    expected = calm.ingest(folders["mine"], site="mine", **QUIET)
+    reads = _counting_reads(monkeypatch)
+    seen: list[list[str]] = []
+    others = [lambda: ingest([mapped], so_lake.paths, mapping=mapping, site="other", **QUIET)]
+    report = so_lake.ingest(folders["mine"], site="mine",
+                            progress=_interfering(so_lake, others, seen), **QUIET)
+    assert report.conflicts == 1 and report.files_reused == 4
+    assert reads["units-J-1.csv"] == 2 * 2  # the other writer's and this run's first attempt
+    units = report_of(report, "units-J-1.csv")
+    assert units["reread"] and units["rows_retired"] == 1 and units["quarantine_closed"] >= 3
+    assert [f.as_dict() for f in report.files] == [f.as_dict() for f in expected.files]
+    rows = _same_lakes(so_lake, calm)
+    assert rows["history.units"] >= 1 and not _kept_folders(so_lake)
+    assert so_lake.scalar("SELECT count(*) FROM quarantine WHERE superseded_by_run = ?",
+                          [report.run_id]) == units["quarantine_closed"]
