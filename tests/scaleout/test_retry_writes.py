@@ -297,3 +297,17 @@ def test_a_file_read_meanwhile_under_another_mapping_is_read_again_on_the_retry(
     assert rows["history.units"] >= 1 and not _kept_folders(so_lake)
     assert so_lake.scalar("SELECT count(*) FROM quarantine WHERE superseded_by_run = ?",
                           [report.run_id]) == units["quarantine_closed"]
+
+
+def test_the_table_report_says_the_run_went_again_and_what_it_reused(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tracelake.cli.intake import _print_ingest_table
+    from tracelake.ingest.report import FileReport
+
+    files = [FileReport(path="units.csv", table="units", sha256="x", status="loaded")]
+    _print_ingest_table(IngestReport("r-1", files, conflicts=2, files_reused=1))
+    shown = capsys.readouterr().out
+    assert "lost its commit to another writer 2 time(s)" in shown
+    assert "1 file(s) written from the first reading, not read again" in shown
+    _print_ingest_table(IngestReport("r-2", files))
+    assert "lost its commit" not in capsys.readouterr().out
