@@ -8,11 +8,12 @@ typing, checking) depends on the file's bytes and its mapping only.
 In the scale-out mode a run that loses its COMMIT to another writer (a DuckLake transaction
 conflict) is rolled back and goes again. Its first attempt keeps what each file's reading gave
 (:class:`Readings`): the valid typed rows and the quarantine rows as Parquet files in a private
-folder under the lake's spill folder (outside the transaction, which the rollback empties, and
-on disk, so no file's rows wait in memory), and the file's report (counts, notes, encoding,
-decisions). A retry then redoes only what depends on the lake at its new snapshot: whether the
-file is now a duplicate, the upsert, the quarantine and the closing of an earlier reading's, the
-ledger (:func:`replay`). The folder goes when the run ends: committed, failed, or lost too often.
+folder of the lake folder (outside the transaction, which the rollback empties, and on disk, so
+no file's rows wait in memory), and the file's report (counts, notes, encoding, decisions). A
+retry then redoes only what depends on the lake at its new snapshot: whether the file is now a
+duplicate, the upsert, the quarantine and the closing of an earlier reading's, the ledger
+(:func:`reuse`, :func:`replay`). The folder goes when the run ends: committed, failed, or lost
+too often.
 """
 
 from __future__ import annotations
@@ -61,10 +62,14 @@ class Reading:
 
 class Readings:
     """The readings of one run's files, kept on disk across its attempts (a context manager:
-    the folder, made at the first file kept, is deleted when the run ends)."""
+    the folder, made at the first file kept, is deleted when the run ends).
 
-    def __init__(self, spill: Path) -> None:
-        self.spill = spill
+    The folder is ``.tracelake-kept-*`` in the lake folder, beside the spill folder (``.tmp``),
+    not in it: a DuckDB that made ``.tmp`` deletes it whole when it closes, and another writer
+    on this machine may close while this run is still going."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self.dir: Path | None = None
         self.reused = 0  # files of the current attempt written from a kept reading
         self._kept: dict[int, Reading] = {}
@@ -72,14 +77,20 @@ class Readings:
 
     def _folder(self) -> Path:
         if self.dir is None:
-            self.spill.mkdir(parents=True, exist_ok=True)
-            self.dir = Path(tempfile.mkdtemp(prefix="tracelake-kept-", dir=self.spill))
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.dir = Path(tempfile.mkdtemp(prefix=".tracelake-kept-", dir=self.root))
             self._gone = weakref.finalize(self, shutil.rmtree, self.dir, ignore_errors=True)
         return self.dir
 
     def get(self, key: int) -> Reading | None:
-        """The kept reading of the run's ``key``-th file, if an earlier attempt kept one."""
-        return self._kept.get(key)
+        """The kept reading of the run's ``key``-th file, if an earlier attempt kept one (and
+        its files are still there: deleted from outside, the file is read again)."""
+        kept = self._kept.get(key)
+        if kept is not None and not all(Path(p).is_file() for p in (kept.valid, kept.quarantine)
+                                        if p):
+            del self._kept[key]
+            return None
+        return kept
 
     def keeper(self, key: int) -> Keep:
         """What keeps the reading of the run's ``key``-th file (called once it is checked)."""

@@ -239,9 +239,9 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
         files = [(f, s) for f, s in files if s.table in tables]
         refusals = [r for r in refusals if r[1].table in tables]
     config = lake_paths.config
+    # scale-out: each file's reading kept on disk, so that a lost commit only writes again
+    readings = Readings(lake_paths.root) if config is not None else None
     # scale-out: the derived indexes are each machine's own (refreshed after the commit)
-    # scale-out: each file's reading kept on disk, so that a lost commit writes again only
-    readings = Readings(lake_paths.spill) if config is not None else None
     run = _Run(new_run_id(), datetime.now(UTC), mapping, genealogy and config is None,
                search and config is None, progress, reread=reread, warnings=warnings,
                readings=readings)
