@@ -230,6 +230,30 @@ def test_a_file_the_other_writer_loaded_meanwhile_is_a_duplicate_on_the_retry(
     assert not _kept_folders(so_lake)
 
 
+def test_kept_readings_deleted_from_outside_are_read_again(
+        so_lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _plant(tmp_path / "in")
+    so_lake.ingest(folders["base"], **QUIET)
+    gone: list[Path] = []
+
+    def other_writer() -> None:
+        ingest([folders["theirs"]], so_lake.paths, site="other", **QUIET)
+        gone.extend(_kept_folders(so_lake))
+        for folder in gone:
+            shutil.rmtree(folder)
+
+    reads = _counting_reads(monkeypatch)
+    report = so_lake.ingest(folders["mine"], site="mine",
+                            progress=_interfering(so_lake, [other_writer], []), **QUIET)
+    assert gone and report.conflicts == 1
+    # the first file's reading went with the folder; the later ones were kept in it made again
+    assert report.files_reused == 3
+    assert reads["jobs-J-1-copy.csv"] == 2  # its reading was gone: read again
+    assert report_of(report, "units-J-1.csv")["rows_updated"] == 2
+    assert so_lake.scalar("SELECT count(*) FROM units") == 3 + 4 + 10
+    assert not _kept_folders(so_lake)
+
+
 def test_the_kept_readings_go_when_the_run_fails_or_loses_too_often(
         so_lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folders = _plant(tmp_path / "in")

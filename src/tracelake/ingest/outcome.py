@@ -80,6 +80,7 @@ class Readings:
             self.root.mkdir(parents=True, exist_ok=True)
             self.dir = Path(tempfile.mkdtemp(prefix=".tracelake-kept-", dir=self.root))
             self._gone = weakref.finalize(self, shutil.rmtree, self.dir, ignore_errors=True)
+        self.dir.mkdir(exist_ok=True)  # deleted from outside: made again
         return self.dir
 
     def get(self, key: int) -> Reading | None:
