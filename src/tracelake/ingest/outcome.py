@@ -48,16 +48,23 @@ Keep = Callable[[FileReport, "Stage | DirectLoad | None", "pl.DataFrame | None"]
 
 @dataclass
 class Reading:
-    """What one file's reading gave, whatever the lake holds: its report (loaded or rejected,
-    without the lake's counts), and for a loaded file its valid rows and quarantine rows."""
+    """What one file's reading gave, whatever the lake holds: its report (loaded or rejected;
+    the lake's counts cleared when it is used), and for a loaded file its valid rows and
+    quarantine rows."""
 
     report: FileReport
     valid: str | None = None  # Parquet: the contract's columns, _row, _extra
     quarantine: str | None = None  # Parquet: _row, column, rule, message, raw
 
     def fresh(self) -> FileReport:
-        """A copy of the report to fill in at the lake's new state."""
-        return copy.deepcopy(self.report)
+        """A copy of the report as the first attempt ended it (notes added after the file's
+        rows were kept included), its counts of what the lake did cleared, to fill in at the
+        lake's new state."""
+        report = copy.deepcopy(self.report)
+        report.rows_inserted = report.rows_updated = report.rows_unchanged = 0
+        report.rows_retired = report.quarantine_closed = 0
+        report.reread = False
+        return report
 
 
 class Readings:
@@ -102,8 +109,9 @@ class Readings:
 
     def keep(self, key: int, report: FileReport, stage: Stage | DirectLoad | None,
              quarantine: pl.DataFrame | None) -> None:
-        """Keep a file's reading: its report as it is now, its stage's valid rows, its
-        quarantine rows (written before the file's rows go to the lake)."""
+        """Keep a file's reading: its report (the object: copied when it is used, as the
+        attempt ended it), its stage's valid rows, its quarantine rows (written before the
+        file's rows go to the lake)."""
         folder = self._folder()
         valid = bad = None
         if stage is not None:
@@ -114,7 +122,7 @@ class Readings:
         if quarantine is not None:
             bad = str(folder / f"{key:07d}-quarantine.parquet")
             quarantine.write_parquet(bad)
-        self._kept[key] = Reading(copy.deepcopy(report), valid, bad)
+        self._kept[key] = Reading(report, valid, bad)
 
     def close(self) -> None:
         """Delete the folder and what it holds (idempotent)."""
