@@ -112,7 +112,8 @@ def child(kind: str, lake: Path, paths: list[Path], site: str | None) -> dict[st
         r = ingest(paths, LakePaths.of(lake), site=site)
     seconds = time.perf_counter() - t
     return {"rows": r.totals["rows_loaded"], "quarantined": r.totals["rows_quarantined"],
-            "seconds": seconds, "conflicts": r.conflicts, "run_id": r.run_id,
+            "seconds": seconds, "conflicts": r.conflicts, "files_reused": r.files_reused,
+            "run_id": r.run_id,
             "phases": r.seconds,
             "peak_rss_mib": harness.rss_mib()}
 
@@ -230,16 +231,23 @@ def sites_part(args: Any, servers: Any) -> dict[str, Any]:
     wall = time.perf_counter() - t
     same = digest(one) == digest(three)
     rows = sum(w["rows"] for w in writers)
+    def read_s(w: dict[str, Any]) -> float:  # reading and checking, every attempt's
+        return w["phases"].get("read", 0.0) + w["phases"].get("check", 0.0)
+
     table = [("one writer, all sites", single["rows"], single["wall"],
-              single["rows"] / single["wall"], single["conflicts"], 1.0)]
+              single["rows"] / single["wall"], single["conflicts"], single["files_reused"],
+              read_s(single), 1.0)]
     table += [(f"  writer {s} (at once)", w["rows"], w["wall"], w["rows"] / w["wall"],
-               w["conflicts"], None) for s, w in zip(SITES, writers, strict=True)]
+               w["conflicts"], w["files_reused"], read_s(w), None)
+              for s, w in zip(SITES, writers, strict=True)]
     table.append(("three writers at once", rows, wall, rows / wall,
-                  sum(w["conflicts"] for w in writers), harness.ratio(wall, single["wall"])))
+                  sum(w["conflicts"] for w in writers), sum(w["files_reused"] for w in writers),
+                  sum(read_s(w) for w in writers), harness.ratio(wall, single["wall"])))
     print(f"\n{args.units:,}-unit plant split by site; DuckLake on PostgreSQL, data "
           f"{'on S3 (moto)' if args.s3 else 'in a folder'}\n")
-    harness.print_table(["run", "rows", "seconds", "rows/s", "conflicts retried", "x one writer"],
-                        table, ["", ",", ".1f", ",.0f", "", ".2f"])
+    harness.print_table(["run", "rows", "seconds", "rows/s", "conflicts retried",
+                         "files reused", "read+check s", "x one writer"],
+                        table, ["", ",", ".1f", ",.0f", "", "", ".1f", ".2f"])
     print(f"\nsame rows in both lakes (count and hash of every column, per table): {same}")
     if not same:
         raise SystemExit("the lakes differ: a row was lost or doubled")

@@ -192,12 +192,12 @@ def test_a_write_failure_after_the_chunks_costs_only_the_file(
         tmp_path: Path, landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The lake refusing the staged rows (the run's transaction aborted) rejects the file and
     the run goes again without it: nothing half-loaded, the other files in."""
-    from tracelake.ingest import run
+    from tracelake.ingest import outcome, run
 
     write_csv(landing / "operations.csv", OP_HEADER, _ops(50, **{"45": {"operator": ""}}))
     write_csv(landing / "units.csv", ["serial_number", "product_code", "job_id", "status"],
               [["S-1", "SPX-200", "J-1", "wip"]])
-    real = run.upsert
+    real = outcome.upsert
 
     def refuse_ops(con, contract, rows, **kw):  # type: ignore[no-untyped-def]
         counts = real(con, contract, rows, **kw)
@@ -205,7 +205,7 @@ def test_a_write_failure_after_the_chunks_costs_only_the_file(
             con.execute("SELECT CAST('x' AS INTEGER)")  # a real DuckDB failure mid-transaction
         return counts
 
-    monkeypatch.setattr(run, "upsert", refuse_ops)
+    monkeypatch.setattr(outcome, "upsert", refuse_ops)
     # staged and upserted (a first load is written directly: the test below)
     monkeypatch.setattr(run.DirectLoad, "usable", staticmethod(lambda con, contract: False))
     lake, report = _ingest(tmp_path, "lake", landing, 7, monkeypatch)

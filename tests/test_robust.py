@@ -161,11 +161,11 @@ def test_a_source_column_named_row_is_kept(lake: Lake, landing: Path) -> None:
 
 def test_a_file_the_lake_refuses_while_writing_costs_only_itself(
         lake: Lake, landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracelake.ingest import run
+    from tracelake.ingest import outcome, run
 
     _good(landing)
     write_csv(landing / "units.csv", UNIT_HEADER, [["S-1", "SPX-200", "J-GOOD", "wip"]])
-    real = run.upsert
+    real = outcome.upsert
 
     def refuse_units(con, contract, rows, **kw):  # type: ignore[no-untyped-def]
         counts = real(con, contract, rows, **kw)
@@ -173,7 +173,7 @@ def test_a_file_the_lake_refuses_while_writing_costs_only_itself(
             raise duckdb.ConversionException("Conversion Error: simulated refusal")
         return counts
 
-    monkeypatch.setattr(run, "upsert", refuse_units)
+    monkeypatch.setattr(outcome, "upsert", refuse_units)
     # staged and upserted (a table's first rows written directly: test_ingest_chunks.py)
     monkeypatch.setattr(run.DirectLoad, "usable", staticmethod(lambda con, contract: False))
     files = _files(lake.ingest(landing))

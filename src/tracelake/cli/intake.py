@@ -91,6 +91,10 @@ def _print_ingest_table(report) -> None:  # type: ignore[no-untyped-def]
     out.print(f"{t['files']} files, {t['rows_read']} rows read, {t['rows_loaded']} loaded, "
               f"{t['rows_quarantined']} quarantined; {report.orphan_references} orphan "
               f"references", highlight=False)
+    if report.conflicts:  # scale-out: another writer committed first
+        out.print(f"lost its commit to another writer {report.conflicts} time(s) and went "
+                  f"again: {report.files_reused} file(s) written from the first reading, not "
+                  "read again", highlight=False)
 
 
 # ------------------------------------------------------------------ generate

@@ -59,6 +59,10 @@ class IngestReport:
     seconds: dict[str, float] = field(default_factory=dict)
     #: scale-out: how often the run lost its commit to another writer and ran again
     conflicts: int = 0
+    #: scale-out: files the last attempt wrote from an earlier attempt's reading, after a lost
+    #: commit: not read, typed or checked again (``seconds`` adds up every attempt's phases, so
+    #: ``read`` and ``check`` are the first attempt's; ``keep``: writing the readings aside)
+    files_reused: int = 0
 
     @property
     def totals(self) -> dict[str, int]:
@@ -89,4 +93,5 @@ class IngestReport:
         return {"run_id": self.run_id, "files": [f.as_dict() for f in self.files],
                 "totals": self.totals, "orphan_references": self.orphan_references,
                 "published": self.published, "genealogy": self.genealogy, "search": self.search,
-                "warnings": self.warnings, "seconds": self.seconds}
+                "warnings": self.warnings, "seconds": self.seconds,
+                "conflicts": self.conflicts, "files_reused": self.files_reused}

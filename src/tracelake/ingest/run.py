@@ -3,7 +3,8 @@
 The run reads each file (readers), maps its headers (mapping), types it (coerce), checks it against
 its contract (quality), upserts the valid rows and quarantines the rest with their reasons (lake,
 ledger), refreshes the orphan list, commits, and publishes a new read-only snapshot. If anything
-fails part-way the transaction is rolled back and the lake is as it was.
+fails part-way the transaction is rolled back and the lake is as it was. A scale-out run that
+loses its COMMIT to another writer goes again from its files' kept readings (outcome.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ from tracelake.derived.search import (
     update_search_index,
 )
 from tracelake.errors import FileRejected, LakeError, TracelakeError
+from tracelake.ingest.outcome import (
+    Keep,
+    Readings,
+    as_duplicate,
+    loaded_before,
+    quarantine_rows,
+    reuse,
+    write_rows,
+)
 from tracelake.ingest.report import FileReport, IngestReport
 from tracelake.ingest.stage import DirectLoad, Stage
 from tracelake.intake.checks import blank_rows, check_frame, missing_required_columns
@@ -46,15 +56,7 @@ from tracelake.intake.readers import REPORT_TABLE, ROW, SUFFIXES, RawFrame, read
 from tracelake.intake.readers.live import LiveChunks, Provisional
 from tracelake.lake import ledger, orphans, snapshot
 from tracelake.lake.ducklake import retry_conflict
-from tracelake.lake.storage import (
-    LakePaths,
-    UpsertCounts,
-    check_site,
-    connect_writer,
-    retire_rows,
-    set_site,
-    upsert,
-)
+from tracelake.lake.storage import LakePaths, check_site, connect_writer, set_site
 
 __all__ = ["discover", "discover_files", "ingest"]
 
@@ -237,10 +239,13 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
         files = [(f, s) for f, s in files if s.table in tables]
         refusals = [r for r in refusals if r[1].table in tables]
     config = lake_paths.config
+    # scale-out: each file's reading kept on disk, so that a lost commit only writes again
+    readings = Readings(lake_paths.root) if config is not None else None
     # scale-out: the derived indexes are each machine's own (refreshed after the commit)
     run = _Run(new_run_id(), datetime.now(UTC), mapping, genealogy and config is None,
-               search and config is None, progress, reread=reread, warnings=warnings)
-    with connect_writer(lake_paths) as con:
+               search and config is None, progress, reread=reread, warnings=warnings,
+               readings=readings)
+    with connect_writer(lake_paths) as con, readings or contextlib.nullcontext():
         set_site(con, check_site(site or (config.site if config else "main")))
         snapshot.remove_leftovers(lake_paths)
         failed: dict[str, str] = {}  # files whose rows the lake refused: rejected next attempt
@@ -277,8 +282,8 @@ def ingest(paths: Sequence[Path | str], lake: Path | str | LakePaths, *,
 class _Clock:
     """Seconds per phase of a run (laps added up by name), for the report."""
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+    def __init__(self, seconds: dict[str, float] | None = None) -> None:
+        self.seconds: dict[str, float] = {} if seconds is None else seconds
         self._t = time.perf_counter()
 
     def lap(self, name: str | None = None) -> None:
@@ -303,10 +308,12 @@ class _Run:
 
     def __init__(self, run_id: str, started: datetime, mapping: Mapping, genealogy: bool,
                  search: bool, progress: Progress | None, *, reread: bool = False,
-                 warnings: list[str] | None = None) -> None:
+                 warnings: list[str] | None = None, readings: Readings | None = None) -> None:
         self.run_id, self.started, self.mapping = run_id, started, mapping
         self.genealogy, self.search, self.progress = genealogy, search, progress
         self.reread, self.warnings = reread, warnings or []
+        self.readings = readings  # scale-out: the files' readings, kept across attempts
+        self.seconds: dict[str, float] = {}  # every attempt's phases, added up
 
     def once(self, con, files: list[tuple[Path, Source]],  # type: ignore[no-untyped-def]
              refusals: list[tuple[Path, Source, str]], failed: dict[str, str]) -> IngestReport:
@@ -314,7 +321,9 @@ class _Run:
         run_id = self.run_id
         reports: list[FileReport] = []
         committing = False
-        clock = _Clock()
+        clock = _Clock(self.seconds)
+        if self.readings is not None:
+            self.readings.reused = 0
         con.execute("BEGIN TRANSACTION")
         try:
             seen = ledger.loaded_identities(con)
@@ -322,7 +331,7 @@ class _Run:
                 if self.progress:
                     self.progress(done, len(files), _shown(path))
                 report = _ingest_file(con, path, source, run_id, seen, failed, self.reread,
-                                      clock)
+                                      clock, self.readings, done)
                 if report.status == "loaded" and report.table:
                     seen.setdefault((report.sha256, report.table), set()).add(
                         source.fingerprint())
@@ -340,7 +349,8 @@ class _Run:
             n_orphans = orphans.refresh(con, changed, run_id, replaced)
             clock.lap("orphans")
             result = IngestReport(run_id, reports, orphan_references=n_orphans,
-                                  warnings=self.warnings, seconds=clock.seconds)
+                                  warnings=self.warnings, seconds=clock.seconds,
+                                  files_reused=self.readings.reused if self.readings else 0)
             if self.genealogy and (changed & set(GENEALOGY_TABLES) or not has_index(con)):
                 updated = {r.table for r in reports if r.table and
                            (r.rows_updated or r.rows_retired)}
@@ -461,7 +471,10 @@ def _version() -> str:
 
 def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
                  seen: dict[tuple[str, str], set[str | None]], failed: dict[str, str],
-                 reread: bool, clock: _Clock | None = None) -> FileReport:
+                 reread: bool, clock: _Clock | None = None, readings: Readings | None = None,
+                 index: int = 0) -> FileReport:
+    """One file of the run, to its ledger row (a file whose reading an earlier attempt kept
+    is not read again: only its writes are done again, at the lake's state now)."""
     key = str(path)
     if key in failed:
         report = FileReport(path=_shown(path), table=source.table, sha256=None,
@@ -470,8 +483,15 @@ def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[n
         return report
     writing = [False]
     try:
-        report = _examine_file(con, path, source, run_id, seen, reread, writing,
-                               clock or _Clock())
+        kept = readings.get(index) if readings is not None else None
+        if kept is not None:
+            readings.reused += 1  # type: ignore[union-attr]
+            report = reuse(con, kept, source, run_id, seen, reread, writing)
+            (clock or _Clock()).lap("load")
+        else:
+            report = _examine_file(con, path, source, run_id, seen, reread, writing,
+                                   clock or _Clock(),
+                                   readings.keeper(index) if readings is not None else None)
         _record(con, report, run_id, path, source)
     except _WriteFailed:
         raise
@@ -489,7 +509,7 @@ def _ingest_file(con, path: Path, source: Source, run_id: str,  # type: ignore[n
 
 def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[no-untyped-def]
                   seen: dict[tuple[str, str], set[str | None]], reread: bool,
-                  writing: list[bool], clock: _Clock) -> FileReport:
+                  writing: list[bool], clock: _Clock, keep: Keep | None = None) -> FileReport:
     table = source.table
     report = FileReport(path=_shown(path), table=table, sha256=None, status="loaded",
                         source=None if source.name == "default" else source.name)
@@ -516,12 +536,8 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
     # identity (contract v2): bytes, table and the mapping entries that read them; a ledger row
     # from before v2 has no fingerprint and counts as the same reading
     readings = seen.get((sha, table))
-    if readings is not None and not reread and (source.fingerprint() in readings
-                                               or None in readings):
-        report.status = "duplicate"
-        report.reason = ("the same bytes were loaded before under the same mapping: nothing to "
-                         "do (--reread reads them again)")
-        return report
+    if loaded_before(readings, source, reread):
+        return as_duplicate(report)
     report.reread = readings is not None
     contract = CONTRACTS[table]
     try:
@@ -538,11 +554,11 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
                                json_key=source.json_key)
 
         try:
-            _load(con, raw, contract, source, report, run_id, writing, clock, again)
+            _load(con, raw, contract, source, report, run_id, writing, clock, again, keep)
         finally:
             raw.close()
     except FileRejected as exc:
-        _reject(report, exc.reason)
+        _reject(report, exc.reason, keep)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as exc:  # incl. a reader's Rust panic (BaseException)
@@ -550,14 +566,16 @@ def _examine_file(con, path: Path, source: Source, run_id: str,  # type: ignore[
             raise KeyboardInterrupt from None
         if writing[0] or _disk_full(exc):
             raise
-        _reject(report, _unreadable(exc))
+        _reject(report, _unreadable(exc), keep)
     return report
 
 
-def _reject(report: FileReport, reason: str) -> None:
+def _reject(report: FileReport, reason: str, keep: Keep | None = None) -> None:
     report.status = "rejected"
     report.reason = reason
     report.rows_read = report.rows_loaded = report.rows_quarantined = 0
+    if keep is not None:  # read and refused: the same on any attempt
+        keep(report, None, None)
 
 
 def _unreadable(exc: BaseException) -> str:
@@ -589,28 +607,30 @@ def chunk_rows() -> int:
 
 def _load(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
           source: Source, report: FileReport, run_id: str, writing: list[bool],
-          clock: _Clock, again: Callable[[], RawFrame] | None = None) -> None:
+          clock: _Clock, again: Callable[[], RawFrame] | None = None,
+          keep: Keep | None = None) -> None:
     """Load one file's rows (:func:`_load_once`). A report whose rows come while it is still
     being read (:class:`~tracelake.intake.readers.live.LiveChunks`) and whose whole file turns
     out to contradict what its first rows assumed (:class:`Provisional`) is loaded again from
     its rows on disk, what the first attempt wrote taken out again (the stage is dropped)."""
     if isinstance(raw.chunks, LiveChunks):
         try:
-            _load_once(con, raw, contract, source, report, run_id, writing, clock, again)
+            _load_once(con, raw, contract, source, report, run_id, writing, clock, again, keep)
             return
         except Provisional:
             _load_once(con, raw.chunks.result(), contract, source, report, run_id, writing,
-                       clock, again)
+                       clock, again, keep)
             report.notes.append("loaded from disk once the whole report was read: its "
                                 "later rows said what its first rows did not (columns "
                                 "filled, rows sharing a line, or dates)")
             return
-    _load_once(con, raw, contract, source, report, run_id, writing, clock, again)
+    _load_once(con, raw, contract, source, report, run_id, writing, clock, again, keep)
 
 
 def _load_once(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-untyped-def]
                source: Source, report: FileReport, run_id: str, writing: list[bool],
-               clock: _Clock, again: Callable[[], RawFrame] | None = None) -> None:
+               clock: _Clock, again: Callable[[], RawFrame] | None = None,
+               keep: Keep | None = None) -> None:
     """Map, type, check, upsert and quarantine one file's rows, :func:`chunk_rows` at a time.
 
     Each chunk is typed and checked in polars and its typed rows appended to a staging table in
@@ -702,7 +722,7 @@ def _load_once(con, raw: RawFrame, contract: TableContract,  # type: ignore[no-u
             clock.lap("read")  # the walk's time, the rows so far checked beside it
     try:
         _load_staged(con, raw, parts, text_cols, contract, source, report, run_id, writing,
-                     clock, decided, stage, again, settle)
+                     clock, decided, stage, again, settle, keep)
     finally:
         stage.drop()
 
@@ -712,7 +732,8 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
                  contract: TableContract, source: Source, report: FileReport, run_id: str,
                  writing: list[bool], clock: _Clock, decided: dict[str, tuple[str, ...]],
                  stage: Stage | DirectLoad, again: Callable[[], RawFrame] | None,
-                 settle: Callable[[], None] | None = None) -> None:
+                 settle: Callable[[], None] | None = None,
+                 keep: Keep | None = None) -> None:
     path = report.path
     found: list[pl.DataFrame] = []  # failures per chunk: few, kept whole
     quoted: list[pl.DataFrame] = []  # the failing rows' text as read, as JSON
@@ -747,24 +768,18 @@ def _load_staged(con, raw: RawFrame,  # type: ignore[no-untyped-def]
     if report.rows_read != report.rows_loaded + report.rows_quarantined:  # never expected
         raise RuntimeError(f"{path}: {report.rows_read} rows read but {report.rows_loaded} "
                            f"loaded and {report.rows_quarantined} quarantined")
-    clock.lap("check")
-    now = stage.now if isinstance(stage, DirectLoad) else datetime.now(UTC)
-    writing[0] = True  # from here a failure leaves rows of this file in the transaction
-    valid = stage.valid_view(path=path, sha256=report.sha256 or "", run_id=run_id, now=now)
-    if report.reread:  # rows the earlier reading loaded and this one does not: to history
-        report.rows_retired = retire_rows(con, contract, valid, sha256=report.sha256,
-                                          run_id=run_id, source_file=path)
-        report.quarantine_closed = ledger.close_quarantine(con, report.sha256, contract.name,
-                                                           run_id)
-    counts = UpsertCounts(inserted=report.rows_loaded) if stage.direct else \
-        upsert(con, contract, valid, run_id=run_id, source_file=path)
-    report.rows_inserted, report.rows_updated, report.rows_unchanged = \
-        counts.inserted, counts.updated, counts.unchanged
+    bad = None
     if failures.height:
         report.quarantined_by_rule = dict(
             failures.group_by("rule").agg(pl.col(ROW).n_unique()).sort("rule").iter_rows())
-        _quarantine(con, pl.concat(quoted) if quoted else None, raw.problems, failures,
-                    report, run_id, now)
+        bad = quarantine_rows(pl.concat(quoted) if quoted else None, raw.problems, failures)
+    del quoted, failures
+    clock.lap("check")
+    if keep is not None:  # scale-out: kept for an attempt after a lost commit
+        keep(report, stage, bad)
+        clock.lap("keep")
+    now = stage.now if isinstance(stage, DirectLoad) else datetime.now(UTC)
+    write_rows(con, stage, contract, report, bad, run_id, writing, now)
     clock.lap("load")
 
 
@@ -916,24 +931,6 @@ def _as_written(text: pl.DataFrame, rows: pl.Series, text_cols: list[str]) -> pl
     return text.filter(pl.col(ROW).is_in(rows.unique().implode())).select(
         ROW, pl.struct(text_cols).struct.json_encode().alias("raw") if text_cols
         else pl.lit("{}").alias("raw"))
-
-
-def _quarantine(con, raw_rows: pl.DataFrame | None,  # type: ignore[no-untyped-def]
-                problems: pl.DataFrame, failures: pl.DataFrame, report: FileReport,
-                run_id: str, now: datetime) -> None:
-    """Write one quarantine row per failure, with the source row's raw values as JSON."""
-    if raw_rows is None:
-        raw_rows = pl.DataFrame(schema={ROW: pl.Int64, "raw": pl.String})
-    problem_raw = problems.select(ROW, pl.col("raw").alias("problem_raw"))
-    rows = (failures.join(raw_rows.unique(ROW), on=ROW, how="left")
-            .join(problem_raw.unique(ROW), on=ROW, how="left")
-            .with_columns(pl.coalesce("raw", "problem_raw").alias("raw"))
-            .sort(ROW))
-    ledger.record_quarantine(con, rows.select(
-        pl.lit(run_id).alias("run_id"), pl.lit(report.path).alias("source_file"),
-        pl.lit(report.sha256).alias("sha256"), pl.lit(report.table).alias("table_name"),
-        pl.col(ROW).alias("row_number"), pl.col("column").alias("column_name"), "rule",
-        "message", "raw", pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("quarantined_at")))
 
 
 def _record(con, report: FileReport, run_id: str, path: Path,  # type: ignore[no-untyped-def]

@@ -116,6 +116,26 @@ class Stage:
             FROM {self.TABLE} WHERE NOT _bad""")
         return self.VALID
 
+    def save_valid(self, target: str) -> None:
+        """Write the valid rows (contract columns, ``_row``, ``_extra``) to a Parquet file: kept
+        outside the run's transaction, so that a retry after a lost commit need not read the
+        file again (:mod:`tracelake.ingest.outcome`). A file, not a table: nothing survives
+        the rollback in DuckDB, and a file's rows never wait in memory for the retry."""
+        if not self._created:
+            self._sql(self._create_sql())
+            self._created = True
+        names = ", ".join(f'"{c}"' for c in self.cols)
+        self._sql(f"COPY (SELECT {names} FROM {self.TABLE} WHERE NOT _bad) TO {literal(target)} "
+                  "(FORMAT parquet)")
+
+    def restore_valid(self, source: str) -> None:
+        """Stage the valid rows :meth:`save_valid` wrote (an attempt after a lost commit)."""
+        self._sql(self._create_sql())
+        self._created = True
+        names = ", ".join(f'"{c}"' for c in self.cols)
+        self._sql(f"INSERT INTO {self.TABLE} ({names}, _bad, _blank) "
+                  f"SELECT {names}, false, false FROM read_parquet({literal(source)})")
+
     def drop(self) -> None:
         """Drop the stage (nothing to do, or nothing possible, once the transaction failed)."""
         if self._created:

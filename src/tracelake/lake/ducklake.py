@@ -8,7 +8,9 @@ indexes live in the machine's own DuckDB file, not in the lake).
 
 Several writers commit optimistically: every run that changes the lake rewrites the one-row
 ``lake_version`` table, so two runs that overlap always conflict at COMMIT and the later one is
-run again from the start (it then sees the other's rows and files): never a doubled row.
+rolled back and goes again (it then sees the other's rows and files): never a doubled row. It
+does not read its files again: their readings were kept aside by the first attempt, and only
+the writes are done again (tracelake.ingest.outcome).
 """
 
 from __future__ import annotations
