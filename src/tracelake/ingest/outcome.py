@@ -19,7 +19,9 @@ too often.
 from __future__ import annotations
 
 import copy
+import os
 import shutil
+import socket
 import tempfile
 import weakref
 from collections.abc import Callable
@@ -38,8 +40,8 @@ from tracelake.intake.readers import ROW
 from tracelake.lake import ledger
 from tracelake.lake.storage import UpsertCounts, retire_rows, upsert
 
-__all__ = ["Keep", "Reading", "Readings", "as_duplicate", "loaded_before", "quarantine_rows",
-           "replay", "reuse", "write_rows"]
+__all__ = ["KEPT", "Keep", "Reading", "Readings", "as_duplicate", "loaded_before",
+           "quarantine_rows", "remove_dead_runs", "replay", "reuse", "write_rows"]
 
 #: keeps a file's reading: (its report as read and checked, its stage holding the checked rows
 #: or None for a rejected file, its quarantine rows or None)
@@ -67,13 +69,43 @@ class Reading:
         return report
 
 
+#: the name of a run's folder of kept readings: this, then ``PID@HOST.`` and a random part
+KEPT = ".tracelake-kept-"
+
+
+def _host() -> str:
+    return socket.gethostname().replace("/", "_") or "localhost"
+
+
+def remove_dead_runs(root: Path) -> int:
+    """Delete the kept readings of runs on this machine whose process is gone (a run killed
+    with SIGKILL cannot delete its own); another machine's, and a live run's, stay."""
+    removed = 0
+    for folder in root.glob(KEPT + "*@*"):
+        pid_text, _, rest = folder.name[len(KEPT):].partition("@")
+        if not pid_text.isdigit() or rest.rsplit(".", 1)[0] != _host():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # alive (or a process of another user's): kept
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 class Readings:
     """The readings of one run's files, kept on disk across its attempts (a context manager:
     the folder, made at the first file kept, is deleted when the run ends).
 
-    The folder is ``.tracelake-kept-*`` in the lake folder, beside the spill folder (``.tmp``),
-    not in it: a DuckDB that made ``.tmp`` deletes it whole when it closes, and another writer
-    on this machine may close while this run is still going."""
+    The folder is ``.tracelake-kept-PID@HOST.*`` in the lake folder, beside the spill folder
+    (``.tmp``), not in it: a DuckDB that made ``.tmp`` deletes it whole when it closes, and
+    another writer on this machine may close while this run is still going. A run killed before
+    it could delete its folder leaves it; the next run on the machine deletes it
+    (:func:`remove_dead_runs`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -85,7 +117,9 @@ class Readings:
     def _folder(self) -> Path:
         if self.dir is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            self.dir = Path(tempfile.mkdtemp(prefix=".tracelake-kept-", dir=self.root))
+            remove_dead_runs(self.root)
+            self.dir = Path(tempfile.mkdtemp(prefix=f"{KEPT}{os.getpid()}@{_host()}.",
+                                             dir=self.root))
             self._gone = weakref.finalize(self, shutil.rmtree, self.dir, ignore_errors=True)
         self.dir.mkdir(exist_ok=True)  # deleted from outside: made again
         return self.dir
