@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,14 +190,21 @@ def test_a_walk_that_dies_rejects_the_file_in_one_line(
     assert list(spool_dir.iterdir()) == [] and _walkers() == []
 
 
-def test_letting_go_mid_walk_ends_the_process_and_its_spool(
-        tmp_path: Path, spool_dir: Path, walked: list[int]) -> None:  # noqa: F811
+def _mid_walk(tmp_path: Path) -> tuple[Any, Iterator[Any]]:
+    """A file read for an ingest, its first chunk taken while the walk goes on."""
     path = tmp_path / "TEST-big.xml"
     path.write_bytes(junit_report(_suites(400, 20)))
     raw = read_source(path, stream=True)
     assert isinstance(raw.chunks, LiveChunks)
-    next(iter(raw.chunks))
+    rows = iter(raw.chunks)
+    next(rows)
     assert not raw.chunks.watch.done
+    return raw, rows
+
+
+def test_letting_go_mid_walk_ends_the_process_and_its_spool(
+        tmp_path: Path, spool_dir: Path, walked: list[int]) -> None:  # noqa: F811
+    raw, _rows = _mid_walk(tmp_path)
     raw.close()  # as the ingest does when it fails or is interrupted
     assert list(spool_dir.iterdir()) == [] and _walkers() == []
 
@@ -240,14 +248,9 @@ def test_a_walked_file_into_a_lake_holding_results_is_staged_and_upserted_alike(
 def test_a_walking_process_killed_mid_walk_is_a_failure_not_a_short_file(
         tmp_path: Path, spool_dir: Path, walked: list[int]) -> None:  # noqa: F811
     """Its output ends without the walk's last event: the rows so far are not taken as all."""
-    path = tmp_path / "TEST-big.xml"
-    path.write_bytes(junit_report(_suites(400, 20)))
-    raw = read_source(path, stream=True)
+    raw, rows = _mid_walk(tmp_path)
     try:
-        assert isinstance(raw.chunks, LiveChunks)
-        rows = iter(raw.chunks)
-        next(rows)
-        walker = raw.chunks.watch._pump.__self__  # type: ignore[attr-defined]
+        walker = raw.chunks.watch._pump.__self__  # type: ignore[union-attr]
         walker.proc.kill()
         with pytest.raises(RuntimeError, match=r"the JUnit walk stopped \(exit code -9"):
             list(rows)
